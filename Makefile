@@ -1,0 +1,124 @@
+# sam-waterfall build. `make` builds everything into build/; `make test` runs every CPU test;
+# `make run` runs the default waterfall; `make test-gpu` runs the GPU tests (needs a GPU).
+# Sources are found by folder, so each part adds files without editing this file:
+#   variants/core/*.c   -> build/libsamcore.a   (the model, checkpoints, commands)
+#   datasets/*.c        -> build/libsamdata.a   (COCO, masks, JPEG, batches); *_main.c are tools
+#   kernels/cpu/*.c     -> build/libsamcpu.a    (CPU reference operations)
+#   kernels/cuda/*.cu   -> build/libsamcuda.a   (CUDA operations)
+#   harness/*.c         -> build/waterfall
+#   variants/<stage>.c  -> build/sam-<stage>    (cpu links the CPU kernels, others CUDA)
+#   tests/<area>/test_*.c -> build/tests/<area>/test_*  (run by tests/run.sh with test_*.sh)
+
+BUILD      := build
+CC         := gcc
+NVCC       := nvcc
+CUDA_HOME  ?= /usr/local/cuda
+OPT        ?= -O2
+CFLAGS     := -std=c11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -pthread \
+              -MMD -MP -I. -I$(CUDA_HOME)/include
+# CUDA C: kernels and launchers in the C subset; nvcc compiles them for Hopper (sm_90a, with
+# wgmma available) and Ampere (sm_80).
+CUDA_ARCH  := -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80
+NVCCFLAGS  := -O3 -g -lineinfo $(CUDA_ARCH) -I. -Xcompiler -Wall,-fPIC -MMD -MP
+
+# Libraries. Non-CUDA ones are linked statically so the binaries run on the GPU machine,
+# which lacks them; cJSON has no static archive in Debian and travels in build/lib.
+STATIC_LIBS := -Wl,-Bstatic -lturbojpeg -lpng16 -lz -lsqlite3 -Wl,-Bdynamic
+HOST_LIBS   := -Wl,-rpath,'$$ORIGIN/lib' -Wl,-rpath,'$$ORIGIN/../lib' -lcjson $(STATIC_LIBS) -lm -ldl -pthread
+BLAS_LIBS   := -Wl,-Bstatic -lopenblas -Wl,-Bdynamic -lgfortran
+CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas \
+               -lcudart_static -lrt
+
+CORE_SRC    := $(wildcard variants/core/*.c)
+DATA_SRC    := $(filter-out %_main.c,$(wildcard datasets/*.c))
+CPU_SRC     := $(wildcard kernels/cpu/*.c)
+CUDA_SRC    := $(wildcard kernels/cuda/*.cu)
+HARNESS_SRC := $(wildcard harness/*.c)
+GPU_STAGES  := $(filter-out cpu,$(basename $(notdir $(wildcard variants/*.c))))
+TEST_SRC    := $(wildcard tests/*/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+CORE_LIB  := $(BUILD)/libsamcore.a
+DATA_LIB  := $(BUILD)/libsamdata.a
+CPU_LIB   := $(BUILD)/libsamcpu.a
+CUDA_LIB  := $(BUILD)/libsamcuda.a
+HOST_ARCHIVES := -Wl,--start-group $(CORE_LIB) $(DATA_LIB) -Wl,--end-group
+
+STAGE_BINS := $(BUILD)/sam-cpu $(patsubst %,$(BUILD)/sam-%,$(GPU_STAGES))
+TOOL_BINS  := $(patsubst datasets/%_main.c,$(BUILD)/%,$(wildcard datasets/*_main.c))
+TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+HARNESS_BIN := $(if $(HARNESS_SRC),$(BUILD)/waterfall)
+
+.PHONY: all deps test test-gpu run clean fixtures venv
+all: deps $(STAGE_BINS) $(TOOL_BINS) $(HARNESS_BIN) $(TEST_BINS) $(BUILD)/lib/.done
+
+include tests/tests.mk
+
+# ---- Debian packages: installed when missing (apt-get update once, then install) ----------
+DEB_PACKAGES := libopenblas-dev libcjson-dev libturbojpeg0-dev libpng-dev zlib1g-dev \
+                libsqlite3-dev sqlite3 gnuplot-nox clang libclang-rt-14-dev python3-venv
+deps: $(BUILD)/.deps
+$(BUILD)/.deps: Makefile
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	fi
+	@mkdir -p $(BUILD) && touch $@
+
+# ---- objects ------------------------------------------------------------------------------
+$(BUILD)/obj/%.o: %.c | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/obj/%.o: %.cu | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(call obj,$(CORE_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(DATA_LIB): $(call obj,$(DATA_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(CPU_LIB): $(call obj,$(CPU_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(CUDA_LIB): $(patsubst %.cu,$(BUILD)/obj/%.o,$(CUDA_SRC))
+	@rm -f $@; ar rcs $@ $^
+
+# ---- executables --------------------------------------------------------------------------
+$(BUILD)/sam-cpu: $(BUILD)/obj/variants/cpu.o $(CORE_LIB) $(DATA_LIB) $(CPU_LIB)
+	$(CC) $(CFLAGS) $< $(HOST_ARCHIVES) $(CPU_LIB) $(BLAS_LIBS) $(HOST_LIBS) -o $@
+$(BUILD)/sam-%: $(BUILD)/obj/variants/%.o $(CORE_LIB) $(DATA_LIB) $(CUDA_LIB)
+	$(CC) $(CFLAGS) $< $(HOST_ARCHIVES) $(CUDA_LIB) $(CUDA_LIBS) $(HOST_LIBS) -lstdc++ -o $@
+$(BUILD)/%: $(BUILD)/obj/datasets/%_main.o $(CORE_LIB) $(DATA_LIB)
+	$(CC) $(CFLAGS) $< $(HOST_ARCHIVES) $(HOST_LIBS) -o $@
+$(BUILD)/waterfall: $(call obj,$(HARNESS_SRC)) $(CORE_LIB) $(DATA_LIB)
+	$(CC) $(CFLAGS) $(call obj,$(HARNESS_SRC)) $(HOST_ARCHIVES) $(HOST_LIBS) -o $@
+
+# cJSON travels beside the binaries (rpath $ORIGIN/lib) for the GPU machine, which lacks it.
+$(BUILD)/lib/.done: | $(BUILD)/.deps
+	@mkdir -p $(BUILD)/lib
+	cp -L /usr/lib/x86_64-linux-gnu/libcjson.so.1 $(BUILD)/lib/
+	@touch $@
+
+# ---- golden fixtures (../shared, unpacked into the build tree) ----------------------------
+FIXTURES_TAR ?= $(firstword $(wildcard ../shared/fixtures/sam-golden.tar.xz) $(wildcard .carry/sam-golden.tar.xz))
+FIXTURES := $(BUILD)/fixtures/sam-golden/manifest.json
+fixtures: $(FIXTURES)
+$(FIXTURES):
+	@test -n "$(FIXTURES_TAR)" || { echo "sam: no fixtures: ../shared/fixtures/sam-golden.tar.xz not found"; exit 1; }
+	@mkdir -p $(BUILD)/fixtures
+	tar -C $(BUILD)/fixtures -xJf $(FIXTURES_TAR)
+	@touch $@
+
+# ---- Python test oracles (pycocotools, NumPy, SciPy) in a venv under build/ ---------------
+VENV := $(BUILD)/venv
+venv: $(VENV)/.done
+$(VENV)/.done: tests/requirements.txt | $(BUILD)/.deps
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r tests/requirements.txt
+	@touch $@
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,134 @@
+// The interface of operations the SAM model is written against (variants/core/).
+// One table per implementation: kernels/cpu (float32 reference, OpenBLAS) and kernels/cuda
+// (float32 and bfloat16 on the GPU). A stage file picks a table; the model never changes.
+//
+// Conventions shared by every implementation:
+// - Pointers named "act" hold activations in the table's activation dtype (float32 or bfloat16)
+//   in the table's memory (host for the CPU, device for CUDA). Pointers typed float* hold float32.
+// - Layouts are row-major. Image-like activations are channels-last: (N, H, W, C) with the
+//   pixel index p = y * W + x, so an (N, H*W, C) token matrix and an NHWC image are one buffer.
+// - Sizes and strides are in elements, not bytes.
+// - An implementation refuses a case it cannot do (a head dim, a dtype) by name with die(),
+//   never by falling back to something else.
+#ifndef SAM_OPS_H
+#define SAM_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct Exec Exec;
+
+typedef enum { DT_F32 = 0, DT_BF16 = 1 } DType;
+
+typedef enum { ACT_NONE = 0, ACT_GELU = 1, ACT_RELU = 2 } Act;
+
+// A linear layer's parameters in whatever form the implementation wants (transposed, converted,
+// quantised, pruned). Created once from float32 host weights by Ops.linear_prepare.
+typedef struct LinearWeight {
+    int out_features, in_features;
+    void *impl;  // implementation-owned
+} LinearWeight;
+
+// One attention call: o = softmax(scale * q k^T + relpos) v, for every (batch, head).
+// q, k, v, o are activation pointers addressed with explicit strides so heads can stay
+// interleaved in the projection output ((B, T, 3, heads, head_dim) for the encoder's qkv).
+// ref: segment_anything/modeling/image_encoder.py Attention.forward
+//      segment_anything/modeling/transformer.py Attention.forward
+typedef struct {
+    const void *q, *k, *v;
+    void *o;
+    int batch, heads, q_len, k_len, head_dim;
+    int64_t q_batch_stride, q_tok_stride, q_head_stride;
+    int64_t k_batch_stride, k_tok_stride, k_head_stride;
+    int64_t v_batch_stride, v_tok_stride, v_head_stride;
+    int64_t o_batch_stride, o_tok_stride, o_head_stride;
+    float scale;  // multiplies q k^T; the rel-pos terms use the unscaled q, as the official code
+    // Decomposed relative position (ref: image_encoder.py add_decomposed_rel_pos), or NULL.
+    // Tables are already resized to (2 * grid - 1, head_dim) rows (get_rel_pos interpolation is
+    // done once at load). Only q_len == k_len == grid_h * grid_w is supported.
+    const void *rel_pos_h;  // (2 * grid_h - 1, head_dim) act
+    const void *rel_pos_w;  // (2 * grid_w - 1, head_dim) act
+    int grid_h, grid_w;
+} AttnParams;
+
+typedef struct Ops {
+    const char *name;  // "cpu", "cuda-fp32", "cuda-bf16", ...
+    DType act_dtype;
+
+    // ---- memory -------------------------------------------------------------------------
+    void *(*mem_alloc)(Exec *x, size_t bytes);  // backend memory, checked; never NULL
+    void (*mem_free)(Exec *x, void *p);
+    void (*copy_to_device)(Exec *x, void *dst, const void *host_src, size_t bytes);
+    void (*copy_to_host)(Exec *x, void *host_dst, const void *src, size_t bytes);
+    // Host float32 -> backend activation dtype (converting), and back.
+    void (*upload_act)(Exec *x, void *dst_act, const float *host_src, size_t n);
+    void (*download_act)(Exec *x, float *host_dst, const void *src_act, size_t n);
+    void (*sync)(Exec *x);  // waits for all queued work
+    // Peak backend memory in bytes since start (device allocator high-water mark or 0).
+    size_t (*peak_bytes)(Exec *x);
+
+    // ---- profiling ranges (NVTX on CUDA, nothing on the CPU) ------------------------------
+    void (*range_push)(Exec *x, const char *name);
+    void (*range_pop)(Exec *x);
+
+    // ---- dense layers ---------------------------------------------------------------------
+    // W: (out, in) float32 row-major as in nn.Linear; b: (out) float32 or NULL.
+    LinearWeight *(*linear_prepare)(Exec *x, const float *W, const float *b, int out, int in);
+    // y(rows, out) = act(x(rows, in) W^T + b) [+ residual(rows, out)]; residual may equal y.
+    void (*linear)(Exec *x, void *y_act, const void *x_act, const LinearWeight *w, int64_t rows,
+                   Act act, const void *residual_act);
+    // y(rows, dim) = act(LayerNorm(x) * gamma + beta), statistics over dim in float32.
+    // gamma, beta are act. y may equal x.
+    void (*layernorm)(Exec *x, void *y_act, const void *x_act, const void *gamma_act,
+                      const void *beta_act, int64_t rows, int dim, float eps, Act act);
+    void (*attention)(Exec *x, const AttnParams *p);
+    // c[b](m, n) = alpha * sum_k a[b](m, k) * bmat[b](n, k), row-major with batch strides.
+    void (*matmul_nt)(Exec *x, void *c_act, const void *a_act, const void *b_act, int batch, int m,
+                      int n, int k, int64_t a_batch_stride, int64_t b_batch_stride,
+                      int64_t c_batch_stride, float alpha);
+
+    // ---- element-wise and data movement ----------------------------------------------------
+    // y[i] = a[i % a_period] + b[i % b_period] for i < n (broadcasting by period). y may alias.
+    void (*add)(Exec *x, void *y_act, const void *a_act, const void *b_act, int64_t n,
+                int64_t a_period, int64_t b_period);
+    // Strided 3-D copy of act elements: dst[b][r][c] = src[b][r][c], for c < cols.
+    void (*copy3d)(Exec *x, void *dst_act, const void *src_act, int64_t batch, int64_t rows,
+                   int64_t cols, int64_t dst_batch_stride, int64_t dst_row_stride,
+                   int64_t src_batch_stride, int64_t src_row_stride);
+    // Patches for a convolution as a GEMM: dst(N*OH*OW, C*k*k) with columns ordered (c, ky, kx)
+    // as nn.Conv2d's weight (out, C, k, k) flattens. src is NCHW when src_nchw, else NHWC.
+    // Zero padding of pad pixels on every side. src is act, or float32 when src_f32 (the
+    // normalised image and mask inputs arrive in float32 whatever the activation dtype).
+    void (*im2col)(Exec *x, void *dst_act, const void *src, int src_f32, int src_nchw, int n,
+                   int h, int w, int c, int k, int stride, int pad);
+    // ref: image_encoder.py window_partition: (B, H, W, C) -> (B * nWin, win * win, C),
+    // zero-padded to multiples of win; windows ordered row-major.
+    void (*window_partition)(Exec *x, void *dst_act, const void *src_act, int b, int h, int w,
+                             int c, int win);
+    // ref: image_encoder.py window_unpartition: inverse of the above, padding dropped.
+    void (*window_unpartition)(Exec *x, void *dst_act, const void *src_act, int b, int h, int w,
+                               int c, int win);
+    // ConvTranspose2d(k=2, s=2) output scatter: src (N, H, W, C*4) with columns (c, dy, dx)
+    // -> dst (N, 2H, 2W, C).
+    void (*pixel_shuffle2)(Exec *x, void *dst_act, const void *src_act, int n, int h, int w, int c);
+
+    // ---- prompt encoding ------------------------------------------------------------------
+    // ref: prompt_encoder.py PromptEncoder._embed_points / _embed_boxes
+    // coords (n, t, 2) float32 in the resized-image frame (already apply_coords'ed, without
+    // the +0.5 pixel-centre shift, which this op applies); labels (n, t) int32: 1 foreground,
+    // 0 background, -1 padding point, 2 box top-left, 3 box bottom-right.
+    // gauss (2, dim/2) float32; point_embed (4, dim) act (rows 0..3 of point_embeddings);
+    // not_a_point (dim) act; out (n, t, dim) act.
+    void (*embed_prompts)(Exec *x, void *out_act, const float *coords, const int32_t *labels,
+                          int n, int t, int dim, const float *gauss, const void *point_embed_act,
+                          const void *not_a_point_act, int img_size);
+
+    // ---- post-processing (float32) --------------------------------------------------------
+    void (*act_to_f32)(Exec *x, float *dst, const void *src_act, int64_t n);
+    // Bilinear resize, align_corners=False, no antialias (F.interpolate): src (n, hin, win) ->
+    // the top-left (hout, wout) block of the (hfull, wfull) result; dst (n, hout, wout).
+    void (*resize_bilinear)(Exec *x, float *dst, const float *src, int n, int hin, int win,
+                            int hfull, int wfull, int hout, int wout);
+} Ops;
+
+#endif

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs the test programs and scripts of one suite and prints "N passed, N failed" last.
+#   tests/run.sh cpu   every tests/<area>/ except gpu (make test)
+#   tests/run.sh gpu   tests/gpu/ only (make test-gpu, on a machine with a GPU)
+# A test prints one line per check, "PASS <what>" or "FAIL <what>: <why>"; a test that exits
+# non-zero without a FAIL line counts as one failure. Logs go to build/test-logs/.
+set -u
+suite=${1:-cpu}
+cd "$(dirname "$0")/.."
+logs=build/test-logs/$suite
+mkdir -p "$logs"
+pass=0
+fail=0
+failed_tests=()
+
+run_one() {
+    local name=$1; shift
+    local log="$logs/$(echo "$name" | tr '/' '_').log"
+    local start=$(date +%s.%N)
+    timeout --kill-after=10 "${TEST_TIMEOUT:-1200}" "$@" >"$log" 2>&1
+    local rc=$?
+    local secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+    local p f
+    p=$(grep -c '^PASS' "$log")
+    f=$(grep -c '^FAIL' "$log")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1
+        echo "FAIL $name: exited with status $rc" >>"$log"
+    fi
+    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+        f=1
+        echo "FAIL $name: reported no checks" >>"$log"
+    fi
+    pass=$((pass + p))
+    fail=$((fail + f))
+    if [ "$f" -gt 0 ]; then
+        failed_tests+=("$name")
+        printf '%-48s %4d passed %4d FAILED  (%ss)\n' "$name" "$p" "$f" "$secs"
+        grep '^FAIL' "$log" | head -20 | sed 's/^/    /'
+        tail -5 "$log" | sed 's/^/    | /'
+    else
+        printf '%-48s %4d passed  (%ss)\n' "$name" "$p" "$secs"
+    fi
+    grep '^NOTE' "$log" | sed 's/^/    /'
+}
+
+if [ "$suite" = gpu ]; then
+    bins=$(ls build/tests/gpu/test_* 2>/dev/null | grep -v '\.d$')
+    scripts=$(ls tests/gpu/test_*.sh 2>/dev/null)
+else
+    bins=$(find build/tests -path build/tests/gpu -prune -o -type f -name 'test_*' -perm -u+x -print 2>/dev/null | sort)
+    scripts=$(ls tests/*/test_*.sh 2>/dev/null | grep -v '^tests/gpu/')
+fi
+for b in $bins; do run_one "${b#build/tests/}" "$b"; done
+for s in $scripts; do run_one "${s#tests/}" bash "$s"; done
+
+echo
+if [ "${#failed_tests[@]}" -gt 0 ]; then echo "failed: ${failed_tests[*]}"; fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,93 @@
+// Execution context: the operation table a stage chose, the backend's state and the activation
+// arena. The model allocates every temporary from the arena with a stack discipline
+// (ex_mark / ex_release). Before the first real pass the model runs once in planning mode:
+// operations are skipped and only the arena's high-water mark is recorded, so the arena is
+// sized exactly from the model and the batch size and allocated once.
+#ifndef SAM_EXEC_H
+#define SAM_EXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../kernels/ops.h"
+
+struct Exec {
+    const Ops *ops;
+    void *backend;        // implementation state (cuBLAS handle, stream, ...)
+    size_t act_size;      // bytes per activation element (4 or 2)
+    int planning;         // 1: record arena use only, run nothing
+    char *arena;          // backend memory, arena_size bytes (NULL while planning)
+    size_t arena_size, arena_top, arena_peak;
+};
+
+void exec_init(Exec *x, const Ops *ops, void *backend);
+// Allocates the arena of the planned size (arena_peak). Call after a planning pass.
+void exec_arena_commit(Exec *x);
+void exec_arena_free(Exec *x);
+
+void *ex_alloc_bytes(Exec *x, size_t bytes);
+static inline void *ex_act(Exec *x, int64_t n) { return ex_alloc_bytes(x, (size_t)n * x->act_size); }
+static inline float *ex_f32(Exec *x, int64_t n) { return (float *)ex_alloc_bytes(x, (size_t)n * 4); }
+static inline size_t ex_mark(Exec *x) { return x->arena_top; }
+static inline void ex_release(Exec *x, size_t mark) { x->arena_top = mark; }
+// Element offset in an activation buffer.
+static inline void *act_at(const Exec *x, const void *p, int64_t i) {
+    return (char *)p + (size_t)i * x->act_size;
+}
+
+// ---- operation wrappers: skipped while planning ------------------------------------------
+#define EX_RUN(x, call) do { if (!(x)->planning) (x)->ops->call; } while (0)
+
+static inline void op_linear(Exec *x, void *y, const void *in, const LinearWeight *w, int64_t rows,
+                             Act act, const void *residual) {
+    EX_RUN(x, linear(x, y, in, w, rows, act, residual));
+}
+static inline void op_layernorm(Exec *x, void *y, const void *in, const void *g, const void *b,
+                                int64_t rows, int dim, float eps, Act act) {
+    EX_RUN(x, layernorm(x, y, in, g, b, rows, dim, eps, act));
+}
+static inline void op_attention(Exec *x, const AttnParams *p) { EX_RUN(x, attention(x, p)); }
+static inline void op_matmul_nt(Exec *x, void *c, const void *a, const void *b, int batch, int m,
+                                int n, int k, int64_t sa, int64_t sb, int64_t sc, float alpha) {
+    EX_RUN(x, matmul_nt(x, c, a, b, batch, m, n, k, sa, sb, sc, alpha));
+}
+static inline void op_add(Exec *x, void *y, const void *a, const void *b, int64_t n,
+                          int64_t a_period, int64_t b_period) {
+    EX_RUN(x, add(x, y, a, b, n, a_period, b_period));
+}
+static inline void op_copy3d(Exec *x, void *dst, const void *src, int64_t batch, int64_t rows,
+                             int64_t cols, int64_t dbs, int64_t drs, int64_t sbs, int64_t srs) {
+    EX_RUN(x, copy3d(x, dst, src, batch, rows, cols, dbs, drs, sbs, srs));
+}
+static inline void op_im2col(Exec *x, void *dst, const void *src, int src_f32, int src_nchw,
+                             int n, int h, int w, int c, int k, int stride, int pad) {
+    EX_RUN(x, im2col(x, dst, src, src_f32, src_nchw, n, h, w, c, k, stride, pad));
+}
+static inline void op_window_partition(Exec *x, void *dst, const void *src, int b, int h, int w,
+                                       int c, int win) {
+    EX_RUN(x, window_partition(x, dst, src, b, h, w, c, win));
+}
+static inline void op_window_unpartition(Exec *x, void *dst, const void *src, int b, int h,
+                                         int w, int c, int win) {
+    EX_RUN(x, window_unpartition(x, dst, src, b, h, w, c, win));
+}
+static inline void op_pixel_shuffle2(Exec *x, void *dst, const void *src, int n, int h, int w,
+                                     int c) {
+    EX_RUN(x, pixel_shuffle2(x, dst, src, n, h, w, c));
+}
+static inline void op_embed_prompts(Exec *x, void *out, const float *coords, const int32_t *labels,
+                                    int n, int t, int dim, const float *gauss, const void *pe,
+                                    const void *nap, int img) {
+    EX_RUN(x, embed_prompts(x, out, coords, labels, n, t, dim, gauss, pe, nap, img));
+}
+static inline void op_act_to_f32(Exec *x, float *dst, const void *src, int64_t n) {
+    EX_RUN(x, act_to_f32(x, dst, src, n));
+}
+static inline void op_resize_bilinear(Exec *x, float *dst, const float *src, int n, int hin,
+                                      int win, int hfull, int wfull, int hout, int wout) {
+    EX_RUN(x, resize_bilinear(x, dst, src, n, hin, win, hfull, wfull, hout, wout));
+}
+static inline void op_range_push(Exec *x, const char *name) { EX_RUN(x, range_push(x, name)); }
+static inline void op_range_pop(Exec *x) { EX_RUN(x, range_pop(x)); }
+
+#endif
