@@ -129,6 +129,21 @@ typedef struct Ops {
     // the top-left (hout, wout) block of the (hfull, wfull) result; dst (n, hout, wout).
     void (*resize_bilinear)(Exec *x, float *dst, const float *src, int n, int hin, int win,
                             int hfull, int wfull, int hout, int wout);
+
+    // ---- evaluation (the end of the timed region) -------------------------------------------
+    // For each of n prompts: pick the mask with the highest predicted IoU (the first on ties,
+    // as torch.argmax), write it as logits > 0 to top_mask (n, h, w) uint8 0/1, and count its
+    // intersection and union with gt (n, h, w) uint8 0/1. logits (n, c, h, w), pred_iou (n, c)
+    // float32; top_index (n) int32, inter and uni (n) int64. All in backend memory.
+    void (*top_mask_stats)(Exec *x, uint8_t *top_mask, int32_t *top_index, int64_t *inter,
+                           int64_t *uni, const float *logits, const float *pred_iou,
+                           const uint8_t *gt, int n, int c, int h, int w);
+
+    // ---- timing ------------------------------------------------------------------------------
+    // Marks the start of a timed region in the backend's queue (a device event on CUDA).
+    void (*timer_begin)(Exec *x);
+    // Marks its end, waits for the queued work, returns the elapsed milliseconds.
+    double (*timer_end_ms)(Exec *x);
 } Ops;
 
 #endif

@@ -87,6 +87,12 @@ static inline void op_resize_bilinear(Exec *x, float *dst, const float *src, int
                                       int win, int hfull, int wfull, int hout, int wout) {
     EX_RUN(x, resize_bilinear(x, dst, src, n, hin, win, hfull, wfull, hout, wout));
 }
+static inline void op_top_mask_stats(Exec *x, uint8_t *top_mask, int32_t *top_index,
+                                     int64_t *inter, int64_t *uni, const float *logits,
+                                     const float *pred_iou, const uint8_t *gt, int n, int c, int h,
+                                     int w) {
+    EX_RUN(x, top_mask_stats(x, top_mask, top_index, inter, uni, logits, pred_iou, gt, n, c, h, w));
+}
 static inline void op_range_push(Exec *x, const char *name) { EX_RUN(x, range_push(x, name)); }
 static inline void op_range_pop(Exec *x) { EX_RUN(x, range_pop(x)); }
 
