@@ -14,7 +14,7 @@ CC         := gcc
 NVCC       := nvcc
 CUDA_HOME  ?= /usr/local/cuda
 OPT        ?= -O2
-CFLAGS     := -std=c11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -pthread \
+CFLAGS     := -std=c11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -pthread \
               -MMD -MP -I. -I$(CUDA_HOME)/include
 # CUDA C: kernels and launchers in the C subset; nvcc compiles them for Hopper (sm_90a, with
 # wgmma available) and Ampere (sm_80).

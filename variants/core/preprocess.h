@@ -22,4 +22,13 @@ void sam_normalize_pad(const uint8_t *rgb, int h, int w, int size, float *out);
 void sam_apply_coords(double x, double y, int orig_h, int orig_w, int target, float *out_x,
                       float *out_y);
 
+// ref: SamPredictor.predict + PromptEncoder.forward: the sparse prompt of one prediction.
+// points (n_points, 2) in original pixels with labels 1/0; box (4) or NULL. Writes, in the
+// resized frame, the points, then a padding point (label -1) when there is no box, then the
+// box corners (labels 2, 3). coords holds 2 * (n_points + 2) floats, labels n_points + 2.
+// Returns the number of prompt points t.
+int sam_build_prompt(const double *points, const int *point_labels, int n_points,
+                     const double *box, int orig_h, int orig_w, int target, float *coords,
+                     int32_t *labels);
+
 #endif

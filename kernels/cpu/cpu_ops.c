@@ -1,0 +1,65 @@
+// The CPU operation table: host memory, wall-clock timing, no profiling ranges.
+#include "cpu_ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../variants/core/check.h"
+#include "../../variants/core/exec.h"
+
+static void *cpu_alloc(Exec *x, size_t bytes) { return xmalloc(bytes); }
+static void cpu_free(Exec *x, void *p) { free(p); }
+static void cpu_copy(Exec *x, void *dst, const void *src, size_t bytes) { memcpy(dst, src, bytes); }
+static void cpu_upload_act(Exec *x, void *dst, const float *src, size_t n) { memcpy(dst, src, n * 4); }
+static void cpu_download_act(Exec *x, float *dst, const void *src, size_t n) { memcpy(dst, src, n * 4); }
+static void cpu_sync(Exec *x) {}
+static size_t cpu_peak(Exec *x) { return 0; }  // the harness reads the process's peak RSS
+static void cpu_range_push(Exec *x, const char *name) {}
+static void cpu_range_pop(Exec *x) {}
+static void cpu_act_to_f32(Exec *x, float *dst, const void *src, int64_t n) {
+    if ((const void *)dst != src) memmove(dst, src, (size_t)n * 4);
+}
+
+static double timer_start_s;
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+static void cpu_timer_begin(Exec *x) { timer_start_s = now_s(); }
+static double cpu_timer_end_ms(Exec *x) { return (now_s() - timer_start_s) * 1e3; }
+
+static const Ops CPU_OPS = {
+    .name = "cpu",
+    .act_dtype = DT_F32,
+    .mem_alloc = cpu_alloc,
+    .mem_free = cpu_free,
+    .copy_to_device = cpu_copy,
+    .copy_to_host = cpu_copy,
+    .upload_act = cpu_upload_act,
+    .download_act = cpu_download_act,
+    .sync = cpu_sync,
+    .peak_bytes = cpu_peak,
+    .range_push = cpu_range_push,
+    .range_pop = cpu_range_pop,
+    .linear_prepare = cpu_linear_prepare,
+    .linear = cpu_linear,
+    .layernorm = cpu_layernorm,
+    .attention = cpu_attention,
+    .matmul_nt = cpu_matmul_nt,
+    .add = cpu_add,
+    .copy3d = cpu_copy3d,
+    .im2col = cpu_im2col,
+    .window_partition = cpu_window_partition,
+    .window_unpartition = cpu_window_unpartition,
+    .pixel_shuffle2 = cpu_pixel_shuffle2,
+    .embed_prompts = cpu_embed_prompts,
+    .act_to_f32 = cpu_act_to_f32,
+    .resize_bilinear = cpu_resize_bilinear,
+    .top_mask_stats = cpu_top_mask_stats,
+    .timer_begin = cpu_timer_begin,
+    .timer_end_ms = cpu_timer_end_ms,
+};
+
+const Ops *cpu_ops(void) { return &CPU_OPS; }

@@ -1,0 +1,77 @@
+// Dense layers on the CPU: nn.Linear as one SGEMM plus a bias/activation/residual epilogue.
+#include <cblas.h>
+#include <string.h>
+
+#include "../../variants/core/check.h"
+#include "cpu_ops.h"
+
+typedef struct {
+    float *W;  // (out, in) as nn.Linear stores it
+    float *b;  // (out) or NULL
+} CpuLinear;
+
+LinearWeight *cpu_linear_prepare(Exec *x, const float *W, const float *b, int out, int in) {
+    LinearWeight *lw = xcalloc(1, sizeof *lw);
+    CpuLinear *cl = xcalloc(1, sizeof *cl);
+    lw->out_features = out;
+    lw->in_features = in;
+    cl->W = xmalloc((size_t)out * in * sizeof(float));
+    memcpy(cl->W, W, (size_t)out * in * sizeof(float));
+    if (b) {
+        cl->b = xmalloc((size_t)out * sizeof(float));
+        memcpy(cl->b, b, (size_t)out * sizeof(float));
+    }
+    lw->impl = cl;
+    return lw;
+}
+
+typedef struct {
+    float *y;
+    const float *b, *r;
+    int out;
+    Act act;
+} Epilogue;
+
+static void epilogue_rows(void *ctx, int64_t r0, int64_t r1) {
+    Epilogue *e = ctx;
+    for (int64_t r = r0; r < r1; r++) {
+        float *y = e->y + r * e->out;
+        const float *res = e->r ? e->r + r * e->out : NULL;
+        for (int j = 0; j < e->out; j++) {
+            float v = y[j] + (e->b ? e->b[j] : 0.0f);
+            v = cpu_act(v, e->act);
+            y[j] = res ? v + res[j] : v;
+        }
+    }
+}
+
+// ref: torch.nn.Linear: y = x W^T + b, then the activation, then the residual add.
+void cpu_linear(Exec *x, void *y_, const void *in_, const LinearWeight *w, int64_t rows, Act act,
+                const void *residual) {
+    const CpuLinear *cl = w->impl;
+    float *y = y_;
+    const float *in = in_;
+    int out = w->out_features, k = w->in_features;
+    if (rows <= 0) return;
+    // A residual aliasing y must survive the GEMM that overwrites y.
+    float *saved = NULL;
+    if (residual == y_) {
+        saved = xmalloc((size_t)rows * out * sizeof(float));
+        memcpy(saved, y, (size_t)rows * out * sizeof(float));
+        residual = saved;
+    }
+    CHECK(rows <= 0x7fffffff);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, out, k, 1.0f, in, k, cl->W, k,
+                0.0f, y, out);
+    Epilogue e = {y, cl->b, residual, out, act};
+    if (cl->b || act != ACT_NONE || residual) cpu_parallel_for(rows, epilogue_rows, &e);
+    free(saved);
+}
+
+void cpu_matmul_nt(Exec *x, void *c_, const void *a_, const void *b_, int batch, int m, int n,
+                   int k, int64_t sa, int64_t sb, int64_t sc, float alpha) {
+    for (int i = 0; i < batch; i++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, alpha,
+                    (const float *)a_ + i * sa, k, (const float *)b_ + i * sb, k, 0.0f,
+                    (float *)c_ + i * sc, n);
+}

@@ -1,0 +1,25 @@
+// The commands every stage executable shares (stage_main dispatches to them).
+#ifndef SAM_COMMANDS_H
+#define SAM_COMMANDS_H
+
+#include "model.h"
+#include "stage.h"
+#include "tensors.h"
+
+int cmd_info(int argc, char **argv, const StageDesc *stage);
+int cmd_predict(int argc, char **argv, const StageDesc *stage);
+int cmd_eval(int argc, char **argv, const StageDesc *stage);
+
+// Opens the stage's backend into x, loads the weights named by spec (a .pth path or
+// "synthetic:<model>[:seed]") and builds the model. Exits with one error line on failure.
+// Returns the seconds spent loading and building.
+double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m);
+void model_close(const StageDesc *stage, Exec *x, Sam *m);
+
+// Seconds on a monotonic clock.
+double now_seconds(void);
+
+// s as the body of a JSON string (quotes, backslashes and control characters escaped).
+const char *json_escape(const char *s, char *buf, size_t len);
+
+#endif

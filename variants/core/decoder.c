@@ -1,0 +1,223 @@
+// The prompt encoder, the mask decoder and post-processing, written once against the
+// operations interface.
+#include <math.h>
+#include <stdio.h>
+
+#include "check.h"
+#include "model.h"
+
+static void tap(Sam *m, const char *name, const void *act, int64_t n) {
+    if (m->tap && !m->x->planning) {
+        m->x->ops->sync(m->x);
+        m->tap(m->tap_ctx, name, act, n);
+    }
+}
+
+// ref: transformer.py Attention.forward. q_in (n, tq, D), k_in/v_in (n, tk, D) act.
+// out (n, tq, D) = [residual +] out_proj(attention); residual may be out itself.
+static void dec_attention(Sam *m, const DecAttnW *w, void *out, const void *q_in, const void *k_in,
+                          const void *v_in, int n, int tq, int tk, const void *residual) {
+    Exec *ex = m->x;
+    int di = w->internal_dim, heads = m->cfg.dec_heads, hd = di / heads;
+    size_t mark = ex_mark(ex);
+    void *q = ex_act(ex, (int64_t)n * tq * di);
+    void *k = ex_act(ex, (int64_t)n * tk * di);
+    void *v = ex_act(ex, (int64_t)n * tk * di);
+    void *o = ex_act(ex, (int64_t)n * tq * di);
+    op_linear(ex, q, q_in, w->q, (int64_t)n * tq, ACT_NONE, NULL);
+    op_linear(ex, k, k_in, w->k, (int64_t)n * tk, ACT_NONE, NULL);
+    op_linear(ex, v, v_in, w->v, (int64_t)n * tk, ACT_NONE, NULL);
+    AttnParams p = {
+        .q = q, .k = k, .v = v, .o = o,
+        .batch = n, .heads = heads, .q_len = tq, .k_len = tk, .head_dim = hd,
+        .q_batch_stride = (int64_t)tq * di, .q_tok_stride = di, .q_head_stride = hd,
+        .k_batch_stride = (int64_t)tk * di, .k_tok_stride = di, .k_head_stride = hd,
+        .v_batch_stride = (int64_t)tk * di, .v_tok_stride = di, .v_head_stride = hd,
+        .o_batch_stride = (int64_t)tq * di, .o_tok_stride = di, .o_head_stride = hd,
+        .scale = 1.0f / sqrtf((float)hd),
+    };
+    op_attention(ex, &p);
+    op_linear(ex, out, o, w->out, (int64_t)n * tq, ACT_NONE, residual);
+    ex_release(ex, mark);
+}
+
+// ref: mask_decoder.py MLP.forward: ReLU between layers, none after the last.
+// in (rows, in_dim) act -> out (rows, out_dim) act.
+static void mlp_forward(Sam *m, const MlpW *w, void *out, const void *in, int rows) {
+    Exec *ex = m->x;
+    size_t mark = ex_mark(ex);
+    const void *cur = in;
+    for (int i = 0; i < w->depth; i++) {
+        int last = i == w->depth - 1;
+        void *dst = last ? out : ex_act(ex, (int64_t)rows * w->layers[i]->out_features);
+        op_linear(ex, dst, cur, w->layers[i], rows, last ? ACT_NONE : ACT_RELU, NULL);
+        cur = dst;
+    }
+    ex_release(ex, mark);
+}
+
+// ref: prompt_encoder.py PromptEncoder._embed_masks (mask_downscaling): mask (n, 4G, 4G)
+// float32 -> dense (n, G*G, D) act.
+static void embed_masks(Sam *m, void *dense, const float *mask, int n) {
+    Exec *ex = m->x;
+    const SamConfig *c = &m->cfg;
+    int G = c->grid, mic = c->mask_in_chans;
+    int64_t rows2 = (int64_t)n * 2 * G * 2 * G, rows1 = (int64_t)n * G * G;
+    size_t mark = ex_mark(ex);
+    void *cols = ex_act(ex, rows2 * 4);
+    op_im2col(ex, cols, mask, 1, 1, n, 4 * G, 4 * G, 1, 2, 2, 0);
+    void *h1 = ex_act(ex, rows2 * (mic / 4));  // (n, 2G, 2G, mic/4)
+    op_linear(ex, h1, cols, m->w.mask_down1, rows2, ACT_NONE, NULL);
+    op_layernorm(ex, h1, h1, m->w.mask_norm1.weight, m->w.mask_norm1.bias, rows2, mic / 4, SAM_LN2D_EPS, ACT_GELU);
+    void *cols2 = ex_act(ex, rows1 * mic);
+    op_im2col(ex, cols2, h1, 0, 0, n, 2 * G, 2 * G, mic / 4, 2, 2, 0);
+    void *h2 = ex_act(ex, rows1 * mic);  // (n, G, G, mic)
+    op_linear(ex, h2, cols2, m->w.mask_down2, rows1, ACT_NONE, NULL);
+    op_layernorm(ex, h2, h2, m->w.mask_norm2.weight, m->w.mask_norm2.bias, rows1, mic, SAM_LN2D_EPS, ACT_GELU);
+    op_linear(ex, dense, h2, m->w.mask_down3, rows1, ACT_NONE, NULL);
+    ex_release(ex, mark);
+}
+
+// ref: transformer.py TwoWayAttentionBlock.forward. queries (n, T, D), keys (n, HW, D) act,
+// updated in place; qpe = the original tokens, kpe = dense_pe (HW, D) broadcast over n.
+static void two_way_block(Sam *m, const DecLayerW *w, int first, void *queries, void *keys,
+                          const void *qpe, int n, int T) {
+    Exec *ex = m->x;
+    int D = m->cfg.prompt_dim, HW = m->cfg.grid * m->cfg.grid;
+    int64_t nq = (int64_t)n * T * D, nk = (int64_t)n * HW * D;
+    size_t mark = ex_mark(ex);
+    void *q = ex_act(ex, nq);
+    void *k = ex_act(ex, nk);
+    // Self attention; the first layer skips the positional encoding and the residual.
+    if (first) {
+        dec_attention(m, &w->self_attn, queries, queries, queries, queries, n, T, T, NULL);
+    } else {
+        op_add(ex, q, queries, qpe, nq, nq, nq);
+        dec_attention(m, &w->self_attn, queries, q, q, queries, n, T, T, queries);
+    }
+    op_layernorm(ex, queries, queries, w->norm1.weight, w->norm1.bias, (int64_t)n * T, D, SAM_DEC_LN_EPS, ACT_NONE);
+    // Cross attention, tokens attending to the image.
+    op_add(ex, q, queries, qpe, nq, nq, nq);
+    op_add(ex, k, keys, m->w.dense_pe, nk, nk, (int64_t)HW * D);
+    dec_attention(m, &w->cross_t2i, queries, q, k, keys, n, T, HW, queries);
+    op_layernorm(ex, queries, queries, w->norm2.weight, w->norm2.bias, (int64_t)n * T, D, SAM_DEC_LN_EPS, ACT_NONE);
+    // MLP (ReLU).
+    void *hidden = ex_act(ex, (int64_t)n * T * w->lin1->out_features);
+    op_linear(ex, hidden, queries, w->lin1, (int64_t)n * T, ACT_RELU, NULL);
+    op_linear(ex, queries, hidden, w->lin2, (int64_t)n * T, ACT_NONE, queries);
+    op_layernorm(ex, queries, queries, w->norm3.weight, w->norm3.bias, (int64_t)n * T, D, SAM_DEC_LN_EPS, ACT_NONE);
+    // Cross attention, image attending to tokens (k still holds keys + key_pe).
+    op_add(ex, q, queries, qpe, nq, nq, nq);
+    dec_attention(m, &w->cross_i2t, keys, k, q, queries, n, HW, T, keys);
+    op_layernorm(ex, keys, keys, w->norm4.weight, w->norm4.bias, (int64_t)n * HW, D, SAM_DEC_LN_EPS, ACT_NONE);
+    ex_release(ex, mark);
+}
+
+// ref: predictor.py SamPredictor.predict_torch -> PromptEncoder.forward, MaskDecoder.forward
+void sam_decode(Sam *m, float *lowres, float *iou, const void *embed, const Prompts *pr,
+                int multimask) {
+    Exec *ex = m->x;
+    const SamConfig *c = &m->cfg;
+    int n = pr->n, D = c->prompt_dim, G = c->grid, HW = G * G, M = c->num_mask_tokens;
+    int T = 1 + M + pr->t;  // iou token, mask tokens, prompt tokens
+    int64_t nq = (int64_t)n * T * D, nk = (int64_t)n * HW * D;
+    size_t mark = ex_mark(ex);
+
+    // ---- prompt encoder ----
+    op_range_push(ex, "prompt_encoder");
+    void *tokens = ex_act(ex, nq);  // (n, T, D): output tokens then sparse prompt embeddings
+    op_copy3d(ex, tokens, m->w.output_tokens, n, 1 + M, D, (int64_t)T * D, D, 0, D);
+    if (pr->t > 0) {
+        void *sparse = ex_act(ex, (int64_t)n * pr->t * D);
+        op_embed_prompts(ex, sparse, pr->coords, pr->labels, n, pr->t, D, m->w.pe_gauss,
+                         m->w.point_embed, m->w.not_a_point, c->img_size);
+        tap(m, "sparse", sparse, (int64_t)n * pr->t * D);
+        op_copy3d(ex, act_at(ex, tokens, (int64_t)(1 + M) * D), sparse, n, pr->t, D,
+                  (int64_t)T * D, D, (int64_t)pr->t * D, D);
+    }
+    // keys: src = repeat_interleave(image_embeddings, n) + dense_prompt_embeddings
+    void *keys = ex_act(ex, nk);
+    if (pr->mask_input) {
+        void *dense = ex_act(ex, nk);
+        embed_masks(m, dense, pr->mask_input, n);
+        tap(m, "dense", dense, nk);
+        op_add(ex, keys, embed, dense, nk, (int64_t)HW * D, nk);
+    } else {
+        op_add(ex, keys, embed, m->w.no_mask_embed, nk, (int64_t)HW * D, D);
+    }
+    op_range_pop(ex);
+
+    // ---- two-way transformer ----
+    // ref: transformer.py TwoWayTransformer.forward
+    op_range_push(ex, "mask_decoder");
+    void *queries = ex_act(ex, nq);
+    op_copy3d(ex, queries, tokens, 1, 1, nq, 0, nq, 0, nq);
+    for (int i = 0; i < c->dec_depth; i++)
+        two_way_block(m, &m->w.dec_layers[i], i == 0, queries, keys, tokens, n, T);
+    {
+        size_t inner = ex_mark(ex);
+        void *q = ex_act(ex, nq), *k = ex_act(ex, nk);
+        op_add(ex, q, queries, tokens, nq, nq, nq);
+        op_add(ex, k, keys, m->w.dense_pe, nk, nk, (int64_t)HW * D);
+        dec_attention(m, &m->w.final_attn, queries, q, k, keys, n, T, HW, queries);
+        op_layernorm(ex, queries, queries, m->w.norm_final.weight, m->w.norm_final.bias, (int64_t)n * T, D, SAM_DEC_LN_EPS, ACT_NONE);
+        ex_release(ex, inner);
+    }
+
+    // ---- mask prediction ----
+    // ref: mask_decoder.py MaskDecoder.predict_masks
+    // Upscale: keys (n, G, G, D) -> ConvT -> LayerNorm2d -> GELU -> ConvT -> GELU (n, 4G, 4G, D/8).
+    int d4 = D / 4, d8 = D / 8, HW4 = 16 * HW;  // HW4: pixels of the (4G, 4G) low-res masks
+    void *u1 = ex_act(ex, nk);  // (n, G, G, d4 * 4)
+    op_linear(ex, u1, keys, m->w.upscale1, (int64_t)n * HW, ACT_NONE, NULL);
+    void *u1s = ex_act(ex, nk);  // (n, 2G, 2G, d4)
+    op_pixel_shuffle2(ex, u1s, u1, n, G, G, d4);
+    op_layernorm(ex, u1s, u1s, m->w.upscale_norm.weight, m->w.upscale_norm.bias, (int64_t)n * 4 * HW, d4, SAM_LN2D_EPS, ACT_GELU);
+    void *u2 = ex_act(ex, (int64_t)n * HW4 * d8);  // (n, 2G, 2G, d8 * 4)
+    op_linear(ex, u2, u1s, m->w.upscale2, (int64_t)n * 4 * HW, ACT_GELU, NULL);
+    void *up = ex_act(ex, (int64_t)n * HW4 * d8);  // (n, 4G, 4G, d8)
+    op_pixel_shuffle2(ex, up, u2, n, 2 * G, 2 * G, d8);
+
+    // Hypernetworks: one MLP per mask token -> hyper_in (n, M, d8).
+    void *hyper_in = ex_act(ex, (int64_t)n * M * d8);
+    void *tok = ex_act(ex, (int64_t)n * D), *hout = ex_act(ex, (int64_t)n * d8);
+    for (int i = 0; i < M; i++) {
+        op_copy3d(ex, tok, act_at(ex, queries, (int64_t)(1 + i) * D), 1, n, D, 0, D, 0, (int64_t)T * D);
+        mlp_forward(m, &m->w.hyper[i], hout, tok, n);
+        op_copy3d(ex, act_at(ex, hyper_in, (int64_t)i * d8), hout, 1, n, d8, 0, (int64_t)M * d8, 0, d8);
+    }
+    void *masks = ex_act(ex, (int64_t)n * M * HW4);  // (n, M, 4G, 4G)
+    op_matmul_nt(ex, masks, hyper_in, up, n, M, HW4, d8, (int64_t)M * d8, (int64_t)HW4 * d8,
+                 (int64_t)M * HW4, 1.0f);
+    // IoU head on the iou token.
+    op_copy3d(ex, tok, queries, 1, n, D, 0, D, 0, (int64_t)T * D);
+    void *iou_pred = ex_act(ex, (int64_t)n * M);
+    mlp_forward(m, &m->w.iou_head, iou_pred, tok, n);
+
+    // Select: masks 1.. when multimask, else mask 0 (MaskDecoder.forward's mask_slice).
+    int first = multimask ? 1 : 0, count = multimask ? M - 1 : 1;
+    void *sel = ex_act(ex, (int64_t)n * count * HW4);
+    op_copy3d(ex, sel, act_at(ex, masks, (int64_t)first * HW4), n, count, HW4,
+              (int64_t)count * HW4, HW4, (int64_t)M * HW4, HW4);
+    op_act_to_f32(ex, lowres, sel, (int64_t)n * count * HW4);
+    void *isel = ex_act(ex, (int64_t)n * count);
+    op_copy3d(ex, isel, act_at(ex, iou_pred, first), n, 1, count, count, count, M, M);
+    op_act_to_f32(ex, iou, isel, (int64_t)n * count);
+    op_range_pop(ex);
+    ex_release(ex, mark);
+}
+
+// ref: sam.py Sam.postprocess_masks: interpolate to (S, S), crop to the resized image,
+// interpolate to the original size; bilinear, align_corners=False.
+void sam_postprocess(Sam *m, float *logits, const float *lowres, int k, int in_h, int in_w,
+                     int orig_h, int orig_w) {
+    Exec *ex = m->x;
+    int L = 4 * m->cfg.grid, S = m->cfg.img_size;
+    size_t mark = ex_mark(ex);
+    op_range_push(ex, "postprocess");
+    float *crop = ex_f32(ex, (int64_t)k * in_h * in_w);
+    op_resize_bilinear(ex, crop, lowres, k, L, L, S, S, in_h, in_w);
+    op_resize_bilinear(ex, logits, crop, k, in_h, in_w, orig_h, orig_w, orig_h, orig_w);
+    op_range_pop(ex);
+    ex_release(ex, mark);
+}

@@ -1,0 +1,250 @@
+// Builds SamWeights for a backend from named float32 host tensors: conversions to the
+// backend's dtype, convolutions reshaped into GEMM weights, rel-pos tables resized, and the
+// constant dense positional encoding computed once.
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "check.h"
+#include "model.h"
+
+static void own(Sam *m, void *p) {
+    if (m->n_owned == m->cap_owned) {
+        m->cap_owned = m->cap_owned ? 2 * m->cap_owned : 256;
+        m->owned = xrealloc(m->owned, (size_t)m->cap_owned * sizeof *m->owned);
+    }
+    m->owned[m->n_owned++] = p;
+}
+
+static const HostTensor *get(Sam *m, const TensorMap *t, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    const HostTensor *h = tmap_find(t, name);
+    // sam_config_from_tensors has already checked every name and shape.
+    if (!h) die("%s: missing tensor %s", t->source, name);
+    return h;
+}
+
+// Host float32 values -> backend activation buffer.
+static const void *upload(Sam *m, const float *v, size_t n) {
+    void *p = m->x->ops->mem_alloc(m->x, n * m->x->act_size);
+    m->x->ops->upload_act(m->x, p, v, n);
+    own(m, p);
+    return p;
+}
+
+static NormW norm(Sam *m, const TensorMap *t, const char *prefix) {
+    const HostTensor *w = get(m, t, "%s.weight", prefix), *b = get(m, t, "%s.bias", prefix);
+    return (NormW){upload(m, w->data, w->count), upload(m, b->data, b->count)};
+}
+
+static LinearWeight *linear_raw(Sam *m, const float *W, const float *b, int out, int in) {
+    return m->x->ops->linear_prepare(m->x, W, b, out, in);
+}
+
+// nn.Linear, or a convolution whose (out, in, k, k) weight flattens to the im2col order.
+static LinearWeight *linear(Sam *m, const TensorMap *t, const char *prefix, int has_bias) {
+    const HostTensor *w = get(m, t, "%s.weight", prefix);
+    const HostTensor *b = has_bias ? get(m, t, "%s.bias", prefix) : NULL;
+    int out = (int)w->shape[0];
+    return linear_raw(m, w->data, b ? b->data : NULL, out, (int)(w->count / (size_t)out));
+}
+
+// ConvTranspose2d(k=2, s=2) as a GEMM: W (cin, cout, 2, 2) -> (cout*4 rows (co, dy, dx), cin),
+// bias repeated over the 2x2 block.
+static LinearWeight *conv_transpose(Sam *m, const TensorMap *t, const char *prefix) {
+    const HostTensor *w = get(m, t, "%s.weight", prefix), *b = get(m, t, "%s.bias", prefix);
+    int cin = (int)w->shape[0], cout = (int)w->shape[1];
+    float *W = xmalloc((size_t)cout * 4 * cin * sizeof(float));
+    float *B = xmalloc((size_t)cout * 4 * sizeof(float));
+    for (int co = 0; co < cout; co++)
+        for (int k = 0; k < 4; k++) {
+            B[co * 4 + k] = b->data[co];
+            for (int ci = 0; ci < cin; ci++) W[((size_t)co * 4 + k) * cin + ci] = w->data[((size_t)ci * cout + co) * 4 + k];
+        }
+    LinearWeight *lw = linear_raw(m, W, B, cout * 4, cin);
+    free(W);
+    free(B);
+    return lw;
+}
+
+// ref: image_encoder.py get_rel_pos: F.interpolate(mode="linear", align_corners=False) of the
+// table along its length when it differs from 2 * size - 1.
+static float *resize_rel_pos(const HostTensor *h, int want_len) {
+    int len = (int)h->shape[0], dim = (int)h->shape[1];
+    float *out = xmalloc((size_t)want_len * dim * sizeof(float));
+    if (len == want_len) {
+        memcpy(out, h->data, (size_t)len * dim * sizeof(float));
+        return out;
+    }
+    float ratio = (float)len / (float)want_len;
+    for (int i = 0; i < want_len; i++) {
+        float src = ratio * ((float)i + 0.5f) - 0.5f;
+        if (src < 0.0f) src = 0.0f;
+        int i0 = (int)floorf(src);
+        if (i0 > len - 1) i0 = len - 1;
+        int i1 = i0 + (i0 < len - 1 ? 1 : 0);
+        float l1 = src - (float)i0, l0 = 1.0f - l1;
+        for (int c = 0; c < dim; c++)
+            out[(size_t)i * dim + c] = l0 * h->data[(size_t)i0 * dim + c] + l1 * h->data[(size_t)i1 * dim + c];
+    }
+    return out;
+}
+
+// ref: prompt_encoder.py PositionEmbeddingRandom.forward (the grid of pixel centres) and
+// _pe_encoding, in float32 as the official code; stored channels-last (G*G, D).
+static float *dense_pe(const float *gauss, int grid, int dim) {
+    int half = dim / 2;
+    float *pe = xmalloc((size_t)grid * grid * dim * sizeof(float));
+    const float two_pi = (float)(2.0 * M_PI);
+    for (int y = 0; y < grid; y++)
+        for (int x = 0; x < grid; x++) {
+            float cx = ((float)x + 0.5f) / (float)grid, cy = ((float)y + 0.5f) / (float)grid;
+            cx = 2.0f * cx - 1.0f;
+            cy = 2.0f * cy - 1.0f;
+            float *o = pe + ((size_t)y * grid + x) * dim;
+            for (int j = 0; j < half; j++) {
+                float v = two_pi * (cx * gauss[j] + cy * gauss[half + j]);
+                o[j] = sinf(v);
+                o[half + j] = cosf(v);
+            }
+        }
+    return pe;
+}
+
+static MlpW mlp(Sam *m, const TensorMap *t, const char *prefix, int depth) {
+    MlpW w = {.depth = depth};
+    char p[200];
+    for (int i = 0; i < depth; i++) {
+        snprintf(p, sizeof p, "%s.layers.%d", prefix, i);
+        w.layers[i] = linear(m, t, p, 1);
+    }
+    return w;
+}
+
+static DecAttnW dec_attn(Sam *m, const TensorMap *t, const char *prefix) {
+    char p[200];
+    DecAttnW a;
+    snprintf(p, sizeof p, "%s.q_proj", prefix);
+    a.q = linear(m, t, p, 1);
+    snprintf(p, sizeof p, "%s.k_proj", prefix);
+    a.k = linear(m, t, p, 1);
+    snprintf(p, sizeof p, "%s.v_proj", prefix);
+    a.v = linear(m, t, p, 1);
+    snprintf(p, sizeof p, "%s.out_proj", prefix);
+    a.out = linear(m, t, p, 1);
+    a.internal_dim = a.q->out_features;
+    return a;
+}
+
+int sam_build(Sam *m, Exec *x, const TensorMap *t, char *err, size_t err_len) {
+    memset(m, 0, sizeof *m);
+    m->x = x;
+    if (sam_config_from_tensors(t, &m->cfg, err, err_len) != 0) return -1;
+    const SamConfig *c = &m->cfg;
+    SamWeights *w = &m->w;
+    char p[200];
+
+    // ref: image_encoder.py ImageEncoderViT.__init__
+    w->patch_embed = linear(m, t, "image_encoder.patch_embed.proj", 1);
+    const HostTensor *pos = get(m, t, "image_encoder.pos_embed");
+    w->pos_embed = upload(m, pos->data, pos->count);
+    for (int i = 0; i < c->enc_depth; i++) {
+        EncBlockW *b = &w->blocks[i];
+        snprintf(p, sizeof p, "image_encoder.blocks.%d.norm1", i);
+        b->norm1 = norm(m, t, p);
+        snprintf(p, sizeof p, "image_encoder.blocks.%d.norm2", i);
+        b->norm2 = norm(m, t, p);
+        snprintf(p, sizeof p, "image_encoder.blocks.%d.attn.qkv", i);
+        b->qkv = linear(m, t, p, 1);
+        snprintf(p, sizeof p, "image_encoder.blocks.%d.attn.proj", i);
+        b->proj = linear(m, t, p, 1);
+        snprintf(p, sizeof p, "image_encoder.blocks.%d.mlp.lin1", i);
+        b->lin1 = linear(m, t, p, 1);
+        snprintf(p, sizeof p, "image_encoder.blocks.%d.mlp.lin2", i);
+        b->lin2 = linear(m, t, p, 1);
+        b->attn_grid = c->is_global[i] ? c->grid : c->window;
+        int len = 2 * b->attn_grid - 1;
+        float *rh = resize_rel_pos(get(m, t, "image_encoder.blocks.%d.attn.rel_pos_h", i), len);
+        float *rw = resize_rel_pos(get(m, t, "image_encoder.blocks.%d.attn.rel_pos_w", i), len);
+        b->rel_pos_h = upload(m, rh, (size_t)len * c->enc_head_dim);
+        b->rel_pos_w = upload(m, rw, (size_t)len * c->enc_head_dim);
+        free(rh);
+        free(rw);
+    }
+    w->neck_conv1 = linear(m, t, "image_encoder.neck.0", 0);
+    w->neck_norm1 = norm(m, t, "image_encoder.neck.1");
+    w->neck_conv2 = linear(m, t, "image_encoder.neck.2", 0);
+    w->neck_norm2 = norm(m, t, "image_encoder.neck.3");
+
+    // ref: prompt_encoder.py PromptEncoder.__init__
+    int D = c->prompt_dim;
+    const HostTensor *g = get(m, t, "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix");
+    w->pe_gauss = x->ops->mem_alloc(x, g->count * sizeof(float));
+    x->ops->copy_to_device(x, w->pe_gauss, g->data, g->count * sizeof(float));
+    own(m, w->pe_gauss);
+    float *pe4 = xmalloc((size_t)4 * D * sizeof(float));
+    for (int i = 0; i < 4; i++)
+        memcpy(pe4 + (size_t)i * D, get(m, t, "prompt_encoder.point_embeddings.%d.weight", i)->data, (size_t)D * sizeof(float));
+    w->point_embed = upload(m, pe4, (size_t)4 * D);
+    free(pe4);
+    w->not_a_point = upload(m, get(m, t, "prompt_encoder.not_a_point_embed.weight")->data, (size_t)D);
+    w->no_mask_embed = upload(m, get(m, t, "prompt_encoder.no_mask_embed.weight")->data, (size_t)D);
+    float *dpe = dense_pe(g->data, c->grid, D);
+    w->dense_pe = upload(m, dpe, (size_t)c->grid * c->grid * D);
+    free(dpe);
+    w->mask_down1 = linear(m, t, "prompt_encoder.mask_downscaling.0", 1);
+    w->mask_norm1 = norm(m, t, "prompt_encoder.mask_downscaling.1");
+    w->mask_down2 = linear(m, t, "prompt_encoder.mask_downscaling.3", 1);
+    w->mask_norm2 = norm(m, t, "prompt_encoder.mask_downscaling.4");
+    w->mask_down3 = linear(m, t, "prompt_encoder.mask_downscaling.6", 1);
+
+    // ref: mask_decoder.py MaskDecoder.__init__, transformer.py TwoWayTransformer.__init__
+    for (int i = 0; i < c->dec_depth; i++) {
+        DecLayerW *l = &w->dec_layers[i];
+        snprintf(p, sizeof p, "mask_decoder.transformer.layers.%d.self_attn", i);
+        l->self_attn = dec_attn(m, t, p);
+        snprintf(p, sizeof p, "mask_decoder.transformer.layers.%d.cross_attn_token_to_image", i);
+        l->cross_t2i = dec_attn(m, t, p);
+        snprintf(p, sizeof p, "mask_decoder.transformer.layers.%d.cross_attn_image_to_token", i);
+        l->cross_i2t = dec_attn(m, t, p);
+        NormW *norms[4] = {&l->norm1, &l->norm2, &l->norm3, &l->norm4};
+        for (int k = 0; k < 4; k++) {
+            snprintf(p, sizeof p, "mask_decoder.transformer.layers.%d.norm%d", i, k + 1);
+            *norms[k] = norm(m, t, p);
+        }
+        snprintf(p, sizeof p, "mask_decoder.transformer.layers.%d.mlp.lin1", i);
+        l->lin1 = linear(m, t, p, 1);
+        snprintf(p, sizeof p, "mask_decoder.transformer.layers.%d.mlp.lin2", i);
+        l->lin2 = linear(m, t, p, 1);
+    }
+    w->final_attn = dec_attn(m, t, "mask_decoder.transformer.final_attn_token_to_image");
+    w->norm_final = norm(m, t, "mask_decoder.transformer.norm_final_attn");
+    int M = c->num_mask_tokens;
+    float *tok = xmalloc((size_t)(1 + M) * D * sizeof(float));
+    memcpy(tok, get(m, t, "mask_decoder.iou_token.weight")->data, (size_t)D * sizeof(float));
+    memcpy(tok + D, get(m, t, "mask_decoder.mask_tokens.weight")->data, (size_t)M * D * sizeof(float));
+    w->output_tokens = upload(m, tok, (size_t)(1 + M) * D);
+    free(tok);
+    w->upscale1 = conv_transpose(m, t, "mask_decoder.output_upscaling.0");
+    w->upscale_norm = norm(m, t, "mask_decoder.output_upscaling.1");
+    w->upscale2 = conv_transpose(m, t, "mask_decoder.output_upscaling.3");
+    for (int i = 0; i < M; i++) {
+        snprintf(p, sizeof p, "mask_decoder.output_hypernetworks_mlps.%d", i);
+        w->hyper[i] = mlp(m, t, p, c->hyper_depth);
+    }
+    w->iou_head = mlp(m, t, "mask_decoder.iou_prediction_head", c->iou_depth);
+    x->ops->sync(x);
+    return 0;
+}
+
+void sam_free(Sam *m) {
+    // LinearWeights are owned by the implementation and live until the process ends.
+    for (int i = 0; i < m->n_owned; i++) m->x->ops->mem_free(m->x, m->owned[i]);
+    free(m->owned);
+    exec_arena_free(m->x);
+    memset(m, 0, sizeof *m);
+}
