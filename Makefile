@@ -122,3 +122,19 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- the GPU machine (see README "Running on the lent H100") ------------------------------
+# One compressed bundle of what the GPU machine needs and lacks: stripped executables, test
+# programs, cJSON and the golden fixtures. Carry .carry in the device call; tests/gpu/device.sh
+# unpacks it into build/ there and runs the GPU tests and the benchmarks.
+BUNDLE := .carry/bundle.tar.xz
+gpu-bundle: all $(GPU_TEST_BINS) $(FIXTURES)
+	@rm -rf $(BUILD)/bundle && mkdir -p $(BUILD)/bundle/build/tests/gpu $(BUILD)/bundle/build/lib .carry
+	cp $(STAGE_BINS) $(TOOL_BINS) $(HARNESS_BIN) $(BUILD)/bundle/build/
+	cp $(GPU_TEST_BINS) $(BUILD)/bundle/build/tests/gpu/
+	cp $(BUILD)/lib/libcjson.so.1 $(BUILD)/bundle/build/lib/
+	strip $(BUILD)/bundle/build/sam-* $(BUILD)/bundle/build/tests/gpu/* $(if $(HARNESS_BIN),$(BUILD)/bundle/build/waterfall)
+	cp $(FIXTURES_TAR) $(BUILD)/bundle/build/sam-golden.tar.xz
+	tar -C $(BUILD)/bundle -cJf $(BUNDLE) build
+	@ls -la $(BUNDLE)
+.PHONY: gpu-bundle

@@ -7,7 +7,9 @@
 set -u
 suite=${1:-cpu}
 cd "$(dirname "$0")/.."
-logs=build/test-logs/$suite
+B=${BUILD:-build}
+export BUILD=$B
+logs=$B/test-logs/$suite
 mkdir -p "$logs"
 pass=0
 fail=0
@@ -45,13 +47,13 @@ run_one() {
 }
 
 if [ "$suite" = gpu ]; then
-    bins=$(ls build/tests/gpu/test_* 2>/dev/null | grep -v '\.d$')
+    bins=$(ls $B/tests/gpu/test_* 2>/dev/null | grep -v '\.d$')
     scripts=$(ls tests/gpu/test_*.sh 2>/dev/null)
 else
-    bins=$(find build/tests -path build/tests/gpu -prune -o -type f -name 'test_*' -perm -u+x -print 2>/dev/null | sort)
+    bins=$(find $B/tests -path $B/tests/gpu -prune -o -type f -name 'test_*' -perm -u+x -print 2>/dev/null | sort)
     scripts=$(ls tests/*/test_*.sh 2>/dev/null | grep -v '^tests/gpu/')
 fi
-for b in $bins; do run_one "${b#build/tests/}" "$b"; done
+for b in $bins; do run_one "${b#$B/tests/}" "$b"; done
 for s in $scripts; do run_one "${s#tests/}" bash "$s"; done
 
 echo

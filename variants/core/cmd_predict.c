@@ -70,17 +70,20 @@ static void write_npy_or_die(const char *prefix, const char *suffix, const char 
 
 static void usage(const StageDesc *stage) {
     printf("usage: sam-%s predict --checkpoint C --image FILE [--point X,Y,LABEL]...\n"
-           "           [--box X0,Y0,X1,Y1] [--mask-input LOWRES.npy] [--multimask] --out PREFIX\n"
+           "           [--box X0,Y0,X1,Y1] [--mask-input LOWRES.npy] [--multimask] [--embedding]\n"
+           "           --out PREFIX\n"
            "Coordinates are original-image pixels; LABEL is 1 (foreground) or 0 (background);\n"
            "several --point options form one prompt. FILE is a PNG, a JPEG or an HxWx3 uint8 .npy.\n"
            "LOWRES.npy is (1, 4G, 4G) or (4G, 4G) float32 low-res logits (a previous _lowres.npy row).\n"
            "Writes PREFIX_logits.npy (CxHxW float32), PREFIX_lowres.npy, PREFIX_iou.npy and\n"
-           "PREFIX_masks.png (the mask with the highest predicted IoU).\n",
+           "PREFIX_masks.png (the mask with the highest predicted IoU); with --embedding also\n"
+           "PREFIX_embedding.npy, the image embedding (1, D, G, G) float32 as the official encoder.\n",
            stage->name);
 }
 
 int cmd_predict(int argc, char **argv, const StageDesc *stage) {
     const char *ckpt = NULL, *image = NULL, *mask_path = NULL, *out = NULL;
+    int save_embedding = 0;
     double points[MAX_POINTS][3], box[4];
     int n_points = 0, has_box = 0, multimask = 0;
     for (int i = 1; i < argc; i++) {
@@ -94,6 +97,7 @@ int cmd_predict(int argc, char **argv, const StageDesc *stage) {
         else if (strcmp(a, "--mask-input") == 0 && more) mask_path = argv[++i];
         else if (strcmp(a, "--out") == 0 && more) out = argv[++i];
         else if (strcmp(a, "--multimask") == 0) multimask = 1;
+        else if (strcmp(a, "--embedding") == 0) save_embedding = 1;
         else if (strcmp(a, "--point") == 0 && more) {
             if (n_points == MAX_POINTS) die("predict: at most %d points", MAX_POINTS);
             double *p = points[n_points++];
@@ -167,6 +171,15 @@ int cmd_predict(int argc, char **argv, const StageDesc *stage) {
     write_npy_or_die(out, "_logits.npy", "<f4", 3, (int64_t[]){C, h, w}, logits);
     write_npy_or_die(out, "_lowres.npy", "<f4", 3, (int64_t[]){C, L, L}, lowres);
     write_npy_or_die(out, "_iou.npy", "<f4", 1, (int64_t[]){C}, iou);
+    if (save_embedding) {
+        int G = c->grid, D = c->prompt_dim;
+        float *hwc = xmalloc((size_t)G * G * D * sizeof(float)), *chw = xmalloc((size_t)G * G * D * sizeof(float));
+        x.ops->download_act(&x, hwc, p.embed, (size_t)G * G * D);
+        for (int ch = 0; ch < D; ch++)
+            for (int q = 0; q < G * G; q++) chw[(size_t)ch * G * G + q] = hwc[(size_t)q * D + ch];
+        write_npy_or_die(out, "_embedding.npy", "<f4", 4, (int64_t[]){1, D, G, G}, chw);
+        free(hwc), free(chw);
+    }
     int best = 0;
     for (int i = 1; i < C; i++)
         if (iou[i] > iou[best]) best = i;
