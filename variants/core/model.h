@@ -115,6 +115,10 @@ void sam_decode(Sam *m, float *lowres, float *iou, const void *embed, const Prom
 void sam_postprocess(Sam *m, float *logits, const float *lowres, int k, int in_h, int in_w,
                      int orig_h, int orig_w);
 
+// ref: image_encoder.py get_rel_pos's interpolation of a (len, dim) table to want_len rows
+// (F.interpolate, mode="linear", align_corners=False); a copy when the lengths agree.
+void sam_resize_rel_pos(const float *table, int len, int dim, int want_len, float *out);
+
 // Runs fn in planning mode (ops skipped, arena use recorded), then commits the arena.
 void sam_plan(Sam *m, void (*fn)(Sam *m, void *ctx), void *ctx);
 

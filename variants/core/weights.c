@@ -73,12 +73,10 @@ static LinearWeight *conv_transpose(Sam *m, const TensorMap *t, const char *pref
 
 // ref: image_encoder.py get_rel_pos: F.interpolate(mode="linear", align_corners=False) of the
 // table along its length when it differs from 2 * size - 1.
-static float *resize_rel_pos(const HostTensor *h, int want_len) {
-    int len = (int)h->shape[0], dim = (int)h->shape[1];
-    float *out = xmalloc((size_t)want_len * dim * sizeof(float));
+void sam_resize_rel_pos(const float *table, int len, int dim, int want_len, float *out) {
     if (len == want_len) {
-        memcpy(out, h->data, (size_t)len * dim * sizeof(float));
-        return out;
+        memcpy(out, table, (size_t)len * dim * sizeof(float));
+        return;
     }
     float ratio = (float)len / (float)want_len;
     for (int i = 0; i < want_len; i++) {
@@ -89,8 +87,13 @@ static float *resize_rel_pos(const HostTensor *h, int want_len) {
         int i1 = i0 + (i0 < len - 1 ? 1 : 0);
         float l1 = src - (float)i0, l0 = 1.0f - l1;
         for (int c = 0; c < dim; c++)
-            out[(size_t)i * dim + c] = l0 * h->data[(size_t)i0 * dim + c] + l1 * h->data[(size_t)i1 * dim + c];
+            out[(size_t)i * dim + c] = l0 * table[(size_t)i0 * dim + c] + l1 * table[(size_t)i1 * dim + c];
     }
+}
+
+static float *resize_rel_pos(const HostTensor *h, int want_len) {
+    float *out = xmalloc((size_t)want_len * h->shape[1] * sizeof(float));
+    sam_resize_rel_pos(h->data, (int)h->shape[0], (int)h->shape[1], want_len, out);
     return out;
 }
 
