@@ -24,7 +24,7 @@ NVCCFLAGS  := -O3 -g -lineinfo $(CUDA_ARCH) -I. -Xcompiler -Wall,-fPIC -MMD -MP
 # Libraries. Non-CUDA ones are linked statically so the binaries run on the GPU machine,
 # which lacks them; cJSON has no static archive in Debian and travels in build/lib.
 STATIC_LIBS := -Wl,-Bstatic -lturbojpeg -lpng16 -lz -lsqlite3 -Wl,-Bdynamic
-HOST_LIBS   := -Wl,-rpath,'$$ORIGIN/lib' -Wl,-rpath,'$$ORIGIN/../lib' -lcjson $(STATIC_LIBS) -lm -ldl -pthread
+HOST_LIBS   := -Wl,-rpath,'$$ORIGIN/lib' -Wl,-rpath,'$$ORIGIN/../lib' -Wl,-rpath,'$$ORIGIN/../../lib' -lcjson $(STATIC_LIBS) -lm -ldl -pthread
 BLAS_LIBS   := -Wl,-Bstatic -lopenblas -Wl,-Bdynamic -lgfortran
 CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas \
                -lcudart_static -lrt
@@ -117,6 +117,22 @@ $(VENV)/.done: tests/requirements.txt | $(BUILD)/.deps
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r tests/requirements.txt
 	@touch $@
+
+# ---- make run: the default waterfall on what this machine has (harness/README.md) ---------
+# With a GPU (nvidia-smi lists one): every built stage, experiments/gpu.json; without: the cpu
+# stage, experiments/cpu.json (synthetic vit_b, 8 images: 2.5-3.5 minutes on 2 cores).
+# The default synthetic subset is made once into $(BUILD)/data/synthetic-coco.
+HAS_GPU        := $(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU' && echo 1)
+RUN_EXPERIMENT ?= $(if $(HAS_GPU),gpu,cpu)
+RUN_DB         ?= results/results.db
+RUN_CHART      ?= results/bar_chart.svg
+SYNTH_DEFAULT  := $(BUILD)/data/synthetic-coco/annotations/instances_val2017.json
+$(SYNTH_DEFAULT): | $(BUILD)/sam-data
+	$(BUILD)/sam-data synth --out $(BUILD)/data/synthetic-coco
+run: deps $(if $(HAS_GPU),$(STAGE_BINS),$(BUILD)/sam-cpu) $(BUILD)/waterfall $(BUILD)/lib/.done $(SYNTH_DEFAULT)
+	$(BUILD)/waterfall run $(RUN_EXPERIMENT) --db $(RUN_DB)
+	@if command -v gnuplot >/dev/null; then $(BUILD)/waterfall plot --db $(RUN_DB) --out $(RUN_CHART); \
+	else echo "make run: no gnuplot here: bring $(RUN_DB) back and run '$(BUILD)/waterfall plot --db $(RUN_DB)' where gnuplot is"; fi
 
 clean:
 	rm -rf $(BUILD)

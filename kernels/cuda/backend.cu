@@ -1,0 +1,253 @@
+// The CUDA backend: device selection and refusal, the stream, cuBLAS, tracked device memory
+// and its peak, host <-> device copies (with float32 <-> bfloat16 conversion), timing events
+// and NVTX ranges.
+#include <dlfcn.h>
+#include <nvtx3/nvToolsExt.h>
+#include <string.h>
+
+#include "cuda_common.cuh"
+
+#define CUBLAS_WORKSPACE_BYTES (32u << 20)  // cuBLAS's recommendation for Hopper
+#define ATTN_WORKSPACE_DEFAULT ((size_t)512 << 20)
+
+// ---- bfloat16 on the host: round to nearest even, NaN kept quiet (as __float2bfloat16) -------
+static uint16_t f32_to_bf16_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+static float bf16_bits_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+// ---- backend lifetime -------------------------------------------------------------------
+extern "C" CudaBackend *cuda_backend_open(const char *stage_name) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0)
+        die("stage %s needs a CUDA GPU: %s", stage_name,
+            e != cudaSuccess ? cudaGetErrorString(e) : "no CUDA device found");
+    CudaBackend *b = (CudaBackend *)xcalloc(1, sizeof *b);
+    b->device = 0;
+    cudaCheck(cudaSetDevice(b->device));
+    cudaCheck(cudaGetDeviceProperties(&b->prop, b->device));
+    if (b->prop.major < 8)
+        die("stage %s needs compute capability 8.0 or newer (Ampere, Hopper); %s is %d.%d",
+            stage_name, b->prop.name, b->prop.major, b->prop.minor);
+    cudaCheck(cudaStreamCreate(&b->stream));
+    cudaCheck(cudaEventCreate(&b->t_begin));
+    cudaCheck(cudaEventCreate(&b->t_end));
+    cublasCheck(cublasCreate(&b->cublas));
+    // Stream first: cublasSetStream resets the workspace to cuBLAS's own pool.
+    cublasCheck(cublasSetStream(b->cublas, b->stream));
+    b->cublas_ws_bytes = CUBLAS_WORKSPACE_BYTES;
+    b->cublas_ws = cuda_dev_alloc(b, b->cublas_ws_bytes);
+    cublasCheck(cublasSetWorkspace(b->cublas, b->cublas_ws, b->cublas_ws_bytes));
+    // DEFAULT_MATH: float32 GEMMs compute in float32; TF32 is used only when asked for
+    // (CUBLAS_TF32_TENSOR_OP_MATH or a *_FAST_TF32 compute type), which nothing here does.
+    cublasCheck(cublasSetMathMode(b->cublas, CUBLAS_DEFAULT_MATH));
+    b->attn_ws_cap = ATTN_WORKSPACE_DEFAULT;
+    const char *s = getenv("SAM_CUDA_SYNC");
+    b->sync_each_launch = s && strcmp(s, "1") == 0;
+    return b;
+}
+
+extern "C" void cuda_backend_close(CudaBackend *b) {
+    if (!b) return;
+    cudaCheck(cudaStreamSynchronize(b->stream));
+    if (b->ws) cuda_dev_free(b, b->ws);
+    cuda_dev_free(b, b->cublas_ws);
+    cublasCheck(cublasDestroy(b->cublas));
+    cudaCheck(cudaEventDestroy(b->t_begin));
+    cudaCheck(cudaEventDestroy(b->t_end));
+    cudaCheck(cudaStreamDestroy(b->stream));
+    free(b->allocs);
+    free(b);
+}
+
+extern "C" void cuda_backend_set_attn_workspace(CudaBackend *b, size_t bytes) {
+    b->attn_ws_cap = bytes;
+}
+extern "C" void cuda_backend_set_sync_each_launch(CudaBackend *b, int on) {
+    b->sync_each_launch = on;
+}
+
+// The NVIDIA driver's version string through NVML, loaded at run time (the driver ships it;
+// nothing links against it). "unknown" when NVML cannot be loaded.
+static void nvml_driver_version(char *out, size_t len) {
+    snprintf(out, len, "unknown");
+    void *h = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!h) return;
+    typedef int (*init_fn)(void);
+    typedef int (*ver_fn)(char *, unsigned);
+    init_fn init = (init_fn)dlsym(h, "nvmlInit_v2");
+    ver_fn ver = (ver_fn)dlsym(h, "nvmlSystemGetDriverVersion");
+    init_fn shutdown = (init_fn)dlsym(h, "nvmlShutdown");
+    char v[96] = {0};
+    if (init && ver && shutdown && init() == 0) {
+        if (ver(v, sizeof v) == 0) snprintf(out, len, "%s", v);
+        shutdown();
+    }
+    dlclose(h);
+}
+
+extern "C" void cuda_backend_describe(CudaBackend *b, char *buf, size_t len) {
+    int driver = 0, runtime = 0, sm_khz = 0, mem_khz = 0, bus = 0, cublas_ver = 0;
+    cudaCheck(cudaDriverGetVersion(&driver));
+    cudaCheck(cudaRuntimeGetVersion(&runtime));
+    cudaCheck(cudaDeviceGetAttribute(&sm_khz, cudaDevAttrClockRate, b->device));
+    cudaCheck(cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, b->device));
+    cudaCheck(cudaDeviceGetAttribute(&bus, cudaDevAttrGlobalMemoryBusWidth, b->device));
+    cublasCheck(cublasGetVersion(b->cublas, &cublas_ver));
+    char name[256], drv[96];
+    size_t o = 0;
+    for (const char *s = b->prop.name; *s && o + 2 < sizeof name; s++) {
+        if (*s == '"' || *s == '\\') name[o++] = '\\';
+        name[o++] = (unsigned char)*s < 0x20 ? ' ' : *s;
+    }
+    name[o] = 0;
+    nvml_driver_version(drv, sizeof drv);
+    snprintf(buf, len,
+             "{\"kind\":\"cuda\",\"name\":\"%s\",\"compute_capability\":\"%d.%d\","
+             "\"sm_count\":%d,\"memory_mib\":%zu,\"l2_mib\":%.1f,\"sm_clock_mhz\":%d,"
+             "\"memory_clock_mhz\":%d,\"memory_bus_bits\":%d,\"driver\":\"%s\","
+             "\"cuda_driver\":\"%d.%d\",\"cuda_runtime\":\"%d.%d\",\"cublas\":%d}",
+             name, b->prop.major, b->prop.minor, b->prop.multiProcessorCount,
+             b->prop.totalGlobalMem >> 20, b->prop.l2CacheSize / 1048576.0, sm_khz / 1000,
+             mem_khz / 1000, bus, drv, driver / 1000, (driver % 1000) / 10, runtime / 1000,
+             (runtime % 1000) / 10, cublas_ver);
+}
+
+// ---- tracked device memory ----------------------------------------------------------------
+extern "C" void *cuda_dev_alloc(CudaBackend *b, size_t bytes) {
+    void *p = NULL;
+    size_t n = bytes ? bytes : 256;  // never NULL, even for an empty tensor
+    cudaError_t e = cudaMalloc(&p, n);
+    if (e != cudaSuccess) {
+        size_t free_b = 0, total_b = 0;
+        cudaMemGetInfo(&free_b, &total_b);
+        die("cudaMalloc of %zu bytes failed: %s (live through this backend %zu MiB, device "
+            "free %zu of %zu MiB)", n, cudaGetErrorString(e), b->live_bytes >> 20, free_b >> 20,
+            total_b >> 20);
+    }
+    if (b->n_allocs == b->cap_allocs) {
+        b->cap_allocs = b->cap_allocs ? 2 * b->cap_allocs : 256;
+        b->allocs = (CudaAlloc *)xrealloc(b->allocs, (size_t)b->cap_allocs * sizeof *b->allocs);
+    }
+    b->allocs[b->n_allocs].ptr = p;
+    b->allocs[b->n_allocs].bytes = n;
+    b->n_allocs++;
+    b->live_bytes += n;
+    if (b->live_bytes > b->peak_bytes) b->peak_bytes = b->live_bytes;
+    return p;
+}
+
+extern "C" void cuda_dev_free(CudaBackend *b, void *p) {
+    if (!p) return;
+    for (int i = b->n_allocs - 1; i >= 0; i--) {
+        if (b->allocs[i].ptr != p) continue;
+        b->live_bytes -= b->allocs[i].bytes;
+        b->allocs[i] = b->allocs[--b->n_allocs];
+        cudaCheck(cudaFree(p));  // waits for the device: queued work may still use p
+        return;
+    }
+    die("cuda mem_free: %p was not allocated by this backend", p);
+}
+
+extern "C" void *cuda_workspace(Exec *x, size_t bytes) {
+    CudaBackend *b = cuda_backend(x);
+    if (bytes > b->ws_bytes) {
+        // Grows rarely (the first calls of a run); cudaFree waits for queued users of the old one.
+        if (b->ws) cuda_dev_free(b, b->ws);
+        b->ws_bytes = (bytes + 255) & ~(size_t)255;
+        b->ws = cuda_dev_alloc(b, b->ws_bytes);
+    }
+    return b->ws;
+}
+
+extern "C" void cuda_launch_check(Exec *x, const char *kernel, const char *file, int line) {
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) cuda_check_impl(e, kernel, file, line);
+    CudaBackend *b = cuda_backend(x);
+    if (b->sync_each_launch) cuda_check_impl(cudaStreamSynchronize(b->stream), kernel, file, line);
+}
+
+// ---- Ops: memory ----------------------------------------------------------------------------
+extern "C" void *cuda_mem_alloc(Exec *x, size_t bytes) { return cuda_dev_alloc(cuda_backend(x), bytes); }
+extern "C" void cuda_mem_free(Exec *x, void *p) { cuda_dev_free(cuda_backend(x), p); }
+
+// Host to device. Host buffers here are pageable, so the copy has left the host buffer when
+// the call returns (the runtime stages it); the device side is ordered on the stream.
+extern "C" void cuda_copy_to_device(Exec *x, void *dst, const void *src, size_t bytes) {
+    if (bytes == 0) return;
+    cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda_stream(x)));
+}
+
+// Device to host: waits for the queued work and the copy.
+extern "C" void cuda_copy_to_host(Exec *x, void *dst, const void *src, size_t bytes) {
+    if (bytes == 0) return;
+    cudaStream_t s = cuda_stream(x);
+    cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s));
+    cudaCheck(cudaStreamSynchronize(s));
+}
+
+extern "C" void cuda_upload(Exec *x, void *dst, const float *src, size_t n, int bf16) {
+    if (!bf16) {
+        cuda_copy_to_device(x, dst, src, n * 4);
+        return;
+    }
+    // Converted in pieces so a large weight needs only a small host buffer. The pageable
+    // copy has read the buffer when cudaMemcpyAsync returns, so it is reused at once.
+    enum { PIECE = 1 << 22 };
+    uint16_t *tmp = (uint16_t *)xmalloc((n < PIECE ? n : PIECE) * sizeof(uint16_t) + 1);
+    for (size_t i0 = 0; i0 < n; i0 += PIECE) {
+        size_t m = n - i0 < PIECE ? n - i0 : PIECE;
+        for (size_t i = 0; i < m; i++) tmp[i] = f32_to_bf16_bits(src[i0 + i]);
+        cuda_copy_to_device(x, (uint16_t *)dst + i0, tmp, m * sizeof(uint16_t));
+    }
+    cudaCheck(cudaStreamSynchronize(cuda_stream(x)));  // tmp is freed next
+    free(tmp);
+}
+
+extern "C" void cuda_upload_act(Exec *x, void *dst, const float *src, size_t n) {
+    cuda_upload(x, dst, src, n, is_bf16(x));
+}
+
+extern "C" void cuda_download_act(Exec *x, float *dst, const void *src, size_t n) {
+    if (!is_bf16(x)) {
+        cuda_copy_to_host(x, dst, src, n * 4);
+        return;
+    }
+    uint16_t *tmp = (uint16_t *)xmalloc(n * sizeof(uint16_t) + 1);
+    cuda_copy_to_host(x, tmp, src, n * sizeof(uint16_t));
+    for (size_t i = 0; i < n; i++) dst[i] = bf16_bits_to_f32(tmp[i]);
+    free(tmp);
+}
+
+extern "C" void cuda_sync(Exec *x) { cudaCheck(cudaStreamSynchronize(cuda_stream(x))); }
+
+extern "C" size_t cuda_peak_bytes(Exec *x) { return cuda_backend(x)->peak_bytes; }
+
+// ---- Ops: NVTX ranges (header-only NVTX 3; a profiler attaches through dlopen) ------------
+extern "C" void cuda_range_push(Exec *x, const char *name) { nvtxRangePushA(name); }
+extern "C" void cuda_range_pop(Exec *x) { nvtxRangePop(); }
+
+// ---- Ops: timing ----------------------------------------------------------------------------
+extern "C" void cuda_timer_begin(Exec *x) {
+    CudaBackend *b = cuda_backend(x);
+    cudaCheck(cudaEventRecord(b->t_begin, b->stream));
+}
+
+extern "C" double cuda_timer_end_ms(Exec *x) {
+    CudaBackend *b = cuda_backend(x);
+    float ms = 0.0f;
+    cudaCheck(cudaEventRecord(b->t_end, b->stream));
+    cudaCheck(cudaEventSynchronize(b->t_end));
+    cudaCheck(cudaEventElapsedTime(&ms, b->t_begin, b->t_end));
+    return ms;
+}

@@ -1,0 +1,206 @@
+// Shared by the kernels/cuda/*.cu files (CUDA C): the backend state, the error-checking
+// macros, launch helpers and the float32/bfloat16 load-store helpers.
+//
+// Dtype handling without templates: a kernel body is a __forceinline__ device function taking
+// `const int BF` (0: float32, 1: bfloat16) and other shape switches as arguments; each
+// __global__ entry point calls it with constants, so the compiler folds the branches and every
+// entry point is specialised code.
+#ifndef SAM_CUDA_COMMON_CUH
+#define SAM_CUDA_COMMON_CUH
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+extern "C" {
+#include "../../variants/core/check.h"
+#include "../../variants/core/exec.h"
+}
+#include "cuda_ops.h"
+
+typedef __nv_bfloat16 bf16;
+
+// ---- error checking: every CUDA and cuBLAS call, with the call, file and line ------------
+static inline void cuda_check_impl(cudaError_t e, const char *call, const char *file, int line) {
+    if (e != cudaSuccess) {
+        fprintf(stderr, "sam: CUDA error %s (%s) in %s at %s:%d\n", cudaGetErrorName(e),
+                cudaGetErrorString(e), call, file, line);
+        exit(1);
+    }
+}
+static inline void cublas_check_impl(cublasStatus_t s, const char *call, const char *file,
+                                     int line) {
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        fprintf(stderr, "sam: cuBLAS error %s (%s) in %s at %s:%d\n", cublasGetStatusName(s),
+                cublasGetStatusString(s), call, file, line);
+        exit(1);
+    }
+}
+#define cudaCheck(call) cuda_check_impl((call), #call, __FILE__, __LINE__)
+#define cublasCheck(call) cublas_check_impl((call), #call, __FILE__, __LINE__)
+
+// ---- backend state (Exec.backend) ---------------------------------------------------------
+typedef struct {
+    void *ptr;
+    size_t bytes;
+} CudaAlloc;
+
+struct CudaBackend {
+    int device;
+    cudaDeviceProp prop;
+    cudaStream_t stream;          // every operation is queued here, in order
+    cublasHandle_t cublas;        // bound to stream, workspace below, CUBLAS_DEFAULT_MATH
+    void *cublas_ws;              // cuBLAS workspace (counted in the peak)
+    size_t cublas_ws_bytes;
+    cudaEvent_t t_begin, t_end;   // timer_begin / timer_end_ms
+    // Live allocations and their sizes, so mem_free can account for the bytes it frees.
+    CudaAlloc *allocs;
+    int n_allocs, cap_allocs;
+    size_t live_bytes, peak_bytes;
+    // Scratch for operations (attention scores, a saved residual): grown on demand, never
+    // shrunk; reuse is ordered by the single stream.
+    void *ws;
+    size_t ws_bytes;
+    size_t attn_ws_cap;           // bound on the attention workspace (memory)
+    int sync_each_launch;
+};
+
+static inline CudaBackend *cuda_backend(Exec *x) {
+    CudaBackend *b = (CudaBackend *)x->backend;
+    if (!b) die("cuda operations called with no CUDA backend in the Exec");
+    return b;
+}
+static inline cudaStream_t cuda_stream(Exec *x) { return cuda_backend(x)->stream; }
+static inline int is_bf16(Exec *x) { return x->ops->act_dtype == DT_BF16; }
+
+extern "C" {
+// backend.cu: tracked device allocations (cudaMalloc, counted in live and peak bytes).
+void *cuda_dev_alloc(CudaBackend *b, size_t bytes);
+void cuda_dev_free(CudaBackend *b, void *p);
+// The operations' scratch buffer, at least `bytes` large (256-byte aligned).
+void *cuda_workspace(Exec *x, size_t bytes);
+// Host float32 -> backend dtype on the device (converting to bfloat16 with round-to-nearest-
+// even on the host first for the bf16 table).
+void cuda_upload(Exec *x, void *dst, const float *src, size_t n, int bf16);
+// Reports a launch error at once; in sync-each-launch mode also waits and reports faults.
+void cuda_launch_check(Exec *x, const char *kernel, const char *file, int line);
+}
+#define LAUNCH_CHECK(x, kernel) cuda_launch_check((x), (kernel), __FILE__, __LINE__)
+
+// Blocks for a grid-stride loop over n items: enough to fill the GPU, capped.
+static inline unsigned grid_for(int64_t n, int threads) {
+    int64_t blocks = (n + threads - 1) / threads;
+    if (blocks > 65536) blocks = 65536;
+    return (unsigned)(blocks < 1 ? 1 : blocks);
+}
+static inline int aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
+static inline int aligned8(const void *p) { return ((uintptr_t)p & 7) == 0; }
+
+// ---- device helpers --------------------------------------------------------------------
+// One element of an activation buffer, as float.
+static __device__ __forceinline__ float ld1(const void *p, int64_t i, const int BF) {
+    return BF ? __bfloat162float(((const bf16 *)p)[i]) : ((const float *)p)[i];
+}
+static __device__ __forceinline__ void st1(void *p, int64_t i, float v, const int BF) {
+    if (BF) ((bf16 *)p)[i] = __float2bfloat16(v);
+    else ((float *)p)[i] = v;
+}
+// Four consecutive elements starting at i: one 16-byte (float32) or 8-byte (bfloat16) access;
+// the caller guarantees the alignment.
+static __device__ __forceinline__ void ld4(const void *p, int64_t i, float v[4], const int BF) {
+    if (BF) {
+        uint2 u = *(const uint2 *)((const bf16 *)p + i);
+        float2 a = __bfloat1622float2(*(const __nv_bfloat162 *)&u.x);
+        float2 b = __bfloat1622float2(*(const __nv_bfloat162 *)&u.y);
+        v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y;
+    } else {
+        float4 f = *(const float4 *)((const float *)p + i);
+        v[0] = f.x; v[1] = f.y; v[2] = f.z; v[3] = f.w;
+    }
+}
+static __device__ __forceinline__ void st4(void *p, int64_t i, const float v[4], const int BF) {
+    if (BF) {
+        __nv_bfloat162 a = __floats2bfloat162_rn(v[0], v[1]);
+        __nv_bfloat162 b = __floats2bfloat162_rn(v[2], v[3]);
+        uint2 u;
+        u.x = *(const unsigned *)&a;
+        u.y = *(const unsigned *)&b;
+        *(uint2 *)((bf16 *)p + i) = u;
+    } else {
+        *(float4 *)((float *)p + i) = make_float4(v[0], v[1], v[2], v[3]);
+    }
+}
+
+// Exact GELU as nn.GELU(): 0.5 x (1 + erf(x / sqrt 2)); the activations as cpu_act.
+static __device__ __forceinline__ float act_apply(float v, int act) {
+    if (act == ACT_GELU) return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    if (act == ACT_RELU) return v > 0.0f ? v : 0.0f;
+    return v;
+}
+
+static __device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+static __device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// ---- the operations (kernels/ops.h), defined in the family files; tables in cuda_ops.cu ----
+extern "C" {
+void *cuda_mem_alloc(Exec *x, size_t bytes);
+void cuda_mem_free(Exec *x, void *p);
+void cuda_copy_to_device(Exec *x, void *dst, const void *src, size_t bytes);
+void cuda_copy_to_host(Exec *x, void *dst, const void *src, size_t bytes);
+void cuda_upload_act(Exec *x, void *dst, const float *src, size_t n);
+void cuda_download_act(Exec *x, float *dst, const void *src, size_t n);
+void cuda_sync(Exec *x);
+size_t cuda_peak_bytes(Exec *x);
+void cuda_range_push(Exec *x, const char *name);
+void cuda_range_pop(Exec *x);
+void cuda_timer_begin(Exec *x);
+double cuda_timer_end_ms(Exec *x);
+LinearWeight *cuda_linear_prepare(Exec *x, const float *W, const float *b, int out, int in);
+void cuda_linear(Exec *x, void *y, const void *in, const LinearWeight *w, int64_t rows, Act act,
+                 const void *residual);
+void cuda_matmul_nt(Exec *x, void *c, const void *a, const void *b, int batch, int m, int n,
+                    int k, int64_t sa, int64_t sb, int64_t sc, float alpha);
+void cuda_layernorm(Exec *x, void *y, const void *in, const void *g, const void *b,
+                    int64_t rows, int dim, float eps, Act act);
+void cuda_attention(Exec *x, const AttnParams *p);
+void cuda_add(Exec *x, void *y, const void *a, const void *b, int64_t n, int64_t ap, int64_t bp);
+void cuda_copy3d(Exec *x, void *dst, const void *src, int64_t batch, int64_t rows, int64_t cols,
+                 int64_t dbs, int64_t drs, int64_t sbs, int64_t srs);
+void cuda_im2col(Exec *x, void *dst, const void *src, int src_f32, int src_nchw, int n, int h,
+                 int w, int c, int k, int stride, int pad);
+void cuda_window_partition(Exec *x, void *dst, const void *src, int b, int h, int w, int c,
+                           int win);
+void cuda_window_unpartition(Exec *x, void *dst, const void *src, int b, int h, int w, int c,
+                             int win);
+void cuda_pixel_shuffle2(Exec *x, void *dst, const void *src, int n, int h, int w, int c);
+void cuda_embed_prompts(Exec *x, void *out, const float *coords, const int32_t *labels, int n,
+                        int t, int dim, const float *gauss, const void *pe, const void *nap,
+                        int img);
+void cuda_act_to_f32(Exec *x, float *dst, const void *src, int64_t n);
+void cuda_resize_bilinear(Exec *x, float *dst, const float *src, int n, int hin, int win,
+                          int hfull, int wfull, int hout, int wout);
+void cuda_top_mask_stats(Exec *x, uint8_t *top_mask, int32_t *top_index, int64_t *inter,
+                         int64_t *uni, const float *logits, const float *pred_iou,
+                         const uint8_t *gt, int n, int c, int h, int w);
+
+// gemm.cu: row-major batched C[i] = alpha op(A[i]) op(B[i]) + beta C[i] through cuBLAS, with
+// C[i] (m, n); op(A) (m, k) is A or, when a_trans, A stored (k, m); op(B) (k, n) is B or,
+// when b_trans, B stored (n, k). ab_bf16: A and B bfloat16 (else float32); c_bf16 likewise.
+// Strides in elements; batch 1 ignores them.
+void cuda_gemm(Exec *x, int a_trans, int b_trans, int m, int n, int k, float alpha,
+               const void *A, int64_t lda, int64_t stride_a, const void *B, int64_t ldb,
+               int64_t stride_b, float beta, void *C, int64_t ldc, int64_t stride_c, int batch,
+               int ab_bf16, int c_bf16);
+}
+
+#endif

@@ -1,0 +1,333 @@
+// Element-wise adds and data movement on the GPU: the broadcasting add, strided copies,
+// im2col, window partition and unpartition, the ConvTranspose2d(2, 2) scatter, and the
+// activation -> float32 conversion.
+// Pure moves work on bytes in "units": the widest of 16, 8, 4 or 2 bytes that divides every
+// size, stride and address involved, so a row of 768 bfloat16 moves as 96 16-byte accesses
+// and the same kernel serves both tables.
+#include "cuda_common.cuh"
+
+// =============================================================================================
+// kernels
+// =============================================================================================
+
+static __device__ __forceinline__ void copy_unit(char *d, const char *s, const int U) {
+    if (U == 16) *(uint4 *)d = *(const uint4 *)s;
+    else if (U == 8) *(uint2 *)d = *(const uint2 *)s;
+    else if (U == 4) *(unsigned *)d = *(const unsigned *)s;
+    else *(unsigned short *)d = *(const unsigned short *)s;
+}
+static __device__ __forceinline__ void zero_unit(char *d, const int U) {
+    if (U == 16) *(uint4 *)d = make_uint4(0, 0, 0, 0);
+    else if (U == 8) *(uint2 *)d = make_uint2(0, 0);
+    else if (U == 4) *(unsigned *)d = 0u;
+    else *(unsigned short *)d = 0;
+}
+
+// y[i] = a[i % ap] + b[i % bp] in float32, VEC consecutive elements at a time.
+static __device__ __forceinline__ void add_body(void *y, const void *a, const void *b, int64_t n,
+                                                int64_t ap, int64_t bp, const int BF,
+                                                const int VEC) {
+    for (int64_t g = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; g < n / VEC;
+         g += (int64_t)gridDim.x * blockDim.x) {
+        int64_t i = g * VEC;
+        float va[4], vb[4];
+        if (VEC == 4) {
+            ld4(a, i % ap, va, BF);
+            ld4(b, i % bp, vb, BF);
+            for (int u = 0; u < 4; u++) va[u] += vb[u];
+            st4(y, i, va, BF);
+        } else {
+            st1(y, i, ld1(a, i % ap, BF) + ld1(b, i % bp, BF), BF);
+        }
+    }
+}
+#define ADD_ARGS void *y, const void *a, const void *b, int64_t n, int64_t ap, int64_t bp
+__global__ void add_f32_v1(ADD_ARGS) { add_body(y, a, b, n, ap, bp, 0, 1); }
+__global__ void add_f32_v4(ADD_ARGS) { add_body(y, a, b, n, ap, bp, 0, 4); }
+__global__ void add_bf16_v1(ADD_ARGS) { add_body(y, a, b, n, ap, bp, 1, 1); }
+__global__ void add_bf16_v4(ADD_ARGS) { add_body(y, a, b, n, ap, bp, 1, 4); }
+
+// dst[b][r][u] = src[b][r][u] in units of U bytes; strides in units.
+static __device__ __forceinline__ void copy3d_body(char *dst, const char *src, int64_t batch,
+                                                   int64_t rows, int64_t units, int64_t dbs,
+                                                   int64_t drs, int64_t sbs, int64_t srs,
+                                                   const int U) {
+    int64_t total = batch * rows * units;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t u = i % units, rr = i / units;
+        int64_t r = rr % rows, b = rr / rows;
+        copy_unit(dst + (b * dbs + r * drs + u) * U, src + (b * sbs + r * srs + u) * U, U);
+    }
+}
+#define C3_ARGS char *dst, const char *src, int64_t batch, int64_t rows, int64_t units, int64_t dbs, int64_t drs, int64_t sbs, int64_t srs
+#define C3_PASS dst, src, batch, rows, units, dbs, drs, sbs, srs
+__global__ void copy3d_u16(C3_ARGS) { copy3d_body(C3_PASS, 16); }
+__global__ void copy3d_u8(C3_ARGS) { copy3d_body(C3_PASS, 8); }
+__global__ void copy3d_u4(C3_ARGS) { copy3d_body(C3_PASS, 4); }
+__global__ void copy3d_u2(C3_ARGS) { copy3d_body(C3_PASS, 2); }
+
+// ref: torch.nn.Conv2d as a GEMM: dst row (b, oy, ox), column (ci, ky, kx), zero padding.
+// One thread per dst element (consecutive threads: consecutive kx, so NCHW reads coalesce).
+static __device__ __forceinline__ void im2col_body(void *dst, const void *src, int nchw, int n,
+                                                   int h, int w, int c, int k, int stride,
+                                                   int pad, int oh, int ow, const int SBF,
+                                                   const int DBF) {
+    int cols = c * k * k;
+    int64_t total = (int64_t)n * oh * ow * cols;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t row = i / cols;
+        int col = (int)(i - row * cols);
+        int ox = (int)(row % ow);
+        int64_t t = row / ow;
+        int oy = (int)(t % oh), b = (int)(t / oh);
+        int kx = col % k, t2 = col / k;
+        int ky = t2 % k, ci = t2 / k;
+        int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+        float v = 0.0f;
+        if (iy >= 0 && iy < h && ix >= 0 && ix < w)
+            v = ld1(src, nchw ? (((int64_t)b * c + ci) * h + iy) * w + ix
+                              : (((int64_t)b * h + iy) * w + ix) * c + ci, SBF);
+        st1(dst, i, v, DBF);
+    }
+}
+#define I2C_ARGS void *dst, const void *src, int nchw, int n, int h, int w, int c, int k, int stride, int pad, int oh, int ow
+#define I2C_PASS dst, src, nchw, n, h, w, c, k, stride, pad, oh, ow
+__global__ void im2col_f32_f32(I2C_ARGS) { im2col_body(I2C_PASS, 0, 0); }
+__global__ void im2col_f32_bf16(I2C_ARGS) { im2col_body(I2C_PASS, 0, 1); }
+__global__ void im2col_bf16_bf16(I2C_ARGS) { im2col_body(I2C_PASS, 1, 1); }
+
+// ref: image_encoder.py window_partition / window_unpartition, per token in units of U bytes.
+// Partition: dst (b * nwh * nww, win * win, C) gets src (b, h, w, C) or zeros in the padding.
+// Unpartition (inverse): dst (b, h, w, C) from src windows, padding dropped.
+static __device__ __forceinline__ void window_body(char *dst, const char *src, int b, int h,
+                                                   int w, int units, int win, int nwh, int nww,
+                                                   int unpartition, const int U) {
+    int64_t tokens = unpartition ? (int64_t)b * h * w : (int64_t)b * nwh * nww * win * win;
+    int64_t total = tokens * units;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t tok = i / units;
+        int u = (int)(i - tok * units);
+        int64_t img_tok, win_tok;  // the token's index in (b, h, w) and in the windows
+        int inside = 1;
+        if (unpartition) {
+            int xx = (int)(tok % w);
+            int64_t t = tok / w;
+            int y = (int)(t % h), bi = (int)(t / h);
+            win_tok = (((int64_t)bi * nwh + y / win) * nww + xx / win) * win * win +
+                      (y % win) * win + xx % win;
+            img_tok = tok;
+        } else {
+            int tx = (int)(tok % win);
+            int64_t t = tok / win;
+            int ty = (int)(t % win);
+            t /= win;
+            int wx = (int)(t % nww);
+            t /= nww;
+            int wy = (int)(t % nwh), bi = (int)(t / nwh);
+            int y = wy * win + ty, xx = wx * win + tx;
+            inside = y < h && xx < w;
+            img_tok = ((int64_t)bi * h + y) * w + xx;
+            win_tok = tok;
+        }
+        if (unpartition)
+            copy_unit(dst + (img_tok * units + u) * U, src + (win_tok * units + u) * U, U);
+        else if (inside)
+            copy_unit(dst + (win_tok * units + u) * U, src + (img_tok * units + u) * U, U);
+        else
+            zero_unit(dst + (win_tok * units + u) * U, U);
+    }
+}
+#define WIN_ARGS char *dst, const char *src, int b, int h, int w, int units, int win, int nwh, int nww, int unpartition
+#define WIN_PASS dst, src, b, h, w, units, win, nwh, nww, unpartition
+__global__ void window_u16(WIN_ARGS) { window_body(WIN_PASS, 16); }
+__global__ void window_u8(WIN_ARGS) { window_body(WIN_PASS, 8); }
+__global__ void window_u4(WIN_ARGS) { window_body(WIN_PASS, 4); }
+__global__ void window_u2(WIN_ARGS) { window_body(WIN_PASS, 2); }
+
+// ref: torch.nn.ConvTranspose2d(kernel_size=2, stride=2) scatter: dst (n, 2h, 2w, c) element
+// (y2, x2, co) = src (n, h, w, c * 4) element (y2 / 2, x2 / 2, co * 4 + (y2 % 2) * 2 + x2 % 2).
+static __device__ __forceinline__ void shuffle_body(char *dst, const char *src, int n, int h,
+                                                    int w, int c, const int U) {
+    int64_t total = (int64_t)n * 4 * h * w * c;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int co = (int)(i % c);
+        int64_t pix = i / c;
+        int x2 = (int)(pix % (2 * w));
+        int64_t t = pix / (2 * w);
+        int y2 = (int)(t % (2 * h)), b = (int)(t / (2 * h));
+        int64_t s = ((((int64_t)b * h + y2 / 2) * w + x2 / 2) * c + co) * 4 + (y2 & 1) * 2 + (x2 & 1);
+        copy_unit(dst + i * U, src + s * U, U);
+    }
+}
+__global__ void shuffle_u4(char *dst, const char *src, int n, int h, int w, int c) { shuffle_body(dst, src, n, h, w, c, 4); }
+__global__ void shuffle_u2(char *dst, const char *src, int n, int h, int w, int c) { shuffle_body(dst, src, n, h, w, c, 2); }
+
+// bfloat16 -> float32, 4 elements at a time when VEC = 4.
+static __device__ __forceinline__ void to_f32_body(float *dst, const void *src, int64_t n,
+                                                   const int VEC) {
+    for (int64_t g = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; g < n / VEC;
+         g += (int64_t)gridDim.x * blockDim.x) {
+        int64_t i = g * VEC;
+        if (VEC == 4) {
+            float v[4];
+            ld4(src, i, v, 1);
+            *(float4 *)(dst + i) = make_float4(v[0], v[1], v[2], v[3]);
+        } else {
+            dst[i] = ld1(src, i, 1);
+        }
+    }
+}
+__global__ void bf16_to_f32_v1(float *dst, const void *src, int64_t n) { to_f32_body(dst, src, n, 1); }
+__global__ void bf16_to_f32_v4(float *dst, const void *src, int64_t n) { to_f32_body(dst, src, n, 4); }
+
+// =============================================================================================
+// launchers
+// =============================================================================================
+
+// The widest unit (16, 8, 4 bytes; 2 at least, the bfloat16 size) dividing every value.
+static int unit_for(const int64_t *bytes_or_addrs, int n) {
+    int u = 16;
+    for (int i = 0; i < n; i++)
+        while (u > 2 && bytes_or_addrs[i] % u != 0) u /= 2;
+    return u;
+}
+
+extern "C" void cuda_add(Exec *x, void *y, const void *a, const void *b, int64_t n, int64_t ap,
+                         int64_t bp) {
+    if (n <= 0) return;
+    if (ap <= 0 || bp <= 0) die("cuda add: periods must be positive (got %lld, %lld)", (long long)ap, (long long)bp);
+    // In place is safe element by element only when the aliased operand is not broadcast.
+    if ((y == a && ap != n) || (y == b && bp != n))
+        die("cuda add: y may alias a broadcast operand only when its period is n");
+    int bf = is_bf16(x);
+    int vec = n % 4 == 0 && ap % 4 == 0 && bp % 4 == 0 &&
+              (bf ? aligned8(y) && aligned8(a) && aligned8(b) : aligned16(y) && aligned16(a) && aligned16(b));
+    unsigned grid = grid_for(n / (vec ? 4 : 1), 256);
+    cudaStream_t s = cuda_stream(x);
+    if (bf) {
+        if (vec) add_bf16_v4<<<grid, 256, 0, s>>>(y, a, b, n, ap, bp);
+        else add_bf16_v1<<<grid, 256, 0, s>>>(y, a, b, n, ap, bp);
+    } else {
+        if (vec) add_f32_v4<<<grid, 256, 0, s>>>(y, a, b, n, ap, bp);
+        else add_f32_v1<<<grid, 256, 0, s>>>(y, a, b, n, ap, bp);
+    }
+    LAUNCH_CHECK(x, "add");
+}
+
+// Byte extent [lo, hi) touched by a (batch, rows, cols) strided view.
+static void extent(const void *p, int64_t batch, int64_t rows, int64_t cols, int64_t bs,
+                   int64_t rs, int64_t es, uintptr_t *lo, uintptr_t *hi) {
+    *lo = (uintptr_t)p;
+    *hi = (uintptr_t)p + (uintptr_t)(((batch - 1) * bs + (rows - 1) * rs + cols) * es);
+}
+
+extern "C" void cuda_copy3d(Exec *x, void *dst, const void *src, int64_t batch, int64_t rows,
+                            int64_t cols, int64_t dbs, int64_t drs, int64_t sbs, int64_t srs) {
+    if (batch <= 0 || rows <= 0 || cols <= 0) return;
+    if (dbs < 0 || drs < 0 || sbs < 0 || srs < 0) die("cuda copy3d: negative strides are not supported");
+    int64_t es = is_bf16(x) ? 2 : 4;
+    uintptr_t dlo, dhi, slo, shi;
+    extent(dst, batch, rows, cols, dbs, drs, es, &dlo, &dhi);
+    extent(src, batch, rows, cols, sbs, srs, es, &slo, &shi);
+    // Threads copy in any order: overlapping views (which the CPU's per-row memmove allows)
+    // would race, so they are refused by name rather than copied wrong.
+    if (dlo < shi && slo < dhi)
+        die("cuda copy3d: source and destination overlap (not supported on the GPU)");
+    int64_t v[7] = {cols * es, dbs * es, drs * es, sbs * es, srs * es, (int64_t)(uintptr_t)dst,
+                    (int64_t)(uintptr_t)src};
+    int U = unit_for(v, 7);
+    int64_t units = cols * es / U;
+    unsigned grid = grid_for(batch * rows * units, 256);
+    cudaStream_t s = cuda_stream(x);
+    char *dp = (char *)dst;
+    const char *sp = (const char *)src;
+#define C3_LAUNCH(K) K<<<grid, 256, 0, s>>>(dp, sp, batch, rows, units, dbs * es / U, drs * es / U, sbs * es / U, srs * es / U)
+    if (U == 16) C3_LAUNCH(copy3d_u16);
+    else if (U == 8) C3_LAUNCH(copy3d_u8);
+    else if (U == 4) C3_LAUNCH(copy3d_u4);
+    else C3_LAUNCH(copy3d_u2);
+#undef C3_LAUNCH
+    LAUNCH_CHECK(x, "copy3d");
+}
+
+extern "C" void cuda_im2col(Exec *x, void *dst, const void *src, int src_f32, int src_nchw, int n,
+                            int h, int w, int c, int k, int stride, int pad) {
+    int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+    if (n <= 0 || oh <= 0 || ow <= 0) return;
+    int bf = is_bf16(x);
+    int64_t total = (int64_t)n * oh * ow * c * k * k;
+    unsigned grid = grid_for(total, 256);
+    cudaStream_t s = cuda_stream(x);
+    if (!bf) im2col_f32_f32<<<grid, 256, 0, s>>>(dst, src, src_nchw, n, h, w, c, k, stride, pad, oh, ow);
+    else if (src_f32) im2col_f32_bf16<<<grid, 256, 0, s>>>(dst, src, src_nchw, n, h, w, c, k, stride, pad, oh, ow);
+    else im2col_bf16_bf16<<<grid, 256, 0, s>>>(dst, src, src_nchw, n, h, w, c, k, stride, pad, oh, ow);
+    LAUNCH_CHECK(x, "im2col");
+}
+
+static void launch_window(Exec *x, void *dst, const void *src, int b, int h, int w, int c,
+                          int win, int unpartition) {
+    if (b <= 0 || h <= 0 || w <= 0 || c <= 0) return;
+    if (win <= 0) die("cuda window_%spartition: window %d", unpartition ? "un" : "", win);
+    if (dst == src) die("cuda window_%spartition: dst must not alias src", unpartition ? "un" : "");
+    int64_t es = is_bf16(x) ? 2 : 4;
+    int nwh = (h + win - 1) / win, nww = (w + win - 1) / win;
+    int64_t v[3] = {c * es, (int64_t)(uintptr_t)dst, (int64_t)(uintptr_t)src};
+    int U = unit_for(v, 3);
+    int units = (int)(c * es / U);
+    int64_t tokens = unpartition ? (int64_t)b * h * w : (int64_t)b * nwh * nww * win * win;
+    unsigned grid = grid_for(tokens * units, 256);
+    cudaStream_t s = cuda_stream(x);
+    char *dp = (char *)dst;
+    const char *sp = (const char *)src;
+#define WIN_LAUNCH(K) K<<<grid, 256, 0, s>>>(dp, sp, b, h, w, units, win, nwh, nww, unpartition)
+    if (U == 16) WIN_LAUNCH(window_u16);
+    else if (U == 8) WIN_LAUNCH(window_u8);
+    else if (U == 4) WIN_LAUNCH(window_u4);
+    else WIN_LAUNCH(window_u2);
+#undef WIN_LAUNCH
+    LAUNCH_CHECK(x, unpartition ? "window_unpartition" : "window_partition");
+}
+
+extern "C" void cuda_window_partition(Exec *x, void *dst, const void *src, int b, int h, int w,
+                                      int c, int win) {
+    launch_window(x, dst, src, b, h, w, c, win, 0);
+}
+
+extern "C" void cuda_window_unpartition(Exec *x, void *dst, const void *src, int b, int h,
+                                        int w, int c, int win) {
+    launch_window(x, dst, src, b, h, w, c, win, 1);
+}
+
+extern "C" void cuda_pixel_shuffle2(Exec *x, void *dst, const void *src, int n, int h, int w,
+                                    int c) {
+    if (n <= 0 || h <= 0 || w <= 0 || c <= 0) return;
+    if (dst == src) die("cuda pixel_shuffle2: dst must not alias src");
+    unsigned grid = grid_for((int64_t)n * 4 * h * w * c, 256);
+    cudaStream_t s = cuda_stream(x);
+    if (is_bf16(x)) shuffle_u2<<<grid, 256, 0, s>>>((char *)dst, (const char *)src, n, h, w, c);
+    else shuffle_u4<<<grid, 256, 0, s>>>((char *)dst, (const char *)src, n, h, w, c);
+    LAUNCH_CHECK(x, "pixel_shuffle2");
+}
+
+extern "C" void cuda_act_to_f32(Exec *x, float *dst, const void *src, int64_t n) {
+    if (n <= 0) return;
+    cudaStream_t s = cuda_stream(x);
+    if (!is_bf16(x)) {
+        if ((const void *)dst == src) return;
+        uintptr_t d0 = (uintptr_t)dst, s0 = (uintptr_t)src, bytes = (uintptr_t)n * 4;
+        if (d0 < s0 + bytes && s0 < d0 + bytes) die("cuda act_to_f32: partially overlapping buffers");
+        cudaCheck(cudaMemcpyAsync(dst, src, (size_t)n * 4, cudaMemcpyDeviceToDevice, s));
+        return;
+    }
+    uintptr_t d0 = (uintptr_t)dst, d1 = d0 + (uintptr_t)n * 4, s0 = (uintptr_t)src, s1 = s0 + (uintptr_t)n * 2;
+    if (d0 < s1 && s0 < d1) die("cuda act_to_f32: bfloat16 source and float32 destination overlap");
+    int vec = n % 4 == 0 && aligned16(dst) && aligned8(src);
+    unsigned grid = grid_for(n / (vec ? 4 : 1), 256);
+    if (vec) bf16_to_f32_v4<<<grid, 256, 0, s>>>(dst, src, n);
+    else bf16_to_f32_v1<<<grid, 256, 0, s>>>(dst, src, n);
+    LAUNCH_CHECK(x, "act_to_f32");
+}
