@@ -15,11 +15,11 @@ static void close_cpu(void *backend) {}
 
 // The CPU model name from /proc/cpuinfo, for result records.
 static void describe_cpu(void *backend, char *buf, size_t len) {
-    char model[256] = "unknown", line[512];
+    char model[256] = "", line[512];
     int cores = 0;
     FILE *f = fopen("/proc/cpuinfo", "r");
     while (f && fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0 && cores == 0) {
+        if (strncmp(line, "model name", 10) == 0 && !model[0]) {
             const char *v = strchr(line, ':');
             if (v) snprintf(model, sizeof model, "%s", v + 2);
             model[strcspn(model, "\n\"\\")] = 0;
@@ -27,6 +27,7 @@ static void describe_cpu(void *backend, char *buf, size_t len) {
         if (strncmp(line, "processor", 9) == 0) cores++;
     }
     if (f) fclose(f);
+    if (!model[0]) snprintf(model, sizeof model, "unknown");
     snprintf(buf, len, "{\"kind\":\"cpu\",\"name\":\"%s\",\"cores\":%d}", model, cores);
 }
 

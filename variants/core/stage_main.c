@@ -56,11 +56,6 @@ static void usage(const StageDesc *stage, FILE *f) {
             stage->name, stage->summary, stage->name);
 }
 
-// TEMPORARY until cmd_eval.c (the harness's timed loop) lands: refuses by name.
-__attribute__((weak)) int cmd_eval(int argc, char **argv, const StageDesc *stage) {
-    die("eval: not built into sam-%s yet", stage->name);
-}
-
 int stage_main(int argc, char **argv, const StageDesc *stage) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(stage, argc < 2 ? stderr : stdout);

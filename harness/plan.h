@@ -1,0 +1,59 @@
+// What a run does: stages x models x batch sizes over one dataset, with limits. Read from an
+// experiment definition file (experiments/*.json, format in harness/README.md) and/or flags,
+// stored in the run's row as JSON (the resolved form) so `run --resume` can finish it.
+#ifndef WF_PLAN_H
+#define WF_PLAN_H
+
+#include <cjson/cJSON.h>
+
+// The waterfall order of design.md section 2; a stage not listed sorts after these.
+extern const char *const WATERFALL_ORDER[];
+extern const int WATERFALL_COUNT;
+int waterfall_index(const char *stage);
+
+typedef struct {
+    char *label;  // the model's name in reports: "vit_b", or the left side of "label=spec"
+    char *spec;   // weights: "synthetic:vit_b" or a checkpoint path
+} ModelSpec;
+
+typedef struct {
+    char *name;           // definition name ("default", file stem, or "flags")
+    char **stages;        // in waterfall order after plan_resolve
+    int n_stages;
+    ModelSpec *models;
+    int n_models;
+    int *batch_sizes;
+    int n_batch_sizes;
+    char *coco;           // COCO-layout folder; NULL: the default synthetic subset
+    char *slice;          // "val2017"
+    int limit;            // images per experiment, 0: all
+    int warmup;           // warm-up repetitions of the first batch
+    double timeout_s;     // per experiment
+    char *checkpoint_dir; // where vit_b/l/h checkpoints are found; NULL: synthetic weights
+    char *stage_dir;      // where sam-<stage> executables are; NULL: beside waterfall
+} Plan;
+
+void plan_init(Plan *p);
+void plan_free(Plan *p);
+// Fills p from a definition (JSON object). Fields absent keep their value. Returns 0 or -1
+// with err.
+int plan_from_json(Plan *p, const cJSON *j, const char *source, char *err, size_t err_len);
+int plan_load_file(Plan *p, const char *path, char *err, size_t err_len);
+// Comma-separated list setters used by flags.
+void plan_set_stages(Plan *p, const char *csv);
+void plan_set_models(Plan *p, const char *csv);
+int plan_set_batch_sizes(Plan *p, const char *csv);
+// Expands "gpu" (every built GPU stage) and "all", orders stages as the waterfall, turns
+// model names into weight specs (checkpoint_dir or synthetic), fills defaults. Returns 0 or -1.
+int plan_resolve(Plan *p, char *err, size_t err_len);
+// The resolved plan as JSON (caller frees with cJSON's free).
+char *plan_to_json(const Plan *p);
+// The folder holding the stage executables.
+const char *plan_stage_dir(const Plan *p);
+// Path of sam-<stage>.
+void plan_stage_path(const Plan *p, const char *stage, char *buf, size_t len);
+// The reference stage of design.md section 4: fp32 when the plan has it, else cpu, else the
+// first stage.
+const char *plan_reference_stage(const Plan *p);
+
+#endif

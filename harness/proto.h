@@ -1,0 +1,57 @@
+// The stage protocol (harness/PROTOCOL.md): JSON lines a stage's `eval` prints on stdout and
+// the masks file it writes. This module parses and validates them into an ExpResult; anything
+// malformed is a reason for the experiment to fail, never a crash of the harness.
+#ifndef WF_PROTO_H
+#define WF_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WF_PROTOCOL_VERSION 1
+
+typedef struct {
+    int index, images, prompts;
+    double ms;
+} Sample;
+
+typedef struct {
+    long long ann_id, image_id, category_id;
+    double iou, score;
+    int height, width;
+    char *rle;  // compressed COCO RLE string
+} AnnMask;
+
+typedef struct {
+    // hello
+    int have_hello;
+    char *device_json, *device_name, *model_json;
+    // batches
+    Sample *samples;
+    int n_samples, cap_samples;
+    // summary (NaN / -1 where not reported)
+    int have_summary;
+    char *summary_json;
+    long long images_timed, batches_timed, peak_bytes, annotations, images_skipped;
+    double total_ms, img_s, first_mask_ms, miou;
+    // status
+    int have_status, status_ok;
+    char *status_error;
+    // protocol violation (first one), line number counted from 1
+    char *garbage;
+    int lines;
+    // masks file
+    AnnMask *anns;
+    int n_anns, cap_anns;
+} ExpResult;
+
+void exp_result_init(ExpResult *r);
+void exp_result_free(ExpResult *r);
+// Feeds one stdout line. Returns 0, or -1 after recording a protocol violation in r->garbage.
+// batch_cb, when set, is called for every accepted batch line (progress display).
+int proto_line(ExpResult *r, const char *line);
+// Checks the summary against the batch lines (counts, totals, img/s). Returns 0 or -1 with why.
+int proto_check_summary(const ExpResult *r, char *why, size_t len);
+// Reads the masks file. Returns 0 or -1 with why.
+int proto_read_masks(ExpResult *r, const char *path, char *why, size_t len);
+
+#endif

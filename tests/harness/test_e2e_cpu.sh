@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# End to end: the real cpu stage (sam-cpu eval) on the tiny fixture checkpoint and a small
+# synthetic subset through waterfall run; checks the stored rows against the dataset, the
+# checkpoint and the protocol; a corrupt image is skipped and counted, the run goes on.
+. tests/harness/lib.sh
+CKPT=$B/fixtures/sam-golden/tiny/model.pth
+for f in "$B/sam-cpu" "$B/sam-data" "$CKPT"; do
+    [ -e "$f" ] || { fail "setup: $f is missing (make $B/sam-cpu $B/sam-data fixtures)"; exit 1; }
+done
+"$B/sam-data" synth --out "$TMP/syn" --images 12 >/dev/null || { fail "setup: sam-data synth"; exit 1; }
+DB=$TMP/r.db
+
+# ---- the stage alone speaks the protocol ----
+"$B/sam-cpu" eval --checkpoint "$CKPT" --coco "$TMP/syn" --batch-size 2 --limit 4 --warmup 1 \
+    --masks-out "$TMP/m.jsonl" >"$TMP/proto" 2>"$TMP/proto_err"
+expect "sam-cpu eval exits 0" [ $? -eq 0 ]
+python3 - "$TMP/proto" <<'PY' >"$TMP/py" 2>&1
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+types = [l["type"] for l in lines]
+print("types", " ".join(t for t in types if t != "skip"))
+s = [l for l in lines if l["type"] == "summary"][0]
+b = [l for l in lines if l["type"] == "batch"]
+print("consistent", s["batches_timed"] == len(b) and s["images_timed"] == sum(x["images"] for x in b)
+      and abs(s["img_s"] - s["images_timed"] / s["total_ms"] * 1000) < 1e-6 * s["img_s"])
+print("device", lines[0]["device"].get("kind"))
+PY
+expect "protocol lines: hello, batches, summary, status" grep -q "^types hello batch batch summary status$" "$TMP/py"
+expect "protocol summary consistent with its batch lines" grep -q "^consistent True" "$TMP/py"
+expect "hello carries the stage's describe" grep -q "^device cpu" "$TMP/py"
+expect "sam-cpu eval --help" grep -q "^usage: sam-cpu eval" <<<"$("$B/sam-cpu" eval --help)"
+
+# ---- through the harness ----
+$WF run --db "$DB" --coco "$TMP/syn" --models "tiny=$CKPT" --batch-sizes 1,3 --limit 10 >"$TMP/out" 2>"$TMP/err"
+expect "waterfall run exits 0" [ $? -eq 0 ]
+expect "both experiments ok" eq "$(q "$DB" "select group_concat(status || ' ' || coalesce(reason, ''), ';') from experiments")" "ok ;ok "
+expect "summary table printed" grep -q "^cpu .*tiny .* 1 ok .*ok: reference" "$TMP/out"
+python3 - "$DB" "$TMP/syn/annotations/instances_val2017.json" "$CKPT" <<'PY' >"$TMP/rows" 2>&1
+import hashlib, json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+coco = json.load(open(sys.argv[2]))
+ckpt_sha = hashlib.sha256(open(sys.argv[3], "rb").read()).hexdigest()
+def check(what, ok):
+    print(("PASS " if ok else "FAIL ") + what + ("" if ok else ": mismatch"))
+run = db.execute("select git_commit, git_dirty, host, device_json, dataset_hash, reference_stage, "
+                 "status, ended_at, argv, config_key from runs").fetchone()
+check("run: git commit recorded", run[0] is None or len(run[0]) == 40)
+check("run: host, device and dataset hash recorded", run[2] != "" and '"kind":"cpu"' in run[3] and len(run[4]) == 64)
+check("run: reference stage cpu, complete, ended", run[5] == "cpu" and run[6] == "complete" and run[7])
+check("run: argv and configuration key", run[8].startswith("waterfall run") and len(run[9]) == 64)
+# The seed's selection: images with annotations, file order, the first 10.
+by_img = {}
+for a in coco["annotations"]:
+    by_img.setdefault(a["image_id"], []).append(a)
+sel = [im for im in coco["images"] if im["id"] in by_img][:10]
+sizes = {im["id"]: (im["height"], im["width"]) for im in sel}
+n_anns = sum(len(by_img[im["id"]]) for im in sel)
+ann_ids = sorted(a["id"] for im in sel for a in by_img[im["id"]])
+
+def rle_total(s):  # pycocotools rleFrString, returning the sum of counts
+    cnts, p = [], 0
+    while p < len(s):
+        x, k, more = 0, 0, 1
+        while more:
+            c = ord(s[p]) - 48
+            x |= (c & 0x1F) << 5 * k
+            more = c & 0x20
+            p += 1
+            k += 1
+            if not more and c & 0x10:
+                x |= -1 << 5 * k
+        if len(cnts) > 2:
+            x += cnts[-2]
+        cnts.append(x)
+    return sum(cnts), sum(cnts[1::2])
+
+for eid, bs, it, bt, tot, imgs, miou, anns, ck, agree, gate, peak, fm in db.execute(
+        "select id, batch_size, images_timed, batches_timed, total_ms, img_s, miou, annotations, "
+        "checkpoint_hash, agreement, gate, peak_bytes, first_mask_ms from experiments order by batch_size"):
+    w = f"bs {bs}: "
+    check(w + "only full batches timed", it == 10 // bs * bs and bt == 10 // bs)
+    samples = db.execute("select count(*), sum(ms), sum(images) from samples where experiment_id = ?", (eid,)).fetchone()
+    check(w + "samples stored per batch", samples[0] == bt and abs(samples[1] - tot) < 1e-6 * tot and samples[2] == it)
+    check(w + "img/s = images / total ms * 1000", abs(imgs - it / tot * 1000) < 1e-6 * imgs)
+    check(w + "checkpoint identity is its SHA-256", ck == ckpt_sha)
+    rows = db.execute("select ann_id, image_id, iou, height, width, rle, agreement from annotations "
+                      "where experiment_id = ? order by ann_id", (eid,)).fetchall()
+    check(w + f"one row per annotation of the selected images ({len(rows)} of {n_anns})",
+          len(rows) == n_anns == anns and [r[0] for r in rows] == ann_ids)
+    check(w + "mask sizes are the images' sizes", all((r[3], r[4]) == sizes[r[1]] for r in rows))
+    check(w + "RLEs cover their images", all(rle_total(r[5])[0] == r[3] * r[4] for r in rows))
+    check(w + "IoUs in [0, 1] and mIoU is their mean",
+          all(0 <= r[2] <= 1 for r in rows) and abs(sum(r[2] for r in rows) / len(rows) - miou) < 1e-9)
+    check(w + "reference agreement 1 and gate ok", agree == 1.0 and gate == "ok")
+    check(w + "peak memory and time to first mask recorded", peak > 0 and fm > 0)
+PY
+rc=$?
+cat "$TMP/rows"
+ran=0
+[ $rc -eq 0 ] && [ "$(grep -c '^PASS\|^FAIL' "$TMP/rows")" -eq 24 ] && ran=1
+expect "stored-row checks ran to the end" [ $ran -eq 1 ]
+
+# ---- a corrupt image is skipped, counted, and the run goes on ----
+cp -r "$TMP/syn" "$TMP/bad"
+first=$(ls "$TMP/bad/val2017" | head -1)
+head -c 300 "$TMP/syn/val2017/$first" >"$TMP/bad/val2017/$first"
+$WF run --db "$DB" --coco "$TMP/bad" --models "tiny=$CKPT" --batch-sizes 2 --limit 6 >/dev/null 2>&1
+# 6 selected, 1 skipped: 5 images, two full batches timed and one partial.
+expect "corrupt image: experiment ok with one image skipped" eq \
+    "$(q "$DB" "select status || ' ' || images_skipped || ' ' || images_timed from experiments where run_id = 2")" "ok 1 4"

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# waterfall plot and export: the SVG is valid XML with one bar per stored experiment in every
+# row (img/s, memory, mIoU, agreement) and stages in waterfall order; export writes the seed's
+# results.csv columns, one row per experiment, and valid JSON.
+. tests/harness/lib.sh
+make_fakes cpu fp32 bf16 int8 sparse crash
+make_fake_coco
+DB=$TMP/r.db
+# Stages given out of order: the chart must put them in waterfall order (fp32 is the reference).
+$WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --stages sparse,crash,bf16,cpu,int8,fp32 \
+    --models vit_b,vit_h --batch-sizes 1,8 --limit 16 >/dev/null 2>&1
+expect "run complete" eq "$(q "$DB" "select status from runs")" complete
+expect "fp32 is the reference when present" eq "$(q "$DB" "select reference_stage from runs")" fp32
+$WF plot --db "$DB" --out "$TMP/chart.svg" 2>"$TMP/err"
+expect "plot exits 0" [ $? -eq 0 ]
+# Expected bars: one per ok experiment in each row where it has the figure.
+expected=$(q "$DB" "select 2 * count(*) + count(miou) + count(agreement) from experiments where status = 'ok'")
+python3 - "$TMP/chart.svg" "$expected" <<'PY' >"$TMP/py" 2>&1
+import re, sys
+import xml.etree.ElementTree as ET
+path, expected = sys.argv[1], int(sys.argv[2])
+root = ET.parse(path).getroot()           # raises on invalid XML
+ns = "{http://www.w3.org/2000/svg}"
+fills = [p.get("fill") for p in root.iter(ns + "polygon") if p.get("fill", "").startswith("rgb")]
+texts = ["".join(t.itertext()) for t in root.iter(ns + "text")]
+keys = sum(1 for t in texts if re.fullmatch(r"batch \d+", t.strip()))
+print("root", root.tag == ns + "svg")
+print("bars", len(fills) - keys, expected)
+print("colours", len(set(fills)))
+print("failed", sum(1 for t in texts if t.strip() == "failed"))
+ticks = [t.strip() for t in texts if t.strip() in ("cpu", "fp32", "bf16", "int8", "sparse", "crash")]
+print("order", " ".join(ticks[:6]))
+print("titles", sum(1 for t in texts if re.match(r"vit_[bh]: ", t.strip())))
+PY
+expect "SVG is valid XML with an svg root" grep -q "^root True" "$TMP/py"
+read -r _ bars want < <(grep '^bars' "$TMP/py")
+expect "one bar per stored experiment and row ($bars of $want)" eq "${bars:-none}" "$want"
+expect "one colour per batch size" grep -q "^colours 2" "$TMP/py"
+nfailed=$(q "$DB" "select count(*) from experiments where status = 'failed'")
+expect "failed experiments marked in every row ($nfailed failed)" grep -q "^failed $((4 * nfailed))\$" "$TMP/py"
+expect "stages in waterfall order" grep -q "^order cpu fp32 bf16 int8 sparse crash" "$TMP/py"
+expect "one panel per model and row" grep -q "^titles 8" "$TMP/py"
+
+$WF export --csv --db "$DB" --out "$TMP/r.csv"
+expect "csv header starts with the seed's columns" eq "$(head -1 "$TMP/r.csv" | cut -d, -f1-7)" \
+    "technique,sam_model_type,batch_size,memory(MiB),img_s(avg),batch_ms(avg)/batch_size,mIoU"
+expect "csv: one row per experiment" eq "$(($(wc -l <"$TMP/r.csv") - 1))" "$(q "$DB" "select count(*) from experiments")"
+expect "csv: the seed's technique names" grep -q "^sparse,vit_h,8," "$TMP/r.csv"
+$WF export --json --db "$DB" >"$TMP/r.json"
+expect "json export parses, one object per experiment" eq \
+    "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$TMP/r.json")" 24
+$WF export --db "$DB" >/dev/null 2>&1
+expect "export without --csv or --json refused" [ $? -ne 0 ]
+
+# Smallest charts: one ok experiment; one failed experiment (gnuplot 5.4 crashed on a labels
+# plot without any valid point before plots/waterfall.gp kept one).
+DB1=$TMP/one.db
+$WF run --db "$DB1" --stage-dir "$FAKES" --coco "$COCO" --stages cpu --models vit_b --batch-sizes 1 --limit 4 >/dev/null 2>&1
+$WF plot --db "$DB1" --out "$TMP/one.svg" 2>/dev/null
+expect "chart of a single experiment" python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$TMP/one.svg"
+$WF run --db "$DB1" --stage-dir "$FAKES" --coco "$COCO" --stages crash --models vit_b --batch-sizes 1 --limit 4 >/dev/null 2>&1
+$WF plot --db "$DB1" --out "$TMP/failed.svg" 2>/dev/null
+expect "chart of a single failed experiment" python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$TMP/failed.svg"

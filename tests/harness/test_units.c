@@ -1,0 +1,274 @@
+// Unit tests of the harness's parts: RLE reading against the datasets' encoder, the timing
+// statistics and the compare rule's false-alarm rate on simulated samples, the protocol
+// parser, schema migration, experiment definitions.
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../datasets/rle.h"
+#include "../../harness/db.c"
+#include "../../harness/plan.c"
+#include "../../harness/proto.c"
+#include "../../harness/rle.c"
+#include "../../harness/stats.c"
+#include "../../harness/util.c"
+
+static int failures = 0;
+#define EXPECT(cond, ...)                                                                     \
+    do {                                                                                      \
+        if (cond) {                                                                           \
+            printf("PASS ");                                                                  \
+            printf(__VA_ARGS__);                                                              \
+            printf("\n");                                                                     \
+        } else {                                                                              \
+            failures++;                                                                       \
+            printf("FAIL ");                                                                  \
+            printf(__VA_ARGS__);                                                              \
+            printf(": %s is false (%s:%d)\n", #cond, __FILE__, __LINE__);                     \
+        }                                                                                     \
+    } while (0)
+
+static uint64_t rng = 88172645463325252ULL;
+static uint64_t next_u64(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+static double uniform(void) { return (next_u64() >> 11) * (1.0 / 9007199254740992.0); }
+static double normal(void) { return sqrt(-2 * log(uniform() + 1e-300)) * cos(2 * M_PI * uniform()); }
+
+static void random_mask(uint8_t *m, int h, int w) {
+    int kind = (int)(next_u64() % 4);
+    for (int i = 0; i < h * w; i++) m[i] = 0;
+    if (kind == 0) return;  // empty
+    if (kind == 1) {        // full
+        for (int i = 0; i < h * w; i++) m[i] = 1;
+        return;
+    }
+    int blobs = 1 + (int)(next_u64() % 5);
+    for (int b = 0; b < blobs; b++) {
+        int x0 = (int)(next_u64() % (uint64_t)w), y0 = (int)(next_u64() % (uint64_t)h);
+        int x1 = x0 + (int)(next_u64() % (uint64_t)w), y1 = y0 + (int)(next_u64() % (uint64_t)h);
+        for (int y = y0; y < y1 && y < h; y++)
+            for (int x = x0; x < x1 && x < w; x++) m[y * w + x] = kind == 3 ? (uint8_t)(next_u64() & 1) : 1;
+    }
+}
+
+static void test_rle(void) {
+    int bad_counts = 0, bad_iou = 0, n = 300;
+    for (int t = 0; t < n; t++) {
+        int h = 1 + (int)(next_u64() % 70), w = 1 + (int)(next_u64() % 90);
+        uint8_t *a = xmalloc((size_t)h * w), *b = xmalloc((size_t)h * w);
+        random_mask(a, h, w);
+        random_mask(b, h, w);
+        Rle ra, rb;
+        rle_encode(&ra, a, (uint32_t)h, (uint32_t)w);
+        rle_encode(&rb, b, (uint32_t)h, (uint32_t)w);
+        char *sa = rle_to_string(&ra), *sb = rle_to_string(&rb);
+        uint32_t *ca;
+        int na = wf_rle_decode(sa, h, w, &ca);
+        if (na != (int)ra.m || memcmp(ca, ra.cnts, sizeof(uint32_t) * ra.m) != 0) bad_counts++;
+        long long inter = 0, uni = 0;
+        for (int i = 0; i < h * w; i++) {
+            inter += a[i] && b[i];
+            uni += a[i] || b[i];
+        }
+        double want = uni ? (double)inter / uni : 1.0;
+        if (fabs(wf_rle_iou_str(sa, sb, h, w) - want) > 1e-12) bad_iou++;
+        if (na >= 0) free(ca);
+        free(sa), free(sb), free(a), free(b);
+        rle_free(&ra), rle_free(&rb);
+    }
+    EXPECT(bad_counts == 0, "RLE strings of %d random masks read back to the datasets' encoder's runs", n);
+    EXPECT(bad_iou == 0, "IoU on runs equals pixel IoU on %d random mask pairs (both empty = 1)", n);
+    uint32_t *c;
+    EXPECT(wf_rle_decode("0=", 3, 3, &c) < 0, "RLE whose runs do not cover h*w refused");
+    EXPECT(wf_rle_decode("\x7f", 1, 1, &c) < 0, "RLE with a character outside 48..111 refused");
+    EXPECT(wf_rle_decode("ooooooooooooooo", 1, 1, &c) < 0, "RLE with an endless number refused");
+    EXPECT(wf_rle_iou_str("4", "4", 2, 2) == 1.0, "two empty masks agree fully");
+}
+
+static void test_stats(void) {
+    double v[] = {5, 1, 4, 2, 3};
+    Summary s = stats_summary(v, 5);
+    EXPECT(s.median == 3 && s.min == 1 && s.max == 5 && fabs(s.noise - sqrt(2.5) / 3) < 1e-12,
+           "median, min, max and relative std of 1..5");
+    double e[] = {4, 1, 3, 2};
+    EXPECT(stats_median(e, 4) == 2.5, "median of an even count");
+
+    // False alarms: both sides from one distribution (5 % lognormal noise, as a quiet GPU,
+    // and 25 % with heavy tails, as this shared 2-core machine).
+    int trials = 400, alarms_u = 0, alarms_p = 0, alarms_noisy = 0, n = 30;
+    double a[64], b[64];
+    for (int t = 0; t < trials; t++) {
+        for (int i = 0; i < n; i++) {
+            double work = 1 + 0.5 * uniform();  // per-batch workload, the same in both runs
+            a[i] = 10 * work * exp(0.05 * normal());
+            b[i] = 10 * work * exp(0.05 * normal());
+        }
+        CompareResult u = stats_compare(a, n, b, n, 0.05, 0.95, 1000, 5);
+        CompareResult p = stats_compare_paired(a, b, n, 0.05, 0.95, 1000, 5);
+        alarms_u += u.verdict == V_FASTER || u.verdict == V_SLOWER;
+        alarms_p += p.verdict == V_FASTER || p.verdict == V_SLOWER;
+        for (int i = 0; i < n; i++) {
+            double tail = uniform() < 0.1 ? 1.5 : 1.0;  // 10 % of batches disturbed
+            a[i] = 10 * exp(0.25 * normal()) * tail;
+            b[i] = 10 * exp(0.25 * normal()) * (uniform() < 0.1 ? 1.5 : 1.0);
+        }
+        CompareResult q = stats_compare(a, n, b, n, 0.05, 0.95, 1000, 5);
+        alarms_noisy += q.verdict == V_FASTER || q.verdict == V_SLOWER;
+    }
+    printf("NOTE simulated false alarms: unpaired %d/%d, paired %d/%d (5%% noise); unpaired %d/%d "
+           "(25%% noise, 10%% disturbed batches)\n", alarms_u, trials, alarms_p, trials, alarms_noisy, trials);
+    EXPECT(alarms_u <= trials / 100 && alarms_p <= trials / 100 && alarms_noisy <= trials / 100,
+           "compare rule false alarms at most 1 %% on identical distributions");
+
+    int hits = 0, hits_p = 0, wrong = 0;
+    for (int t = 0; t < 100; t++) {
+        for (int i = 0; i < n; i++) {
+            double work = 1 + 0.5 * uniform();
+            a[i] = 10 * work * exp(0.05 * normal());
+            b[i] = 12 * work * exp(0.05 * normal());  // 20 % slower
+        }
+        CompareResult u = stats_compare(a, n, b, n, 0.05, 0.95, 1000, 5);
+        CompareResult p = stats_compare_paired(a, b, n, 0.05, 0.95, 1000, 5);
+        hits += u.verdict == V_SLOWER;
+        hits_p += p.verdict == V_SLOWER;
+        wrong += u.verdict == V_FASTER || p.verdict == V_FASTER;
+        CompareResult f = stats_compare_paired(b, a, n, 0.05, 0.95, 1000, 5);
+        wrong += f.verdict != V_FASTER && f.verdict != V_UNCLEAR;
+    }
+    printf("NOTE 20%% slowdown detected: unpaired %d/100, paired %d/100\n", hits, hits_p);
+    EXPECT(hits_p >= 95, "a 20 %% slowdown is SLOWER (paired) in at least 95 of 100 trials");
+    EXPECT(wrong == 0, "a slowdown is never called FASTER, a speed-up never SLOWER");
+    double few[] = {1, 2, 3};
+    EXPECT(stats_compare(few, 3, few, 3, 0.05, 0.95, 100, 5).verdict == V_UNCLEAR, "too few batches is UNCLEAR");
+    double c1[8] = {10, 10, 10, 10, 10, 10, 10, 10};
+    EXPECT(stats_compare_paired(c1, c1, 8, 0.05, 0.95, 100, 5).verdict == V_SAME, "identical samples are SAME");
+}
+
+static void test_proto(void) {
+    ExpResult r;
+    exp_result_init(&r);
+    EXPECT(proto_line(&r, "{\"type\":\"batch\",\"index\":0,\"images\":1,\"ms\":1}") < 0 &&
+               strstr(r.garbage, "batch before hello"), "batch before hello refused");
+    exp_result_free(&r);
+    exp_result_init(&r);
+    proto_line(&r, "{\"type\":\"hello\",\"protocol\":1,\"device\":{\"name\":\"X\"}}");
+    proto_line(&r, "{\"type\":\"batch\",\"index\":0,\"images\":2,\"ms\":10}");
+    EXPECT(proto_line(&r, "{\"type\":\"batch\",\"index\":2,\"images\":2,\"ms\":10}") < 0 &&
+               strstr(r.garbage, "out of sequence"), "batch index out of sequence refused");
+    exp_result_free(&r);
+    const char *bad[] = {"not json", "[1,2]", "{\"type\":\"wat\"}", "{\"type\":\"hello\",\"protocol\":2,\"device\":{}}",
+                         "{\"type\":\"hello\",\"protocol\":1}", "{\"type\":\"status\",\"ok\":1}"};
+    int refused = 0;
+    for (int i = 0; i < 6; i++) {
+        exp_result_init(&r);
+        refused += proto_line(&r, bad[i]) < 0 && r.garbage;
+        exp_result_free(&r);
+    }
+    EXPECT(refused == 6, "malformed lines refused: not JSON, not an object, unknown type, protocol 2, no device, non-boolean ok");
+    exp_result_init(&r);
+    proto_line(&r, "{\"type\":\"hello\",\"protocol\":1,\"device\":{\"kind\":\"cpu\",\"name\":\"EPYC\"},\"model\":{\"m\":1}}");
+    proto_line(&r, "{\"type\":\"batch\",\"index\":0,\"images\":2,\"ms\":10}");
+    proto_line(&r, "{\"type\":\"batch\",\"index\":1,\"images\":2,\"ms\":30}");
+    proto_line(&r, "{\"type\":\"skip\",\"image_id\":5,\"reason\":\"truncated\"}");
+    int rc = proto_line(&r, "{\"type\":\"summary\",\"images_timed\":4,\"batches_timed\":2,\"total_ms\":40,"
+                            "\"img_s\":100,\"peak_bytes\":1,\"first_mask_ms\":3,\"miou\":null,"
+                            "\"annotations\":0,\"images_skipped\":1}");
+    char why[256];
+    EXPECT(rc == 0 && proto_check_summary(&r, why, sizeof why) == 0 && isnan(r.miou) &&
+               !strcmp(r.device_name, "EPYC"), "a consistent summary accepted (mIoU null)");
+    proto_line(&r, "{\"type\":\"status\",\"ok\":true}");
+    EXPECT(proto_line(&r, "{\"type\":\"log\"}") < 0 && strstr(r.garbage, "after the status"), "output after the status line refused");
+    r.img_s = 101;
+    EXPECT(proto_check_summary(&r, why, sizeof why) < 0 && strstr(why, "img_s"), "img/s not images / ms refused");
+    r.img_s = 100;
+    r.total_ms = 41;
+    EXPECT(proto_check_summary(&r, why, sizeof why) < 0 && strstr(why, "total_ms"), "total ms not the batches' sum refused");
+    exp_result_free(&r);
+}
+
+static void test_migration(void) {
+    char path[] = "/tmp/wf-units-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    sqlite3 *db;
+    SQL_OK(NULL, sqlite3_open(path, &db));
+    db_exec(db, MIGRATIONS[0]);
+    db_exec(db, "PRAGMA user_version = 1");
+    db_exec(db, "INSERT INTO runs (id, started_at, status, config_key, plan_json) VALUES (7, 'then', 'complete', 'k', '{}')");
+    sqlite3_close(db);
+    db = db_open(path);
+    sqlite3_stmt *st = db_prepare(db, "SELECT (SELECT user_version FROM pragma_user_version), "
+                                      "(SELECT count(*) FROM runs WHERE id = 7), "
+                                      "(SELECT count(*) FROM pragma_table_info('experiments') WHERE name = 'gate')");
+    EXPECT(SQL_ROW(db, st) && sqlite3_column_int(st, 0) == WF_SCHEMA_VERSION && sqlite3_column_int(st, 1) == 1 &&
+               sqlite3_column_int(st, 2) == 1, "a version 1 database migrates forward to %d keeping its runs", WF_SCHEMA_VERSION);
+    db_finalize(db, st);
+    db_exec(db, "PRAGMA user_version = 99");
+    db_close(db);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        freopen("/dev/null", "w", stderr);
+        db_open(path);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 1, "a database from a newer schema is refused, not downgraded");
+    unlink(path);
+    char wal[64];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", path);
+    unlink(wal);
+}
+
+static void test_plan(void) {
+    Plan p;
+    char err[512];
+    plan_init(&p);
+    cJSON *j = cJSON_Parse("{\"stages\":[\"cpu\"],\"batch_size\":[8]}");
+    EXPECT(plan_from_json(&p, j, "x.json", err, sizeof err) < 0 && strstr(err, "unknown key \"batch_size\""),
+           "a misspelt key in an experiment file is refused");
+    cJSON_Delete(j);
+    j = cJSON_Parse("{\"batch_sizes\":[0]}");
+    EXPECT(plan_from_json(&p, j, "x.json", err, sizeof err) < 0, "batch size 0 refused");
+    cJSON_Delete(j);
+    plan_free(&p);
+    plan_init(&p);
+    plan_set_stages(&p, "sparse,newthing,cpu,nested,fp32,bf16");
+    sort_stages(p.stages, p.n_stages);
+    Str s;
+    str_init(&s);
+    for (int i = 0; i < p.n_stages; i++) str_addf(&s, "%s ", p.stages[i]);
+    EXPECT(!strcmp(s.s, "cpu fp32 bf16 nested sparse newthing "), "stages sort in waterfall order (%s)", s.s);
+    EXPECT(!strcmp(plan_reference_stage(&p), "fp32"), "fp32 is the reference when present");
+    str_free(&s);
+    plan_free(&p);
+    int fd;
+    char path[] = "/tmp/wf-plan-XXXXXX";
+    fd = mkstemp(path);
+    dprintf(fd, "{\"name\":\"x\",\"models\":[\"vit_b\",\"t=a.pth\"],\"limit\":4}");
+    close(fd);
+    plan_init(&p);
+    EXPECT(plan_load_file(&p, path, err, sizeof err) == 0 && p.n_models == 2 && !strcmp(p.models[1].spec, "a.pth") &&
+               p.limit == 4 && !strcmp(p.name, "x"), "an experiment file is read");
+    plan_free(&p);
+    unlink(path);
+}
+
+int main(void) {
+    test_rle();
+    test_stats();
+    test_proto();
+    test_migration();
+    test_plan();
+    return failures ? 1 : 0;
+}
