@@ -24,8 +24,12 @@ test)
 bench)
     build/waterfall run "$@" 2>&1 | tee build/bench.log
     rc=${PIPESTATUS[0]}
-    [ -n "${OUT:-}" ] && cp build/bench.log "$OUT/" && sqlite3 results/results.db .dump >"$OUT/results.sql" 2>/dev/null
-    [ -n "${OUT:-}" ] && cp results/results.db "$OUT/" 2>/dev/null
+    # The database comes back compressed (files from the device are limited to 16 MiB each);
+    # here: unxz it and `build/waterfall import results.db`.
+    if [ -n "${OUT:-}" ]; then
+        cp build/bench.log "$OUT/"
+        xz -T0 -c results/results.db >"$OUT/results.db.xz"
+    fi
     ;;
 *)
     echo "usage: tests/gpu/device.sh test | bench ARGS" >&2
