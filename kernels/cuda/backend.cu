@@ -51,6 +51,7 @@ extern "C" CudaBackend *cuda_backend_open(const char *stage_name) {
     // DEFAULT_MATH: float32 GEMMs compute in float32; TF32 is used only when asked for
     // (CUBLAS_TF32_TENSOR_OP_MATH or a *_FAST_TF32 compute type), which nothing here does.
     cublasCheck(cublasSetMathMode(b->cublas, CUBLAS_DEFAULT_MATH));
+    cublasCheck(cublasLtCreate(&b->lt));
     b->attn_ws_cap = ATTN_WORKSPACE_DEFAULT;
     const char *s = getenv("SAM_CUDA_SYNC");
     b->sync_each_launch = s && strcmp(s, "1") == 0;
@@ -63,8 +64,19 @@ extern "C" void cuda_backend_close(CudaBackend *b) {
     if (b->ws) cuda_dev_free(b, b->ws);
     cuda_dev_free(b, b->cublas_ws);
     cublasCheck(cublasDestroy(b->cublas));
+    for (int i = 0; i < b->n_lt_plans; i++) {
+        LtPlan *p = &b->lt_plans[i];
+        cublasCheck(cublasLtMatrixLayoutDestroy(p->a));
+        cublasCheck(cublasLtMatrixLayoutDestroy(p->b));
+        cublasCheck(cublasLtMatrixLayoutDestroy(p->c));
+        cublasCheck(cublasLtMatmulDescDestroy(p->op));
+    }
+    free(b->lt_plans);
+    cublasCheck(cublasLtDestroy(b->lt));
     cudaCheck(cudaEventDestroy(b->t_begin));
     cudaCheck(cudaEventDestroy(b->t_end));
+    for (int i = 0; i < b->n_marks; i++) cudaCheck(cudaEventDestroy(b->marks[i]));
+    free(b->marks);
     cudaCheck(cudaStreamDestroy(b->stream));
     free(b->allocs);
     free(b);
@@ -249,5 +261,29 @@ extern "C" double cuda_timer_end_ms(Exec *x) {
     cudaCheck(cudaEventRecord(b->t_end, b->stream));
     cudaCheck(cudaEventSynchronize(b->t_end));
     cudaCheck(cudaEventElapsedTime(&ms, b->t_begin, b->t_end));
+    return ms;
+}
+
+// Phase marks: events recorded on the stream with no host wait, read after timer_end_ms. The
+// events of new slots are created on first use (the warm-up batches), so a timed batch of the
+// same size only records.
+extern "C" void cuda_timer_mark(Exec *x, int slot) {
+    CudaBackend *b = cuda_backend(x);
+    if (slot < 0) die("cuda timer_mark: slot %d", slot);
+    if (slot >= b->n_marks) {
+        int n = slot + 1 > 2 * b->n_marks ? slot + 1 : 2 * b->n_marks;
+        b->marks = (cudaEvent_t *)xrealloc(b->marks, sizeof(cudaEvent_t) * (size_t)n);
+        for (int i = b->n_marks; i < n; i++) cudaCheck(cudaEventCreate(&b->marks[i]));
+        b->n_marks = n;
+    }
+    cudaCheck(cudaEventRecord(b->marks[slot], b->stream));
+}
+
+extern "C" double cuda_timer_mark_ms(Exec *x, int from, int to) {
+    CudaBackend *b = cuda_backend(x);
+    if (from < 0 || to < 0 || from >= b->n_marks || to >= b->n_marks)
+        die("cuda timer_mark_ms: marks %d, %d of %d", from, to, b->n_marks);
+    float ms = 0.0f;
+    cudaCheck(cudaEventElapsedTime(&ms, b->marks[from], b->marks[to]));
     return ms;
 }

@@ -8,6 +8,7 @@
 #ifndef SAM_CUDA_COMMON_CUH
 #define SAM_CUDA_COMMON_CUH
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -49,14 +50,28 @@ typedef struct {
     size_t bytes;
 } CudaAlloc;
 
+// One cuBLASLt linear-layer plan (gemm.cu): descriptors and the heuristic's algorithm for a
+// shape, dtype, epilogue and operand alignment, made on first use (the warm-up) and reused.
+typedef struct {
+    int m, n, k, bf, epilogue, beta_one, align;  // the key
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t a, b, c;
+    cublasLtMatmulAlgo_t algo;
+} LtPlan;
+
 struct CudaBackend {
     int device;
     cudaDeviceProp prop;
     cudaStream_t stream;          // every operation is queued here, in order
     cublasHandle_t cublas;        // bound to stream, workspace below, CUBLAS_DEFAULT_MATH
+    cublasLtHandle_t lt;          // linear layers with bias epilogues; shares cublas_ws (one stream)
+    LtPlan *lt_plans;             // grown on demand (the decoder's row counts vary per image)
+    int n_lt_plans, cap_lt_plans;
     void *cublas_ws;              // cuBLAS workspace (counted in the peak)
     size_t cublas_ws_bytes;
     cudaEvent_t t_begin, t_end;   // timer_begin / timer_end_ms
+    cudaEvent_t *marks;           // timer_mark slots, created on first use of each
+    int n_marks;
     // Live allocations and their sizes, so mem_free can account for the bytes it frees.
     CudaAlloc *allocs;
     int n_allocs, cap_allocs;
@@ -165,6 +180,8 @@ void cuda_range_push(Exec *x, const char *name);
 void cuda_range_pop(Exec *x);
 void cuda_timer_begin(Exec *x);
 double cuda_timer_end_ms(Exec *x);
+void cuda_timer_mark(Exec *x, int slot);
+double cuda_timer_mark_ms(Exec *x, int from, int to);
 LinearWeight *cuda_linear_prepare(Exec *x, const float *W, const float *b, int out, int in);
 void cuda_linear(Exec *x, void *y, const void *in, const LinearWeight *w, int64_t rows, Act act,
                  const void *residual);

@@ -32,6 +32,8 @@ static void fill(Ops *t, const char *name, DType dt) {
     t->top_mask_stats = cuda_top_mask_stats;
     t->timer_begin = cuda_timer_begin;
     t->timer_end_ms = cuda_timer_end_ms;
+    t->timer_mark = cuda_timer_mark;
+    t->timer_mark_ms = cuda_timer_mark_ms;
 }
 
 // Filled on first use (C++ compilation has no C designated initialisers); a stage asks for

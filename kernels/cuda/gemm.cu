@@ -1,5 +1,14 @@
 // Dense layers on the GPU: every product through cuBLAS, row-major expressed in cuBLAS's
-// column-major terms, then a separate bias/activation/residual epilogue kernel.
+// column-major terms.
+// Linear layers (cuda_linear) go through cuBLASLt with the bias in the GEMM's epilogue
+// (CUBLASLT_EPILOGUE_BIAS, or RELU_BIAS) and an in-place residual as beta = 1 (D = C = y):
+// y = round(x W^T + b [+ y]) is one rounding to the output dtype, as eager PyTorch's addmm
+// (which uses the Lt bias epilogue for bfloat16 and float32) and then its residual add. The
+// bfloat16 stage rounded three times before (GEMM, + bias, + residual). GELU (exact erf;
+// Lt's GELU epilogue is the tanh approximation) stays a separate element-wise kernel after the
+// bias epilogue, as nn.GELU after nn.Linear. Cases Lt is not used for (a residual that is not
+// the output, an activation with a residual, in or out not a multiple of 8) keep the plain
+// cuBLAS product followed by the epilogue kernel below: a fixed rule on the call, not a retry.
 //   float32 table: cublasSgemm[StridedBatched] in CUBLAS_DEFAULT_MATH: float32 arithmetic,
 //                  no TF32.
 //   bfloat16 table: cublasGemm[StridedBatched]Ex, bfloat16 operands, CUBLAS_COMPUTE_32F
@@ -119,6 +128,86 @@ extern "C" LinearWeight *cuda_linear_prepare(Exec *x, const float *W, const floa
     return lw;
 }
 
+// ---- cuBLASLt linear ------------------------------------------------------------------------
+
+// Largest power of two (<= 16) dividing the address: the alignment the heuristic may assume.
+static int ptr_align(const void *p) {
+    uintptr_t u = (uintptr_t)p;
+    int a = 16;
+    while (a > 1 && (u & (uintptr_t)(a - 1))) a >>= 1;
+    return a;
+}
+
+// The plan for y(rows, out) = x(rows, in) W^T (+ bias) (+ y): column-major D(out, rows) =
+// W^T... i.e. op(A) = A^T with A the (in, out) column-major view of W, B the (in, rows) view of
+// x, C = D (out, rows). The bias runs along D's rows (out), as the Lt epilogue adds it.
+static const LtPlan *lt_plan(CudaBackend *bk, int m_out, int n_rows, int k, int bf,
+                             cublasLtEpilogue_t epi, int beta_one, int align) {
+    for (int i = 0; i < bk->n_lt_plans; i++) {
+        const LtPlan *p = &bk->lt_plans[i];
+        if (p->m == m_out && p->n == n_rows && p->k == k && p->bf == bf && p->epilogue == (int)epi &&
+            p->beta_one == beta_one && p->align == align)
+            return p;
+    }
+    if (bk->n_lt_plans == bk->cap_lt_plans) {
+        bk->cap_lt_plans = bk->cap_lt_plans ? 2 * bk->cap_lt_plans : 64;
+        bk->lt_plans = (LtPlan *)xrealloc(bk->lt_plans, sizeof(LtPlan) * (size_t)bk->cap_lt_plans);
+    }
+    LtPlan *p = &bk->lt_plans[bk->n_lt_plans];
+    p->m = m_out, p->n = n_rows, p->k = k, p->bf = bf, p->epilogue = (int)epi;
+    p->beta_one = beta_one, p->align = align;
+    cudaDataType dt = bf ? CUDA_R_16BF : CUDA_R_32F;
+    // COMPUTE_32F: float32 accumulation; for float32 operands plain float32 arithmetic (TF32
+    // only with CUBLAS_COMPUTE_32F_FAST_TF32, never asked for).
+    cublasCheck(cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+    cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+    cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+    cublasCheck(cublasLtMatrixLayoutCreate(&p->a, dt, k, m_out, k));
+    cublasCheck(cublasLtMatrixLayoutCreate(&p->b, dt, k, n_rows, k));
+    cublasCheck(cublasLtMatrixLayoutCreate(&p->c, dt, m_out, n_rows, m_out));
+    cublasLtMatmulPreference_t pref;
+    cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
+    size_t ws = bk->cublas_ws_bytes;
+    uint32_t al = (uint32_t)align;
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al, sizeof al));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al, sizeof al));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al, sizeof al));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al, sizeof al));
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    cublasCheck(cublasLtMatmulAlgoGetHeuristic(bk->lt, p->op, p->a, p->b, p->c, p->c, pref, 1, &res, &found));
+    cublasCheck(cublasLtMatmulPreferenceDestroy(pref));
+    if (found < 1)
+        die("cuda linear: cuBLASLt has no algorithm for out %d, rows %d, in %d, %s, epilogue %d, "
+            "beta %d, alignment %d", m_out, n_rows, k, bf ? "bf16" : "fp32", (int)epi, beta_one, align);
+    p->algo = res.algo;
+    bk->n_lt_plans++;
+    return p;
+}
+
+// y = x W^T + bias (+ y when beta_one), ReLU'd when relu; one rounding on store.
+static void lt_linear(Exec *x, void *y, const void *in, const void *W, const void *bias,
+                      int rows, int out, int k, int relu, int beta_one) {
+    CudaBackend *bk = cuda_backend(x);
+    int bf = is_bf16(x);
+    cublasLtEpilogue_t epi = bias ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                                  : (relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_DEFAULT);
+    int align = ptr_align(y);
+    int a2 = ptr_align(in), a3 = ptr_align(W);
+    if (a2 < align) align = a2;
+    if (a3 < align) align = a3;
+    const LtPlan *p = lt_plan(bk, out, rows, k, bf, epi, beta_one, align);
+    if (bias)
+        cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+    float alpha = 1.0f, beta = beta_one ? 1.0f : 0.0f;
+    cublasCheck(cublasLtMatmul(bk->lt, p->op, &alpha, W, p->a, in, p->b, &beta, y, p->c, y, p->c,
+                               &p->algo, bk->cublas_ws, bk->cublas_ws_bytes, cuda_stream(x)));
+    if (bk->sync_each_launch) LAUNCH_CHECK(x, "cublasLt linear");
+}
+
 static void launch_epilogue(Exec *x, void *y, const void *bias, const void *res, int64_t rows,
                             int out, Act act) {
     int bf = is_bf16(x);
@@ -144,6 +233,13 @@ extern "C" void cuda_linear(Exec *x, void *y, const void *in, const LinearWeight
     int out = w->out_features, k = w->in_features, bf = is_bf16(x);
     if (rows <= 0) return;
     int m = as_int(rows, "rows");
+    // The cuBLASLt path (header comment): no residual or the output itself, no activation
+    // with a residual, dims multiples of 8.
+    if (out % 8 == 0 && k % 8 == 0 && (residual == NULL || (residual == y && act == ACT_NONE))) {
+        lt_linear(x, y, in, cl->W, cl->b, m, out, k, act == ACT_RELU, residual == y);
+        if (act == ACT_GELU) launch_epilogue(x, y, NULL, NULL, rows, out, act);
+        return;
+    }
     float beta = 0.0f;
     if (residual == y) {
         if (act == ACT_NONE) {

@@ -31,7 +31,14 @@ typedef struct {
     int64_t *inter, *uni;   // (n_prompts,)
     float *iou;             // (n_prompts, C) predicted IoUs
     double ms;              // timed milliseconds (real passes)
+    // Per-phase milliseconds of the timed region (real passes, backends with timer_mark):
+    // the image encoder; prompt encoding + mask decoding, summed over the images; upscaling
+    // to the original size + top-mask statistics, summed likewise. -1 when not measured.
+    double phase_ms[3];
 } EvalBatch;
+
+enum { PHASE_ENCODER, PHASE_DECODER, PHASE_POST, N_PHASES };
+static const char *const phase_names[N_PHASES] = {"encoder", "decoder", "post"};
 
 // Fails the experiment in the protocol (a status line with the error) and on stderr.
 __attribute__((noreturn, format(printf, 1, 2))) static void eval_fail(const char *fmt, ...) {
@@ -114,10 +121,15 @@ static void eval_batch(Sam *m, void *ctx) {
         free(hl);
         x->ops->timer_begin(x);
     }
+    // Phase marks (device events, no host wait): 0 before the encoder, 1 after it, then for
+    // each image with prompts one after its decoding and one after its post-processing.
+    int marks = !x->planning && x->ops->timer_mark != NULL, n_marks = 0;
+    if (marks) x->ops->timer_mark(x, n_marks++);
 
     // ---- timed region ----
     void *embed = ex_act(x, (int64_t)e->n_images * G * G * D);
     sam_encode(m, embed, pixels, e->n_images);
+    if (marks) x->ops->timer_mark(x, n_marks++);
     for (int i = 0; i < e->n_images; i++) {
         int p0 = b->prompt_offset[i], n = b->prompt_offset[i + 1] - p0;
         if (n == 0) continue;
@@ -128,14 +140,25 @@ static void eval_batch(Sam *m, void *ctx) {
                       .labels = labels + (size_t)p0 * 2, .mask_input = NULL};
         float *lowres = ex_f32(x, (int64_t)n * C * L * L);
         sam_decode(m, lowres, e->iou + (size_t)p0 * C, act_at(x, embed, (int64_t)i * G * G * D), &pr, 1);
+        if (marks) x->ops->timer_mark(x, n_marks++);
         float *logits = ex_f32(x, (int64_t)n * C * H * W);
         sam_postprocess(m, logits, lowres, n * C, b->input_h[i], b->input_w[i], H, W);
         size_t off = b->mask_offset[p0];
         op_top_mask_stats(x, e->top + off, e->top_index + p0, e->inter + p0, e->uni + p0, logits,
                           e->iou + (size_t)p0 * C, gt + off, n, C, H, W);
+        if (marks) x->ops->timer_mark(x, n_marks++);
         ex_release(x, mark);
     }
     if (!x->planning) e->ms = x->ops->timer_end_ms(x);
+    for (int k = 0; k < N_PHASES; k++) e->phase_ms[k] = -1.0;
+    if (marks) {
+        e->phase_ms[PHASE_ENCODER] = x->ops->timer_mark_ms(x, 0, 1);
+        e->phase_ms[PHASE_DECODER] = e->phase_ms[PHASE_POST] = 0.0;
+        for (int k = 2; k + 1 < n_marks; k += 2) {
+            e->phase_ms[PHASE_DECODER] += x->ops->timer_mark_ms(x, k - 1, k);
+            e->phase_ms[PHASE_POST] += x->ops->timer_mark_ms(x, k, k + 1);
+        }
+    }
 }
 
 static void usage(const StageDesc *stage) {
@@ -184,6 +207,16 @@ static void write_mask_line(FILE *f, const Batch *b, int p, const uint8_t *top, 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+// Median of v[0..n) (n > 0), v left as it is.
+static double median(const double *v, int n) {
+    double *s = xmalloc(sizeof(double) * (size_t)n);
+    memcpy(s, v, sizeof(double) * (size_t)n);
+    qsort(s, (size_t)n, sizeof(double), cmp_double);
+    double r = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    free(s);
+    return r;
 }
 
 int cmd_eval(int argc, char **argv, const StageDesc *stage) {
@@ -248,8 +281,8 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
         fflush(stdout);
     }
 
-    double *batch_ms = NULL;
-    int n_timed = 0, cap_timed = 0;
+    double *batch_ms = NULL, *phase_ms[N_PHASES] = {NULL};
+    int n_timed = 0, cap_timed = 0, have_phases = 1;
     long long images_timed = 0, annotations = 0, images_skipped = 0, images_untimed = 0;
     double iou_sum = 0, total_ms = 0, first_mask_s = -1;
     uint8_t *top = NULL;
@@ -291,8 +324,12 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
             if (n_timed == cap_timed) {
                 cap_timed = cap_timed ? 2 * cap_timed : 64;
                 batch_ms = xrealloc(batch_ms, sizeof(double) * (size_t)cap_timed);
+                for (int k = 0; k < N_PHASES; k++)
+                    phase_ms[k] = xrealloc(phase_ms[k], sizeof(double) * (size_t)cap_timed);
             }
             batch_ms[n_timed] = e.ms;
+            for (int k = 0; k < N_PHASES; k++) phase_ms[k][n_timed] = e.phase_ms[k];
+            if (e.phase_ms[0] < 0) have_phases = 0;
             printf("{\"type\":\"batch\",\"index\":%d,\"images\":%d,\"prompts\":%d,\"ms\":%.17g}\n",
                    n_timed, b->n_images, b->n_prompts, e.ms);
             fflush(stdout);
@@ -346,6 +383,16 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
         peak_kind = "host_rss";
     }
     double med = NAN, mn = NAN, mx = NAN, noise = NAN;
+    // "phase_ms": per-phase medians over the timed batches, where the backend marks phases
+    // (an additive field of the summary; the harness keeps the summary line whole).
+    char phases[256] = "";
+    if (n_timed > 0 && have_phases) {
+        size_t o = (size_t)snprintf(phases, sizeof phases, ",\"phase_ms\":{");
+        for (int k = 0; k < N_PHASES; k++)
+            o += (size_t)snprintf(phases + o, sizeof phases - o, "%s\"%s\":%.6f", k ? "," : "",
+                                  phase_names[k], median(phase_ms[k], n_timed));
+        snprintf(phases + o, sizeof phases - o, "}");
+    }
     if (n_timed > 0) {
         double *s = xmalloc(sizeof(double) * (size_t)n_timed);
         memcpy(s, batch_ms, sizeof(double) * (size_t)n_timed);
@@ -366,15 +413,16 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
            "\"img_s\":%.17g,\"batch_ms_median\":%.17g,\"batch_ms_min\":%.17g,\"batch_ms_max\":%.17g,"
            "\"batch_ms_noise\":%.17g,\"peak_bytes\":%zu,\"peak_kind\":\"%s\",\"first_mask_ms\":%.6f,"
            "\"miou\":%s,\"annotations\":%lld,\"images_skipped\":%lld,\"images_untimed\":%lld,"
-           "\"load_s\":%.6f}\n",
+           "\"load_s\":%.6f%s}\n",
            images_timed, n_timed, total_ms, total_ms > 0 ? images_timed / total_ms * 1000.0 : 0.0,
            NUM(med), NUM(mn), NUM(mx), NUM(noise), peak, peak_kind,
            first_mask_s < 0 ? 0.0 : first_mask_s * 1000.0, miou, annotations, images_skipped,
-           images_untimed, load_s);
+           images_untimed, load_s, phases);
 #undef NUM
     printf("{\"type\":\"status\",\"ok\":true}\n");
     fflush(stdout);
 
+    for (int k = 0; k < N_PHASES; k++) free(phase_ms[k]);
     free(batch_ms), free(top), free(top_index), free(inter), free(uni), free(iou);
     batch_loader_close(bl);
     model_close(stage, &x, &m);
