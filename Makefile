@@ -52,8 +52,6 @@ HARNESS_BIN := $(if $(HARNESS_SRC),$(BUILD)/waterfall)
 .PHONY: all deps test test-gpu run clean fixtures venv
 all: deps $(STAGE_BINS) $(TOOL_BINS) $(HARNESS_BIN) $(TEST_BINS) $(BUILD)/lib/.done
 
-include tests/tests.mk
-
 # ---- Debian packages: installed when missing (apt-get update once, then install) ----------
 DEB_PACKAGES := libopenblas-dev libcjson-dev libturbojpeg0-dev libpng-dev zlib1g-dev \
                 libsqlite3-dev sqlite3 gnuplot-nox clang libclang-rt-14-dev python3-venv
@@ -136,6 +134,8 @@ run: deps $(if $(HAS_GPU),$(STAGE_BINS),$(BUILD)/sam-cpu) $(BUILD)/waterfall $(B
 
 clean:
 	rm -rf $(BUILD)
+
+include tests/tests.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

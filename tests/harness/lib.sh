@@ -1,8 +1,8 @@
 # Shared by the harness tests (sourced, not run): PASS/FAIL helpers, the fake stages, a
 # scratch folder removed on exit. Tests run from the repository root (tests/run.sh does that).
-# WF_BUILD selects the build folder (default build, as make test).
+# WF_BUILD (else BUILD, as tests/run.sh exports it) selects the build folder (default build).
 set -u
-B=${WF_BUILD:-build}
+B=${WF_BUILD:-${BUILD:-build}}
 WF=$B/waterfall
 TMP=$(mktemp -d /tmp/wf-test.XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"' EXIT
