@@ -211,3 +211,26 @@ int miou_write_csv(const MiouTable *t, const char *path) {
                 (double)t->rows[i].iou);
     return fclose(f);
 }
+
+double rle_string_agreement(const char *a, const char *b, uint32_t h, uint32_t w) {
+    Rle r[2];
+    if (rle_from_string(&r[0], a, h, w) != 0) return -1;
+    if (rle_from_string(&r[1], b, h, w) != 0) {
+        rle_free(&r[0]);
+        return -1;
+    }
+    double out = -1;
+    uint64_t n = (uint64_t)h * w;
+    if (rle_total(&r[0]) == n && rle_total(&r[1]) == n) {
+        Rle inter, uni;
+        rle_merge(r, 2, &inter, 1);
+        rle_merge(r, 2, &uni, 0);
+        uint64_t i = rle_area(&inter), u = rle_area(&uni);
+        out = u == 0 ? 1.0 : (double)i / (double)u;
+        rle_free(&inter);
+        rle_free(&uni);
+    }
+    rle_free(&r[0]);
+    rle_free(&r[1]);
+    return out;
+}

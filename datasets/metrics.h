@@ -26,6 +26,11 @@ float rle_iou_plain(const Rle *a, const Rle *b);
 // empty masks agree (1), since neither stage found anything.
 float mask_agreement(const uint8_t *a, const uint8_t *b, size_t n);
 
+// The same agreement on two compressed COCO RLE strings of an (h, w) mask (the harness's
+// stored top masks), without decoding to pixels. -1 when a string is malformed or its runs do
+// not cover h * w.
+double rle_string_agreement(const char *a, const char *b, uint32_t h, uint32_t w);
+
 // Per-annotation results (metrics.py's DataFrame rows: img_id, ann_id, cat_id, iou).
 typedef struct {
     int64_t image_id, ann_id, category_id;

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "db.h"
-#include "rle.h"
+#include "../datasets/metrics.h"
 #include "stats.h"
 #include "util.h"
 
@@ -183,7 +183,7 @@ static void gate_experiment(sqlite3 *db, long long exp_id) {
             RefMask *r = bsearch(&mine[i], ref, (size_t)nr, sizeof(RefMask), cmp_ref);
             if (!r) continue;
             double a = (r->h == mine[i].h && r->w == mine[i].w)
-                           ? wf_rle_iou_str(mine[i].rle, r->rle, r->h, r->w) : -1;
+                           ? rle_string_agreement(mine[i].rle, r->rle, (uint32_t)r->h, (uint32_t)r->w) : -1;
             if (a < 0) {
                 bad++;
                 continue;
