@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "datasets/fsutil.h"
 #include "variants/core/check.h"
 
 // ref: scipy ndimage.center_of_mass -> sum(input * grid) / sum(input). The sums are of
@@ -224,23 +225,6 @@ void point_cache_put(PointCache *pc, int64_t id, uint64_t hash, int x, int y) {
 
 const char *point_cache_path(const PointCache *pc) { return pc->path; }
 
-static int mkdir_p(const char *path) {
-    char *p = xmalloc(strlen(path) + 1);
-    strcpy(p, path);
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = 0;
-            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-                free(p);
-                return -1;
-            }
-            *s = '/';
-        }
-    int r = mkdir(p, 0777) == 0 || errno == EEXIST ? 0 : -1;
-    free(p);
-    return r;
-}
-
 int point_cache_save(PointCache *pc, char *err, size_t err_len) {
     if (!pc) return 0;
     pthread_mutex_lock(&pc->lock);
@@ -252,7 +236,7 @@ int point_cache_save(PointCache *pc, char *err, size_t err_len) {
         size_t n = strlen(pc->path) + 32;
         char *tmp = xmalloc(n);
         snprintf(tmp, n, "%s.tmp%ld", pc->path, (long)getpid());
-        FILE *f = mkdir_p(dir) == 0 ? fopen(tmp, "w") : NULL;
+        FILE *f = mkdirs(dir) == 0 ? fopen(tmp, "w") : NULL;
         if (!f) {
             snprintf(err, err_len, "%s: cannot write the centre-point cache: %s", tmp,
                      strerror(errno));

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "datasets/fsutil.h"
 #include "datasets/image.h"
 #include "datasets/rle.h"
 #include "variants/core/check.h"
@@ -448,23 +449,6 @@ static int generate_image(uint64_t seed, int index, SynthImage *im, const char *
 }
 
 // ---- files ----------------------------------------------------------------------------------
-
-static int mkdirs(const char *path) {
-    char *p = xmalloc(strlen(path) + 1);
-    strcpy(p, path);
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = 0;
-            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-                free(p);
-                return -1;
-            }
-            *s = '/';
-        }
-    int r = (mkdir(p, 0777) == 0 || errno == EEXIST) ? 0 : -1;
-    free(p);
-    return r;
-}
 
 void synth_description(const SynthConfig *cfg, char *buf, size_t len) {
     snprintf(buf, len, "sam-waterfall synthetic COCO subset v%d seed=%llu images=%d",
