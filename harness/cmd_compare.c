@@ -15,7 +15,7 @@
 
 #define BOOTSTRAP_REPS 4000
 #define MIN_BATCHES 5
-// The cpu stage's floor on the minimum effect: between-process variation on a CPU (memory
+// The floor on the minimum effect for stages that ran on a CPU: between-process variation on a CPU (memory
 // placement, frequency) is invisible in one process's per-batch samples; measured up to 14 %
 // between two runs of one build on an idle CI machine, so 5 % would raise false alarms.
 #define CPU_MIN_EFFECT 0.25
@@ -40,7 +40,7 @@ static void usage(FILE *f) {
         "  SAME if [lo, hi] lies within [1 / (1 + F), 1 + F]; UNCLEAR otherwise or with fewer\n"
         "  than %d timed batches on a side, or when other processes used more than L (default\n"
         "  0.10) of the machine's CPU time while either stage ran (the 'busy' column of show).\n"
-        "  F (--min-effect) defaults to 0.05; for the cpu stage it is at least %.2f, because two\n"
+        "  F (--min-effect) defaults to 0.05; for stages run on a CPU it is at least %.2f, as two\n"
         "  processes of one build differ there by more than their batches vary (measured 1.14,\n"
         "  CI [1.10, 1.20], on an idle 2-core CI machine) and one process's samples cannot show it.\n"
         "Accuracy: mIoU and agreement deltas, and the accuracy gate of run B.\n"
@@ -144,7 +144,7 @@ int cmd_compare(int argc, char **argv) {
     sqlite3_stmt *st = db_prepare(db,
         "SELECT eb.stage, eb.model, eb.batch_size, ea.id, eb.id, ea.status, eb.status, ea.img_s, eb.img_s,"
         " ea.miou, eb.miou, ea.agreement, eb.agreement, ea.gate, eb.gate, eb.gate_reason, eb.reason,"
-        " ea.other_load, eb.other_load"
+        " ea.other_load, eb.other_load, json_extract(eb.device_json, '$.kind')"
         " FROM experiments eb JOIN experiments ea ON ea.run_id = ?1 AND ea.stage = eb.stage"
         " AND ea.model = eb.model AND ea.batch_size = eb.batch_size WHERE eb.run_id = ?2 ORDER BY eb.seq");
     db_bind_int(db, st, 1, a);
@@ -179,7 +179,9 @@ int cmd_compare(int argc, char **argv) {
         // weights) and the same images per batch at every index.
         int paired = same_config && na == nb && na > 0;
         for (int k = 0; paired && k < na; k++) paired = ia[k] == ib[k];
-        double effect = !strcmp(stage, "cpu") && min_effect < CPU_MIN_EFFECT ? CPU_MIN_EFFECT : min_effect;
+        // The floor follows the device the stage ran on (its describe: kind "cpu"), not its name.
+        int on_cpu = !strcmp(db_col_text(st, 19), "cpu");
+        double effect = on_cpu && min_effect < CPU_MIN_EFFECT ? CPU_MIN_EFFECT : min_effect;
         CompareResult c = paired ? stats_compare_paired(sa, sb, na, effect, conf, BOOTSTRAP_REPS, MIN_BATCHES)
                                  : stats_compare(sa, na, sb, nb, effect, conf, BOOTSTRAP_REPS, MIN_BATCHES);
         free(sa), free(sb), free(ia), free(ib);
