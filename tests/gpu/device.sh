@@ -3,6 +3,12 @@
 # device call that carries .carry. Unpacks the bundle into build/, then runs what is asked:
 #   tests/gpu/device.sh test        make test-gpu's suite (tests/run.sh gpu)
 #   tests/gpu/device.sh bench ARGS  waterfall run ARGS (results/results.db)
+#   tests/gpu/device.sh profile STAGE MODEL RANGE...
+#                                   ncu's per-kernel summary (device time of every kernel, kernels
+#                                   serialised) of the kernels inside the NVTX ranges named
+#                                   (e.g. mask_decoder/) over a short eval (batch 8: one warm-up batch
+#                                   and one timed batch of 8 images, 16 decoder calls),
+#                                   then the eval of 16 images unprofiled for its phase_ms
 # Logs and the results database are copied to $OUT when it is set.
 set -u
 cd "$(dirname "$0")/../.."
@@ -35,8 +41,26 @@ bench)
         xz -T0 -c build/transport.db >"$OUT/results.db.xz"
     fi
     ;;
+profile)
+    stage=${1:-bf16} model=${2:-vit_b}
+    shift 2 || true
+    coco=build/data/synthetic-coco
+    [ -f $coco/annotations/instances_val2017.json ] || build/sam-data synth --out $coco >/dev/null
+    args=(eval --checkpoint synthetic:$model --coco $coco --batch-size 8 --limit 16 --warmup 1)
+    filters=()
+    for r in "$@"; do filters+=(--nvtx-include "$r"); done
+    log=build/profile-$stage-$model.log
+    { echo "## ncu ${filters[*]} build/sam-$stage ${args[*]}"
+      ncu --clock-control none --nvtx "${filters[@]}" --metrics gpu__time_duration.sum \
+          --print-summary per-kernel build/sam-$stage "${args[@]}" --limit 8 2>&1 | grep -v '^{'
+      echo "## unprofiled"
+      build/sam-$stage "${args[@]}" 2>&1 | grep '"summary"'; } >$log 2>&1
+    rc=$?
+    cat $log
+    [ -n "${OUT:-}" ] && cp $log "$OUT/"
+    ;;
 *)
-    echo "usage: tests/gpu/device.sh test | bench ARGS" >&2
+    echo "usage: tests/gpu/device.sh test | bench ARGS | profile STAGE MODEL RANGE..." >&2
     rc=2
     ;;
 esac
