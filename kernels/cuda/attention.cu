@@ -4,201 +4,380 @@
 // ref: segment_anything/modeling/transformer.py Attention.forward
 //
 // Per chunk of (batch, head) pairs and query rows, in a reused workspace:
-//   1. S = scale q k^T                     cuBLAS strided-batched, (pairs, rows, k_len) act
-//   2. RH = q Rh^T, RW = q Rw^T            cuBLAS strided-batched, float32: the rel-pos dot
-//                                           products for every relative offset (2g - 1 of them)
-//                                           instead of official's gathered (g, g) tables
+//   1. S = scale q k^T                     cuBLAS batched, (pairs, rows, k_len) act
+//   2. [RH | RW] = q [Rh; Rw]^T            one cuBLAS call against both tables stacked: the
+//                                           rel-pos dot products for every relative offset
+//                                           (2g - 1 of them) instead of official's gathered
+//                                           (g, g) tables
 //   3. S += RH[qy - ky + g - 1] + RW[qx - kx + g - 1]; P = softmax(S)   one fused kernel that
 //                                           reads S once and writes P in place (float32 math)
-//   4. o = P v                              cuBLAS strided-batched
-// The pairs of one chunk share one index (head or batch, the longer one) with a uniform stride,
-// so each product is a single strided-batched call; the other index loops outside.
-// Chunk size: whole pairs, as many as fit the backend's attn_ws_cap (a memory bound, 512 MiB
-// by default); a pair larger than that is split into blocks of query rows. Measured on the
+//   4. o = P v                              cuBLAS batched
+// Pairs are numbered outer-major over (outer, inner) = (batch, head) or (head, batch), the
+// longer index inner. A chunk within one outer index has a uniform stride between its pairs
+// and uses strided-batched GEMMs; a chunk of several whole outer indices (the windowed blocks'
+// 12 heads x 200 windows, the decoder's heads x prompts) uses pointer-array GEMMs, the
+// pointers written by one small kernel, so each product is one launch for the whole chunk
+// instead of one per outer index (the decoder's attentions were one launch triple per prompt).
+// Chunk size: whole pairs, as many as fit the backend's attn_ws_cap (a memory bound, 2 GiB by
+// default: vit_b's global attention at batch 8 in bf16 took 5.92 ms with 512 MiB, 5.63-5.77
+// with 2 GiB, measured on the H100); a pair larger than that is split into blocks of query
+// rows. Measured on the
 // H100 (tests/gpu/logs): smaller, L2-sized chunks and computing the rel-pos dot products
 // inside the softmax kernel were both slower than this (more, smaller GEMMs; a latency-bound
 // softmax), so neither is kept.
 // bfloat16 table: S and P are bfloat16 as in the official bf16 model, the rel-pos terms and
-// the softmax are float32, each product accumulates in float32.
+// the softmax are float32, each product accumulates in float32. The rel-pos dot products are
+// stored in the activation type, as the official bf16 model's einsums do (measured on the H100:
+// with a float32 output cuBLAS ran old sm75 kernels at a third of the bandwidth).
 #include "cuda_common.cuh"
 
-#define SOFTMAX_MAX_PER_THREAD 32
 #define SOFTMAX_BLOCK 256
-#define SOFTMAX_MAX_WARP_LEN (32 * SOFTMAX_MAX_PER_THREAD)              // 1024
-#define SOFTMAX_MAX_LEN (SOFTMAX_BLOCK * SOFTMAX_MAX_PER_THREAD)         // 8192
+#define SOFTMAX_MAX_WARP_LEN (32 * 32)               // warp-per-row kernels: up to 32 per lane
+#define SOFTMAX_MAX_LEN (SOFTMAX_BLOCK * 32)         // block-per-row kernels: 8192
+#define SOFTMAX_REL_SMEM 512                          // staged rel-pos terms per block, split among its rows
 
 // =============================================================================================
 // kernels
 // =============================================================================================
 
-// One row of S per TPR threads (TPR = 32: a warp; TPR = 256: a block). The row's k_len
-// scores are held in registers: thread t holds the VEC-element groups t, t + TPR, ... (VEC = 4:
-// one 16- or 8-byte access per group). Unused slots hold -inf (exp gives 0).
-static __device__ __forceinline__ void row_load(float v[SOFTMAX_MAX_PER_THREAD], const void *S,
-                                                int64_t base, int t, int k_len, const int BF,
-                                                const int TPR, const int VEC) {
-    const int NS = SOFTMAX_MAX_PER_THREAD / VEC;
+// n / d for 0 <= n < 2^31 by a multiply and a shift (m = ceil(2^p / d), p = 31 + ceil(log2 d):
+// exact over that range), set up on the host. A hardware-less integer division is some 25
+// instructions; the rel-pos rows need three per thread, a visible share of a kernel that
+// otherwise issues a few hundred.
+typedef struct {
+    unsigned m;
+    int p;
+} FastDiv;
+static FastDiv fast_div(int d) {
+    int l = 0;
+    while ((1ll << l) < d) l++;
+    FastDiv f;
+    f.p = 31 + l;
+    f.m = (unsigned)(((1ull << f.p) + (unsigned long long)d - 1) / (unsigned long long)d);
+    return f;
+}
+static __device__ __forceinline__ int fdiv(int n, FastDiv f) {
+    return (int)(((unsigned long long)(unsigned)n * f.m) >> f.p);
+}
+
+// VEC consecutive elements at i (VEC = 8: one 16-byte bfloat16 access; 4: 16-byte float32 or
+// 8-byte bfloat16; 1: scalar); the caller guarantees the alignment.
+static __device__ __forceinline__ void ldv(const void *p, int64_t i, float *v, const int BF,
+                                           const int VEC) {
+    if (VEC == 8) {
+        uint4 u = *(const uint4 *)((const bf16 *)p + i);
+        const unsigned w[4] = {u.x, u.y, u.z, u.w};
 #pragma unroll
-    for (int s = 0; s < NS; s++) {
-        int j = (t + TPR * s) * VEC;
-        if (j < k_len) {
-            if (VEC == 4) ld4(S, base + j, &v[4 * s], BF);
-            else v[s] = ld1(S, base + j, BF);
-        } else {
-            for (int u = 0; u < VEC; u++) v[VEC * s + u] = -INFINITY;
+        for (int h = 0; h < 4; h++) {
+            float2 f = __bfloat1622float2(*(const __nv_bfloat162 *)&w[h]);
+            v[2 * h] = f.x, v[2 * h + 1] = f.y;
         }
+    } else if (VEC == 4) {
+        ld4(p, i, v, BF);
+    } else {
+        v[0] = ld1(p, i, BF);
+    }
+}
+static __device__ __forceinline__ void stv(void *p, int64_t i, const float *v, const int BF,
+                                           const int VEC) {
+    if (VEC == 8) {
+        unsigned w[4];
+#pragma unroll
+        for (int h = 0; h < 4; h++) {
+            __nv_bfloat162 b = __floats2bfloat162_rn(v[2 * h], v[2 * h + 1]);
+            w[h] = *(const unsigned *)&b;
+        }
+        *(uint4 *)((bf16 *)p + i) = make_uint4(w[0], w[1], w[2], w[3]);
+    } else if (VEC == 4) {
+        st4(p, i, v, BF);
+    } else {
+        st1(p, i, v[0], BF);
     }
 }
 
-// Softmax of the row in v (float32), written back over S. red: the block's reduction slots
-// (used when TPR > 32; every thread of the block must call this).
-static __device__ __forceinline__ void row_softmax_store(float v[SOFTMAX_MAX_PER_THREAD],
-                                                         void *S, int64_t base, int t,
-                                                         int k_len, float *red, const int BF,
-                                                         const int TPR, const int VEC) {
-    const int NS = SOFTMAX_MAX_PER_THREAD / VEC;
-    // Slots past the row for every thread of the row are skipped (a condition uniform across
-    // the row's threads); the others' unused elements hold -inf.
-    float mx = -INFINITY;
-#pragma unroll
-    for (int s = 0; s < NS; s++)
-        if (TPR * s * VEC < k_len)
-            for (int u = 0; u < VEC; u++) mx = fmaxf(mx, v[VEC * s + u]);
-    mx = warp_max(mx);
-    if (TPR > 32) {
-        if ((t & 31) == 0) red[t / 32] = mx;
-        __syncthreads();
-        mx = red[0];
-        for (int i = 1; i < TPR / 32; i++) mx = fmaxf(mx, red[i]);
-        __syncthreads();  // red is reused for the sum
-    }
-    float sum = 0.0f;
-#pragma unroll
-    for (int s = 0; s < NS; s++)
-        if (TPR * s * VEC < k_len)
-            for (int u = 0; u < VEC; u++) {
-                // exp(-inf) = 0 for unused elements. bfloat16: the hardware exp2 (__expf,
-                // about 1e-6 relative here), far under the rounding of P to bfloat16;
-                // float32: the accurate expf.
-                float d = v[VEC * s + u] - mx;
-                float e = BF ? __expf(d) : expf(d);
-                v[VEC * s + u] = e;
-                sum += e;
-            }
-    sum = warp_sum(sum);
-    if (TPR > 32) {
-        if ((t & 31) == 0) red[t / 32] = sum;
-        __syncthreads();
-        sum = red[0];
-        for (int i = 1; i < TPR / 32; i++) sum += red[i];
-    }
-    float inv = 1.0f / sum;
-#pragma unroll
-    for (int s = 0; s < NS; s++) {
-        int j = (t + TPR * s) * VEC;
-        if (j < k_len) {
-            float o[4];
-            for (int u = 0; u < VEC; u++) o[u] = v[VEC * s + u] * inv;
-            if (VEC == 4) st4(S, base + j, o, BF);
-            else st1(S, base + j, o[0], BF);
-        }
-    }
+// bfloat16: the hardware exp2 (__expf, about 1e-6 relative here), far under the rounding of P
+// to bfloat16; float32: the accurate expf.
+static __device__ __forceinline__ float sm_exp(float d, const int BF) { return BF ? __expf(d) : expf(d); }
+
+// Merges two partial softmax statistics (max m, sum s of exp(v - m)); a part with no elements
+// has s = 0 (and m = -inf), which must not turn the product into NaN.
+static __device__ __forceinline__ void sm_merge(float *m, float *s, float m2, float s2, const int BF) {
+    float M = fmaxf(*m, m2);
+    float a = *s > 0.0f ? *s * sm_exp(*m - M, BF) : 0.0f;
+    float b = s2 > 0.0f ? s2 * sm_exp(m2 - M, BF) : 0.0f;
+    *m = M, *s = a + b;
 }
 
-// Rel-pos terms from the tables the GEMMs computed, then the softmax.
-// S: (nrows, ld) act. rh, rw: (nrows, rel_ld) float32 with 2 gh - 1 / 2 gw - 1 valid columns,
-// or NULL. The chunk holds `rows` query rows of each pair starting at query row0: row R is
+// One row of S per TPR threads (TPR = 1: a thread, for rows of a few keys such as the decoder's
+// image -> token attention, where a warp per row left most lanes idle; TPR = 32: a warp;
+// TPR = SOFTMAX_BLOCK: a block). Thread t holds
+// the VEC-element groups t, t + TPR, ... in EPT registers (EPT = elements per thread, chosen
+// by the launcher as the smallest of 8, 16, 32 that covers the row, so short rows do not pay
+// for a long row's registers). Unused slots hold -inf (exp gives 0).
+//
+// Rel-pos terms from the tables the GEMMs computed: the row's gh + gw terms are staged in
+// shared memory (reversed, so key row ky reads hs[ky]) when they fit, else read from RH/RW.
+// S: (nrows, ld) act. rh, rw: rows of stride rel_ld, act, with 2 gh - 1 / 2 gw - 1 valid
+// columns, or NULL. The chunk holds `rows` query rows of each pair starting at query row0: row R is
 // query r = row0 + R % rows of its pair, at grid cell (r / gw, r % gw).
+//
+// The statistics take one pass: each thread's (max, sum of exp) merged across the row, one
+// block barrier for the merge (plus one for staging); the stored values are rescaled by
+// exp(m_thread - m_row) / sum.
 static __device__ __forceinline__ void softmax_body(void *S, int64_t nrows, int k_len,
-                                                    int64_t ld, const float *rh,
-                                                    const float *rw, int rel_ld, int row0,
-                                                    int rows, int gh, int gw, const int BF,
-                                                    const int TPR, const int VEC) {
-    __shared__ float red[SOFTMAX_BLOCK / 32];
-    int64_t row;
-    int t;
-    if (TPR == 32) {
-        row = (int64_t)blockIdx.x * (SOFTMAX_BLOCK / 32) + threadIdx.x / 32;
-        t = threadIdx.x & 31;
-        if (row >= nrows) return;  // whole warps; the warp path has no block barrier
+                                                    int64_t ld, const void *rh,
+                                                    const void *rw, int rel_ld, int row0,
+                                                    int rows, int gh, int gw,
+                                                    FastDiv div_rows, FastDiv div_gw,
+                                                    const int BF,
+                                                    const int TPR, const int VEC, const int EPT) {
+    const int WARPS = SOFTMAX_BLOCK / 32;
+    const int GROUPS = TPR >= SOFTMAX_BLOCK ? 1 : SOFTMAX_BLOCK / TPR;  // rows per block
+    const int REL_CAP = TPR == 1 ? 0 : SOFTMAX_REL_SMEM / GROUPS;       // staged terms per row
+    __shared__ float red_m[WARPS], red_s[WARPS];
+    __shared__ float rel_smem[SOFTMAX_REL_SMEM];
+    int row;  // nrows < 2^31 (the launcher refuses more)
+    int t, live = 1;
+    float *stage;
+    if (TPR == 1) {
+        row = blockIdx.x * SOFTMAX_BLOCK + threadIdx.x;
+        t = 0;
+        stage = rel_smem;
+        if (row >= nrows) return;  // no barrier on this path
+    } else if (TPR <= 32) {
+        row = blockIdx.x * GROUPS + threadIdx.x / TPR;
+        t = threadIdx.x % TPR;
+        stage = rel_smem + (threadIdx.x / TPR) * REL_CAP;
+        if (TPR == 32 && row >= nrows) return;  // whole warps; no block barrier on this path
+        // Narrower groups share a warp with live rows, whose shuffles need every lane: an
+        // out-of-range group redoes the last row and stores nothing.
+        if (row >= nrows) row = (int)nrows - 1, live = 0;
     } else {
         row = blockIdx.x;
         t = threadIdx.x;
+        stage = rel_smem;
     }
-    const int NS = SOFTMAX_MAX_PER_THREAD / VEC;
-    int64_t base = row * ld;
-    float v[SOFTMAX_MAX_PER_THREAD];
-    row_load(v, S, base, t, k_len, BF, TPR, VEC);
+    const int NG = EPT / VEC;
+    int64_t base = (int64_t)row * ld;
+    // The rel-pos terms are fetched first: they are few and their latency hides under the
+    // row's loads.
+    int64_t h = 0, w = 0;  // rh[h - ky] and rw[w - kx] are the key's terms
+    float *hs = stage, *ws = stage;
+    // When a thread's groups all sit at the same key column (TPR VEC a multiple of gw, groups
+    // within one key row: the 64 x 64 global grid), the thread needs only VEC column terms and
+    // one row term per group: it loads them into registers (L2 hits: the table was just
+    // written) with no shared memory and no barrier. Measured on the H100: the staged version
+    // cost 90 us of 390 per 12-pair chunk of vit_b's global attention, this one (to be noted).
+    const int in_regs = TPR > 1 && rh && (TPR * VEC) % gw == 0 && gw % VEC == 0;
+    const int staged = TPR > 1 && rh && !in_regs && gh + gw <= REL_CAP;  // uniform over the row
     if (rh) {
         // attn[q, (ky, kx)] += rel_h[q, ky] + rel_w[q, kx], rel_h[q, ky] = q . Rh[qy - ky + gh - 1]
-        int r = row0 + (int)(row % rows);
-        int qy = r / gw, qx = r - qy * gw;
-        const float *h = rh + row * rel_ld + qy + gh - 1;  // h[-ky]
-        const float *w = rw + row * rel_ld + qx + gw - 1;  // w[-kx]
+        int r = row0 + row - fdiv(row, div_rows) * rows;
+        int qy = fdiv(r, div_gw), qx = r - qy * gw;
+        h = (int64_t)row * rel_ld + qy + gh - 1;
+        w = (int64_t)row * rel_ld + qx + gw - 1;
+        ws = stage + gh;
+    }
+    // Staged terms go to registers first and to shared memory only after the row's loads are
+    // issued: a store straight from the load would wait for it before the row's loads start.
+    const int PRE = (REL_CAP + TPR - 1) / TPR;
+    float pre[2];  // PRE <= 2: REL_CAP <= 2 TPR for every TPR above
+    if (staged)
+#pragma unroll
+        for (int k = 0; k < PRE; k++) {
+            int i = t + k * TPR;
+            pre[k] = i < gh ? ld1(rh, h - i, BF) : i < gh + gw ? ld1(rw, w - (i - gh), BF) : 0.0f;
+        }
+    float hreg[32], wreg[8];  // in_regs: row term per group, column terms of the groups
+    if (in_regs) {
+        int ky0 = fdiv(t * VEC, div_gw), kx0 = t * VEC - ky0 * gw, dky = fdiv(TPR * VEC, div_gw);
+#pragma unroll
+        for (int u = 0; u < VEC; u++) wreg[u] = ld1(rw, w - (kx0 + u), BF);
+#pragma unroll
+        for (int s = 0; s < NG; s++)
+            hreg[s] = (t + TPR * s) * VEC < k_len ? ld1(rh, h - (ky0 + s * dky), BF) : 0.0f;
+    }
+    float v[32];  // EPT used: the loops below run to the constant EPT, the rest is dead
+#pragma unroll
+    for (int s = 0; s < NG; s++) {
+        int j = (t + TPR * s) * VEC;
+        if (j < k_len) ldv(S, base + j, &v[VEC * s], BF, VEC);
+        else
+#pragma unroll
+            for (int u = 0; u < VEC; u++) v[VEC * s + u] = -INFINITY;
+    }
+    if (in_regs) {
+#pragma unroll
+        for (int s = 0; s < NG; s++)
+#pragma unroll
+            for (int u = 0; u < VEC; u++) v[VEC * s + u] += hreg[s] + wreg[u];  // -inf stays
+    } else if (rh) {
+        if (staged) {
+#pragma unroll
+            for (int k = 0; k < PRE; k++)
+                if (t + k * TPR < gh + gw) stage[t + k * TPR] = pre[k];
+            if (TPR <= 32) __syncwarp();
+            else __syncthreads();
+        }
         // Key j = (ky, kx): one quotient per group, by a float reciprocal (exact: the
         // quotient's error, under j * 2^-23, stays far from the 0.5 / gw to the next integer
         // for j < 2^22), then the group's keys step along the row.
         float inv_gw = 1.0f / (float)gw;
 #pragma unroll
-        for (int s = 0; s < NS; s++) {
+        for (int s = 0; s < NG; s++) {
             int j0 = (t + TPR * s) * VEC;
             if (j0 < k_len) {
                 int ky = (int)(((float)j0 + 0.5f) * inv_gw), kx = j0 - ky * gw;
-                if (TPR > 32 && gw % VEC == 0) {
-                    // The group lies in one key row (the global blocks' 64 x 64 grid): one
-                    // rel_h term for it, VEC - 1 fewer loads. Block-per-row kernels only: in
-                    // the warp-per-row bfloat16 kernel (windowed, 14 x 14) the extra branch
-                    // cost 1 ms per layer on the H100 (1.36 -> 2.36 ms, tests/gpu/logs), so
-                    // those keep the one loop below unchanged.
-                    float hv = h[-ky];
-                    for (int u = 0; u < VEC; u++) v[VEC * s + u] += hv + w[-(kx + u)];
+                if (VEC > 1 && gw % VEC == 0) {
+                    // The group lies in one key row (the global blocks' 64 x 64 grid).
+                    float hv = staged ? hs[ky] : ld1(rh, h - ky, BF);
+#pragma unroll
+                    for (int u = 0; u < VEC; u++)
+                        v[VEC * s + u] += hv + (staged ? ws[kx + u] : ld1(rw, w - (kx + u), BF));
                 } else {
+#pragma unroll
                     for (int u = 0; u < VEC; u++) {
-                        v[VEC * s + u] += h[-ky] + w[-kx];
+                        v[VEC * s + u] += staged ? hs[ky] + ws[kx] : ld1(rh, h - ky, BF) + ld1(rw, w - kx, BF);
                         if (++kx == gw) kx = 0, ky++;
                     }
                 }
             }
         }
     }
-    row_softmax_store(v, S, base, t, k_len, red, BF, TPR, VEC);
+    // This thread's statistics; a thread with no elements keeps (-inf, 0).
+    float m = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < EPT; i++) m = fmaxf(m, v[i]);
+    float msafe = m == -INFINITY ? 0.0f : m, sum = 0.0f;
+#pragma unroll
+    for (int i = 0; i < EPT; i++) {
+        float e = sm_exp(v[i] - msafe, BF);
+        v[i] = e;
+        sum += e;
+    }
+    float rm = m, rs = sum;
+#pragma unroll
+    for (int o = (TPR < 32 ? TPR : 32) / 2; o > 0; o >>= 1) {
+        float m2 = __shfl_xor_sync(0xffffffffu, rm, o), s2 = __shfl_xor_sync(0xffffffffu, rs, o);
+        sm_merge(&rm, &rs, m2, s2, BF);
+    }
+    if (TPR > 32) {
+        if ((t & 31) == 0) red_m[t / 32] = rm, red_s[t / 32] = rs;
+        __syncthreads();
+        rm = red_m[0], rs = red_s[0];
+        for (int i = 1; i < TPR / 32; i++) sm_merge(&rm, &rs, red_m[i], red_s[i], BF);
+    }
+    float scale = sum > 0.0f ? sm_exp(m - rm, BF) / rs : 0.0f;
+#pragma unroll
+    for (int s = 0; s < NG; s++) {
+        int j = (t + TPR * s) * VEC;
+        if (live && j < k_len) {
+            float o[8];
+#pragma unroll
+            for (int u = 0; u < VEC; u++) o[u] = v[VEC * s + u] * scale;
+            stv(S, base + j, o, BF, VEC);
+        }
+    }
 }
 
-#define SM_ARGS void *S, int64_t nrows, int k_len, int64_t ld, const float *rh, const float *rw, int rel_ld, int row0, int rows, int gh, int gw
-#define SM_PASS S, nrows, k_len, ld, rh, rw, rel_ld, row0, rows, gh, gw
-__global__ void __launch_bounds__(SOFTMAX_BLOCK) softmax_warp_f32_v1(SM_ARGS) { softmax_body(SM_PASS, 0, 32, 1); }
-__global__ void __launch_bounds__(SOFTMAX_BLOCK) softmax_warp_f32_v4(SM_ARGS) { softmax_body(SM_PASS, 0, 32, 4); }
-__global__ void __launch_bounds__(SOFTMAX_BLOCK) softmax_warp_bf16_v1(SM_ARGS) { softmax_body(SM_PASS, 1, 32, 1); }
-__global__ void __launch_bounds__(SOFTMAX_BLOCK) softmax_warp_bf16_v4(SM_ARGS) { softmax_body(SM_PASS, 1, 32, 4); }
-__global__ void __launch_bounds__(SOFTMAX_BLOCK) softmax_block_f32_v1(SM_ARGS) { softmax_body(SM_PASS, 0, SOFTMAX_BLOCK, 1); }
-__global__ void __launch_bounds__(SOFTMAX_BLOCK) softmax_block_f32_v4(SM_ARGS) { softmax_body(SM_PASS, 0, SOFTMAX_BLOCK, 4); }
-__global__ void __launch_bounds__(SOFTMAX_BLOCK) softmax_block_bf16_v1(SM_ARGS) { softmax_body(SM_PASS, 1, SOFTMAX_BLOCK, 1); }
-__global__ void __launch_bounds__(SOFTMAX_BLOCK) softmax_block_bf16_v4(SM_ARGS) { softmax_body(SM_PASS, 1, SOFTMAX_BLOCK, 4); }
+#define SM_ARGS void *S, int64_t nrows, int k_len, int64_t ld, const void *rh, const void *rw, int rel_ld, int row0, int rows, int gh, int gw, FastDiv div_rows, FastDiv div_gw
+#define SM_PASS S, nrows, k_len, ld, rh, rw, rel_ld, row0, rows, gh, gw, div_rows, div_gw
+typedef void (*SoftmaxKernel)(SM_ARGS);
+// softmax_<warp|block>_<dtype>_v<VEC>_e<EPT>
+#define SM_KERNEL(KIND, TPR, DT, BF, VEC, EPT)                                                   \
+    __global__ void __launch_bounds__(SOFTMAX_BLOCK) softmax_##KIND##_##DT##_v##VEC##_e##EPT(SM_ARGS) { \
+        softmax_body(SM_PASS, BF, TPR, VEC, EPT);                                                \
+    }
+#define SM_KERNELS_EPT(KIND, TPR, EPT)        \
+    SM_KERNEL(KIND, TPR, f32, 0, 1, EPT)      \
+    SM_KERNEL(KIND, TPR, f32, 0, 4, EPT)      \
+    SM_KERNEL(KIND, TPR, bf16, 1, 1, EPT)     \
+    SM_KERNEL(KIND, TPR, bf16, 1, 4, EPT)     \
+    SM_KERNEL(KIND, TPR, bf16, 1, 8, EPT)
+SM_KERNELS_EPT(row, 1, 8)
+SM_KERNELS_EPT(row, 1, 32)
+SM_KERNELS_EPT(sub8, 8, 32)
+SM_KERNELS_EPT(warp, 32, 8)
+SM_KERNELS_EPT(warp, 32, 32)
+SM_KERNELS_EPT(block, SOFTMAX_BLOCK, 8)
+SM_KERNELS_EPT(block, SOFTMAX_BLOCK, 16)
+SM_KERNELS_EPT(block, SOFTMAX_BLOCK, 32)
+
+// [vec index: 1, 4, 8] entries of one (kind, EPT); float32 has no 8-wide access (NULL).
+#define SM_ROW(KIND, EPT)                                                                        \
+    {{softmax_##KIND##_f32_v1_e##EPT, softmax_##KIND##_f32_v4_e##EPT, NULL},                     \
+     {softmax_##KIND##_bf16_v1_e##EPT, softmax_##KIND##_bf16_v4_e##EPT, softmax_##KIND##_bf16_v8_e##EPT}}
+static const SoftmaxKernel softmax_row_kernels[2][2][3] = {SM_ROW(row, 8), SM_ROW(row, 32)};
+static const SoftmaxKernel softmax_sub_kernels[1][2][3] = {SM_ROW(sub8, 32)};
+static const SoftmaxKernel softmax_warp_kernels[2][2][3] = {SM_ROW(warp, 8), SM_ROW(warp, 32)};
+static const SoftmaxKernel softmax_block_kernels[3][2][3] = {SM_ROW(block, 8), SM_ROW(block, 16), SM_ROW(block, 32)};
+
+// Device pointer arrays of a multi-outer chunk, pairs p0 .. p0 + np - 1 (pair p: outer
+// p / n_inner, inner p % n_inner): out[a * np + i] = base[a] + outer[a] o + inner[a] i for the
+// arrays below, in this order (the workspace arrays' bases are shifted so pair p0 is first).
+enum { PTR_Q, PTR_K, PTR_V, PTR_O, PTR_S, PTR_REL, PTR_TAB, N_PTR };
+typedef struct {
+    const char *base[N_PTR];
+    int64_t inner[N_PTR], outer[N_PTR];  // byte strides
+} PtrPlan;
+__global__ void attn_pointers(const char **out, int np, int p0, int n_inner, PtrPlan pl) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < np; i += gridDim.x * blockDim.x) {
+        int p = p0 + i, o = p / n_inner, in = p - o * n_inner;
+        for (int a = 0; a < N_PTR; a++) out[a * np + i] = pl.base[a] + o * pl.outer[a] + in * pl.inner[a];
+    }
+}
+
+// The stacked rel-pos table, (2 rel_ld, hd) act: rows [0, nh) = Rh, rows [rel_ld, rel_ld + nw)
+// = Rw, zeros between (their products land in columns nobody reads). Element size es (2, 4).
+__global__ void attn_rel_table(void *T, const void *rh, const void *rw, int nh, int nw,
+                               int rel_ld, int hd, int es) {
+    int64_t n = (int64_t)2 * rel_ld * hd;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        int row = (int)(i / hd), c = (int)(i - (int64_t)row * hd);
+        const void *src = row < nh ? rh : row >= rel_ld && row - rel_ld < nw ? rw : NULL;
+        int64_t j = (int64_t)(row < rel_ld ? row : row - rel_ld) * hd + c;
+        if (es == 2) ((unsigned short *)T)[i] = src ? ((const unsigned short *)src)[j] : 0;
+        else ((unsigned *)T)[i] = src ? ((const unsigned *)src)[j] : 0u;
+    }
+}
 
 // =============================================================================================
 // launchers
 // =============================================================================================
 
 static void launch_softmax(Exec *x, void *S, int64_t nrows, int k_len, int64_t ld,
-                           const float *rh, const float *rw, int rel_ld, int row0, int rows,
+                           const void *rh, const void *rw, int rel_ld, int row0, int rows,
                            int gh, int gw) {
     int bf = is_bf16(x);
-    // 4-element accesses need whole groups in every row and aligned row starts.
-    int vec = k_len % 4 == 0 && ld % 4 == 0 && aligned16(S);
-    int warp = k_len <= SOFTMAX_MAX_WARP_LEN;
-    int64_t blocks = warp ? (nrows + SOFTMAX_BLOCK / 32 - 1) / (SOFTMAX_BLOCK / 32) : nrows;
-    if (blocks > 0x7fffffff) die("cuda attention: %lld score rows in one chunk", (long long)nrows);
-    dim3 grid((unsigned)blocks), block(SOFTMAX_BLOCK);
-    cudaStream_t s = cuda_stream(x);
-#define SM_LAUNCH(K) K<<<grid, block, 0, s>>>(S, nrows, k_len, ld, rh, rw, rel_ld, row0, rows, gh, gw)
-    if (warp) {
-        if (bf) { if (vec) SM_LAUNCH(softmax_warp_bf16_v4); else SM_LAUNCH(softmax_warp_bf16_v1); }
-        else { if (vec) SM_LAUNCH(softmax_warp_f32_v4); else SM_LAUNCH(softmax_warp_f32_v1); }
+    // Vector accesses need whole groups in every row and aligned row starts (16 bytes).
+    int vi = 0;
+    if (bf && k_len % 8 == 0 && ld % 8 == 0 && aligned16(S)) vi = 2;
+    else if (k_len % 4 == 0 && ld % 4 == 0 && (bf ? aligned8(S) : aligned16(S))) vi = 1;
+    // A thread per row up to 32 keys (the rel-pos terms of a grid that small come from global
+    // memory: no staging on that path), 8 threads up to 256, a warp up to 1024, a block beyond.
+    // Measured on the H100, vit_b's windowed attention (196 keys) at batch 8: 0.96 ms with a
+    // warp per row, 0.90 with 16 threads, 0.82 with 8 (more rows in flight per warp, fewer
+    // shuffle rounds).
+    int per_thread = k_len <= 32, warp = !per_thread && k_len <= SOFTMAX_MAX_WARP_LEN;
+    SoftmaxKernel k;
+    int64_t blocks;
+    if (per_thread) {
+        k = softmax_row_kernels[k_len <= 8 ? 0 : 1][bf][vi];
+        blocks = (nrows + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK;
+    } else if (k_len <= 8 * 32) {
+        k = softmax_sub_kernels[0][bf][vi];
+        blocks = (nrows + SOFTMAX_BLOCK / 8 - 1) / (SOFTMAX_BLOCK / 8);
+    } else if (warp) {
+        k = softmax_warp_kernels[k_len <= 32 * 8 ? 0 : 1][bf][vi];
+        blocks = (nrows + SOFTMAX_BLOCK / 32 - 1) / (SOFTMAX_BLOCK / 32);
     } else {
-        if (bf) { if (vec) SM_LAUNCH(softmax_block_bf16_v4); else SM_LAUNCH(softmax_block_bf16_v1); }
-        else { if (vec) SM_LAUNCH(softmax_block_f32_v4); else SM_LAUNCH(softmax_block_f32_v1); }
+        k = softmax_block_kernels[k_len <= SOFTMAX_BLOCK * 8 ? 0 : k_len <= SOFTMAX_BLOCK * 16 ? 1 : 2][bf][vi];
+        blocks = nrows;
     }
-#undef SM_LAUNCH
+    if (blocks > 0x7fffffff) die("cuda attention: %lld score rows in one chunk", (long long)nrows);
+    k<<<(unsigned)blocks, SOFTMAX_BLOCK, 0, cuda_stream(x)>>>(S, nrows, k_len, ld, rh, rw, rel_ld,
+                                                              row0, rows, gh, gw,
+                                                              fast_div(rows), fast_div(gw));
     LAUNCH_CHECK(x, "attention softmax");
 }
 
@@ -223,7 +402,7 @@ extern "C" void cuda_attention(Exec *x, const AttnParams *p) {
     }
     int q_len = p->q_len, k_len = p->k_len, hd = p->head_dim;
 
-    // The pairs of a chunk run along the longer of (heads, batch); the other index loops.
+    // Pairs run inner along the longer of (heads, batch).
     int inner_heads = p->heads >= p->batch;
     int n_inner = inner_heads ? p->heads : p->batch, n_outer = inner_heads ? p->batch : p->heads;
     int64_t qi = inner_heads ? p->q_head_stride : p->q_batch_stride;
@@ -235,30 +414,110 @@ extern "C" void cuda_attention(Exec *x, const AttnParams *p) {
     int64_t vo = inner_heads ? p->v_batch_stride : p->v_head_stride;
     int64_t oo = inner_heads ? p->o_batch_stride : p->o_head_stride;
 
-    // Workspace per query row: S (ld) act with rows padded to 8 elements (aligned rows for
-    // cuBLAS and the softmax's vector accesses), then RH and RW (rel_ld) float32.
+    // Workspace per query row: S (ld) then [RH | RW] (2 rel_ld), act, rows padded to 8
+    // elements (aligned rows for cuBLAS and the softmax's 16-byte accesses).
     int64_t ld = (int64_t)round_up((size_t)k_len, 8);
     int rel_h_n = 2 * p->grid_h - 1, rel_w_n = 2 * p->grid_w - 1;
-    int rel_ld = rel ? (int)round_up((size_t)(rel_h_n > rel_w_n ? rel_h_n : rel_w_n), 4) : 0;
-    size_t row_bytes = (size_t)ld * es + 2 * (size_t)rel_ld * 4;
+    int rel_ld = rel ? (int)round_up((size_t)(rel_h_n > rel_w_n ? rel_h_n : rel_w_n), 8) : 0;
+    int rel_n = rel_ld + rel_w_n;  // columns the stacked table's product writes
+    int64_t rel_row = 2 * (int64_t)rel_ld;
+    size_t row_bytes = ((size_t)ld + (size_t)rel_row) * es;
     size_t rows_fit = bk->attn_ws_cap / row_bytes;
-    int pairs, rows;  // per chunk
-    if (rows_fit >= (size_t)q_len) {  // whole pairs
+    size_t pairs_fit = rows_fit / (size_t)q_len;
+    // Chunks: several whole outer indices (pointer arrays), or pairs of one outer index
+    // (strided), or query-row blocks of one pair; balanced so the last is not a sliver.
+    int outers = 1, pairs, rows;
+    if (pairs_fit >= (size_t)n_inner && n_outer > 1) {
+        outers = (int)(pairs_fit / n_inner < (size_t)n_outer ? pairs_fit / n_inner : (size_t)n_outer);
+        int n_oc = (n_outer + outers - 1) / outers;
+        outers = (n_outer + n_oc - 1) / n_oc;
+        pairs = outers * n_inner;
         rows = q_len;
-        pairs = (int)(rows_fit / q_len < (size_t)n_inner ? rows_fit / q_len : (size_t)n_inner);
-    } else {  // blocks of query rows of one pair, whole GEMM tiles where the budget allows
+    } else if (pairs_fit >= 1) {
+        pairs = (int)(pairs_fit < (size_t)n_inner ? pairs_fit : (size_t)n_inner);
+        int n_pc = (n_inner + pairs - 1) / pairs;
+        pairs = (n_inner + n_pc - 1) / n_pc;
+        rows = q_len;
+    } else {
         pairs = 1;
         rows = rows_fit >= 64 ? (int)(rows_fit / 64 * 64) : rows_fit > 0 ? (int)rows_fit : 1;
+        int n_rc = (q_len + rows - 1) / rows;
+        rows = (q_len + n_rc - 1) / n_rc;
     }
-    int n_pc = (n_inner + pairs - 1) / pairs, n_rc = (q_len + rows - 1) / rows;
-    pairs = (n_inner + n_pc - 1) / n_pc;  // balanced chunks
-    rows = (q_len + n_rc - 1) / n_rc;
+    int ptrs = outers > 1;
     size_t s_bytes = round_up((size_t)pairs * rows * ld * es, 256);
-    size_t r_bytes = round_up((size_t)pairs * rows * rel_ld * 4, 256);
-    char *ws = (char *)cuda_workspace(x, s_bytes + 2 * r_bytes);
+    size_t r_bytes = rel ? round_up((size_t)pairs * rows * rel_row * es, 256) : 0;
+    size_t t_bytes = rel ? round_up((size_t)rel_row * hd * es, 256) : 0;
+    size_t p_bytes = ptrs ? round_up((size_t)N_PTR * pairs * sizeof(void *), 256) : 0;
+    char *ws = (char *)cuda_workspace(x, s_bytes + r_bytes + t_bytes + p_bytes);
     void *S = ws;
-    float *RH = rel ? (float *)(ws + s_bytes) : NULL;
-    float *RW = rel ? (float *)(ws + s_bytes + r_bytes) : NULL;
+    char *REL = rel ? ws + s_bytes : NULL;             // [RH | RW] rows
+    void *TAB = rel ? ws + s_bytes + r_bytes : NULL;  // [Rh; Rw]
+    const char **P = ptrs ? (const char **)(ws + s_bytes + r_bytes + t_bytes) : NULL;
+    const int64_t s_stride = (int64_t)rows * ld, r_stride = (int64_t)rows * rel_row;
+    if (rel) {
+        attn_rel_table<<<grid_for(rel_row * hd, 256), 256, 0, cuda_stream(x)>>>(
+            TAB, p->rel_pos_h, p->rel_pos_w, rel_h_n, rel_w_n, rel_ld, hd, (int)es);
+        LAUNCH_CHECK(x, "attention rel-pos table");
+    }
+    // The softmax's views of the product: RH at column 0, RW at column rel_ld.
+    const void *RH = REL, *RW = rel ? REL + (size_t)rel_ld * es : NULL;
+
+    if (ptrs) {
+        // Whole pairs, several outer indices per chunk: every product one pointer-array call.
+        PtrPlan pl;
+        const void *bases[N_PTR] = {p->q, p->k, p->v, p->o, S, REL, TAB};
+        const int64_t inner[N_PTR] = {qi * (int64_t)es, ki * (int64_t)es, vi * (int64_t)es,
+                                      oi * (int64_t)es, s_stride * (int64_t)es,
+                                      r_stride * (int64_t)es, 0};
+        const int64_t outer[N_PTR] = {qo * (int64_t)es, ko * (int64_t)es, vo * (int64_t)es,
+                                      oo * (int64_t)es, (int64_t)n_inner * s_stride * (int64_t)es,
+                                      (int64_t)n_inner * r_stride * (int64_t)es, 0};
+        for (int a = 0; a < N_PTR; a++) {  // absent arrays (no rel-pos) stay NULL, unused
+            pl.base[a] = (const char *)bases[a];
+            pl.inner[a] = bases[a] ? inner[a] : 0, pl.outer[a] = bases[a] ? outer[a] : 0;
+        }
+        // When one outer index's pairs are consecutive query rows (the windowed blocks: the
+        // windows of one head), the rel-pos product of a whole outer index is one tall GEMM
+        // (m = pairs x rows), strided over the chunk's outers, instead of a small one per pair.
+        int rel_tall = qi == (int64_t)q_len * p->q_tok_stride;
+        int total = n_outer * n_inner;
+        for (int p0 = 0; p0 < total; p0 += pairs) {
+            int np = total - p0 < pairs ? total - p0 : pairs;
+            // The chunk's S and REL start at the workspace base: outer offsets relative to p0's.
+            PtrPlan cp = pl;
+            for (int a = PTR_S; a <= PTR_REL; a++)
+                if (cp.base[a]) cp.base[a] -= (int64_t)p0 * pl.inner[a];
+            attn_pointers<<<grid_for(np, 256), 256, 0, cuda_stream(x)>>>(P, np, p0, n_inner, cp);
+            LAUNCH_CHECK(x, "attention pointers");
+            const void *const *pq = (const void *const *)P + PTR_Q * np;
+            const void *const *pk = (const void *const *)P + PTR_K * np;
+            const void *const *pv = (const void *const *)P + PTR_V * np;
+            void *const *po = (void *const *)P + PTR_O * np;
+            void *const *pS = (void *const *)P + PTR_S * np;
+            // 1. S(q_len, k_len) = scale q k^T
+            cuda_gemm_ptrs(x, 0, 1, q_len, k_len, hd, p->scale, pq, p->q_tok_stride, pk,
+                           p->k_tok_stride, 0.0f, pS, ld, np, bf, bf);
+            // 2. rel-pos dot products (the unscaled q, as the official code)
+            if (rel && rel_tall) {
+                int o0 = p0 / n_inner;  // chunks hold whole outer indices
+                cuda_gemm(x, 0, 1, n_inner * q_len, rel_n, hd, 1.0f,
+                          (const char *)p->q + o0 * qo * (int64_t)es, p->q_tok_stride, qo, TAB, hd,
+                          0, 0.0f, REL, rel_row, (int64_t)n_inner * r_stride, np / n_inner, bf, bf);
+            } else if (rel) {
+                cuda_gemm_ptrs(x, 0, 1, q_len, rel_n, hd, 1.0f, pq, p->q_tok_stride,
+                               (const void *const *)P + PTR_TAB * np, hd, 0.0f,
+                               (void *const *)P + PTR_REL * np, rel_row, np, bf, bf);
+            }
+            // 3. rel-pos terms and softmax, in place
+            launch_softmax(x, S, (int64_t)np * q_len, k_len, ld, RH, RW, (int)rel_row, 0, q_len,
+                           rel ? p->grid_h : 1, rel ? p->grid_w : 1);
+            // 4. o = P v
+            cuda_gemm_ptrs(x, 0, 0, q_len, hd, k_len, 1.0f, (const void *const *)pS, ld, pv,
+                           p->v_tok_stride, 0.0f, po, p->o_tok_stride, np, bf, bf);
+        }
+        return;
+    }
 
     for (int o = 0; o < n_outer; o++) {
         for (int c0 = 0; c0 < n_inner; c0 += pairs) {
@@ -269,22 +528,19 @@ extern "C" void cuda_attention(Exec *x, const AttnParams *p) {
                 int nr = q_len - r0 < rows ? q_len - r0 : rows;
                 const void *q = (const char *)p->q + (o * qo + c0 * qi + r0 * p->q_tok_stride) * (int64_t)es;
                 void *out = (char *)p->o + (o * oo + c0 * oi + r0 * p->o_tok_stride) * (int64_t)es;
-                int64_t s_stride = (int64_t)nr * ld, r_stride = (int64_t)nr * rel_ld;
+                int64_t cs_stride = (int64_t)nr * ld, cr_stride = (int64_t)nr * rel_row;
                 // 1. S(nr, k_len) = scale q(nr, hd) k(k_len, hd)^T
                 cuda_gemm(x, 0, 1, nr, k_len, hd, p->scale, q, p->q_tok_stride, qi, k,
-                          p->k_tok_stride, ki, 0.0f, S, ld, s_stride, nc, bf, bf);
-                // 2. RH(nr, 2gh-1) = q Rh^T, RW likewise: the unscaled q, as the official code.
-                if (rel) {
-                    cuda_gemm(x, 0, 1, nr, rel_h_n, hd, 1.0f, q, p->q_tok_stride, qi,
-                              p->rel_pos_h, hd, 0, 0.0f, RH, rel_ld, r_stride, nc, bf, 0);
-                    cuda_gemm(x, 0, 1, nr, rel_w_n, hd, 1.0f, q, p->q_tok_stride, qi,
-                              p->rel_pos_w, hd, 0, 0.0f, RW, rel_ld, r_stride, nc, bf, 0);
-                }
+                          p->k_tok_stride, ki, 0.0f, S, ld, cs_stride, nc, bf, bf);
+                // 2. [RH | RW](nr, rel_n) = q [Rh; Rw]^T: the unscaled q, as the official code.
+                if (rel)
+                    cuda_gemm(x, 0, 1, nr, rel_n, hd, 1.0f, q, p->q_tok_stride, qi, TAB, hd, 0,
+                              0.0f, REL, rel_row, cr_stride, nc, bf, bf);
                 // 3. S += rel-pos terms; S = softmax(S) row-wise, in place.
-                launch_softmax(x, S, (int64_t)nc * nr, k_len, ld, RH, RW, rel_ld, r0, nr,
+                launch_softmax(x, S, (int64_t)nc * nr, k_len, ld, RH, RW, (int)rel_row, r0, nr,
                                rel ? p->grid_h : 1, rel ? p->grid_w : 1);
                 // 4. o(nr, hd) = P(nr, k_len) v(k_len, hd)
-                cuda_gemm(x, 0, 0, nr, hd, k_len, 1.0f, S, ld, s_stride, v, p->v_tok_stride,
+                cuda_gemm(x, 0, 0, nr, hd, k_len, 1.0f, S, ld, cs_stride, v, p->v_tok_stride,
                           vi, 0.0f, out, p->o_tok_stride, oi, nc, bf, bf);
             }
         }

@@ -8,7 +8,7 @@
 #include "cuda_common.cuh"
 
 #define CUBLAS_WORKSPACE_BYTES (32u << 20)  // cuBLAS's recommendation for Hopper
-#define ATTN_WORKSPACE_DEFAULT ((size_t)512 << 20)
+#define ATTN_WORKSPACE_DEFAULT ((size_t)2048 << 20)
 
 // ---- bfloat16 on the host: round to nearest even, NaN kept quiet (as __float2bfloat16) -------
 static uint16_t f32_to_bf16_bits(float f) {

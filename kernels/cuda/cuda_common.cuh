@@ -218,6 +218,11 @@ void cuda_gemm(Exec *x, int a_trans, int b_trans, int m, int n, int k, float alp
                const void *A, int64_t lda, int64_t stride_a, const void *B, int64_t ldb,
                int64_t stride_b, float beta, void *C, int64_t ldc, int64_t stride_c, int batch,
                int ab_bf16, int c_bf16);
+// The same product over device arrays of `batch` matrix pointers (cuBLAS pointer-array
+// batched): for batches whose matrices are not one stride apart.
+void cuda_gemm_ptrs(Exec *x, int a_trans, int b_trans, int m, int n, int k, float alpha,
+                    const void *const *A, int64_t lda, const void *const *B, int64_t ldb,
+                    float beta, void *const *C, int64_t ldc, int batch, int ab_bf16, int c_bf16);
 }
 
 #endif

@@ -110,6 +110,30 @@ extern "C" void cuda_gemm(Exec *x, int a_trans, int b_trans, int m, int n, int k
     if (bk->sync_each_launch) LAUNCH_CHECK(x, "cublas gemm");
 }
 
+extern "C" void cuda_gemm_ptrs(Exec *x, int a_trans, int b_trans, int m, int n, int k,
+                               float alpha, const void *const *A, int64_t lda,
+                               const void *const *B, int64_t ldb, float beta, void *const *C,
+                               int64_t ldc, int batch, int ab_bf16, int c_bf16) {
+    if (m <= 0 || n <= 0 || batch <= 0) return;
+    CudaBackend *bk = cuda_backend(x);
+    // Operand order and transposes as cuda_gemm (row-major C = column-major C^T).
+    cublasOperation_t ta = b_trans ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t tb = a_trans ? CUBLAS_OP_T : CUBLAS_OP_N;
+    int ilda = as_int(lda, "lda"), ildb = as_int(ldb, "ldb"), ildc = as_int(ldc, "ldc");
+    if (!ab_bf16 && c_bf16) die("cuda gemm: float32 operands with a bfloat16 output are not supported");
+    if (!ab_bf16) {
+        cublasCheck(cublasSgemmBatched(bk->cublas, ta, tb, n, m, k, &alpha, (const float *const *)B,
+                                       ildb, (const float *const *)A, ilda, &beta,
+                                       (float *const *)C, ildc, batch));
+    } else {
+        cublasCheck(cublasGemmBatchedEx(bk->cublas, ta, tb, n, m, k, &alpha, B, CUDA_R_16BF, ildb,
+                                        A, CUDA_R_16BF, ilda, &beta, C,
+                                        c_bf16 ? CUDA_R_16BF : CUDA_R_32F, ildc, batch,
+                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    }
+    if (bk->sync_each_launch) LAUNCH_CHECK(x, "cublas gemm (pointer arrays)");
+}
+
 extern "C" LinearWeight *cuda_linear_prepare(Exec *x, const float *W, const float *b, int out,
                                              int in) {
     int bf = is_bf16(x);

@@ -149,22 +149,26 @@ __global__ void window_u2(WIN_ARGS) { window_body(WIN_PASS, 2); }
 
 // ref: torch.nn.ConvTranspose2d(kernel_size=2, stride=2) scatter: dst (n, 2h, 2w, c) element
 // (y2, x2, co) = src (n, h, w, c * 4) element (y2 / 2, x2 / 2, co * 4 + (y2 % 2) * 2 + x2 % 2).
-static __device__ __forceinline__ void shuffle_body(char *dst, const char *src, int n, int h,
-                                                    int w, int c, const int U) {
-    int64_t total = (int64_t)n * 4 * h * w * c;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        int co = (int)(i % c);
-        int64_t pix = i / c;
-        int x2 = (int)(pix % (2 * w));
-        int64_t t = pix / (2 * w);
-        int y2 = (int)(t % (2 * h)), b = (int)(t / (2 * h));
-        int64_t s = ((((int64_t)b * h + y2 / 2) * w + x2 / 2) * c + co) * 4 + (y2 & 1) * 2 + (x2 & 1);
-        copy_unit(dst + i * U, src + s * U, U);
-    }
+// One thread per source group of 4 (its 4 consecutive elements read together, the 4 written to
+// the 2 x 2 output pixels, adjacent threads writing adjacent channels); blockIdx.y is the image,
+// so the index math within an image is 32-bit (the launcher checks 4 h w c < 2^31).
+static __device__ __forceinline__ void shuffle_body(char *dst, const char *src, int h, int w,
+                                                    int c, const int U) {
+    int per_image = h * w * c;
+    int g = blockIdx.x * blockDim.x + threadIdx.x;
+    if (g >= per_image) return;
+    int b = blockIdx.y;
+    int co = g % c, pix = g / c, x = pix % w, y = pix / w;
+    const char *s = src + ((int64_t)b * per_image + g) * 4 * U;
+    char *d = dst + (((int64_t)b * 2 * h + 2 * y) * 2 * w + 2 * x) * c * U + (int64_t)co * U;
+    int64_t row = (int64_t)2 * w * c * U;
+    copy_unit(d, s, U);
+    copy_unit(d + c * U, s + U, U);
+    copy_unit(d + row, s + 2 * U, U);
+    copy_unit(d + row + c * U, s + 3 * U, U);
 }
-__global__ void shuffle_u4(char *dst, const char *src, int n, int h, int w, int c) { shuffle_body(dst, src, n, h, w, c, 4); }
-__global__ void shuffle_u2(char *dst, const char *src, int n, int h, int w, int c) { shuffle_body(dst, src, n, h, w, c, 2); }
+__global__ void shuffle_u4(char *dst, const char *src, int h, int w, int c) { shuffle_body(dst, src, h, w, c, 4); }
+__global__ void shuffle_u2(char *dst, const char *src, int h, int w, int c) { shuffle_body(dst, src, h, w, c, 2); }
 
 // bfloat16 -> float32, 4 elements at a time when VEC = 4.
 static __device__ __forceinline__ void to_f32_body(float *dst, const void *src, int64_t n,
@@ -306,10 +310,12 @@ extern "C" void cuda_pixel_shuffle2(Exec *x, void *dst, const void *src, int n, 
                                     int c) {
     if (n <= 0 || h <= 0 || w <= 0 || c <= 0) return;
     if (dst == src) die("cuda pixel_shuffle2: dst must not alias src");
-    unsigned grid = grid_for((int64_t)n * 4 * h * w * c, 256);
+    if ((int64_t)4 * h * w * c > 0x7fffffff || n > 65535)
+        die("cuda pixel_shuffle2: %d images of %dx%dx%d are over the kernel's index range", n, h, w, 4 * c);
+    dim3 grid((unsigned)(((int64_t)h * w * c + 255) / 256), (unsigned)n);
     cudaStream_t s = cuda_stream(x);
-    if (is_bf16(x)) shuffle_u2<<<grid, 256, 0, s>>>((char *)dst, (const char *)src, n, h, w, c);
-    else shuffle_u4<<<grid, 256, 0, s>>>((char *)dst, (const char *)src, n, h, w, c);
+    if (is_bf16(x)) shuffle_u2<<<grid, 256, 0, s>>>((char *)dst, (const char *)src, h, w, c);
+    else shuffle_u4<<<grid, 256, 0, s>>>((char *)dst, (const char *)src, h, w, c);
     LAUNCH_CHECK(x, "pixel_shuffle2");
 }
 

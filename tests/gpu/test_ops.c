@@ -39,7 +39,7 @@
 static Exec G;          // the CUDA table under test
 static Exec CPU;        // the reference
 static CudaBackend *BK;
-#define ATTN_WS_DEFAULT ((size_t)512 << 20)  // the backend's default attention workspace bound
+#define ATTN_WS_DEFAULT ((size_t)2048 << 20)  // the backend's default attention workspace bound
 static int BF;          // the table under test is bfloat16
 static const char *TNAME;
 static int n_pass, n_fail;
@@ -264,9 +264,12 @@ static void test_layernorm(int64_t rows, int dim, float eps, Act act, int inplac
 // =============================================================================================
 
 // Encoder layout: qkv (batch, T, 3, heads, hd), o (batch, T, heads, hd), rel-pos on a g x g
-// grid. Pass 0 runs the default workspace bound (chunks of whole (batch, head) pairs); with
-// `variants`, pass 1 bounds the workspace to small_ws bytes: chunks of a few query rows of
-// one pair, so the row offsets into q, o and the rel-pos grid are exercised.
+// grid. Pass 0 runs the default workspace bound (chunks of whole (batch, head) pairs: every
+// outer index in one pointer-array chunk when they fit); with `variants`, pass 1 bounds the
+// workspace to small_ws bytes: chunks of a few query rows of one pair, so the row offsets into
+// q, o and the rel-pos grid are exercised; pass 2 to two outer indices' pairs and a half: the
+// pointer-array chunks of two outer indices and a shorter last chunk when there are three;
+// pass 3 to half an outer index's pairs: strided chunks of a few pairs of one outer index.
 static void test_attention_encoder(int batch, int heads, int g, int hd, int variants,
                                    size_t small_ws) {
     int T = g * g, C = heads * hd;
@@ -287,19 +290,26 @@ static void test_attention_encoder(int batch, int heads, int g, int hd, int vari
     CPU.ops->attention(&CPU, &pc);
     void *dqkv = dev_act(qkv, (int64_t)batch * T * 3 * C);
     void *drh = dev_act(rh, (int64_t)(2 * g - 1) * hd), *drw = dev_act(rw, (int64_t)(2 * g - 1) * hd);
-    for (int pass = 0; pass < (variants ? 2 : 1); pass++) {
+    // Workspace bytes of one pair, as cuda_attention counts them (S rows padded to 8, the two
+    // rel-pos products side by side, each padded to 8 columns, all in the activation type).
+    size_t pair_bytes = (size_t)T * ((size_t)(T + 7) / 8 * 8 + 2 * (size_t)((2 * g - 1 + 7) / 8 * 8)) * act_bytes(1);
+    int n_inner = heads >= batch ? heads : batch;
+    for (int pass = 0; pass < (variants ? 4 : 1); pass++) {
         void *dout = dev_poisoned(act_bytes(no));
         AttnParams pg = p;
         pg.q = dqkv, pg.k = act_at(&G, dqkv, C), pg.v = act_at(&G, dqkv, 2 * C), pg.o = dout;
         pg.rel_pos_h = drh, pg.rel_pos_w = drw;
         if (pass == 1) cuda_backend_set_attn_workspace(BK, small_ws);
+        if (pass == 2) cuda_backend_set_attn_workspace(BK, pair_bytes * (size_t)n_inner * 2 + pair_bytes / 2);
+        if (pass == 3) cuda_backend_set_attn_workspace(BK, pair_bytes * (size_t)(n_inner > 1 ? n_inner / 2 : 1) + pair_bytes / 2);
         G.ops->attention(&G, &pg);
         cuda_backend_set_attn_workspace(BK, ATTN_WS_DEFAULT);
         float *go = get_act(dout, no);
         char what[200];
         snprintf(what, sizeof what, "encoder qkv layout, rel-pos %dx%d grid, batch=%d heads=%d hd=%d%s",
                  g, g, batch, heads, hd,
-                 pass == 0 ? "" : ", small workspace (row blocks)");
+                 pass == 0 ? "" : pass == 1 ? ", small workspace (row blocks)"
+                 : pass == 2 ? ", workspace of two outer indices" : ", workspace of half an outer index");
         compare("attention", what, go, co, no, tol_of(2e-5, 2e-2));
         dfree(dout);
         free(go);
@@ -562,6 +572,9 @@ static void run_suite(void) {
     test_layernorm(333, 64, 1e-6f, ACT_GELU, 1);
     test_layernorm(333, 4, 1e-6f, ACT_GELU, 0);
     test_layernorm(333, 30, 1e-6f, ACT_GELU, 0);   // dim % 4 != 0: scalar path
+    test_layernorm(333, 128, 1e-6f, ACT_NONE, 0);  // widest half-warp row
+    test_layernorm(333, 129, 1e-6f, ACT_NONE, 1);  // narrowest warp row, scalar
+    test_layernorm(333, 700, 1e-6f, ACT_GELU, 0);
 
     test_attention_encoder(3, 2, 14, 64, 1, 16 << 10);  // windowed: windows outnumber heads
     test_attention_encoder(2, 3, 14, 80, 1, 16 << 10);  // vit_h head dim, heads outnumber windows
@@ -571,6 +584,23 @@ static void run_suite(void) {
     test_attention_decoder(3, 8, 4096, 7, 16);      // cross attention image -> token
     test_attention_decoder(3, 8, 7, 7, 32);         // self attention of the tokens
     test_attention_decoder(2, 8, 6, 4096, 32);      // odd token count, larger head dim
+    test_attention_decoder(11, 8, 7, 4096, 16);     // prompts outnumber heads (pointer arrays)
+    test_attention_decoder(11, 8, 4096, 7, 16);
+    test_attention_decoder(1, 8, 7, 4096, 16);      // one prompt: one strided chunk
+    // softmax row lengths for every kernel shape: warp rows of <= 256 and <= 1024, block rows
+    // of <= 2048, <= 4096, <= 8192; lengths off the 8- and 4-element vector widths
+    test_attention_decoder(3, 2, 5, 250, 16);
+    test_attention_decoder(3, 2, 5, 1000, 16);
+    test_attention_decoder(3, 2, 5, 1998, 16);
+    test_attention_decoder(3, 2, 5, 2050, 16);
+    test_attention_decoder(2, 2, 5, 8000, 16);
+    test_attention_decoder(2, 2, 5, 8191, 16);
+    test_attention_encoder(5, 3, 14, 64, 1, 16 << 10); // 3 outer indices: a shorter last chunk
+    // Rows of at most 32 keys: a thread per row (rel-pos terms read from global memory).
+    test_attention_encoder(2, 3, 4, 16, 1, 2 << 10);
+    test_attention_encoder(3, 2, 5, 32, 1, 2 << 10);
+    test_attention_decoder(3, 2, 40, 32, 16);        // 32 keys: 16-byte groups
+    test_attention_decoder(3, 2, 40, 9, 16);
 
     test_add(4096 * 3, 4096 * 3, 4096 * 3, 0);
     test_add(4096 * 3, 4096 * 3, 4096, 1);          // + pos_embed broadcast over the batch
@@ -699,7 +729,7 @@ static void bench(void) {
     c.p = vitb_attention(0, big1, big2, drel);
     double ms_glob = time_ms(run_attn, &c, 5), ms_glob_ws[4];
     for (int i = 0; i < 4; i++) {
-        cuda_backend_set_attn_workspace(BK, (size_t)128 << (20 + i));
+        cuda_backend_set_attn_workspace(BK, (size_t)256 << (20 + i));
         ms_glob_ws[i] = time_ms(run_attn, &c, 5);
     }
     cuda_backend_set_attn_workspace(BK, ATTN_WS_DEFAULT);
@@ -717,7 +747,7 @@ static void bench(void) {
            gf * H4 / ms_lin2 /* H4 inputs, C outputs: same count */, ms_ln,
            2.0 * tokens * C * (BF ? 2 : 4) / ms_ln / 1e6, ms_part);
     printf("NOTE bench %s vit_b batch 8: global attention (8x12 heads, 4096 tokens) %.2f ms "
-           "[workspace bound 128/256/512/1024 MiB: %.2f/%.2f/%.2f/%.2f; no rel-pos %.2f]; "
+           "[workspace bound 256/512/1024/2048 MiB: %.2f/%.2f/%.2f/%.2f; no rel-pos %.2f]; "
            "windowed (200x12 heads, 196 tokens) %.2f ms [no rel-pos %.2f]\n", TNAME, ms_glob,
            ms_glob_ws[0], ms_glob_ws[1], ms_glob_ws[2], ms_glob_ws[3], ms_glob_norel, ms_win,
            ms_win_norel);

@@ -35,9 +35,18 @@ typedef struct {
     // the image encoder; prompt encoding + mask decoding, summed over the images; upscaling
     // to the original size + top-mask statistics, summed likewise. -1 when not measured.
     double phase_ms[3];
+    // Host milliseconds spent queueing each phase (same boundaries): when a phase's host time
+    // reaches its device time, the device waited for launches (the host is the bound).
+    double host_ms[3];
 } EvalBatch;
 
 enum { PHASE_ENCODER, PHASE_DECODER, PHASE_POST, N_PHASES };
+
+static double wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
 static const char *const phase_names[N_PHASES] = {"encoder", "decoder", "post"};
 
 // Fails the experiment in the protocol (a status line with the error) and on stderr.
@@ -125,11 +134,15 @@ static void eval_batch(Sam *m, void *ctx) {
     // each image with prompts one after its decoding and one after its post-processing.
     int marks = !x->planning && x->ops->timer_mark != NULL, n_marks = 0;
     if (marks) x->ops->timer_mark(x, n_marks++);
+    for (int k = 0; k < N_PHASES; k++) e->host_ms[k] = 0.0;
+    double host_t = wall_ms(), host_now;
+#define HOST_PHASE(k) (host_now = wall_ms(), e->host_ms[k] += host_now - host_t, host_t = host_now)
 
     // ---- timed region ----
     void *embed = ex_act(x, (int64_t)e->n_images * G * G * D);
     sam_encode(m, embed, pixels, e->n_images);
     if (marks) x->ops->timer_mark(x, n_marks++);
+    HOST_PHASE(PHASE_ENCODER);
     for (int i = 0; i < e->n_images; i++) {
         int p0 = b->prompt_offset[i], n = b->prompt_offset[i + 1] - p0;
         if (n == 0) continue;
@@ -141,14 +154,17 @@ static void eval_batch(Sam *m, void *ctx) {
         float *lowres = ex_f32(x, (int64_t)n * C * L * L);
         sam_decode(m, lowres, e->iou + (size_t)p0 * C, act_at(x, embed, (int64_t)i * G * G * D), &pr, 1);
         if (marks) x->ops->timer_mark(x, n_marks++);
+        HOST_PHASE(PHASE_DECODER);
         float *logits = ex_f32(x, (int64_t)n * C * H * W);
         sam_postprocess(m, logits, lowres, n * C, b->input_h[i], b->input_w[i], H, W);
         size_t off = b->mask_offset[p0];
         op_top_mask_stats(x, e->top + off, e->top_index + p0, e->inter + p0, e->uni + p0, logits,
                           e->iou + (size_t)p0 * C, gt + off, n, C, H, W);
         if (marks) x->ops->timer_mark(x, n_marks++);
+        HOST_PHASE(PHASE_POST);
         ex_release(x, mark);
     }
+#undef HOST_PHASE
     if (!x->planning) e->ms = x->ops->timer_end_ms(x);
     for (int k = 0; k < N_PHASES; k++) e->phase_ms[k] = -1.0;
     if (marks) {
@@ -281,7 +297,7 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
         fflush(stdout);
     }
 
-    double *batch_ms = NULL, *phase_ms[N_PHASES] = {NULL};
+    double *batch_ms = NULL, *phase_ms[N_PHASES] = {NULL}, *host_ms[N_PHASES] = {NULL};
     int n_timed = 0, cap_timed = 0, have_phases = 1;
     long long images_timed = 0, annotations = 0, images_skipped = 0, images_untimed = 0;
     double iou_sum = 0, total_ms = 0, first_mask_s = -1;
@@ -324,11 +340,16 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
             if (n_timed == cap_timed) {
                 cap_timed = cap_timed ? 2 * cap_timed : 64;
                 batch_ms = xrealloc(batch_ms, sizeof(double) * (size_t)cap_timed);
-                for (int k = 0; k < N_PHASES; k++)
+                for (int k = 0; k < N_PHASES; k++) {
                     phase_ms[k] = xrealloc(phase_ms[k], sizeof(double) * (size_t)cap_timed);
+                    host_ms[k] = xrealloc(host_ms[k], sizeof(double) * (size_t)cap_timed);
+                }
             }
             batch_ms[n_timed] = e.ms;
-            for (int k = 0; k < N_PHASES; k++) phase_ms[k][n_timed] = e.phase_ms[k];
+            for (int k = 0; k < N_PHASES; k++) {
+                phase_ms[k][n_timed] = e.phase_ms[k];
+                host_ms[k][n_timed] = e.host_ms[k];
+            }
             if (e.phase_ms[0] < 0) have_phases = 0;
             printf("{\"type\":\"batch\",\"index\":%d,\"images\":%d,\"prompts\":%d,\"ms\":%.17g}\n",
                    n_timed, b->n_images, b->n_prompts, e.ms);
@@ -383,15 +404,20 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
         peak_kind = "host_rss";
     }
     double med = NAN, mn = NAN, mx = NAN, noise = NAN;
-    // "phase_ms": per-phase medians over the timed batches, where the backend marks phases
-    // (an additive field of the summary; the harness keeps the summary line whole).
-    char phases[256] = "";
+    // "phase_ms": per-phase medians over the timed batches, where the backend marks phases,
+    // and "host_ms": the host's queueing time of the same phases (additive fields of the
+    // summary; the harness keeps the summary line whole).
+    char phases[512] = "";
     if (n_timed > 0 && have_phases) {
-        size_t o = (size_t)snprintf(phases, sizeof phases, ",\"phase_ms\":{");
-        for (int k = 0; k < N_PHASES; k++)
-            o += (size_t)snprintf(phases + o, sizeof phases - o, "%s\"%s\":%.6f", k ? "," : "",
-                                  phase_names[k], median(phase_ms[k], n_timed));
-        snprintf(phases + o, sizeof phases - o, "}");
+        size_t o = 0;
+        for (int f = 0; f < 2; f++) {
+            double **v = f ? host_ms : phase_ms;
+            o += (size_t)snprintf(phases + o, sizeof phases - o, ",\"%s\":{", f ? "host_ms" : "phase_ms");
+            for (int k = 0; k < N_PHASES; k++)
+                o += (size_t)snprintf(phases + o, sizeof phases - o, "%s\"%s\":%.6f", k ? "," : "",
+                                      phase_names[k], median(v[k], n_timed));
+            o += (size_t)snprintf(phases + o, sizeof phases - o, "}");
+        }
     }
     if (n_timed > 0) {
         double *s = xmalloc(sizeof(double) * (size_t)n_timed);
@@ -422,7 +448,7 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
     printf("{\"type\":\"status\",\"ok\":true}\n");
     fflush(stdout);
 
-    for (int k = 0; k < N_PHASES; k++) free(phase_ms[k]);
+    for (int k = 0; k < N_PHASES; k++) free(phase_ms[k]), free(host_ms[k]);
     free(batch_ms), free(top), free(top_index), free(inter), free(uni), free(iou);
     batch_loader_close(bl);
     model_close(stage, &x, &m);
