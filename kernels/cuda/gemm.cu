@@ -59,6 +59,30 @@ static __device__ __forceinline__ void epilogue_body(void *y, const void *bias,
     }
 }
 
+// y = act(y) in place, 16 bytes per access (8 bfloat16 or 4 float32): the GELU after the Lt
+// bias epilogue (vit_b's MLP hidden layer, 200 MB in bfloat16 at batch 8). The general kernel
+// above ran it at 2.1 TB/s on the H100 (8-byte accesses, a 64-bit column modulo per group).
+static __device__ __forceinline__ void act16_body(void *y, int64_t n16, int act, const int BF) {
+    for (int64_t g = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; g < n16;
+         g += (int64_t)gridDim.x * blockDim.x) {
+        uint4 u = ((uint4 *)y)[g];
+        unsigned w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+        for (int h = 0; h < 4; h++) {
+            if (BF) {
+                float2 f = __bfloat1622float2(*(const __nv_bfloat162 *)&w[h]);
+                __nv_bfloat162 b = __floats2bfloat162_rn(act_apply(f.x, act), act_apply(f.y, act));
+                w[h] = *(const unsigned *)&b;
+            } else {
+                w[h] = __float_as_uint(act_apply(__uint_as_float(w[h]), act));
+            }
+        }
+        ((uint4 *)y)[g] = make_uint4(w[0], w[1], w[2], w[3]);
+    }
+}
+__global__ void act16_f32(void *y, int64_t n16, int act) { act16_body(y, n16, act, 0); }
+__global__ void act16_bf16(void *y, int64_t n16, int act) { act16_body(y, n16, act, 1); }
+
 __global__ void epilogue_f32_v1(void *y, const void *b, const void *r, int64_t rows, int out, int act) { epilogue_body(y, b, r, rows, out, act, 0, 1); }
 __global__ void epilogue_f32_v4(void *y, const void *b, const void *r, int64_t rows, int out, int act) { epilogue_body(y, b, r, rows, out, act, 0, 4); }
 __global__ void epilogue_bf16_v1(void *y, const void *b, const void *r, int64_t rows, int out, int act) { epilogue_body(y, b, r, rows, out, act, 1, 1); }
@@ -235,6 +259,13 @@ static void lt_linear(Exec *x, void *y, const void *in, const void *W, const voi
 static void launch_epilogue(Exec *x, void *y, const void *bias, const void *res, int64_t rows,
                             int out, Act act) {
     int bf = is_bf16(x);
+    if (!bias && !res && aligned16(y) && (rows * out * (bf ? 2 : 4)) % 16 == 0) {
+        int64_t n16 = rows * out * (bf ? 2 : 4) / 16;
+        if (bf) act16_bf16<<<grid_for(n16, 256), 256, 0, cuda_stream(x)>>>(y, n16, act);
+        else act16_f32<<<grid_for(n16, 256), 256, 0, cuda_stream(x)>>>(y, n16, act);
+        LAUNCH_CHECK(x, "linear activation");
+        return;
+    }
     int vec = out % 4 == 0 && (bf ? aligned8(y) && (!bias || aligned8(bias)) && (!res || aligned8(res))
                                   : aligned16(y) && (!bias || aligned16(bias)) && (!res || aligned16(res)));
     int64_t items = rows * out / (vec ? 4 : 1);

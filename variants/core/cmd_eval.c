@@ -351,8 +351,17 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
                 host_ms[k][n_timed] = e.host_ms[k];
             }
             if (e.phase_ms[0] < 0) have_phases = 0;
-            printf("{\"type\":\"batch\",\"index\":%d,\"images\":%d,\"prompts\":%d,\"ms\":%.17g}\n",
-                   n_timed, b->n_images, b->n_prompts, e.ms);
+            // The batch's own phase split, where the backend marks phases: which phase a slow
+            // batch lost its time in, and whether the host or the device held it up.
+            char split[256] = "";
+            if (e.phase_ms[0] >= 0)
+                snprintf(split, sizeof split,
+                         ",\"phase_ms\":{\"encoder\":%.4f,\"decoder\":%.4f,\"post\":%.4f},"
+                         "\"host_ms\":{\"encoder\":%.4f,\"decoder\":%.4f,\"post\":%.4f}",
+                         e.phase_ms[0], e.phase_ms[1], e.phase_ms[2], e.host_ms[0], e.host_ms[1],
+                         e.host_ms[2]);
+            printf("{\"type\":\"batch\",\"index\":%d,\"images\":%d,\"prompts\":%d,\"ms\":%.17g%s}\n",
+                   n_timed, b->n_images, b->n_prompts, e.ms, split);
             fflush(stdout);
             n_timed++;
             images_timed += b->n_images;
