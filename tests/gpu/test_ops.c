@@ -291,8 +291,8 @@ static void test_attention_encoder(int batch, int heads, int g, int hd, int vari
     void *dqkv = dev_act(qkv, (int64_t)batch * T * 3 * C);
     void *drh = dev_act(rh, (int64_t)(2 * g - 1) * hd), *drw = dev_act(rw, (int64_t)(2 * g - 1) * hd);
     // Workspace bytes of one pair, as cuda_attention counts them (S rows padded to 8, the two
-    // float32 rel-pos products side by side, each padded to 8 columns).
-    size_t pair_bytes = (size_t)T * ((size_t)(T + 7) / 8 * 8 * act_bytes(1) + 2 * (size_t)((2 * g - 1 + 7) / 8 * 8) * 4);
+    // rel-pos products side by side, each padded to 8 columns, all in the activation type).
+    size_t pair_bytes = (size_t)T * ((size_t)(T + 7) / 8 * 8 + 2 * (size_t)((2 * g - 1 + 7) / 8 * 8)) * act_bytes(1);
     int n_inner = heads >= batch ? heads : batch;
     for (int pass = 0; pass < (variants ? 4 : 1); pass++) {
         void *dout = dev_poisoned(act_bytes(no));
