@@ -21,10 +21,9 @@
 // Chunk size: whole pairs, as many as fit the backend's attn_ws_cap (a memory bound, 2 GiB by
 // default: vit_b's global attention at batch 8 in bf16 took 5.92 ms with 512 MiB, 5.63-5.77
 // with 2 GiB, measured on the H100); a pair larger than that is split into blocks of query
-// rows. Measured on the
-// H100 (tests/gpu/logs): smaller, L2-sized chunks and computing the rel-pos dot products
-// inside the softmax kernel were both slower than this (more, smaller GEMMs; a latency-bound
-// softmax), so neither is kept.
+// rows. Measured on the H100 (tests/gpu/logs): smaller, L2-sized chunks and computing the
+// rel-pos dot products inside the softmax kernel were both slower than this (more, smaller
+// GEMMs; a latency-bound softmax), so neither is kept.
 // bfloat16 table: S and P are bfloat16 as in the official bf16 model, each product accumulates
 // in float32, the rel-pos sums and the softmax are float32. The rel-pos dot products are
 // stored in the activation type, as the official bf16 model's einsums store them. Variants that
@@ -169,8 +168,9 @@ static __device__ __forceinline__ void softmax_body(void *S, int64_t nrows, int 
     // When a thread's groups all sit at the same key column (TPR VEC a multiple of gw, groups
     // within one key row: the 64 x 64 global grid), the thread needs only VEC column terms and
     // one row term per group: it loads them into registers (L2 hits: the table was just
-    // written) with no shared memory and no barrier. Measured on the H100: the staged version
-    // cost 90 us of 390 per 12-pair chunk of vit_b's global attention, this one (to be noted).
+    // written) with no shared memory and no barrier. Measured on the H100 it is no faster than
+    // staging (vit_b bf16 global attention 5.90 against 5.93 ms); kept as the simpler path. The
+    // rel-pos cost that did go was the integer division (fast_div above).
     const int in_regs = TPR > 1 && rh && (TPR * VEC) % gw == 0 && gw % VEC == 0;
     const int staged = TPR > 1 && rh && !in_regs && gh + gw <= REL_CAP;  // uniform over the row
     if (rh) {
