@@ -144,7 +144,7 @@ typedef struct Ops {
     void (*timer_begin)(Exec *x);
     // Marks its end, waits for the queued work, returns the elapsed milliseconds.
     double (*timer_end_ms)(Exec *x);
-    // Optional (NULL where a backend has none; the CPU's): per-phase timing inside the timed
+    // Optional (NULL where a backend has none): per-phase timing inside the timed
     // region without waiting in it. timer_mark queues mark `slot` (0, 1, ...; a device event
     // on CUDA) and returns at once; after timer_end_ms has waited, timer_mark_ms gives the
     // milliseconds from mark `from` to mark `to` of that region.

@@ -1,4 +1,4 @@
-// The CPU operation table: host memory, wall-clock timing, no profiling ranges.
+// The CPU operation table: host memory, wall-clock timing and phase marks, no profiling ranges.
 #include "cpu_ops.h"
 
 #include <stdlib.h>
@@ -29,6 +29,23 @@ static double now_s(void) {
 }
 static void cpu_timer_begin(Exec *x) { timer_start_s = now_s(); }
 static double cpu_timer_end_ms(Exec *x) { return (now_s() - timer_start_s) * 1e3; }
+// Phase marks: the work before a mark has run when it is taken (the CPU ops are synchronous),
+// so a mark is the wall clock.
+static double *mark_s;
+static int n_mark_s;
+static void cpu_timer_mark(Exec *x, int slot) {
+    if (slot < 0) die("cpu timer_mark: slot %d", slot);
+    if (slot >= n_mark_s) {
+        mark_s = xrealloc(mark_s, sizeof(double) * (size_t)(slot + 1));
+        n_mark_s = slot + 1;
+    }
+    mark_s[slot] = now_s();
+}
+static double cpu_timer_mark_ms(Exec *x, int from, int to) {
+    if (from < 0 || to < 0 || from >= n_mark_s || to >= n_mark_s)
+        die("cpu timer_mark_ms: marks %d, %d of %d", from, to, n_mark_s);
+    return (mark_s[to] - mark_s[from]) * 1e3;
+}
 
 static const Ops CPU_OPS = {
     .name = "cpu",
@@ -60,6 +77,8 @@ static const Ops CPU_OPS = {
     .top_mask_stats = cpu_top_mask_stats,
     .timer_begin = cpu_timer_begin,
     .timer_end_ms = cpu_timer_end_ms,
+    .timer_mark = cpu_timer_mark,
+    .timer_mark_ms = cpu_timer_mark_ms,
 };
 
 const Ops *cpu_ops(void) { return &CPU_OPS; }

@@ -24,10 +24,23 @@ b = [l for l in lines if l["type"] == "batch"]
 print("consistent", s["batches_timed"] == len(b) and s["images_timed"] == sum(x["images"] for x in b)
       and abs(s["img_s"] - s["images_timed"] / s["total_ms"] * 1000) < 1e-6 * s["img_s"])
 print("device", lines[0]["device"].get("kind"))
+# Phase split of each batch and its medians in the summary: three non-negative phases whose
+# device times (the cpu backend's marks) sum to the batch's timed region, less the few
+# allocations outside the marks, and host times that agree with them (a synchronous backend).
+def phases_ok(d, ms):
+    p, h = d["phase_ms"], d["host_ms"]
+    keys = {"encoder", "decoder", "post"}
+    if set(p) != keys or set(h) != keys or min(p.values()) < 0 or min(h.values()) < 0:
+        return False
+    sp, sh = sum(p.values()), sum(h.values())
+    return 0.9 * ms <= sp <= ms * 1.0001 and abs(sh - sp) <= 0.05 * sp + 0.5
+print("phases", all(phases_ok(x, x["ms"]) for x in b) and
+      set(s["phase_ms"]) == set(s["host_ms"]) == {"encoder", "decoder", "post"})
 PY
 expect "protocol lines: hello, batches, summary, status" grep -q "^types hello batch batch summary status$" "$TMP/py"
 expect "protocol summary consistent with its batch lines" grep -q "^consistent True" "$TMP/py"
 expect "hello carries the stage's describe" grep -q "^device cpu" "$TMP/py"
+expect "batch lines and summary carry phase_ms and host_ms that add up" grep -q "^phases True" "$TMP/py"
 expect "sam-cpu eval --help" grep -q "^usage: sam-cpu eval" <<<"$("$B/sam-cpu" eval --help)"
 
 # ---- through the harness ----

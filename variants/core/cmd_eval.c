@@ -42,12 +42,18 @@ typedef struct {
 
 enum { PHASE_ENCODER, PHASE_DECODER, PHASE_POST, N_PHASES };
 
-static double wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
 static const char *const phase_names[N_PHASES] = {"encoder", "decoder", "post"};
+
+// Appends `,"name":{"encoder":..,"decoder":..,"post":..}` at buf + o; returns the new length
+// (buf holds both objects of a line: two such objects are under 200 characters).
+static size_t phases_json(char *buf, size_t len, size_t o, const char *name, const double v[N_PHASES]) {
+    char obj[160];
+    int n = snprintf(obj, sizeof obj, ",\"%s\":{\"%s\":%.6f,\"%s\":%.6f,\"%s\":%.6f}", name, phase_names[0],
+             v[0], phase_names[1], v[1], phase_names[2], v[2]);
+    CHECK(n > 0 && (size_t)n < sizeof obj && o + (size_t)n < len);
+    memcpy(buf + o, obj, (size_t)n + 1);
+    return o + (size_t)n;
+}
 
 // Fails the experiment in the protocol (a status line with the error) and on stderr.
 __attribute__((noreturn, format(printf, 1, 2))) static void eval_fail(const char *fmt, ...) {
@@ -135,8 +141,8 @@ static void eval_batch(Sam *m, void *ctx) {
     int marks = !x->planning && x->ops->timer_mark != NULL, n_marks = 0;
     if (marks) x->ops->timer_mark(x, n_marks++);
     for (int k = 0; k < N_PHASES; k++) e->host_ms[k] = 0.0;
-    double host_t = wall_ms(), host_now;
-#define HOST_PHASE(k) (host_now = wall_ms(), e->host_ms[k] += host_now - host_t, host_t = host_now)
+    double host_t = now_seconds() * 1e3, host_now;
+#define HOST_PHASE(k) (host_now = now_seconds() * 1e3, e->host_ms[k] += host_now - host_t, host_t = host_now)
 
     // ---- timed region ----
     void *embed = ex_act(x, (int64_t)e->n_images * G * G * D);
@@ -353,13 +359,10 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
             if (e.phase_ms[0] < 0) have_phases = 0;
             // The batch's own phase split, where the backend marks phases: which phase a slow
             // batch lost its time in, and whether the host or the device held it up.
-            char split[256] = "";
+            char split[320] = "";
             if (e.phase_ms[0] >= 0)
-                snprintf(split, sizeof split,
-                         ",\"phase_ms\":{\"encoder\":%.4f,\"decoder\":%.4f,\"post\":%.4f},"
-                         "\"host_ms\":{\"encoder\":%.4f,\"decoder\":%.4f,\"post\":%.4f}",
-                         e.phase_ms[0], e.phase_ms[1], e.phase_ms[2], e.host_ms[0], e.host_ms[1],
-                         e.host_ms[2]);
+                phases_json(split, sizeof split, phases_json(split, sizeof split, 0, "phase_ms", e.phase_ms),
+                            "host_ms", e.host_ms);
             printf("{\"type\":\"batch\",\"index\":%d,\"images\":%d,\"prompts\":%d,\"ms\":%.17g%s}\n",
                    n_timed, b->n_images, b->n_prompts, e.ms, split);
             fflush(stdout);
@@ -416,17 +419,13 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
     // "phase_ms": per-phase medians over the timed batches, where the backend marks phases,
     // and "host_ms": the host's queueing time of the same phases (additive fields of the
     // summary; the harness keeps the summary line whole).
-    char phases[512] = "";
+    char phases[320] = "";
     if (n_timed > 0 && have_phases) {
-        size_t o = 0;
-        for (int f = 0; f < 2; f++) {
-            double **v = f ? host_ms : phase_ms;
-            o += (size_t)snprintf(phases + o, sizeof phases - o, ",\"%s\":{", f ? "host_ms" : "phase_ms");
-            for (int k = 0; k < N_PHASES; k++)
-                o += (size_t)snprintf(phases + o, sizeof phases - o, "%s\"%s\":%.6f", k ? "," : "",
-                                      phase_names[k], median(v[k], n_timed));
-            o += (size_t)snprintf(phases + o, sizeof phases - o, "}");
-        }
+        double dev[N_PHASES], host[N_PHASES];
+        for (int k = 0; k < N_PHASES; k++)
+            dev[k] = median(phase_ms[k], n_timed), host[k] = median(host_ms[k], n_timed);
+        phases_json(phases, sizeof phases, phases_json(phases, sizeof phases, 0, "phase_ms", dev),
+                    "host_ms", host);
     }
     if (n_timed > 0) {
         double *s = xmalloc(sizeof(double) * (size_t)n_timed);
