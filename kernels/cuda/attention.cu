@@ -165,14 +165,11 @@ static __device__ __forceinline__ void softmax_body(void *S, int64_t nrows, int 
     // row's loads.
     int64_t h = 0, w = 0;  // rh[h - ky] and rw[w - kx] are the key's terms
     float *hs = stage, *ws = stage;
-    // When a thread's groups all sit at the same key column (TPR VEC a multiple of gw, groups
-    // within one key row: the 64 x 64 global grid), the thread needs only VEC column terms and
-    // one row term per group: it loads them into registers (L2 hits: the table was just
-    // written) with no shared memory and no barrier. Measured on the H100 it is no faster than
-    // staging (vit_b bf16 global attention 5.90 against 5.93 ms); kept as the simpler path. The
-    // rel-pos cost that did go was the integer division (fast_div above).
-    const int in_regs = TPR > 1 && rh && (TPR * VEC) % gw == 0 && gw % VEC == 0;
-    const int staged = TPR > 1 && rh && !in_regs && gh + gw <= REL_CAP;  // uniform over the row
+    // A row's gh + gw distinct terms are staged in shared memory when they fit (one path for
+    // every grid: a register-only variant for the global grid measured no faster on the H100,
+    // 5.90 against 5.93 ms per vit_b bf16 global layer, and was dropped). The rel-pos cost that
+    // did matter was the integer division (fast_div above).
+    const int staged = TPR > 1 && rh && gh + gw <= REL_CAP;  // uniform over the row
     if (rh) {
         // attn[q, (ky, kx)] += rel_h[q, ky] + rel_w[q, kx], rel_h[q, ky] = q . Rh[qy - ky + gh - 1]
         int r = row0 + row - fdiv(row, div_rows) * rows;
@@ -191,15 +188,6 @@ static __device__ __forceinline__ void softmax_body(void *S, int64_t nrows, int 
             int i = t + k * TPR;
             pre[k] = i < gh ? ld1(rh, h - i, BF) : i < gh + gw ? ld1(rw, w - (i - gh), BF) : 0.0f;
         }
-    float hreg[32], wreg[8];  // in_regs: row term per group, column terms of the groups
-    if (in_regs) {
-        int ky0 = fdiv(t * VEC, div_gw), kx0 = t * VEC - ky0 * gw, dky = fdiv(TPR * VEC, div_gw);
-#pragma unroll
-        for (int u = 0; u < VEC; u++) wreg[u] = ld1(rw, w - (kx0 + u), BF);
-#pragma unroll
-        for (int s = 0; s < NG; s++)
-            hreg[s] = (t + TPR * s) * VEC < k_len ? ld1(rh, h - (ky0 + s * dky), BF) : 0.0f;
-    }
     float v[32];  // EPT used: the loops below run to the constant EPT, the rest is dead
 #pragma unroll
     for (int s = 0; s < NG; s++) {
@@ -209,12 +197,7 @@ static __device__ __forceinline__ void softmax_body(void *S, int64_t nrows, int 
 #pragma unroll
             for (int u = 0; u < VEC; u++) v[VEC * s + u] = -INFINITY;
     }
-    if (in_regs) {
-#pragma unroll
-        for (int s = 0; s < NG; s++)
-#pragma unroll
-            for (int u = 0; u < VEC; u++) v[VEC * s + u] += hreg[s] + wreg[u];  // -inf stays
-    } else if (rh) {
+    if (rh) {
         if (staged) {
 #pragma unroll
             for (int k = 0; k < PRE; k++)
@@ -386,6 +369,32 @@ static void launch_softmax(Exec *x, void *S, int64_t nrows, int k_len, int64_t l
 
 static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
+// Workspace per query row: S (ld) then [RH | RW] (2 rel_ld), act, rows padded to 8 elements
+// (aligned rows for cuBLAS and the softmax's 16-byte accesses).
+typedef struct {
+    int64_t ld;            // S row: k_len padded
+    int rel_h_n, rel_w_n;  // rel-pos table rows (2 grid - 1 each; 0 without rel-pos)
+    int rel_ld;            // RH and RW columns each, padded (0 without rel-pos)
+    int64_t rel_row;       // 2 rel_ld
+    size_t row_bytes;
+} AttnRows;
+
+static AttnRows attn_rows(const AttnParams *p, size_t es) {
+    AttnRows g;
+    int rel = p->rel_pos_h != NULL;
+    g.ld = (int64_t)round_up((size_t)p->k_len, 8);
+    g.rel_h_n = rel ? 2 * p->grid_h - 1 : 0;
+    g.rel_w_n = rel ? 2 * p->grid_w - 1 : 0;
+    g.rel_ld = rel ? (int)round_up((size_t)(g.rel_h_n > g.rel_w_n ? g.rel_h_n : g.rel_w_n), 8) : 0;
+    g.rel_row = 2 * (int64_t)g.rel_ld;
+    g.row_bytes = ((size_t)g.ld + (size_t)g.rel_row) * es;
+    return g;
+}
+
+extern "C" size_t cuda_attention_pair_bytes(const AttnParams *p, int bf16) {
+    return attn_rows(p, bf16 ? 2 : 4).row_bytes * (size_t)p->q_len;
+}
+
 extern "C" void cuda_attention(Exec *x, const AttnParams *p) {
     CudaBackend *bk = cuda_backend(x);
     int bf = is_bf16(x);
@@ -417,14 +426,11 @@ extern "C" void cuda_attention(Exec *x, const AttnParams *p) {
     int64_t vo = inner_heads ? p->v_batch_stride : p->v_head_stride;
     int64_t oo = inner_heads ? p->o_batch_stride : p->o_head_stride;
 
-    // Workspace per query row: S (ld) then [RH | RW] (2 rel_ld), act, rows padded to 8
-    // elements (aligned rows for cuBLAS and the softmax's 16-byte accesses).
-    int64_t ld = (int64_t)round_up((size_t)k_len, 8);
-    int rel_h_n = 2 * p->grid_h - 1, rel_w_n = 2 * p->grid_w - 1;
-    int rel_ld = rel ? (int)round_up((size_t)(rel_h_n > rel_w_n ? rel_h_n : rel_w_n), 8) : 0;
-    int rel_n = rel_ld + rel_w_n;  // columns the stacked table's product writes
-    int64_t rel_row = 2 * (int64_t)rel_ld;
-    size_t row_bytes = ((size_t)ld + (size_t)rel_row) * es;
+    AttnRows g = attn_rows(p, es);
+    const int64_t ld = g.ld, rel_row = g.rel_row;
+    const int rel_h_n = g.rel_h_n, rel_w_n = g.rel_w_n, rel_ld = g.rel_ld;
+    const int rel_n = rel_ld + rel_w_n;  // columns the stacked table's product writes
+    const size_t row_bytes = g.row_bytes;
     size_t rows_fit = bk->attn_ws_cap / row_bytes;
     size_t pairs_fit = rows_fit / (size_t)q_len;
     // Chunks: several whole outer indices (pointer arrays), or pairs of one outer index

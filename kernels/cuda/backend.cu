@@ -8,7 +8,6 @@
 #include "cuda_common.cuh"
 
 #define CUBLAS_WORKSPACE_BYTES (32u << 20)  // cuBLAS's recommendation for Hopper
-#define ATTN_WORKSPACE_DEFAULT ((size_t)2048 << 20)
 
 // ---- bfloat16 on the host: round to nearest even, NaN kept quiet (as __float2bfloat16) -------
 static uint16_t f32_to_bf16_bits(float f) {
@@ -52,7 +51,7 @@ extern "C" CudaBackend *cuda_backend_open(const char *stage_name) {
     // (CUBLAS_TF32_TENSOR_OP_MATH or a *_FAST_TF32 compute type), which nothing here does.
     cublasCheck(cublasSetMathMode(b->cublas, CUBLAS_DEFAULT_MATH));
     cublasCheck(cublasLtCreate(&b->lt));
-    b->attn_ws_cap = ATTN_WORKSPACE_DEFAULT;
+    b->attn_ws_cap = CUDA_ATTN_WORKSPACE_DEFAULT;
     const char *s = getenv("SAM_CUDA_SYNC");
     b->sync_each_launch = s && strcmp(s, "1") == 0;
     return b;

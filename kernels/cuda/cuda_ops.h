@@ -43,9 +43,14 @@ void cuda_backend_close(CudaBackend *b);
 void cuda_backend_describe(CudaBackend *b, char *buf, size_t len);
 
 // Attention works through chunks of (batch, head) pairs and query rows whose scores and
-// rel-pos terms fit a workspace of at most `bytes` (default 512 MiB; at least one row of one
-// pair): the bound on its memory.
+// rel-pos terms fit a workspace of at most `bytes` (default CUDA_ATTN_WORKSPACE_DEFAULT; at
+// least one row of one pair): the bound on its memory.
+#define CUDA_ATTN_WORKSPACE_DEFAULT ((size_t)2048 << 20)
 void cuda_backend_set_attn_workspace(CudaBackend *b, size_t bytes);
+// Workspace bytes of one (batch, head) pair of the call p (all its query rows), in float32
+// or bfloat16 activations: the unit the chunking counts in, so a test can aim a workspace
+// bound at a chunk shape.
+size_t cuda_attention_pair_bytes(const AttnParams *p, int bf16);
 // Debugging aid (tests): when on, every launch is followed by a stream synchronisation so an
 // asynchronous fault is reported at the operation that caused it. Off by default; also
 // switched on by the environment variable SAM_CUDA_SYNC=1.

@@ -97,37 +97,50 @@ static int as_int(int64_t v, const char *what) {
     return (int)v;
 }
 
+// The cuBLAS side of a row-major GEMM, shared by the strided and pointer-array launchers.
+// Row-major C (m, n) is column-major C^T (n, m) = op(B)^T op(A)^T: B is cuBLAS's first
+// operand, A its second; a row-major matrix stored transposed needs no cuBLAS transpose.
+typedef struct {
+    cublasOperation_t ta, tb;  // cuBLAS's first (B) and second (A) operand
+    int lda, ldb, ldc;
+} GemmCall;
+
+static GemmCall gemm_call(int a_trans, int b_trans, int64_t lda, int64_t ldb, int64_t ldc,
+                          int ab_bf16, int c_bf16) {
+    if (!ab_bf16 && c_bf16) die("cuda gemm: float32 operands with a bfloat16 output are not supported");
+    GemmCall g;
+    g.ta = b_trans ? CUBLAS_OP_T : CUBLAS_OP_N;
+    g.tb = a_trans ? CUBLAS_OP_T : CUBLAS_OP_N;
+    g.lda = as_int(lda, "lda"), g.ldb = as_int(ldb, "ldb"), g.ldc = as_int(ldc, "ldc");
+    return g;
+}
+
 extern "C" void cuda_gemm(Exec *x, int a_trans, int b_trans, int m, int n, int k, float alpha,
                           const void *A, int64_t lda, int64_t stride_a, const void *B,
                           int64_t ldb, int64_t stride_b, float beta, void *C, int64_t ldc,
                           int64_t stride_c, int batch, int ab_bf16, int c_bf16) {
     if (m <= 0 || n <= 0 || batch <= 0) return;
     CudaBackend *bk = cuda_backend(x);
-    // Row-major C (m, n) is column-major C^T (n, m) = op(B)^T op(A)^T: B is cuBLAS's first
-    // operand, A its second; a row-major matrix stored transposed needs no cuBLAS transpose.
-    cublasOperation_t ta = b_trans ? CUBLAS_OP_T : CUBLAS_OP_N;
-    cublasOperation_t tb = a_trans ? CUBLAS_OP_T : CUBLAS_OP_N;
-    int ilda = as_int(lda, "lda"), ildb = as_int(ldb, "ldb"), ildc = as_int(ldc, "ldc");
-    if (!ab_bf16 && c_bf16) die("cuda gemm: float32 operands with a bfloat16 output are not supported");
+    GemmCall g = gemm_call(a_trans, b_trans, lda, ldb, ldc, ab_bf16, c_bf16);
     if (!ab_bf16) {
         if (batch == 1)
-            cublasCheck(cublasSgemm(bk->cublas, ta, tb, n, m, k, &alpha, (const float *)B, ildb,
-                                    (const float *)A, ilda, &beta, (float *)C, ildc));
+            cublasCheck(cublasSgemm(bk->cublas, g.ta, g.tb, n, m, k, &alpha, (const float *)B, g.ldb,
+                                    (const float *)A, g.lda, &beta, (float *)C, g.ldc));
         else
-            cublasCheck(cublasSgemmStridedBatched(bk->cublas, ta, tb, n, m, k, &alpha,
-                                                  (const float *)B, ildb, stride_b,
-                                                  (const float *)A, ilda, stride_a, &beta,
-                                                  (float *)C, ildc, stride_c, batch));
+            cublasCheck(cublasSgemmStridedBatched(bk->cublas, g.ta, g.tb, n, m, k, &alpha,
+                                                  (const float *)B, g.ldb, stride_b,
+                                                  (const float *)A, g.lda, stride_a, &beta,
+                                                  (float *)C, g.ldc, stride_c, batch));
     } else {
         cudaDataType ct = c_bf16 ? CUDA_R_16BF : CUDA_R_32F;
         if (batch == 1)
-            cublasCheck(cublasGemmEx(bk->cublas, ta, tb, n, m, k, &alpha, B, CUDA_R_16BF, ildb, A,
-                                     CUDA_R_16BF, ilda, &beta, C, ct, ildc, CUBLAS_COMPUTE_32F,
+            cublasCheck(cublasGemmEx(bk->cublas, g.ta, g.tb, n, m, k, &alpha, B, CUDA_R_16BF, g.ldb, A,
+                                     CUDA_R_16BF, g.lda, &beta, C, ct, g.ldc, CUBLAS_COMPUTE_32F,
                                      CUBLAS_GEMM_DEFAULT));
         else
-            cublasCheck(cublasGemmStridedBatchedEx(bk->cublas, ta, tb, n, m, k, &alpha, B,
-                                                   CUDA_R_16BF, ildb, stride_b, A, CUDA_R_16BF,
-                                                   ilda, stride_a, &beta, C, ct, ildc, stride_c,
+            cublasCheck(cublasGemmStridedBatchedEx(bk->cublas, g.ta, g.tb, n, m, k, &alpha, B,
+                                                   CUDA_R_16BF, g.ldb, stride_b, A, CUDA_R_16BF,
+                                                   g.lda, stride_a, &beta, C, ct, g.ldc, stride_c,
                                                    batch, CUBLAS_COMPUTE_32F,
                                                    CUBLAS_GEMM_DEFAULT));
     }
@@ -140,19 +153,15 @@ extern "C" void cuda_gemm_ptrs(Exec *x, int a_trans, int b_trans, int m, int n, 
                                int64_t ldc, int batch, int ab_bf16, int c_bf16) {
     if (m <= 0 || n <= 0 || batch <= 0) return;
     CudaBackend *bk = cuda_backend(x);
-    // Operand order and transposes as cuda_gemm (row-major C = column-major C^T).
-    cublasOperation_t ta = b_trans ? CUBLAS_OP_T : CUBLAS_OP_N;
-    cublasOperation_t tb = a_trans ? CUBLAS_OP_T : CUBLAS_OP_N;
-    int ilda = as_int(lda, "lda"), ildb = as_int(ldb, "ldb"), ildc = as_int(ldc, "ldc");
-    if (!ab_bf16 && c_bf16) die("cuda gemm: float32 operands with a bfloat16 output are not supported");
+    GemmCall g = gemm_call(a_trans, b_trans, lda, ldb, ldc, ab_bf16, c_bf16);
     if (!ab_bf16) {
-        cublasCheck(cublasSgemmBatched(bk->cublas, ta, tb, n, m, k, &alpha, (const float *const *)B,
-                                       ildb, (const float *const *)A, ilda, &beta,
-                                       (float *const *)C, ildc, batch));
+        cublasCheck(cublasSgemmBatched(bk->cublas, g.ta, g.tb, n, m, k, &alpha, (const float *const *)B,
+                                       g.ldb, (const float *const *)A, g.lda, &beta,
+                                       (float *const *)C, g.ldc, batch));
     } else {
-        cublasCheck(cublasGemmBatchedEx(bk->cublas, ta, tb, n, m, k, &alpha, B, CUDA_R_16BF, ildb,
-                                        A, CUDA_R_16BF, ilda, &beta, C,
-                                        c_bf16 ? CUDA_R_16BF : CUDA_R_32F, ildc, batch,
+        cublasCheck(cublasGemmBatchedEx(bk->cublas, g.ta, g.tb, n, m, k, &alpha, B, CUDA_R_16BF, g.ldb,
+                                        A, CUDA_R_16BF, g.lda, &beta, C,
+                                        c_bf16 ? CUDA_R_16BF : CUDA_R_32F, g.ldc, batch,
                                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     }
     if (bk->sync_each_launch) LAUNCH_CHECK(x, "cublas gemm (pointer arrays)");

@@ -39,7 +39,6 @@
 static Exec G;          // the CUDA table under test
 static Exec CPU;        // the reference
 static CudaBackend *BK;
-#define ATTN_WS_DEFAULT ((size_t)2048 << 20)  // the backend's default attention workspace bound
 static int BF;          // the table under test is bfloat16
 static const char *TNAME;
 static int n_pass, n_fail;
@@ -290,9 +289,7 @@ static void test_attention_encoder(int batch, int heads, int g, int hd, int vari
     CPU.ops->attention(&CPU, &pc);
     void *dqkv = dev_act(qkv, (int64_t)batch * T * 3 * C);
     void *drh = dev_act(rh, (int64_t)(2 * g - 1) * hd), *drw = dev_act(rw, (int64_t)(2 * g - 1) * hd);
-    // Workspace bytes of one pair, as cuda_attention counts them (S rows padded to 8, the two
-    // rel-pos products side by side, each padded to 8 columns, all in the activation type).
-    size_t pair_bytes = (size_t)T * ((size_t)(T + 7) / 8 * 8 + 2 * (size_t)((2 * g - 1 + 7) / 8 * 8)) * act_bytes(1);
+    size_t pair_bytes = cuda_attention_pair_bytes(&pc, G.ops->act_dtype == DT_BF16);
     int n_inner = heads >= batch ? heads : batch;
     for (int pass = 0; pass < (variants ? 4 : 1); pass++) {
         void *dout = dev_poisoned(act_bytes(no));
@@ -303,7 +300,7 @@ static void test_attention_encoder(int batch, int heads, int g, int hd, int vari
         if (pass == 2) cuda_backend_set_attn_workspace(BK, pair_bytes * (size_t)n_inner * 2 + pair_bytes / 2);
         if (pass == 3) cuda_backend_set_attn_workspace(BK, pair_bytes * (size_t)(n_inner > 1 ? n_inner / 2 : 1) + pair_bytes / 2);
         G.ops->attention(&G, &pg);
-        cuda_backend_set_attn_workspace(BK, ATTN_WS_DEFAULT);
+        cuda_backend_set_attn_workspace(BK, CUDA_ATTN_WORKSPACE_DEFAULT);
         float *go = get_act(dout, no);
         char what[200];
         snprintf(what, sizeof what, "encoder qkv layout, rel-pos %dx%d grid, batch=%d heads=%d hd=%d%s",
@@ -732,7 +729,7 @@ static void bench(void) {
         cuda_backend_set_attn_workspace(BK, (size_t)256 << (20 + i));
         ms_glob_ws[i] = time_ms(run_attn, &c, 5);
     }
-    cuda_backend_set_attn_workspace(BK, ATTN_WS_DEFAULT);
+    cuda_backend_set_attn_workspace(BK, CUDA_ATTN_WORKSPACE_DEFAULT);
     c.p = vitb_attention(1, big1, big2, drel);
     double ms_win = time_ms(run_attn, &c, 5);
     c.p = vitb_attention(1, big1, big2, NULL);
