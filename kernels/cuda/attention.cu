@@ -165,11 +165,14 @@ static __device__ __forceinline__ void softmax_body(void *S, int64_t nrows, int 
     // row's loads.
     int64_t h = 0, w = 0;  // rh[h - ky] and rw[w - kx] are the key's terms
     float *hs = stage, *ws = stage;
-    // A row's gh + gw distinct terms are staged in shared memory when they fit (one path for
-    // every grid: a register-only variant for the global grid measured no faster on the H100,
-    // 5.90 against 5.93 ms per vit_b bf16 global layer, and was dropped). The rel-pos cost that
-    // did matter was the integer division (fast_div above).
-    const int staged = TPR > 1 && rh && gh + gw <= REL_CAP;  // uniform over the row
+    // When a thread's groups all sit at the same key column (TPR VEC a multiple of gw, groups
+    // within one key row: the 64 x 64 global grid), the thread needs only VEC column terms and
+    // one row term per group: it loads them into registers (L2 hits: the table was just
+    // written) with no shared memory and no barrier. Dropping it for staging cost bf16 vit_b 2.5 %
+    // end to end on the H100 (160.1-160.8 against 164.5-165.0 img/s at batch 8, a58f8e5), so
+    // both paths stay.
+    const int in_regs = TPR > 1 && rh && (TPR * VEC) % gw == 0 && gw % VEC == 0;
+    const int staged = TPR > 1 && rh && !in_regs && gh + gw <= REL_CAP;  // uniform over the row
     if (rh) {
         // attn[q, (ky, kx)] += rel_h[q, ky] + rel_w[q, kx], rel_h[q, ky] = q . Rh[qy - ky + gh - 1]
         int r = row0 + row - fdiv(row, div_rows) * rows;
@@ -188,6 +191,15 @@ static __device__ __forceinline__ void softmax_body(void *S, int64_t nrows, int 
             int i = t + k * TPR;
             pre[k] = i < gh ? ld1(rh, h - i, BF) : i < gh + gw ? ld1(rw, w - (i - gh), BF) : 0.0f;
         }
+    float hreg[32], wreg[8];  // in_regs: row term per group, column terms of the groups
+    if (in_regs) {
+        int ky0 = fdiv(t * VEC, div_gw), kx0 = t * VEC - ky0 * gw, dky = fdiv(TPR * VEC, div_gw);
+#pragma unroll
+        for (int u = 0; u < VEC; u++) wreg[u] = ld1(rw, w - (kx0 + u), BF);
+#pragma unroll
+        for (int s = 0; s < NG; s++)
+            hreg[s] = (t + TPR * s) * VEC < k_len ? ld1(rh, h - (ky0 + s * dky), BF) : 0.0f;
+    }
     float v[32];  // EPT used: the loops below run to the constant EPT, the rest is dead
 #pragma unroll
     for (int s = 0; s < NG; s++) {
@@ -197,7 +209,12 @@ static __device__ __forceinline__ void softmax_body(void *S, int64_t nrows, int 
 #pragma unroll
             for (int u = 0; u < VEC; u++) v[VEC * s + u] = -INFINITY;
     }
-    if (rh) {
+    if (in_regs) {
+#pragma unroll
+        for (int s = 0; s < NG; s++)
+#pragma unroll
+            for (int u = 0; u < VEC; u++) v[VEC * s + u] += hreg[s] + wreg[u];  // -inf stays
+    } else if (rh) {
         if (staged) {
 #pragma unroll
             for (int k = 0; k < PRE; k++)
