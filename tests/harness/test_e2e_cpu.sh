@@ -14,9 +14,15 @@ DB=$TMP/r.db
 "$B/sam-cpu" eval --checkpoint "$CKPT" --coco "$TMP/syn" --batch-size 2 --limit 4 --warmup 1 \
     --masks-out "$TMP/m.jsonl" >"$TMP/proto" 2>"$TMP/proto_err"
 expect "sam-cpu eval exits 0" [ $? -eq 0 ]
-python3 - "$TMP/proto" <<'PY' >"$TMP/py" 2>&1
+python3 - "$TMP/proto" "$TMP/m.jsonl" <<'PY' >"$TMP/py" 2>&1
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
+masks = [json.loads(l) for l in open(sys.argv[2])]
+# Each masks-file line: the three predicted IoUs, the index picked (the first of the highest,
+# as torch.argmax) and its score.
+print("choice", len(masks) > 0 and all(
+    len(m["scores"]) == 3 and m["top"] == m["scores"].index(max(m["scores"])) and m["score"] == m["scores"][m["top"]]
+    for m in masks))
 types = [l["type"] for l in lines]
 print("types", " ".join(t for t in types if t != "skip"))
 s = [l for l in lines if l["type"] == "summary"][0]
@@ -41,6 +47,7 @@ expect "protocol lines: hello, batches, summary, status" grep -q "^types hello b
 expect "protocol summary consistent with its batch lines" grep -q "^consistent True" "$TMP/py"
 expect "hello carries the stage's describe" grep -q "^device cpu" "$TMP/py"
 expect "batch lines and summary carry phase_ms and host_ms that add up" grep -q "^phases True" "$TMP/py"
+expect "masks file: scores of every mask, the top index and its score" grep -q "^choice True" "$TMP/py"
 expect "sam-cpu eval --help" grep -q "^usage: sam-cpu eval" <<<"$("$B/sam-cpu" eval --help)"
 
 # ---- through the harness ----

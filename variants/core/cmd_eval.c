@@ -204,9 +204,11 @@ static int parse_int(const char *s, int lo, int *out) {
     return 0;
 }
 
-// Writes one masks-file line: the annotation's top mask as compressed COCO RLE.
+// Writes one masks-file line: the annotation's top mask as compressed COCO RLE, with every
+// mask's predicted IoU (scores, C of them) and the index picked, so a study of the top-mask
+// choice (how close the runner-up was) needs no second run.
 static void write_mask_line(FILE *f, const Batch *b, int p, const uint8_t *top, double iou,
-                            double score) {
+                            const float *scores, int n_scores, int top_index) {
     int img = b->prompt_image[p];
     uint32_t H = (uint32_t)b->orig_h[img], W = (uint32_t)b->orig_w[img];
     Rle r;
@@ -214,9 +216,11 @@ static void write_mask_line(FILE *f, const Batch *b, int p, const uint8_t *top, 
     char *s = rle_to_string(&r);
     // RLE strings use ASCII 48..111: no character needs JSON escaping except backslash (92).
     fprintf(f, "{\"ann_id\":%lld,\"image_id\":%lld,\"category_id\":%lld,\"iou\":%.17g,"
-               "\"score\":%.9g,\"size\":[%u,%u],\"counts\":\"",
+               "\"score\":%.9g,\"top\":%d,\"scores\":[",
             (long long)b->ann_id[p], (long long)b->image_id[img], (long long)b->category_id[p], iou,
-            score, H, W);
+            (double)scores[top_index], top_index);
+    for (int i = 0; i < n_scores; i++) fprintf(f, "%s%.9g", i ? "," : "", (double)scores[i]);
+    fprintf(f, "],\"size\":[%u,%u],\"counts\":\"", H, W);
     for (const char *q = s; *q; q++) {
         if (*q == '\\') fputc('\\', f);
         fputc(*q, f);
@@ -400,7 +404,7 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
             CHECK(top_index[p] >= 0 && top_index[p] < C);
             iou_sum += v;
             annotations++;
-            if (mf) write_mask_line(mf, b, p, top, v, iou[(size_t)p * C + top_index[p]]);
+            if (mf) write_mask_line(mf, b, p, top, v, iou + (size_t)p * C, C, top_index[p]);
         }
         batch_loader_release(bl, b);
     }
