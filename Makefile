@@ -154,3 +154,16 @@ gpu-bundle: all $(GPU_TEST_BINS) $(FIXTURES)
 	tar -C $(BUILD)/bundle -cJf $(BUNDLE) build
 	@ls -la $(BUNDLE)
 .PHONY: gpu-bundle
+
+# ---- the official-code oracle (experiments/oracle/README.md; not part of make test) ----------
+# A venv with PyTorch (CPU) and the official segment_anything package from PyPI, and the tool
+# that writes the synthetic weights as .npy files for it.
+$(BUILD)/dump_weights: experiments/oracle/dump_weights.c $(CORE_LIB)
+	$(CC) $(CFLAGS) $< $(CORE_LIB) -lm -pthread -o $@
+$(BUILD)/oracle/venv/.done: experiments/oracle/requirements.txt | $(BUILD)/.deps
+	@mkdir -p $(BUILD)/oracle
+	python3 -m venv $(BUILD)/oracle/venv
+	$(BUILD)/oracle/venv/bin/pip install -q -r $<
+	@touch $@
+oracle: $(BUILD)/dump_weights $(BUILD)/sam-data $(BUILD)/oracle/venv/.done
+.PHONY: oracle
