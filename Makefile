@@ -50,7 +50,7 @@ TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 HARNESS_BIN := $(if $(HARNESS_SRC),$(BUILD)/waterfall)
 
 .PHONY: all deps test test-gpu run clean fixtures venv
-all: deps $(STAGE_BINS) $(TOOL_BINS) $(HARNESS_BIN) $(TEST_BINS) $(BUILD)/lib/.done
+all: deps $(STAGE_BINS) $(TOOL_BINS) $(HARNESS_BIN) $(TEST_BINS) $(BUILD)/dump_weights $(BUILD)/lib/.done
 
 # ---- Debian packages: installed when missing (apt-get update once, then install) ----------
 DEB_PACKAGES := libopenblas-dev libcjson-dev libturbojpeg0-dev libpng-dev zlib1g-dev \
