@@ -4,6 +4,7 @@
 #
 #     experiments/oracle/run.sh MODEL MODE [SEED]     MODE: bf16 | autocast | fp32
 #
+# IMAGES=N in the environment limits the run to the first N images (a quick check).
 # writes build/oracle/official-MODE-MODEL[-sSEED].masks (a masks file, harness/PROTOCOL.md)
 # and its log beside it. Run `make oracle` first (the venv, dump_weights, sam-data).
 set -eu
@@ -22,4 +23,5 @@ w=$O/weights-$model-s$seed
 suffix=$([ "$seed" = 0 ] && echo "" || echo "-s$seed")
 out=$O/official-$mode-$model$suffix
 "$O/venv/bin/python" experiments/oracle/official_agreement.py --model "$model" --weights "$w" \
-    --coco "$coco" --points "$O/points.json" --dtype "$mode" --out "$out.masks" | tee "$out.log"
+    --coco "$coco" --points "$O/points.json" --dtype "$mode" --images "${IMAGES:-0}" \
+    --out "$out.masks" | tee "$out.log"
