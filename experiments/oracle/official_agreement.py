@@ -5,8 +5,8 @@ official model land from float32?  An oracle for issue 5's agreement bound, not 
 product or of `make test` (vit_h takes tens of seconds per image on two cores).
 
     official_agreement.py --model vit_h --weights DIR --coco DIR --points FILE.json
-                          --ref LABEL=MASKS [--ref LABEL=MASKS ...]
-                          --dtype bf16|fp32 [--images N] --out FILE.jsonl
+                          [--ref LABEL=MASKS ...] --dtype bf16|autocast|fp32 [--images N]
+                          --out FILE.masks
 
 DIR holds one .npy per tensor (experiments/oracle/dump_weights writes it from the same weights
 source the stages read), FILE.json is `sam-data points` output.  MASKS is the masks file of a
@@ -20,8 +20,11 @@ encodings (dense grid and points) computed in float32 and rounded once, the norm
 rounded to bf16 at the encoder input, low-res logits upscaled in float32.  argmax over the
 bf16 predicted IoUs, first index on ties, as torch.argmax and our top_mask_stats.
 
-Writes one JSON line per annotation (ann_id, scores, top, IoU with each reference) and prints
-the mean agreement with each reference.
+"autocast": the float32 model under torch.autocast(bfloat16); "fp32": the float32 model.
+
+Writes a masks file in the stages' format (ann_id, image_id, score, top, scores, size, counts;
+plus iou_LABEL, the IoU with each reference) and prints the running agreement with each
+reference after every image.
 """
 import argparse
 import json
