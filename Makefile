@@ -1,5 +1,6 @@
 # sam-waterfall build. `make` builds everything into build/; `make test` runs every CPU test;
-# `make run` runs the default waterfall; `make test-gpu` runs the GPU tests (needs a GPU).
+# `make run` runs the default waterfall; `make test-gpu` runs the GPU tests (needs a GPU);
+# `make oracle` sets up the official-code oracle of experiments/oracle/ (PyTorch CPU, not in make test).
 # Sources are found by folder, so each part adds files without editing this file:
 #   variants/core/*.c   -> build/libsamcore.a   (the model, checkpoints, commands)
 #   datasets/*.c        -> build/libsamdata.a   (COCO, masks, JPEG, batches); *_main.c are tools
