@@ -43,11 +43,12 @@ typedef struct {
     int64_t v_batch_stride, v_tok_stride, v_head_stride;
     int64_t o_batch_stride, o_tok_stride, o_head_stride;
     float scale;  // multiplies q k^T; the rel-pos terms use the unscaled q, as the official code
-    // Decomposed relative position (ref: image_encoder.py add_decomposed_rel_pos), or NULL.
-    // Tables are already resized to (2 * grid - 1, head_dim) rows (get_rel_pos interpolation is
-    // done once at load). Only q_len == k_len == grid_h * grid_w is supported.
-    const void *rel_pos_h;  // (2 * grid_h - 1, head_dim) act
-    const void *rel_pos_w;  // (2 * grid_w - 1, head_dim) act
+    // Decomposed relative position (ref: image_encoder.py add_decomposed_rel_pos), or NULL:
+    // rel_pos_h's 2 * grid_h - 1 rows followed by rel_pos_w's 2 * grid_w - 1 rows, already
+    // resized (get_rel_pos interpolation is done once at load) and stacked once, so a backend
+    // can take all the rel-pos dot products in one product against it.
+    // Only q_len == k_len == grid_h * grid_w is supported.
+    const void *rel_pos;  // (2 * grid_h - 1 + 2 * grid_w - 1, head_dim) act
     int grid_h, grid_w;
 } AttnParams;
 

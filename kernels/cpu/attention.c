@@ -24,9 +24,9 @@ static void relpos_softmax_rows(void *ctx, int64_t r0, int64_t r1) {
     float rel_h[512], rel_w[512];
     for (int64_t r = r0; r < r1; r++) {
         float *s = a->scores + r * k_len;
-        if (p->rel_pos_h) {
+        if (p->rel_pos) {
             const float *q = a->q + r * p->q_tok_stride;
-            const float *Rh = p->rel_pos_h, *Rw = p->rel_pos_w;
+            const float *Rh = p->rel_pos, *Rw = Rh + (int64_t)(2 * p->grid_h - 1) * d;
             int qy = (int)(r / p->grid_w), qx = (int)(r % p->grid_w);
             for (int ky = 0; ky < p->grid_h; ky++) {
                 const float *t = Rh + (int64_t)(qy - ky + p->grid_h - 1) * d;
@@ -56,7 +56,7 @@ static void relpos_softmax_rows(void *ctx, int64_t r0, int64_t r1) {
 }
 
 void cpu_attention(Exec *x, const AttnParams *p) {
-    if (p->rel_pos_h) {
+    if (p->rel_pos) {
         if (p->q_len != p->k_len || p->q_len != p->grid_h * p->grid_w)
             die("cpu attention: rel-pos needs q_len == k_len == grid_h * grid_w (got %d, %d, %dx%d)",
                 p->q_len, p->k_len, p->grid_h, p->grid_w);

@@ -5,10 +5,10 @@
 //
 // Per chunk of (batch, head) pairs and query rows, in a reused workspace:
 //   1. S = scale q k^T                     cuBLAS batched, (pairs, rows, k_len) act
-//   2. [RH | RW] = q [Rh; Rw]^T            one cuBLAS call against both tables stacked: the
-//                                           rel-pos dot products for every relative offset
-//                                           (2g - 1 of them) instead of official's gathered
-//                                           (g, g) tables
+//   2. [RH | RW] = q [Rh; Rw]^T            one cuBLAS call against both tables, stacked once at
+//                                           load (AttnParams.rel_pos): the rel-pos dot products
+//                                           for every relative offset (2g - 1 of them) instead
+//                                           of official's gathered (g, g) tables
 //   3. S += RH[qy - ky + g - 1] + RW[qx - kx + g - 1]; P = softmax(S)   one fused kernel that
 //                                           reads S once and writes P in place (float32 math)
 //   4. o = P v                              cuBLAS batched
@@ -111,14 +111,16 @@ static __device__ __forceinline__ void sm_merge(float *m, float *s, float m2, fl
 }
 
 // One row of S per TPR threads (TPR = 1: a thread, for rows of a few keys such as the decoder's
-// image -> token attention, where a warp per row left most lanes idle; TPR = 32: a warp;
-// TPR = SOFTMAX_BLOCK: a block). Thread t holds
+// image -> token attention, where a warp per row left most lanes idle; TPR = 8: the windowed
+// blocks' 196 keys; TPR = 32: a warp; TPR = SOFTMAX_BLOCK: a block). Thread t holds
 // the VEC-element groups t, t + TPR, ... in EPT registers (EPT = elements per thread, chosen
 // by the launcher as the smallest of 8, 16, 32 that covers the row, so short rows do not pay
 // for a long row's registers). Unused slots hold -inf (exp gives 0).
 //
-// Rel-pos terms from the tables the GEMMs computed: the row's gh + gw terms are staged in
-// shared memory (reversed, so key row ky reads hs[ky]) when they fit, else read from RH/RW.
+// Rel-pos terms from the tables the GEMMs computed: held in registers when every group of a
+// thread sits at the same key columns (the global grid, below), else the row's gh + gw terms
+// are staged in shared memory (reversed, so key row ky reads hs[ky]) when they fit, else read
+// from RH/RW.
 // S: (nrows, ld) act. rh, rw: rows of stride rel_ld, act, with 2 gh - 1 / 2 gw - 1 valid
 // columns, or NULL. The chunk holds `rows` query rows of each pair starting at query row0: row R is
 // query r = row0 + R % rows of its pair, at grid cell (r / gw, r % gw).
@@ -330,20 +332,6 @@ __global__ void attn_pointers(const char **out, int np, int p0, int n_inner, Ptr
     }
 }
 
-// The stacked rel-pos table, (2 rel_ld, hd) act: rows [0, nh) = Rh, rows [rel_ld, rel_ld + nw)
-// = Rw, zeros between (their products land in columns nobody reads). Element size es (2, 4).
-__global__ void attn_rel_table(void *T, const void *rh, const void *rw, int nh, int nw,
-                               int rel_ld, int hd, int es) {
-    int64_t n = (int64_t)2 * rel_ld * hd;
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        int row = (int)(i / hd), c = (int)(i - (int64_t)row * hd);
-        const void *src = row < nh ? rh : row >= rel_ld && row - rel_ld < nw ? rw : NULL;
-        int64_t j = (int64_t)(row < rel_ld ? row : row - rel_ld) * hd + c;
-        if (es == 2) ((unsigned short *)T)[i] = src ? ((const unsigned short *)src)[j] : 0;
-        else ((unsigned *)T)[i] = src ? ((const unsigned *)src)[j] : 0u;
-    }
-}
-
 // =============================================================================================
 // launchers
 // =============================================================================================
@@ -386,24 +374,23 @@ static void launch_softmax(Exec *x, void *S, int64_t nrows, int k_len, int64_t l
 
 static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
-// Workspace per query row: S (ld) then [RH | RW] (2 rel_ld), act, rows padded to 8 elements
-// (aligned rows for cuBLAS and the softmax's 16-byte accesses).
+// Workspace per query row: S (ld) then [RH | RW] (rel_row: RH in columns [0, rel_h_n), RW
+// after it), act, rows padded to 8 elements (aligned rows for cuBLAS and the softmax's 16-byte
+// accesses; the rel-pos terms are read one by one).
 typedef struct {
     int64_t ld;            // S row: k_len padded
-    int rel_h_n, rel_w_n;  // rel-pos table rows (2 grid - 1 each; 0 without rel-pos)
-    int rel_ld;            // RH and RW columns each, padded (0 without rel-pos)
-    int64_t rel_row;       // 2 rel_ld
+    int rel_h_n, rel_w_n;  // rows of Rh and Rw in the stacked table (0 without rel-pos)
+    int64_t rel_row;       // [RH | RW] row: rel_h_n + rel_w_n padded
     size_t row_bytes;
 } AttnRows;
 
 static AttnRows attn_rows(const AttnParams *p, size_t es) {
     AttnRows g;
-    int rel = p->rel_pos_h != NULL;
+    int rel = p->rel_pos != NULL;
     g.ld = (int64_t)round_up((size_t)p->k_len, 8);
     g.rel_h_n = rel ? 2 * p->grid_h - 1 : 0;
     g.rel_w_n = rel ? 2 * p->grid_w - 1 : 0;
-    g.rel_ld = rel ? (int)round_up((size_t)(g.rel_h_n > g.rel_w_n ? g.rel_h_n : g.rel_w_n), 8) : 0;
-    g.rel_row = 2 * (int64_t)g.rel_ld;
+    g.rel_row = (int64_t)round_up((size_t)(g.rel_h_n + g.rel_w_n), 8);
     g.row_bytes = ((size_t)g.ld + (size_t)g.rel_row) * es;
     return g;
 }
@@ -416,7 +403,7 @@ extern "C" void cuda_attention(Exec *x, const AttnParams *p) {
     CudaBackend *bk = cuda_backend(x);
     int bf = is_bf16(x);
     size_t es = bf ? 2 : 4;
-    int rel = p->rel_pos_h != NULL;
+    int rel = p->rel_pos != NULL;
     if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0) return;
     if (p->k_len <= 0 || p->head_dim <= 0)
         die("cuda attention: k_len %d and head_dim %d must be positive", p->k_len, p->head_dim);
@@ -424,7 +411,6 @@ extern "C" void cuda_attention(Exec *x, const AttnParams *p) {
         die("cuda attention: k_len %d over %d is not supported (a softmax row lives in registers)",
             p->k_len, SOFTMAX_MAX_LEN);
     if (rel) {
-        if (!p->rel_pos_w) die("cuda attention: rel_pos_h given without rel_pos_w");
         if (p->q_len != p->k_len || p->q_len != p->grid_h * p->grid_w)
             die("cuda attention: rel-pos needs q_len == k_len == grid_h * grid_w (got %d, %d, %dx%d)",
                 p->q_len, p->k_len, p->grid_h, p->grid_w);
@@ -445,10 +431,8 @@ extern "C" void cuda_attention(Exec *x, const AttnParams *p) {
 
     AttnRows g = attn_rows(p, es);
     const int64_t ld = g.ld, rel_row = g.rel_row;
-    const int rel_h_n = g.rel_h_n, rel_w_n = g.rel_w_n, rel_ld = g.rel_ld;
-    const int rel_n = rel_ld + rel_w_n;  // columns the stacked table's product writes
-    const size_t row_bytes = g.row_bytes;
-    size_t rows_fit = bk->attn_ws_cap / row_bytes;
+    const int rel_n = g.rel_h_n + g.rel_w_n;  // columns the stacked table's product writes
+    size_t rows_fit = bk->attn_ws_cap / g.row_bytes;
     size_t pairs_fit = rows_fit / (size_t)q_len;
     // Chunks: several whole outer indices (pointer arrays), or pairs of one outer index
     // (strided), or query-row blocks of one pair; balanced so the last is not a sliver.
@@ -473,21 +457,15 @@ extern "C" void cuda_attention(Exec *x, const AttnParams *p) {
     int ptrs = outers > 1;
     size_t s_bytes = round_up((size_t)pairs * rows * ld * es, 256);
     size_t r_bytes = rel ? round_up((size_t)pairs * rows * rel_row * es, 256) : 0;
-    size_t t_bytes = rel ? round_up((size_t)rel_row * hd * es, 256) : 0;
     size_t p_bytes = ptrs ? round_up((size_t)N_PTR * pairs * sizeof(void *), 256) : 0;
-    char *ws = (char *)cuda_workspace(x, s_bytes + r_bytes + t_bytes + p_bytes);
+    char *ws = (char *)cuda_workspace(x, s_bytes + r_bytes + p_bytes);
     void *S = ws;
-    char *REL = rel ? ws + s_bytes : NULL;             // [RH | RW] rows
-    void *TAB = rel ? ws + s_bytes + r_bytes : NULL;  // [Rh; Rw]
-    const char **P = ptrs ? (const char **)(ws + s_bytes + r_bytes + t_bytes) : NULL;
+    char *REL = rel ? ws + s_bytes : NULL;  // [RH | RW] rows
+    const void *TAB = p->rel_pos;           // [Rh; Rw]
+    const char **P = ptrs ? (const char **)(ws + s_bytes + r_bytes) : NULL;
     const int64_t s_stride = (int64_t)rows * ld, r_stride = (int64_t)rows * rel_row;
-    if (rel) {
-        attn_rel_table<<<grid_for(rel_row * hd, 256), 256, 0, cuda_stream(x)>>>(
-            TAB, p->rel_pos_h, p->rel_pos_w, rel_h_n, rel_w_n, rel_ld, hd, (int)es);
-        LAUNCH_CHECK(x, "attention rel-pos table");
-    }
-    // The softmax's views of the product: RH at column 0, RW at column rel_ld.
-    const void *RH = REL, *RW = rel ? REL + (size_t)rel_ld * es : NULL;
+    // The softmax's views of the product: RH at column 0, RW right after it.
+    const void *RH = REL, *RW = rel ? REL + (size_t)g.rel_h_n * es : NULL;
 
     if (ptrs) {
         // Whole pairs, several outer indices per chunk: every product one pointer-array call.

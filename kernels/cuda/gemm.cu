@@ -195,9 +195,6 @@ static int ptr_align(const void *p) {
     return a;
 }
 
-// The plan for y(rows, out) = x(rows, in) W^T (+ bias) (+ y): column-major D(out, rows) =
-// W^T... i.e. op(A) = A^T with A the (in, out) column-major view of W, B the (in, rows) view of
-// x, C = D (out, rows). The bias runs along D's rows (out), as the Lt epilogue adds it.
 // The row count the algorithm is chosen for: 256 up to 256 rows, then the next power of two
 // (exact beyond 2^20). cuBLAS loads a kernel's module on its first launch, and the decoder's
 // row counts follow the prompts per image (7 n token rows, 4096 n image rows): measured on the
@@ -213,13 +210,21 @@ static int rows_bucket(int rows) {
     return b;
 }
 
+// The plan for y(rows, out) = x(rows, in) W^T (+ bias) (+ y): column-major D(out, rows) =
+// W^T... i.e. op(A) = A^T with A the (in, out) column-major view of W, B the (in, rows) view of
+// x, C = D (out, rows). The bias runs along D's rows (out), as the Lt epilogue adds it.
+// A plan for the same product but perhaps another row count.
+static int same_product(const LtPlan *p, int m_out, int k, int bf, cublasLtEpilogue_t epi,
+                        int beta_one, int align) {
+    return p->m == m_out && p->k == k && p->bf == bf && p->epilogue == (int)epi &&
+           p->beta_one == beta_one && p->align == align;
+}
+
 static const LtPlan *lt_plan(CudaBackend *bk, int m_out, int n_rows, int k, int bf,
                              cublasLtEpilogue_t epi, int beta_one, int align) {
     for (int i = 0; i < bk->n_lt_plans; i++) {
         const LtPlan *p = &bk->lt_plans[i];
-        if (p->m == m_out && p->n == n_rows && p->k == k && p->bf == bf && p->epilogue == (int)epi &&
-            p->beta_one == beta_one && p->align == align)
-            return p;
+        if (p->n == n_rows && same_product(p, m_out, k, bf, epi, beta_one, align)) return p;
     }
     if (bk->n_lt_plans == bk->cap_lt_plans) {
         bk->cap_lt_plans = bk->cap_lt_plans ? 2 * bk->cap_lt_plans : 64;
@@ -254,8 +259,7 @@ static const LtPlan *lt_plan(CudaBackend *bk, int m_out, int n_rows, int k, int 
     int bucket = rows_bucket(n_rows), have = 0;
     for (int i = 0; i < bk->n_lt_plans && !have; i++) {
         const LtPlan *q = &bk->lt_plans[i];
-        if (q->m == m_out && q->k == k && q->bf == bf && q->epilogue == (int)epi &&
-            q->beta_one == beta_one && q->align == align && rows_bucket(q->n) == bucket)
+        if (rows_bucket(q->n) == bucket && same_product(q, m_out, k, bf, epi, beta_one, align))
             p->algo = q->algo, have = 1;
     }
     cublasLtMatmulHeuristicResult_t res;

@@ -273,7 +273,8 @@ static void test_attention_encoder(int batch, int heads, int g, int hd, int vari
                                    size_t small_ws) {
     int T = g * g, C = heads * hd;
     float *qkv = rnd((int64_t)batch * T * 3 * C, -1, 1);
-    float *rh = rnd((int64_t)(2 * g - 1) * hd, -0.5f, 0.5f), *rw = rnd((int64_t)(2 * g - 1) * hd, -0.5f, 0.5f);
+    int64_t n_rel = (int64_t)2 * (2 * g - 1) * hd;  // Rh's rows then Rw's
+    float *rel = rnd(n_rel, -0.5f, 0.5f);
     AttnParams p = {
         .batch = batch, .heads = heads, .q_len = T, .k_len = T, .head_dim = hd,
         .q_batch_stride = (int64_t)T * 3 * C, .q_tok_stride = 3 * C, .q_head_stride = hd,
@@ -285,17 +286,17 @@ static void test_attention_encoder(int batch, int heads, int g, int hd, int vari
     int64_t no = (int64_t)batch * T * C;
     float *co = nan_buf(no);
     AttnParams pc = p;
-    pc.q = qkv, pc.k = qkv + C, pc.v = qkv + 2 * C, pc.o = co, pc.rel_pos_h = rh, pc.rel_pos_w = rw;
+    pc.q = qkv, pc.k = qkv + C, pc.v = qkv + 2 * C, pc.o = co, pc.rel_pos = rel;
     CPU.ops->attention(&CPU, &pc);
     void *dqkv = dev_act(qkv, (int64_t)batch * T * 3 * C);
-    void *drh = dev_act(rh, (int64_t)(2 * g - 1) * hd), *drw = dev_act(rw, (int64_t)(2 * g - 1) * hd);
+    void *drel = dev_act(rel, n_rel);
     size_t pair_bytes = cuda_attention_pair_bytes(&pc, G.ops->act_dtype == DT_BF16);
     int n_inner = heads >= batch ? heads : batch;
     for (int pass = 0; pass < (variants ? 4 : 1); pass++) {
         void *dout = dev_poisoned(act_bytes(no));
         AttnParams pg = p;
         pg.q = dqkv, pg.k = act_at(&G, dqkv, C), pg.v = act_at(&G, dqkv, 2 * C), pg.o = dout;
-        pg.rel_pos_h = drh, pg.rel_pos_w = drw;
+        pg.rel_pos = drel;
         if (pass == 1) cuda_backend_set_attn_workspace(BK, small_ws);
         if (pass == 2) cuda_backend_set_attn_workspace(BK, pair_bytes * (size_t)n_inner * 2 + pair_bytes / 2);
         if (pass == 3) cuda_backend_set_attn_workspace(BK, pair_bytes * (size_t)(n_inner > 1 ? n_inner / 2 : 1) + pair_bytes / 2);
@@ -311,8 +312,8 @@ static void test_attention_encoder(int batch, int heads, int g, int hd, int vari
         dfree(dout);
         free(go);
     }
-    dfree(dqkv), dfree(drh), dfree(drw);
-    free(qkv), free(rh), free(rw), free(co);
+    dfree(dqkv), dfree(drel);
+    free(qkv), free(rel), free(co);
 }
 
 // Decoder layout: q (n, tq, heads * hd), k and v (n, tk, heads * hd) separate, no rel-pos.
@@ -689,7 +690,7 @@ static AttnParams vitb_attention(int windowed, void *big1, void *big2, const voi
         .k_batch_stride = (int64_t)T * 3 * C, .k_tok_stride = 3 * C, .k_head_stride = hd,
         .v_batch_stride = (int64_t)T * 3 * C, .v_tok_stride = 3 * C, .v_head_stride = hd,
         .o_batch_stride = (int64_t)T * C, .o_tok_stride = C, .o_head_stride = hd,
-        .scale = 0.125f, .rel_pos_h = rel, .rel_pos_w = rel, .grid_h = g, .grid_w = g};
+        .scale = 0.125f, .rel_pos = rel, .grid_h = g, .grid_w = g};
 }
 
 static void bench(void) {
@@ -719,8 +720,8 @@ static void bench(void) {
     double ms_ln = time_ms(run_ln, &c, 10);
     BenchCtx cw = {.x = big1, .y = big2};
     double ms_part = time_ms(run_windows, &cw, 10);
-    float *rel = rnd(127 * hd, -0.5f, 0.5f);
-    void *drel = dev_act(rel, 127 * hd);
+    float *rel = rnd(2 * 127 * hd, -0.5f, 0.5f);
+    void *drel = dev_act(rel, 2 * 127 * hd);
     // Attention with the default workspace bound, then with others (chunk sizes), then
     // without the rel-pos terms (what they cost).
     c.p = vitb_attention(0, big1, big2, drel);
@@ -765,8 +766,8 @@ static void bench(void) {
 // "<table>-windowed"), for Nsight Compute's per-kernel times (ncu --nvtx --nvtx-include).
 static void profile_attn(void) {
     int64_t n = (int64_t)8 * 25 * 196 * 3 * 768;
-    float *hx = rnd(n, -1, 1), *rel = rnd(127 * 64, -0.5f, 0.5f);
-    void *big1 = dev_act(hx, n), *big2 = dev_act(hx, n), *drel = dev_act(rel, 127 * 64);
+    float *hx = rnd(n, -1, 1), *rel = rnd(2 * 127 * 64, -0.5f, 0.5f);
+    void *big1 = dev_act(hx, n), *big2 = dev_act(hx, n), *drel = dev_act(rel, 2 * 127 * 64);
     cuda_backend_set_sync_each_launch(BK, 0);
     for (int w = 0; w < 2; w++) {
         char name[64];

@@ -46,7 +46,7 @@ static void encoder_block(Sam *m, const EncBlockW *w, void *x, int b) {
         .v_batch_stride = (int64_t)seq * 3 * C, .v_tok_stride = 3 * C, .v_head_stride = hd,
         .o_batch_stride = (int64_t)seq * C, .o_tok_stride = C, .o_head_stride = hd,
         .scale = 1.0f / sqrtf((float)hd),
-        .rel_pos_h = w->rel_pos_h, .rel_pos_w = w->rel_pos_w, .grid_h = win, .grid_w = win,
+        .rel_pos = w->rel_pos, .grid_h = win, .grid_w = win,
     };
     op_attention(ex, &p);
     // proj is per token, so it commutes with window_unpartition: unpartition first (padding

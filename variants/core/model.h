@@ -19,8 +19,8 @@ typedef struct {
     LinearWeight *qkv;          // (3C, C)
     LinearWeight *proj;         // (C, C)
     LinearWeight *lin1, *lin2;  // (4C, C), (C, 4C)
-    const void *rel_pos_h;      // (2 * attn_grid - 1, head_dim) act, resized at load
-    const void *rel_pos_w;      // (2 * attn_grid - 1, head_dim) act
+    const void *rel_pos;        // (2 * (2 * attn_grid - 1), head_dim) act: rel_pos_h's rows
+                                // then rel_pos_w's, resized at load (AttnParams.rel_pos)
     int attn_grid;              // window (windowed block) or grid (global block)
 } EncBlockW;
 

@@ -173,8 +173,12 @@ int sam_build(Sam *m, Exec *x, const TensorMap *t, char *err, size_t err_len) {
         int len = 2 * b->attn_grid - 1;
         float *rh = resize_rel_pos(get(m, t, "image_encoder.blocks.%d.attn.rel_pos_h", i), len);
         float *rw = resize_rel_pos(get(m, t, "image_encoder.blocks.%d.attn.rel_pos_w", i), len);
-        b->rel_pos_h = upload(m, rh, (size_t)len * c->enc_head_dim);
-        b->rel_pos_w = upload(m, rw, (size_t)len * c->enc_head_dim);
+        size_t n = (size_t)len * c->enc_head_dim;
+        float *stacked = xmalloc(2 * n * sizeof(float));
+        memcpy(stacked, rh, n * sizeof(float));
+        memcpy(stacked + n, rw, n * sizeof(float));
+        b->rel_pos = upload(m, stacked, 2 * n);
+        free(stacked);
         free(rh);
         free(rw);
     }
