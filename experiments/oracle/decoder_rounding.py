@@ -26,7 +26,6 @@ zero on the third channel.
                         --ours MASKS [--images N]
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -35,14 +34,13 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
-from segment_anything import sam_model_registry
 from segment_anything.modeling import transformer as sam_transformer
 from segment_anything.modeling.common import LayerNorm2d
 from segment_anything.utils.transforms import ResizeLongestSide
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from official_agreement import load_weights, pe_in_float32  # noqa: E402
+from compare_masks import load as load_masks  # noqa: E402
+from official_agreement import build_model, image_and_prompts, load_subset  # noqa: E402
 
 BF = torch.bfloat16
 ORIG_ATTN = sam_transformer.Attention.forward
@@ -154,10 +152,9 @@ def set_variant(sam, v):
     sam_transformer.TwoWayTransformer.forward = two_way_forward
     FUSE_RESIDUAL[0] = v["residual"]
     LayerNorm2d.forward = ln2d_f32 if v["ln2d"] else ORIG_LN2D
-    # output_upscaling = ConvT, LayerNorm2d, GELU, ConvT, GELU: our kernel applies that first
-    # GELU inside the LayerNorm, before its one rounding.
+    # output_upscaling = ConvT, LayerNorm2d, GELU, ConvT, GELU: our LayerNorm kernel applies
+    # the first GELU before its one rounding, our GEMM epilogue the second.
     up = sam.mask_decoder.output_upscaling
-    # The GELU after the second ConvT is fused into that GEMM's epilogue the same way.
     up[1].fused_gelu = v["ln2d"]
     up[2].forward = (lambda x: x) if v["ln2d"] else torch.nn.GELU.forward.__get__(up[2])
     up[3].forward = (lambda x: convt_gelu_f32(up[3], x)) if v["ln2d"] else \
@@ -176,30 +173,9 @@ def main():
     ap.add_argument("--images", type=int, default=0)
     args = ap.parse_args()
 
-    sam = sam_model_registry[args.model]()
-    load_weights(sam, args.weights)
-    sam.eval()
-    for part in (sam.image_encoder, sam.prompt_encoder, sam.mask_decoder):
-        part.to(BF)
-    sam.prompt_encoder.pe_layer.float()
-    pe_in_float32(sam.prompt_encoder.pe_layer, BF)
-
-    ours = {}
-    with open(args.ours) as f:
-        for line in f:
-            a = json.loads(line)
-            ours[int(a["ann_id"])] = a["scores"]
-    with open(os.path.join(args.coco, "annotations", f"instances_{args.slice}.json")) as f:
-        coco = json.load(f)
-    with open(args.points) as f:
-        points = {int(k): v for k, v in json.load(f)["points"].items()}
-    anns_by_image = {}
-    for a in coco["annotations"]:
-        if a["id"] in ours and points.get(a["id"]) is not None:
-            anns_by_image.setdefault(a["image_id"], []).append(a)
-    images = [im for im in sorted(coco["images"], key=lambda im: im["id"]) if anns_by_image.get(im["id"])]
-    if args.images:
-        images = images[: args.images]
+    sam = build_model(args.model, args.weights, BF)
+    ours = {k: a["scores"] for k, a in load_masks(args.ours).items()}
+    points, anns_by_image, images = load_subset(args.coco, args.slice, args.points, set(ours), args.images)
     transform = ResizeLongestSide(sam.image_encoder.img_size)
     enc = sam.image_encoder
     scores = {name: [] for name in VARIANTS}
@@ -207,17 +183,14 @@ def main():
     t0 = time.time()
     with torch.inference_mode():
         for n_img, im in enumerate(images):
-            rgb = np.array(Image.open(os.path.join(args.coco, args.slice, im["file_name"])).convert("RGB"))
-            h, w = rgb.shape[:2]
-            x = torch.as_tensor(transform.apply_image(rgb)).permute(2, 0, 1).contiguous()[None].float()
-            x = enc.patch_embed(sam.preprocess(x).to(BF)) + enc.pos_embed
+            anns = anns_by_image[im["id"]]
+            x, _, _, coords, labels = image_and_prompts(
+                sam, transform, os.path.join(args.coco, args.slice, im["file_name"]), anns, points)
+            # The encoder up to the neck once; the neck and the decoder per variant.
+            x = enc.patch_embed(x.to(BF)) + enc.pos_embed
             for blk in enc.blocks:
                 x = blk(x)
             trunk = x.permute(0, 3, 1, 2)
-            anns = anns_by_image[im["id"]]
-            coords = np.array([points[a["id"]] for a in anns], dtype=np.float32)[:, None, :]
-            coords = torch.as_tensor(transform.apply_coords(coords, (h, w)))
-            labels = torch.ones(coords.shape[:2], dtype=torch.int)
             for name, v in VARIANTS.items():
                 set_variant(sam, v)
                 emb = enc.neck(trunk)

@@ -40,6 +40,9 @@ from segment_anything import sam_model_registry
 from segment_anything.modeling.prompt_encoder import PositionEmbeddingRandom
 from segment_anything.utils.transforms import ResizeLongestSide
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_masks import decode as decode_mask, load as load_masks  # noqa: E402
+
 
 def load_weights(model, wdir):
     state = model.state_dict()
@@ -72,21 +75,55 @@ def pe_in_float32(pe_layer, dtype):
     pe_layer.forward_with_coords = forward_with_coords
 
 
+def build_model(model, wdir, dtype):
+    """The official Sam on our weights, image encoder, prompt encoder and mask decoder in dtype
+    (sam-fast's tools.apply_eval_dtype_predictor), position encodings as pe_in_float32."""
+    sam = sam_model_registry[model]()
+    load_weights(sam, wdir)
+    sam.eval()
+    for part in (sam.image_encoder, sam.prompt_encoder, sam.mask_decoder):
+        part.to(dtype)
+    sam.prompt_encoder.pe_layer.float()
+    pe_in_float32(sam.prompt_encoder.pe_layer, dtype)
+    return sam
+
+
+def load_subset(coco_dir, slice_name, points_path, keep=None, max_images=0):
+    """The annotations with a centre point (and, when keep is a set, whose id is in it), by
+    image: (points, anns_by_image, images), images sorted by id, those without one left out,
+    the first max_images of them when it is not 0."""
+    with open(os.path.join(coco_dir, "annotations", f"instances_{slice_name}.json")) as f:
+        coco = json.load(f)
+    with open(points_path) as f:
+        points = {int(k): v for k, v in json.load(f)["points"].items()}
+    anns_by_image = {}
+    for a in coco["annotations"]:
+        if points.get(a["id"]) is not None and (keep is None or a["id"] in keep):
+            anns_by_image.setdefault(a["image_id"], []).append(a)
+    images = [im for im in sorted(coco["images"], key=lambda im: im["id"]) if anns_by_image.get(im["id"])]
+    return points, anns_by_image, images[:max_images] if max_images else images
+
+
+def image_and_prompts(sam, transform, path, anns, points):
+    """One image as our stages feed it (resized, float32 normalised and padded) and its
+    annotations' centre points as prompts: (x, resized, (h, w), coords, labels)."""
+    rgb = np.array(Image.open(path).convert("RGB"))
+    h, w = rgb.shape[:2]
+    resized = transform.apply_image(rgb)
+    x = sam.preprocess(torch.as_tensor(resized).permute(2, 0, 1).contiguous()[None].float())
+    coords = np.array([points[a["id"]] for a in anns], dtype=np.float32)[:, None, :]
+    coords = torch.as_tensor(transform.apply_coords(coords, (h, w)))
+    labels = torch.ones(coords.shape[:2], dtype=torch.int)
+    return x, resized, (h, w), coords, labels
+
+
 def reference_masks(specs):
     refs = {}
     for spec in specs:
         label, sep, path = spec.partition("=")
         if not sep or not label or not path:
             sys.exit(f"--ref {spec}: expected LABEL=MASKS_FILE")
-        masks = {}
-        with open(path) as f:
-            for n, line in enumerate(f, 1):
-                try:
-                    a = json.loads(line)
-                    masks[int(a["ann_id"])] = (a["size"][0], a["size"][1], a["counts"])
-                except (ValueError, KeyError, IndexError, TypeError) as e:
-                    sys.exit(f"{path}:{n}: not a masks-file line ({e})")
-        refs[label] = masks
+        refs[label] = load_masks(path)
     return refs
 
 
@@ -115,50 +152,23 @@ def main():
     # of design.md section 5's "bf16 autocast agrees 0.991 / 0.994").
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.dtype == "autocast")
-    sam = sam_model_registry[args.model]()
-    load_weights(sam, args.weights)
-    sam.eval()
-    for part in (sam.image_encoder, sam.prompt_encoder, sam.mask_decoder):
-        part.to(dtype)
-    sam.prompt_encoder.pe_layer.float()
-    pe_in_float32(sam.prompt_encoder.pe_layer, dtype)
-
-    with open(os.path.join(args.coco, "annotations", f"instances_{args.slice}.json")) as f:
-        coco = json.load(f)
-    with open(args.points) as f:
-        points = {int(k): v for k, v in json.load(f)["points"].items()}
-    anns_by_image = {}
-    for a in coco["annotations"]:
-        anns_by_image.setdefault(a["image_id"], []).append(a)
+    sam = build_model(args.model, args.weights, dtype)
     refs = reference_masks(args.ref)
     ref_ids = list(refs)
     # Only the annotations every reference has (a reference from `eval --limit` covers a few
     # images); images without one are not encoded.
-    if refs:
-        covered = set.intersection(*(set(m) for m in refs.values()))
-        for image_id in list(anns_by_image):
-            anns_by_image[image_id] = [a for a in anns_by_image[image_id] if a["id"] in covered]
-    images = [im for im in sorted(coco["images"], key=lambda im: im["id"]) if anns_by_image.get(im["id"])]
-    if args.images:
-        images = images[: args.images]
+    covered = set.intersection(*(set(m) for m in refs.values())) if refs else None
+    points, anns_by_image, images = load_subset(args.coco, args.slice, args.points, covered, args.images)
     transform = ResizeLongestSide(sam.image_encoder.img_size)
     sums = {eid: [0.0, 0] for eid in ref_ids}
     flips = {eid: 0 for eid in ref_ids}
     t0 = time.time()
     with open(args.out, "w") as out, torch.inference_mode(), autocast:
         for n_img, im in enumerate(images):
-            rgb = np.array(Image.open(os.path.join(args.coco, args.slice, im["file_name"])).convert("RGB"))
-            h, w = rgb.shape[:2]
-            resized = transform.apply_image(rgb)
-            x = torch.as_tensor(resized).permute(2, 0, 1).contiguous()[None].float()
-            x = sam.preprocess(x)  # float32 normalise and pad, as our stages
+            anns = anns_by_image[im["id"]]
+            x, resized, (h, w), coords, labels = image_and_prompts(
+                sam, transform, os.path.join(args.coco, args.slice, im["file_name"]), anns, points)
             emb = sam.image_encoder(x.to(dtype))
-            anns = [a for a in anns_by_image[im["id"]] if points.get(a["id"]) is not None]
-            if not anns:
-                continue
-            coords = np.array([points[a["id"]] for a in anns], dtype=np.float32)[:, None, :]
-            coords = torch.as_tensor(transform.apply_coords(coords, (h, w)))
-            labels = torch.ones(coords.shape[:2], dtype=torch.int)
             sparse, dense = sam.prompt_encoder(points=(coords, labels), boxes=None, masks=None)
             # _embed_points' result is dtype, but PromptEncoder.forward concatenates it onto a
             # float32 empty tensor; back to dtype (exact: the values are bf16 already).
@@ -178,9 +188,7 @@ def main():
                 line = {"ann_id": a["id"], "image_id": im["id"], "score": float(pred_iou[i, top[i]]),
                         "size": [h, w], "top": int(top[i]), "scores": [float(s) for s in pred_iou[i].float()]}
                 for eid in ref_ids:
-                    rh, rw, rle = refs[eid][a["id"]]
-                    ref = mask_utils.decode({"size": [rh, rw], "counts": rle.encode()}).astype(bool)
-                    v = iou(mine, ref)
+                    v = iou(mine, decode_mask(refs[eid][a["id"]]))
                     line[f"iou_{eid}"] = v
                     sums[eid][0] += v
                     sums[eid][1] += 1
