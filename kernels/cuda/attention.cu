@@ -302,7 +302,6 @@ typedef void (*SoftmaxKernel)(SM_ARGS);
 SM_KERNELS_EPT(row, 1, 8)
 SM_KERNELS_EPT(row, 1, 32)
 SM_KERNELS_EPT(sub8, 8, 32)
-SM_KERNELS_EPT(warp, 32, 8)
 SM_KERNELS_EPT(warp, 32, 32)
 SM_KERNELS_EPT(block, SOFTMAX_BLOCK, 8)
 SM_KERNELS_EPT(block, SOFTMAX_BLOCK, 16)
@@ -314,7 +313,7 @@ SM_KERNELS_EPT(block, SOFTMAX_BLOCK, 32)
      {softmax_##KIND##_bf16_v1_e##EPT, softmax_##KIND##_bf16_v4_e##EPT, softmax_##KIND##_bf16_v8_e##EPT}}
 static const SoftmaxKernel softmax_row_kernels[2][2][3] = {SM_ROW(row, 8), SM_ROW(row, 32)};
 static const SoftmaxKernel softmax_sub_kernels[1][2][3] = {SM_ROW(sub8, 32)};
-static const SoftmaxKernel softmax_warp_kernels[2][2][3] = {SM_ROW(warp, 8), SM_ROW(warp, 32)};
+static const SoftmaxKernel softmax_warp_kernels[1][2][3] = {SM_ROW(warp, 32)};
 static const SoftmaxKernel softmax_block_kernels[3][2][3] = {SM_ROW(block, 8), SM_ROW(block, 16), SM_ROW(block, 32)};
 
 // Device pointer arrays of a multi-outer chunk, pairs p0 .. p0 + np - 1 (pair p: outer
@@ -359,7 +358,7 @@ static void launch_softmax(Exec *x, void *S, int64_t nrows, int k_len, int64_t l
         k = softmax_sub_kernels[0][bf][vi];
         blocks = (nrows + SOFTMAX_BLOCK / 8 - 1) / (SOFTMAX_BLOCK / 8);
     } else if (warp) {
-        k = softmax_warp_kernels[k_len <= 32 * 8 ? 0 : 1][bf][vi];
+        k = softmax_warp_kernels[0][bf][vi];  // 257 to 1024 keys: 32 per lane
         blocks = (nrows + SOFTMAX_BLOCK / 32 - 1) / (SOFTMAX_BLOCK / 32);
     } else {
         k = softmax_block_kernels[k_len <= SOFTMAX_BLOCK * 8 ? 0 : k_len <= SOFTMAX_BLOCK * 16 ? 1 : 2][bf][vi];

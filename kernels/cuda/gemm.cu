@@ -210,15 +210,16 @@ static int rows_bucket(int rows) {
     return b;
 }
 
-// The plan for y(rows, out) = x(rows, in) W^T (+ bias) (+ y): column-major D(out, rows) =
-// W^T... i.e. op(A) = A^T with A the (in, out) column-major view of W, B the (in, rows) view of
-// x, C = D (out, rows). The bias runs along D's rows (out), as the Lt epilogue adds it.
 // A plan for the same product but perhaps another row count.
 static int same_product(const LtPlan *p, int m_out, int k, int bf, cublasLtEpilogue_t epi,
                         int beta_one, int align) {
     return p->m == m_out && p->k == k && p->bf == bf && p->epilogue == (int)epi &&
            p->beta_one == beta_one && p->align == align;
 }
+
+// The plan for y(rows, out) = x(rows, in) W^T (+ bias) (+ y): column-major D(out, rows) =
+// W^T... i.e. op(A) = A^T with A the (in, out) column-major view of W, B the (in, rows) view of
+// x, C = D (out, rows). The bias runs along D's rows (out), as the Lt epilogue adds it.
 
 static const LtPlan *lt_plan(CudaBackend *bk, int m_out, int n_rows, int k, int bf,
                              cublasLtEpilogue_t epi, int beta_one, int align) {

@@ -585,8 +585,9 @@ static void run_suite(void) {
     test_attention_decoder(11, 8, 7, 4096, 16);     // prompts outnumber heads (pointer arrays)
     test_attention_decoder(11, 8, 4096, 7, 16);
     test_attention_decoder(1, 8, 7, 4096, 16);      // one prompt: one strided chunk
-    // softmax row lengths for every kernel shape: warp rows of <= 256 and <= 1024, block rows
-    // of <= 2048, <= 4096, <= 8192; lengths off the 8- and 4-element vector widths
+    // softmax row lengths for every kernel shape: 8-thread rows of <= 256, warp rows of
+    // <= 1024, block rows of <= 2048, <= 4096, <= 8192; lengths off the 8- and 4-element vector
+    // widths
     test_attention_decoder(3, 2, 5, 250, 16);
     test_attention_decoder(3, 2, 5, 1000, 16);
     test_attention_decoder(3, 2, 5, 1998, 16);

@@ -34,7 +34,8 @@ open(f"{tmp}/bad.masks", "w").write(A[0] + "\n{not json\n")
 PY
 "$py" experiments/oracle/compare_masks.py "$TMP/a.masks" "$TMP/b5.masks" --label t >"$TMP/out" 2>"$TMP/err"
 expect "compare_masks exits 0" [ $? -eq 0 ]
-"$py" - "$TMP/out" <<'PY' >"$TMP/checks"
+# A check script that stops early (a missing field) must fail the test, not drop its checks.
+"$py" - "$TMP/out" <<'PY' >"$TMP/checks" || echo "FAIL reading compare_masks' output ($TMP/out): the check script stopped" >>"$TMP/checks"
 import json, math, sys
 r = json.load(open(sys.argv[1]))
 def check(what, got, want, tol=1e-6):
