@@ -2,15 +2,18 @@
 # `make run` runs the default waterfall; `make test-gpu` runs the GPU tests (needs a GPU);
 # `make oracle` sets up the official-code oracle of experiments/oracle/ (PyTorch CPU, not in make test).
 # Sources are found by folder, so each part adds files without editing this file:
+#   common/*.c          -> build/libsamcommon.a (error checks, allocation, .npy files: every folder's base)
 #   variants/core/*.c   -> build/libsamcore.a   (the model, checkpoints, commands)
-#   datasets/*.c        -> build/libsamdata.a   (COCO, masks, JPEG, batches); *_main.c are tools
+#   datasets/*.c        -> build/libsamdata.a   (COCO, masks, JPEG, pre-processing, batches); *_main.c are tools
 #   kernels/cpu/*.c     -> build/libsamcpu.a    (CPU reference operations)
 #   kernels/cuda/*.cu   -> build/libsamcuda.a   (CUDA operations)
 #   harness/*.c         -> build/waterfall
 #   variants/<stage>.c  -> build/sam-<stage>    (cpu links the CPU kernels, others CUDA)
+# Folders depend one way: variants -> datasets -> kernels -> common (harness -> datasets ->
+# common), so each link lists the archives in that order and needs no --start-group.
 #   tests/<area>/test_*.c -> build/tests/<area>/test_*  (run by tests/run.sh with test_*.sh)
 
-BUILD      := build
+BUILD      ?= build
 CC         := gcc
 NVCC       := nvcc
 CUDA_HOME  ?= /usr/local/cuda
@@ -27,9 +30,12 @@ NVCCFLAGS  := -O3 -g -lineinfo $(CUDA_ARCH) -I. -Xcompiler -Wall,-fPIC -MMD -MP
 STATIC_LIBS := -Wl,-Bstatic -lturbojpeg -lpng16 -lz -lsqlite3 -Wl,-Bdynamic
 HOST_LIBS   := -Wl,-rpath,'$$ORIGIN/lib' -Wl,-rpath,'$$ORIGIN/../lib' -Wl,-rpath,'$$ORIGIN/../../lib' -lcjson $(STATIC_LIBS) -lm -ldl -pthread
 BLAS_LIBS   := -Wl,-Bstatic -lopenblas -Wl,-Bdynamic -lgfortran
-CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas \
-               -lcudart_static -lrt
+# --as-needed: a stage executable records only the CUDA libraries its choices' code calls (a
+# library that only a later stage's kernels use is no dependency of sam-fp32 or sam-bf16).
+CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -Wl,--as-needed -lcublasLt -lcublas \
+               -Wl,--no-as-needed -lcudart_static -lrt
 
+COMMON_SRC  := $(wildcard common/*.c)
 CORE_SRC    := $(wildcard variants/core/*.c)
 DATA_SRC    := $(filter-out %_main.c,$(wildcard datasets/*.c))
 CPU_SRC     := $(wildcard kernels/cpu/*.c)
@@ -39,11 +45,12 @@ GPU_STAGES  := $(filter-out cpu,$(basename $(notdir $(wildcard variants/*.c))))
 TEST_SRC    := $(wildcard tests/*/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+COMMON_LIB := $(BUILD)/libsamcommon.a
 CORE_LIB  := $(BUILD)/libsamcore.a
 DATA_LIB  := $(BUILD)/libsamdata.a
 CPU_LIB   := $(BUILD)/libsamcpu.a
 CUDA_LIB  := $(BUILD)/libsamcuda.a
-HOST_ARCHIVES := -Wl,--start-group $(CORE_LIB) $(DATA_LIB) -Wl,--end-group
+HOST_ARCHIVES := $(CORE_LIB) $(DATA_LIB)
 
 STAGE_BINS := $(BUILD)/sam-cpu $(patsubst %,$(BUILD)/sam-%,$(GPU_STAGES))
 TOOL_BINS  := $(patsubst datasets/%_main.c,$(BUILD)/%,$(wildcard datasets/*_main.c))
@@ -74,6 +81,8 @@ $(BUILD)/obj/%.o: %.cu | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
+$(COMMON_LIB): $(call obj,$(COMMON_SRC))
+	@rm -f $@; ar rcs $@ $^
 $(CORE_LIB): $(call obj,$(CORE_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(DATA_LIB): $(call obj,$(DATA_SRC))
@@ -84,14 +93,14 @@ $(CUDA_LIB): $(patsubst %.cu,$(BUILD)/obj/%.o,$(CUDA_SRC))
 	@rm -f $@; ar rcs $@ $^
 
 # ---- executables --------------------------------------------------------------------------
-$(BUILD)/sam-cpu: $(BUILD)/obj/variants/cpu.o $(CORE_LIB) $(DATA_LIB) $(CPU_LIB)
-	$(CC) $(CFLAGS) $< $(HOST_ARCHIVES) $(CPU_LIB) $(BLAS_LIBS) $(HOST_LIBS) -o $@
-$(BUILD)/sam-%: $(BUILD)/obj/variants/%.o $(CORE_LIB) $(DATA_LIB) $(CUDA_LIB)
-	$(CC) $(CFLAGS) $< $(HOST_ARCHIVES) $(CUDA_LIB) $(CUDA_LIBS) $(HOST_LIBS) -lstdc++ -o $@
-$(BUILD)/%: $(BUILD)/obj/datasets/%_main.o $(CORE_LIB) $(DATA_LIB)
-	$(CC) $(CFLAGS) $< $(HOST_ARCHIVES) $(HOST_LIBS) -o $@
-$(BUILD)/waterfall: $(call obj,$(HARNESS_SRC)) $(CORE_LIB) $(DATA_LIB)
-	$(CC) $(CFLAGS) $(call obj,$(HARNESS_SRC)) $(HOST_ARCHIVES) $(HOST_LIBS) -o $@
+$(BUILD)/sam-cpu: $(BUILD)/obj/variants/cpu.o $(CORE_LIB) $(DATA_LIB) $(CPU_LIB) $(COMMON_LIB)
+	$(CC) $(CFLAGS) $< $(HOST_ARCHIVES) $(CPU_LIB) $(COMMON_LIB) $(BLAS_LIBS) $(HOST_LIBS) -o $@
+$(BUILD)/sam-%: $(BUILD)/obj/variants/%.o $(CORE_LIB) $(DATA_LIB) $(CUDA_LIB) $(COMMON_LIB)
+	$(CC) $(CFLAGS) $< $(HOST_ARCHIVES) $(CUDA_LIB) $(COMMON_LIB) $(CUDA_LIBS) $(HOST_LIBS) -lstdc++ -o $@
+$(BUILD)/%: $(BUILD)/obj/datasets/%_main.o $(DATA_LIB) $(COMMON_LIB)
+	$(CC) $(CFLAGS) $< $(DATA_LIB) $(COMMON_LIB) $(HOST_LIBS) -o $@
+$(BUILD)/waterfall: $(call obj,$(HARNESS_SRC)) $(DATA_LIB) $(COMMON_LIB)
+	$(CC) $(CFLAGS) $(call obj,$(HARNESS_SRC)) $(DATA_LIB) $(COMMON_LIB) $(HOST_LIBS) -o $@
 
 # cJSON travels beside the binaries (rpath $ORIGIN/lib) for the GPU machine, which lacks it.
 $(BUILD)/lib/.done: | $(BUILD)/.deps
@@ -159,8 +168,8 @@ gpu-bundle: all $(GPU_TEST_BINS) $(FIXTURES)
 # ---- the official-code oracle (experiments/oracle/README.md; not part of make test) ----------
 # A venv with PyTorch (CPU) and the official segment_anything package from PyPI, and the tool
 # that writes the synthetic weights as .npy files for it.
-$(BUILD)/dump_weights: experiments/oracle/dump_weights.c $(CORE_LIB)
-	$(CC) $(CFLAGS) $< $(CORE_LIB) -lm -pthread -o $@
+$(BUILD)/dump_weights: experiments/oracle/dump_weights.c $(CORE_LIB) $(COMMON_LIB)
+	$(CC) $(CFLAGS) $< $(CORE_LIB) $(COMMON_LIB) -lm -pthread -o $@
 $(BUILD)/oracle/venv/.done: experiments/oracle/requirements.txt | $(BUILD)/.deps
 	@mkdir -p $(BUILD)/oracle
 	python3 -m venv $(BUILD)/oracle/venv

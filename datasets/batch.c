@@ -14,8 +14,8 @@
 #include "datasets/coco.h"
 #include "datasets/image.h"
 #include "datasets/points.h"
-#include "variants/core/check.h"
-#include "variants/core/preprocess.h"
+#include "common/check.h"
+#include "datasets/preprocess.h"
 
 // A pooled batch: the public part first, so a Batch * from the consumer is a PoolBatch *.
 typedef struct PoolBatch {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "variants/core/check.h"
+#include "common/check.h"
 
 // ---- id -> index hash tables (open addressing, power-of-two size) --------------------------
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "variants/core/check.h"
+#include "common/check.h"
 
 int mkdirs(const char *path) {
     char *p = xmalloc(strlen(path) + 1);

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <turbojpeg.h>
 
-#include "variants/core/check.h"
-#include "variants/core/npy.h"
+#include "common/check.h"
+#include "common/npy.h"
 
 // Files larger than this are refused before reading (a COCO JPEG is well under 1 MiB).
 #define IMAGE_MAX_FILE_BYTES ((size_t)1 << 30)

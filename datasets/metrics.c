@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "datasets/coco.h"
-#include "variants/core/check.h"
+#include "common/check.h"
 
 void mask_inter_union(const uint8_t *a, const uint8_t *b, size_t n, uint64_t *inter,
                       uint64_t *uni) {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "datasets/fsutil.h"
-#include "variants/core/check.h"
+#include "common/check.h"
 
 // ref: scipy ndimage.center_of_mass -> sum(input * grid) / sum(input). The sums are of
 // integers below 2^53, so they are exact in any summation order and match NumPy's pairwise

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "variants/core/check.h"
+#include "common/check.h"
 
 // Longest edge walk accepted for one polygon (points at 5x resolution): keeps a forged
 // polygon from allocating gigabytes. A 32768-wide image's border is ~6.6e5 steps.

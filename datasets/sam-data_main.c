@@ -19,8 +19,8 @@
 #include "datasets/points.h"
 #include "datasets/rle.h"
 #include "datasets/synth.h"
-#include "variants/core/check.h"
-#include "variants/core/npy.h"
+#include "common/check.h"
+#include "common/npy.h"
 
 static const char *USAGE =
     "usage: sam-data COMMAND [options]   (sam-data COMMAND --help for each)\n"

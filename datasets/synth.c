@@ -13,7 +13,7 @@
 #include "datasets/fsutil.h"
 #include "datasets/image.h"
 #include "datasets/rle.h"
-#include "variants/core/check.h"
+#include "common/check.h"
 
 // ---- deterministic random numbers: xoshiro256** seeded through splitmix64 -------------------
 

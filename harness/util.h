@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../variants/core/check.h"
+#include "common/check.h"
 
 // A growable NUL-terminated string.
 typedef struct {

@@ -16,7 +16,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct Exec Exec;
+typedef struct Ops Ops;
+
+// The execution context every operation receives: the operation table a stage chose and the
+// backend's state. The remaining fields are the model's activation arena (variants/core/exec.h
+// allocates from it with a stack discipline); operations never touch them.
+typedef struct Exec {
+    const Ops *ops;
+    void *backend;        // implementation state (cuBLAS handle, stream, ...)
+    size_t act_size;      // bytes per activation element (4 or 2)
+    int planning;         // 1: record arena use only, run nothing
+    char *arena;          // backend memory, arena_size bytes (NULL while planning)
+    size_t arena_size, arena_top, arena_peak;
+} Exec;
 
 typedef enum { DT_F32 = 0, DT_BF16 = 1 } DType;
 
@@ -52,7 +64,7 @@ typedef struct {
     int grid_h, grid_w;
 } AttnParams;
 
-typedef struct Ops {
+struct Ops {
     const char *name;  // "cpu", "cuda-fp32", "cuda-bf16", ...
     DType act_dtype;
 
@@ -151,6 +163,6 @@ typedef struct Ops {
     // milliseconds from mark `from` to mark `to` of that region.
     void (*timer_mark)(Exec *x, int slot);
     double (*timer_mark_ms)(Exec *x, int from, int to);
-} Ops;
+};
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "variants/core/check.h"
+#include "common/check.h"
 
 typedef struct {
     uint8_t *p;

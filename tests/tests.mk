@@ -4,24 +4,24 @@
 # whole core. tests/fuzz/fuzz_*.c are libFuzzer targets (clang).
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-TEST_LIBS := $(HOST_ARCHIVES) $(CPU_LIB) $(BLAS_LIBS) $(HOST_LIBS)
+TEST_LIBS := $(HOST_ARCHIVES) $(CPU_LIB) $(COMMON_LIB) $(BLAS_LIBS) $(HOST_LIBS)
 
-$(BUILD)/tests/gpu/%: tests/gpu/%.c $(CORE_LIB) $(DATA_LIB) $(CUDA_LIB)
+$(BUILD)/tests/gpu/%: tests/gpu/%.c $(CORE_LIB) $(DATA_LIB) $(CUDA_LIB) $(CPU_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< $(HOST_ARCHIVES) $(CUDA_LIB) $(CPU_LIB) $(BLAS_LIBS) $(CUDA_LIBS) $(HOST_LIBS) -lstdc++ -o $@
-$(BUILD)/tests/fault/%: tests/fault/%.c $(CORE_SRC) $(DATA_SRC) $(CPU_SRC) | $(BUILD)/.deps
+	$(CC) $(CFLAGS) $< $(HOST_ARCHIVES) $(CUDA_LIB) $(CPU_LIB) $(COMMON_LIB) $(BLAS_LIBS) $(CUDA_LIBS) $(HOST_LIBS) -lstdc++ -o $@
+$(BUILD)/tests/fault/%: tests/fault/%.c $(CORE_SRC) $(DATA_SRC) $(CPU_SRC) $(COMMON_SRC) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -O1 $(SAN_FLAGS) $< $(CORE_SRC) $(DATA_SRC) $(CPU_SRC) $(BLAS_LIBS) $(HOST_LIBS) -o $@
-$(BUILD)/tests/%: tests/%.c $(CORE_LIB) $(DATA_LIB) $(CPU_LIB)
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -O1 $(SAN_FLAGS) $< $(CORE_SRC) $(DATA_SRC) $(CPU_SRC) $(COMMON_SRC) $(BLAS_LIBS) $(HOST_LIBS) -o $@
+$(BUILD)/tests/%: tests/%.c $(CORE_LIB) $(DATA_LIB) $(CPU_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(TEST_LIBS) -o $@
 
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(DATA_SRC) | $(BUILD)/.deps
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(DATA_SRC) $(COMMON_SRC) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	clang -std=c11 -O1 -g -D_GNU_SOURCE -I. -I$(CUDA_HOME)/include -fsanitize=fuzzer,address,undefined \
-	  $< $(CORE_SRC) $(DATA_SRC) $(HOST_LIBS) -o $@
+	  $< $(DATA_SRC) $(COMMON_SRC) $(HOST_LIBS) -o $@
 
 CPU_TEST_BINS := $(filter-out $(BUILD)/tests/gpu/%,$(TEST_BINS))
 GPU_TEST_BINS := $(filter $(BUILD)/tests/gpu/%,$(TEST_BINS))

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 #include "../../variants/core/checkpoint.h"
-#include "../../variants/core/npy.h"
+#include "common/npy.h"
 
 int main(int argc, char **argv) {
     if (argc != 3) {

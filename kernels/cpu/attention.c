@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../variants/core/check.h"
+#include "common/check.h"
 #include "cpu_ops.h"
 
 typedef struct {

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../variants/core/check.h"
-#include "../../variants/core/exec.h"
+#include "common/check.h"
+#include "kernels/ops.h"
 
 static void *cpu_alloc(Exec *x, size_t bytes) { return xmalloc(bytes); }
 static void cpu_free(Exec *x, void *p) { free(p); }

@@ -2,7 +2,7 @@
 #include <cblas.h>
 #include <string.h>
 
-#include "../../variants/core/check.h"
+#include "common/check.h"
 #include "cpu_ops.h"
 
 typedef struct {

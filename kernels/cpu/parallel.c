@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "../../variants/core/check.h"
+#include "common/check.h"
 #include "cpu_ops.h"
 
 typedef struct {

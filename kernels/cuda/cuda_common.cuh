@@ -18,8 +18,8 @@
 #include <stdlib.h>
 
 extern "C" {
-#include "../../variants/core/check.h"
-#include "../../variants/core/exec.h"
+#include "common/check.h"
+#include "kernels/ops.h"
 }
 #include "cuda_ops.h"
 

@@ -15,11 +15,11 @@
 #include <string.h>
 
 #include "../../datasets/image.h"
-#include "../../variants/core/check.h"
+#include "common/check.h"
 #include "../../variants/core/checkpoint.h"
 #include "../../variants/core/model.h"
-#include "../../variants/core/npy.h"
-#include "../../variants/core/preprocess.h"
+#include "common/npy.h"
+#include "datasets/preprocess.h"
 #include "../test_util.h"
 
 typedef struct {

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "../../kernels/cpu/cpu_ops.h"
-#include "../../variants/core/check.h"
+#include "common/check.h"
 #include "../../variants/core/checkpoint.h"
 #include "../../variants/core/model.h"
 #include "../test_util.h"

@@ -15,7 +15,7 @@
 #include "datasets/image.h"
 #include "datasets/points.h"
 #include "datasets/synth.h"
-#include "variants/core/preprocess.h"
+#include "datasets/preprocess.h"
 
 static int failures;
 #define FAILF(...) (failures++, printf("FAIL " __VA_ARGS__), printf("\n"))

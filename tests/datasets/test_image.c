@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "datasets/image.h"
-#include "variants/core/npy.h"
+#include "common/npy.h"
 
 static int failures;
 

@@ -33,7 +33,7 @@
 
 #include "../../kernels/cpu/cpu_ops.h"
 #include "../../kernels/cuda/cuda_ops.h"
-#include "../../variants/core/check.h"
+#include "common/check.h"
 #include "../../variants/core/exec.h"
 
 static Exec G;          // the CUDA table under test

@@ -15,7 +15,7 @@
 
 #include "../../datasets/batch.h"
 #include "../../datasets/rle.h"
-#include "check.h"
+#include "common/check.h"
 #include "commands.h"
 
 #define EVAL_PROTOCOL 1

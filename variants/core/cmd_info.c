@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "checkpoint.h"
 #include "commands.h"
 #include "config.h"

@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "../../datasets/image.h"
-#include "check.h"
+#include "common/check.h"
 #include "commands.h"
-#include "npy.h"
-#include "preprocess.h"
+#include "common/npy.h"
+#include "datasets/preprocess.h"
 
 #define MAX_POINTS 64
 

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "model.h"
 
 static void tap(Sam *m, const char *name, const void *act, int64_t n) {

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "check.h"
+#include "common/check.h"
 
 // Every arena allocation is aligned for vector loads and tensor-core operands.
 #define ARENA_ALIGN 256

@@ -9,16 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../kernels/ops.h"
+#include "kernels/ops.h"
 
-struct Exec {
-    const Ops *ops;
-    void *backend;        // implementation state (cuBLAS handle, stream, ...)
-    size_t act_size;      // bytes per activation element (4 or 2)
-    int planning;         // 1: record arena use only, run nothing
-    char *arena;          // backend memory, arena_size bytes (NULL while planning)
-    size_t arena_size, arena_top, arena_peak;
-};
 
 void exec_init(Exec *x, const Ops *ops, void *backend);
 // Allocates the arena of the planned size (arena_peak). Call after a planning pass.

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "checkpoint.h"
 #include "commands.h"
 

@@ -32,7 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "config.h"
 
 typedef enum { INIT_UNIFORM, INIT_ONES, INIT_ZEROS, INIT_NORMAL, INIT_TRUNC_NORMAL } InitKind;

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "check.h"
+#include "common/check.h"
 
 void tmap_init(TensorMap *m, const char *source) {
     memset(m, 0, sizeof *m);

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "common/check.h"
 
 #define MAX_DIM_SIZE (INT64_C(1) << 31)    // one dimension; SAM's largest is 5120
 #define MAX_OFFSET (INT64_C(1) << 62)      // offsets, strides, numel: keeps sums overflow-free

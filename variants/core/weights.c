@@ -5,7 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "model.h"
 
 static void own(Sam *m, void *p) {

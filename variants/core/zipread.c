@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "common/check.h"
 
 #define EOCD_SIG 0x06054b50u
 #define EOCD_LEN 22

@@ -1,10 +1,10 @@
 // Pre-processing on the host, bit-exact with the official pipeline.
-#include "preprocess.h"
+#include "datasets/preprocess.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "check.h"
+#include "common/check.h"
 
 // ref: transforms.py ResizeLongestSide.get_preprocess_shape
 void sam_preprocess_shape(int h, int w, int target, int *new_h, int *new_w) {
