@@ -26,27 +26,47 @@ typedef struct Exec {
     void *backend;        // implementation state (cuBLAS handle, stream, ...)
     size_t act_size;      // bytes per activation element (4 or 2)
     int planning;         // 1: record arena use only, run nothing
+    int preparing;        // 1: real arena addresses, nothing run except graph captures
     char *arena;          // backend memory, arena_size bytes (NULL while planning)
     size_t arena_size, arena_top, arena_peak;
+    unsigned arena_generation;  // bumped when the arena moves (captured graphs are stale)
+    size_t workspace_need;      // the largest operation scratch the planning pass met
 } Exec;
 
 typedef enum { DT_F32 = 0, DT_BF16 = 1 } DType;
 
 typedef enum { ACT_NONE = 0, ACT_GELU = 1, ACT_RELU = 2 } Act;
 
-// A linear layer's parameters in whatever form the implementation wants (transposed, converted,
-// quantised, pruned). Created once from float32 host weights by Ops.linear_prepare.
+typedef struct LinearFormat LinearFormat;
+
+// A linear layer's parameters in whatever form its format wants (transposed, converted,
+// quantised, pruned). Created once from float32 host weights by LinearFormat.prepare, freed by
+// LinearFormat.release when the model closes.
 typedef struct LinearWeight {
     int out_features, in_features;
-    void *impl;  // implementation-owned
+    const LinearFormat *format;  // how it is multiplied (set by the model when it prepares it)
+    void *impl;                  // format-owned
 } LinearWeight;
+
+// What a linear layer is in the model, so a stage's linear-format choice applies to exactly the
+// layers design.md section 2 names (the four linears of every encoder block), not to the patch
+// embedding and neck (convolutions computed as GEMMs) or the prompt encoder and decoder.
+typedef enum {
+    LAYER_ENC_QKV, LAYER_ENC_PROJ, LAYER_ENC_LIN1, LAYER_ENC_LIN2,  // image_encoder Block
+    LAYER_CONV,     // a convolution computed as a GEMM (patch embedding, neck, mask downscaling)
+    LAYER_DECODER,  // prompt encoder and mask decoder linears and transposed convolutions
+} LayerRole;
+static inline int layer_is_encoder_linear(LayerRole r) { return r <= LAYER_ENC_LIN2; }
 
 // One attention call: o = softmax(scale * q k^T + relpos) v, for every (batch, head).
 // q, k, v, o are activation pointers addressed with explicit strides so heads can stay
 // interleaved in the projection output ((B, T, 3, heads, head_dim) for the encoder's qkv).
 // ref: segment_anything/modeling/image_encoder.py Attention.forward
 //      segment_anything/modeling/transformer.py Attention.forward
+typedef enum { ATTN_ENCODER, ATTN_DECODER } AttnSite;  // which of the stage's choices serves it
+
 typedef struct {
+    AttnSite site;
     const void *q, *k, *v;
     void *o;
     int batch, heads, q_len, k_len, head_dim;
@@ -64,15 +84,59 @@ typedef struct {
     int grid_h, grid_w;
 } AttnParams;
 
+// ---- implementation choices of a stage (variants/core/stage.h) -------------------------------
+// A choice is a descriptor an implementation exports (cuda_attention_explicit, cpu_linear_dense,
+// ...); a stage names the descriptors it uses, so an executable links only the code (and the
+// libraries) of its own choices. `name` is what `sam-<stage> info` and the harness show.
+
+// An attention implementation.
+typedef struct AttentionImpl {
+    const char *name;                            // "explicit", ...
+    const char *backend;                         // "cpu" or "cuda": whose Exec it runs on
+    unsigned dtypes;                             // bit (1 << DType) per activation dtype it serves
+    void (*run)(Exec *x, const AttnParams *p);
+    // Scratch bytes the call will need; the planning pass asks, so the workspace is allocated
+    // before anything runs (nothing allocates inside a captured graph). NULL: none.
+    size_t (*workspace_bytes)(Exec *x, const AttnParams *p);
+} AttentionImpl;
+
+// A linear-layer format: how weights are prepared and multiplied.
+struct LinearFormat {
+    const char *name;                            // "dense", ...
+    const char *backend;                         // "cpu" or "cuda"
+    unsigned dtypes;                             // as AttentionImpl.dtypes
+    // W: (out, in) float32 row-major as in nn.Linear; b: (out) float32 or NULL.
+    LinearWeight *(*prepare)(Exec *x, const float *W, const float *b, int out, int in);
+    // y(rows, out) = act(x(rows, in) W^T + b) [+ residual(rows, out)]; residual may equal y.
+    void (*run)(Exec *x, void *y_act, const void *x_act, const LinearWeight *w, int64_t rows,
+                Act act, const void *residual_act);
+    void (*release)(Exec *x, LinearWeight *w);   // frees what prepare made, w included
+};
+
+// What a stage chooses of its backend. A backend refuses, by name, a choice it cannot do.
+typedef struct OpsChoices {
+    DType precision;                             // activations and weights
+    int fusion;                                  // fused kernels for the composite operations
+    const AttentionImpl *encoder_attention;      // the image encoder's (rel-pos) attention
+    const AttentionImpl *decoder_attention;      // the two-way transformer's attention
+    const LinearFormat *encoder_linear;          // qkv, proj, lin1, lin2 of every encoder block
+} OpsChoices;
+
+static inline int impl_serves(unsigned dtypes, DType dt) { return (dtypes >> dt) & 1u; }
+
 struct Ops {
     const char *name;  // "cpu", "cuda-fp32", "cuda-bf16", ...
     DType act_dtype;
+    OpsChoices choices;               // what the stage chose (act_dtype == choices.precision)
+    const LinearFormat *dense_linear; // the layers outside the encoder blocks
 
     // ---- memory -------------------------------------------------------------------------
     void *(*mem_alloc)(Exec *x, size_t bytes);  // backend memory, checked; never NULL
     void (*mem_free)(Exec *x, void *p);
     void (*copy_to_device)(Exec *x, void *dst, const void *host_src, size_t bytes);
     void (*copy_to_host)(Exec *x, void *host_dst, const void *src, size_t bytes);
+    // Backend memory to backend memory, queued in order like the operations.
+    void (*copy_device)(Exec *x, void *dst, const void *src, size_t bytes);
     // Host float32 -> backend activation dtype (converting), and back.
     void (*upload_act)(Exec *x, void *dst_act, const float *host_src, size_t n);
     void (*download_act)(Exec *x, float *host_dst, const void *src_act, size_t n);
@@ -85,16 +149,15 @@ struct Ops {
     void (*range_pop)(Exec *x);
 
     // ---- dense layers ---------------------------------------------------------------------
-    // W: (out, in) float32 row-major as in nn.Linear; b: (out) float32 or NULL.
-    LinearWeight *(*linear_prepare)(Exec *x, const float *W, const float *b, int out, int in);
-    // y(rows, out) = act(x(rows, in) W^T + b) [+ residual(rows, out)]; residual may equal y.
-    void (*linear)(Exec *x, void *y_act, const void *x_act, const LinearWeight *w, int64_t rows,
-                   Act act, const void *residual_act);
-    // y(rows, dim) = act(LayerNorm(x) * gamma + beta), statistics over dim in float32.
-    // gamma, beta are act. y may equal x.
+    // Linear layers and attention go through the stage's choices (LinearWeight.format,
+    // choices.*_attention). y(rows, dim) = act(LayerNorm(x) * gamma + beta), statistics over
+    // dim in float32. gamma, beta are act. y may equal x.
     void (*layernorm)(Exec *x, void *y_act, const void *x_act, const void *gamma_act,
                       const void *beta_act, int64_t rows, int dim, float eps, Act act);
-    void (*attention)(Exec *x, const AttnParams *p);
+    // The composite at the start of a windowed encoder block: LayerNorm of x (b, h, w, c), then
+    // window_partition (below) into dst. One kernel where the stage chose fusion, else the two.
+    void (*layernorm_window)(Exec *x, void *dst_act, const void *x_act, const void *gamma_act,
+                             const void *beta_act, int b, int h, int w, int c, float eps, int win);
     // c[b](m, n) = alpha * sum_k a[b](m, k) * bmat[b](n, k), row-major with batch strides.
     void (*matmul_nt)(Exec *x, void *c_act, const void *a_act, const void *b_act, int batch, int m,
                       int n, int k, int64_t a_batch_stride, int64_t b_batch_stride,
@@ -144,11 +207,12 @@ struct Ops {
                             int hfull, int wfull, int hout, int wout);
 
     // ---- evaluation (the end of the timed region) -------------------------------------------
-    // For each of n prompts: pick the mask with the highest predicted IoU (the first on ties,
-    // as torch.argmax), write it as logits > 0 to top_mask (n, h, w) uint8 0/1, and count its
-    // intersection and union with gt (n, h, w) uint8 0/1. logits (n, c, h, w), pred_iou (n, c)
-    // float32; top_index (n) int32, inter and uni (n) int64. All in backend memory.
-    void (*top_mask_stats)(Exec *x, uint8_t *top_mask, int32_t *top_index, int64_t *inter,
+    // For each of n prompts: write every mask as logits > 0 to masks (n, c, h, w) uint8 0/1
+    // (predict_torch's thresholded masks), pick the mask with the highest predicted IoU (the
+    // first on ties, as torch.argmax) and count its intersection and union with gt (n, h, w)
+    // uint8 0/1. logits (n, c, h, w), pred_iou (n, c) float32; top_index (n) int32, inter and
+    // uni (n) int64. All in backend memory.
+    void (*top_mask_stats)(Exec *x, uint8_t *masks, int32_t *top_index, int64_t *inter,
                            int64_t *uni, const float *logits, const float *pred_iou,
                            const uint8_t *gt, int n, int c, int h, int w);
 
@@ -163,6 +227,21 @@ struct Ops {
     // milliseconds from mark `from` to mark `to` of that region.
     void (*timer_mark)(Exec *x, int slot);
     double (*timer_mark_ms)(Exec *x, int from, int to);
+
+    // ---- planning and graphs (NULL where a backend has none) ---------------------------------
+    // Makes the operations' scratch at least `bytes` (the planning pass's maximum), outside any
+    // timed or captured region.
+    void (*reserve_workspace)(Exec *x, size_t bytes);
+    // Graph capture: operations queued between graph_begin and graph_end are recorded, not run,
+    // into a graph that graph_launch replays (with the same buffers) and graph_free frees.
+    // Nothing may allocate or synchronise while capturing (the backend refuses it by name).
+    void (*graph_begin)(Exec *x);
+    void *(*graph_end)(Exec *x);
+    void (*graph_launch)(Exec *x, void *graph);
+    void (*graph_free)(Exec *x, void *graph);
+    // Work queued since start: device kernels and library calls launched from the host
+    // (graph_launch counts 1) and kernels executed (a replayed graph counts its kernel nodes).
+    void (*launch_counts)(Exec *x, uint64_t *host_launches, uint64_t *kernels);
 };
 
 #endif

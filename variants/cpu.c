@@ -6,9 +6,9 @@
 #include "../kernels/cpu/cpu_ops.h"
 #include "core/stage.h"
 
-static const Ops *open_cpu(void **backend) {
+static const Ops *open_cpu(const char *stage_name, const OpsChoices *choices, void **backend) {
     *backend = NULL;
-    return cpu_ops();
+    return cpu_open(stage_name, choices);  // exits naming a choice the CPU cannot do
 }
 
 static void close_cpu(void *backend) {}
@@ -33,7 +33,12 @@ static void describe_cpu(void *backend, char *buf, size_t len) {
 
 static const StageDesc STAGE = {
     .name = "cpu",
-    .summary = "float32 reference on the CPU (OpenBLAS SGEMM, explicit attention)",
+    .after = NULL,
+    .adds = "float32 reference on the CPU (OpenBLAS SGEMM, explicit attention)",
+    .choices = {.device = "cpu",
+                .ops = {.precision = DT_F32, .fusion = 0, .encoder_attention = &cpu_attention_explicit,
+                        .decoder_attention = &cpu_attention_explicit, .encoder_linear = &cpu_linear_dense},
+                .graphs = 0, .decoding = DECODE_PER_IMAGE},
     .open = open_cpu,
     .close = close_cpu,
     .describe = describe_cpu,

@@ -47,23 +47,41 @@ static double cpu_timer_mark_ms(Exec *x, int from, int to) {
     return (mark_s[to] - mark_s[from]) * 1e3;
 }
 
+const AttentionImpl cpu_attention_explicit = {
+    .name = "explicit",
+    .backend = "cpu",
+    .dtypes = 1u << DT_F32,
+    .run = cpu_attention,
+    .workspace_bytes = NULL,  // per-thread score rows, allocated by the call
+};
+
+const LinearFormat cpu_linear_dense = {
+    .name = "dense",
+    .backend = "cpu",
+    .dtypes = 1u << DT_F32,
+    .prepare = cpu_linear_prepare,
+    .run = cpu_linear,
+    .release = cpu_linear_release,
+};
+
 static const Ops CPU_OPS = {
     .name = "cpu",
     .act_dtype = DT_F32,
+    .choices = {.precision = DT_F32, .fusion = 0, .encoder_attention = &cpu_attention_explicit,
+                .decoder_attention = &cpu_attention_explicit, .encoder_linear = &cpu_linear_dense},
+    .dense_linear = &cpu_linear_dense,
     .mem_alloc = cpu_alloc,
     .mem_free = cpu_free,
     .copy_to_device = cpu_copy,
     .copy_to_host = cpu_copy,
+    .copy_device = cpu_copy,
     .upload_act = cpu_upload_act,
     .download_act = cpu_download_act,
     .sync = cpu_sync,
     .peak_bytes = cpu_peak,
     .range_push = cpu_range_push,
     .range_pop = cpu_range_pop,
-    .linear_prepare = cpu_linear_prepare,
-    .linear = cpu_linear,
     .layernorm = cpu_layernorm,
-    .attention = cpu_attention,
     .matmul_nt = cpu_matmul_nt,
     .add = cpu_add,
     .copy3d = cpu_copy3d,
@@ -82,3 +100,22 @@ static const Ops CPU_OPS = {
 };
 
 const Ops *cpu_ops(void) { return &CPU_OPS; }
+
+// The CPU implements float32 with unfused operations, its own attention and linear formats,
+// and no graphs: anything else is refused here, by name, before any work.
+const Ops *cpu_open(const char *stage_name, const OpsChoices *c) {
+    static Ops table;
+    if (c->precision != DT_F32)
+        die("stage %s: precision bf16 is not implemented by the cpu backend (float32 only)", stage_name);
+    if (c->fusion) die("stage %s: fusion=on is not implemented by the cpu backend", stage_name);
+    const AttentionImpl *a[2] = {c->encoder_attention, c->decoder_attention};
+    for (int i = 0; i < 2; i++)
+        if (strcmp(a[i]->backend, "cpu") != 0)
+            die("stage %s: attention '%s' is a %s implementation, not a cpu one", stage_name, a[i]->name, a[i]->backend);
+    if (strcmp(c->encoder_linear->backend, "cpu") != 0)
+        die("stage %s: linear format '%s' is a %s implementation, not a cpu one", stage_name,
+            c->encoder_linear->name, c->encoder_linear->backend);
+    table = CPU_OPS;
+    table.choices = *c;
+    return &table;
+}

@@ -7,7 +7,15 @@
 
 #include "../ops.h"
 
+// The CPU's choices (kernels/ops.h): its attention and its linear format.
+extern const AttentionImpl cpu_attention_explicit;
+extern const LinearFormat cpu_linear_dense;
+
+// The table with the CPU's only choices (float32, unfused, explicit attention, dense linears).
 const Ops *cpu_ops(void);
+// The table for a stage's choices; exits with one line naming the stage and any choice the CPU
+// backend does not implement.
+const Ops *cpu_open(const char *stage_name, const OpsChoices *choices);
 
 // ---- internals shared by the kernels/cpu files ------------------------------------------
 // Runs fn(ctx, begin, end) over [0, n) split into contiguous chunks on the machine's cores.
@@ -16,6 +24,7 @@ void cpu_parallel_for(int64_t n, void (*fn)(void *ctx, int64_t begin, int64_t en
 void cpu_linear(Exec *x, void *y, const void *in, const LinearWeight *w, int64_t rows, Act act,
                 const void *residual);
 LinearWeight *cpu_linear_prepare(Exec *x, const float *W, const float *b, int out, int in);
+void cpu_linear_release(Exec *x, LinearWeight *w);
 void cpu_matmul_nt(Exec *x, void *c, const void *a, const void *b, int batch, int m, int n, int k,
                    int64_t sa, int64_t sb, int64_t sc, float alpha);
 void cpu_layernorm(Exec *x, void *y, const void *in, const void *g, const void *b, int64_t rows,
@@ -33,7 +42,7 @@ void cpu_embed_prompts(Exec *x, void *out, const float *coords, const int32_t *l
                        int dim, const float *gauss, const void *pe, const void *nap, int img);
 void cpu_resize_bilinear(Exec *x, float *dst, const float *src, int n, int hin, int win,
                          int hfull, int wfull, int hout, int wout);
-void cpu_top_mask_stats(Exec *x, uint8_t *top_mask, int32_t *top_index, int64_t *inter,
+void cpu_top_mask_stats(Exec *x, uint8_t *masks, int32_t *top_index, int64_t *inter,
                         int64_t *uni, const float *logits, const float *pred_iou,
                         const uint8_t *gt, int n, int c, int h, int w);
 

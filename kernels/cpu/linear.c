@@ -25,6 +25,14 @@ LinearWeight *cpu_linear_prepare(Exec *x, const float *W, const float *b, int ou
     return lw;
 }
 
+void cpu_linear_release(Exec *x, LinearWeight *w) {
+    CpuLinear *cl = w->impl;
+    free(cl->W);
+    free(cl->b);
+    free(cl);
+    free(w);
+}
+
 typedef struct {
     float *y;
     const float *b, *r;

@@ -63,7 +63,7 @@ void cpu_resize_bilinear(Exec *x, float *dst, const float *src, int n, int hin, 
     cpu_parallel_for((int64_t)n * hout, resize_rows, &a);
 }
 
-void cpu_top_mask_stats(Exec *x, uint8_t *top_mask, int32_t *top_index, int64_t *inter,
+void cpu_top_mask_stats(Exec *x, uint8_t *masks, int32_t *top_index, int64_t *inter,
                         int64_t *uni, const float *logits, const float *pred_iou,
                         const uint8_t *gt, int n, int c, int h, int w) {
     int64_t hw = (int64_t)h * w;
@@ -71,14 +71,17 @@ void cpu_top_mask_stats(Exec *x, uint8_t *top_mask, int32_t *top_index, int64_t 
         int best = 0;
         for (int j = 1; j < c; j++)
             if (pred_iou[i * c + j] > pred_iou[i * c + best]) best = j;
-        const float *l = logits + ((int64_t)i * c + best) * hw;
         const uint8_t *g = gt + (int64_t)i * hw;
-        uint8_t *m = top_mask + (int64_t)i * hw;
         int64_t in = 0, un = 0;
-        for (int64_t p = 0; p < hw; p++) {
-            m[p] = l[p] > 0.0f;
-            in += m[p] & (g[p] != 0);
-            un += m[p] | (g[p] != 0);
+        for (int j = 0; j < c; j++) {
+            const float *l = logits + ((int64_t)i * c + j) * hw;
+            uint8_t *m = masks + ((int64_t)i * c + j) * hw;
+            for (int64_t p = 0; p < hw; p++) m[p] = l[p] > 0.0f;
+            if (j != best) continue;
+            for (int64_t p = 0; p < hw; p++) {
+                in += m[p] & (g[p] != 0);
+                un += m[p] | (g[p] != 0);
+            }
         }
         top_index[i] = best;
         inter[i] = in;

@@ -398,40 +398,22 @@ extern "C" size_t cuda_attention_pair_bytes(const AttnParams *p, int bf16) {
     return attn_rows(p, bf16 ? 2 : 4).row_bytes * (size_t)p->q_len;
 }
 
-extern "C" void cuda_attention(Exec *x, const AttnParams *p) {
-    CudaBackend *bk = cuda_backend(x);
-    int bf = is_bf16(x);
-    size_t es = bf ? 2 : 4;
-    int rel = p->rel_pos != NULL;
-    if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0) return;
-    if (p->k_len <= 0 || p->head_dim <= 0)
-        die("cuda attention: k_len %d and head_dim %d must be positive", p->k_len, p->head_dim);
-    if (p->k_len > SOFTMAX_MAX_LEN)
-        die("cuda attention: k_len %d over %d is not supported (a softmax row lives in registers)",
-            p->k_len, SOFTMAX_MAX_LEN);
-    if (rel) {
-        if (p->q_len != p->k_len || p->q_len != p->grid_h * p->grid_w)
-            die("cuda attention: rel-pos needs q_len == k_len == grid_h * grid_w (got %d, %d, %dx%d)",
-                p->q_len, p->k_len, p->grid_h, p->grid_w);
-    }
-    int q_len = p->q_len, k_len = p->k_len, hd = p->head_dim;
+// How a call is cut into chunks that fit the workspace bound, and the workspace they need.
+typedef struct {
+    int inner_heads, n_inner, n_outer;
+    int outers, pairs, rows, ptrs;
+    size_t s_bytes, r_bytes, p_bytes;
+} AttnChunks;
 
+static AttnChunks attn_chunks(const AttnParams *p, size_t es, size_t ws_cap) {
+    AttnChunks c;
+    int rel = p->rel_pos != NULL, q_len = p->q_len;
     // Pairs run inner along the longer of (heads, batch).
-    int inner_heads = p->heads >= p->batch;
-    int n_inner = inner_heads ? p->heads : p->batch, n_outer = inner_heads ? p->batch : p->heads;
-    int64_t qi = inner_heads ? p->q_head_stride : p->q_batch_stride;
-    int64_t ki = inner_heads ? p->k_head_stride : p->k_batch_stride;
-    int64_t vi = inner_heads ? p->v_head_stride : p->v_batch_stride;
-    int64_t oi = inner_heads ? p->o_head_stride : p->o_batch_stride;
-    int64_t qo = inner_heads ? p->q_batch_stride : p->q_head_stride;
-    int64_t ko = inner_heads ? p->k_batch_stride : p->k_head_stride;
-    int64_t vo = inner_heads ? p->v_batch_stride : p->v_head_stride;
-    int64_t oo = inner_heads ? p->o_batch_stride : p->o_head_stride;
-
+    c.inner_heads = p->heads >= p->batch;
+    int n_inner = c.inner_heads ? p->heads : p->batch, n_outer = c.inner_heads ? p->batch : p->heads;
+    c.n_inner = n_inner, c.n_outer = n_outer;
     AttnRows g = attn_rows(p, es);
-    const int64_t ld = g.ld, rel_row = g.rel_row;
-    const int rel_n = g.rel_h_n + g.rel_w_n;  // columns the stacked table's product writes
-    size_t rows_fit = bk->attn_ws_cap / g.row_bytes;
+    size_t rows_fit = ws_cap / g.row_bytes;
     size_t pairs_fit = rows_fit / (size_t)q_len;
     // Chunks: several whole outer indices (pointer arrays), or pairs of one outer index
     // (strided), or query-row blocks of one pair; balanced so the last is not a sliver.
@@ -453,10 +435,54 @@ extern "C" void cuda_attention(Exec *x, const AttnParams *p) {
         int n_rc = (q_len + rows - 1) / rows;
         rows = (q_len + n_rc - 1) / n_rc;
     }
-    int ptrs = outers > 1;
-    size_t s_bytes = round_up((size_t)pairs * rows * ld * es, 256);
-    size_t r_bytes = rel ? round_up((size_t)pairs * rows * rel_row * es, 256) : 0;
-    size_t p_bytes = ptrs ? round_up((size_t)N_PTR * pairs * sizeof(void *), 256) : 0;
+    c.outers = outers, c.pairs = pairs, c.rows = rows, c.ptrs = outers > 1;
+    c.s_bytes = round_up((size_t)pairs * rows * g.ld * es, 256);
+    c.r_bytes = rel ? round_up((size_t)pairs * rows * g.rel_row * es, 256) : 0;
+    c.p_bytes = c.ptrs ? round_up((size_t)N_PTR * pairs * sizeof(void *), 256) : 0;
+    return c;
+}
+
+// The workspace a call needs (the planning pass sizes the workspace with it).
+static size_t explicit_workspace_bytes(Exec *x, const AttnParams *p) {
+    if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0 || p->k_len <= 0) return 0;
+    AttnChunks c = attn_chunks(p, is_bf16(x) ? 2 : 4, cuda_backend(x)->attn_ws_cap);
+    return c.s_bytes + c.r_bytes + c.p_bytes;
+}
+
+extern "C" void cuda_attention(Exec *x, const AttnParams *p) {
+    CudaBackend *bk = cuda_backend(x);
+    int bf = is_bf16(x);
+    size_t es = bf ? 2 : 4;
+    int rel = p->rel_pos != NULL;
+    if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0) return;
+    if (p->k_len <= 0 || p->head_dim <= 0)
+        die("cuda attention: k_len %d and head_dim %d must be positive", p->k_len, p->head_dim);
+    if (p->k_len > SOFTMAX_MAX_LEN)
+        die("cuda attention: k_len %d over %d is not supported (a softmax row lives in registers)",
+            p->k_len, SOFTMAX_MAX_LEN);
+    if (rel) {
+        if (p->q_len != p->k_len || p->q_len != p->grid_h * p->grid_w)
+            die("cuda attention: rel-pos needs q_len == k_len == grid_h * grid_w (got %d, %d, %dx%d)",
+                p->q_len, p->k_len, p->grid_h, p->grid_w);
+    }
+    int q_len = p->q_len, k_len = p->k_len, hd = p->head_dim;
+
+    AttnChunks ch = attn_chunks(p, es, bk->attn_ws_cap);
+    int inner_heads = ch.inner_heads, n_inner = ch.n_inner, n_outer = ch.n_outer;
+    int64_t qi = inner_heads ? p->q_head_stride : p->q_batch_stride;
+    int64_t ki = inner_heads ? p->k_head_stride : p->k_batch_stride;
+    int64_t vi = inner_heads ? p->v_head_stride : p->v_batch_stride;
+    int64_t oi = inner_heads ? p->o_head_stride : p->o_batch_stride;
+    int64_t qo = inner_heads ? p->q_batch_stride : p->q_head_stride;
+    int64_t ko = inner_heads ? p->k_batch_stride : p->k_head_stride;
+    int64_t vo = inner_heads ? p->v_batch_stride : p->v_head_stride;
+    int64_t oo = inner_heads ? p->o_batch_stride : p->o_head_stride;
+
+    AttnRows g = attn_rows(p, es);
+    const int64_t ld = g.ld, rel_row = g.rel_row;
+    const int rel_n = g.rel_h_n + g.rel_w_n;  // columns the stacked table's product writes
+    int pairs = ch.pairs, rows = ch.rows, ptrs = ch.ptrs;
+    size_t s_bytes = ch.s_bytes, r_bytes = ch.r_bytes, p_bytes = ch.p_bytes;
     char *ws = (char *)cuda_workspace(x, s_bytes + r_bytes + p_bytes);
     void *S = ws;
     char *REL = rel ? ws + s_bytes : NULL;  // [RH | RW] rows
@@ -549,3 +575,11 @@ extern "C" void cuda_attention(Exec *x, const AttnParams *p) {
         }
     }
 }
+
+extern "C" const AttentionImpl cuda_attention_explicit = {
+    "explicit",                           // name
+    "cuda",                               // backend
+    (1u << DT_F32) | (1u << DT_BF16),     // dtypes
+    cuda_attention,                       // run
+    explicit_workspace_bytes,             // workspace_bytes
+};

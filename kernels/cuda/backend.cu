@@ -136,6 +136,8 @@ extern "C" void cuda_backend_describe(CudaBackend *b, char *buf, size_t len) {
 
 // ---- tracked device memory ----------------------------------------------------------------
 extern "C" void *cuda_dev_alloc(CudaBackend *b, size_t bytes) {
+    if (b->capturing)
+        die("cuda: an allocation of %zu bytes inside a graph capture (the planning pass must size it)", bytes);
     void *p = NULL;
     size_t n = bytes ? bytes : 256;  // never NULL, even for an empty tensor
     cudaError_t e = cudaMalloc(&p, n);
@@ -160,6 +162,7 @@ extern "C" void *cuda_dev_alloc(CudaBackend *b, size_t bytes) {
 
 extern "C" void cuda_dev_free(CudaBackend *b, void *p) {
     if (!p) return;
+    if (b->capturing) die("cuda: a free inside a graph capture");
     for (int i = b->n_allocs - 1; i >= 0; i--) {
         if (b->allocs[i].ptr != p) continue;
         b->live_bytes -= b->allocs[i].bytes;
@@ -185,7 +188,8 @@ extern "C" void cuda_launch_check(Exec *x, const char *kernel, const char *file,
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) cuda_check_impl(e, kernel, file, line);
     CudaBackend *b = cuda_backend(x);
-    if (b->sync_each_launch) cuda_check_impl(cudaStreamSynchronize(b->stream), kernel, file, line);
+    if (!b->capturing) b->host_launches++, b->kernels++;
+    if (b->sync_each_launch && !b->capturing) cuda_check_impl(cudaStreamSynchronize(b->stream), kernel, file, line);
 }
 
 // ---- Ops: memory ----------------------------------------------------------------------------
@@ -196,15 +200,23 @@ extern "C" void cuda_mem_free(Exec *x, void *p) { cuda_dev_free(cuda_backend(x),
 // the call returns (the runtime stages it); the device side is ordered on the stream.
 extern "C" void cuda_copy_to_device(Exec *x, void *dst, const void *src, size_t bytes) {
     if (bytes == 0) return;
+    if (cuda_backend(x)->capturing) die("cuda: a host-to-device copy inside a graph capture");
     cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda_stream(x)));
 }
 
 // Device to host: waits for the queued work and the copy.
 extern "C" void cuda_copy_to_host(Exec *x, void *dst, const void *src, size_t bytes) {
     if (bytes == 0) return;
+    if (cuda_backend(x)->capturing) die("cuda: a device-to-host copy inside a graph capture");
     cudaStream_t s = cuda_stream(x);
     cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s));
     cudaCheck(cudaStreamSynchronize(s));
+}
+
+extern "C" void cuda_copy_device(Exec *x, void *dst, const void *src, size_t bytes) {
+    if (bytes == 0) return;
+    cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cuda_stream(x)));
+    cuda_count_copy(cuda_backend(x));
 }
 
 extern "C" void cuda_upload(Exec *x, void *dst, const float *src, size_t n, int bf16) {
@@ -240,7 +252,10 @@ extern "C" void cuda_download_act(Exec *x, float *dst, const void *src, size_t n
     free(tmp);
 }
 
-extern "C" void cuda_sync(Exec *x) { cudaCheck(cudaStreamSynchronize(cuda_stream(x))); }
+extern "C" void cuda_sync(Exec *x) {
+    if (cuda_backend(x)->capturing) die("cuda: a synchronisation inside a graph capture");
+    cudaCheck(cudaStreamSynchronize(cuda_stream(x)));
+}
 
 extern "C" size_t cuda_peak_bytes(Exec *x) { return cuda_backend(x)->peak_bytes; }
 
@@ -285,4 +300,66 @@ extern "C" double cuda_timer_mark_ms(Exec *x, int from, int to) {
     float ms = 0.0f;
     cudaCheck(cudaEventElapsedTime(&ms, b->marks[from], b->marks[to]));
     return ms;
+}
+
+// ---- Ops: workspace and graphs --------------------------------------------------------------
+extern "C" void cuda_reserve_workspace(Exec *x, size_t bytes) { (void)cuda_workspace(x, bytes); }
+
+// A captured graph: the instantiated executable and the kernel nodes it replays.
+typedef struct {
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    uint64_t kernels;
+} CudaGraph;
+
+// Global capture mode: any call that is unsafe while capturing (a synchronisation, an
+// allocation from another thread) fails instead of silently leaving the graph.
+extern "C" void cuda_graph_begin(Exec *x) {
+    CudaBackend *b = cuda_backend(x);
+    if (b->capturing) die("cuda: graph capture begun twice");
+    cudaCheck(cudaStreamBeginCapture(b->stream, cudaStreamCaptureModeGlobal));
+    b->capturing = 1;
+}
+
+extern "C" void *cuda_graph_end(Exec *x) {
+    CudaBackend *b = cuda_backend(x);
+    if (!b->capturing) die("cuda: graph capture ended without a begin");
+    CudaGraph *g = (CudaGraph *)xcalloc(1, sizeof *g);
+    cudaCheck(cudaStreamEndCapture(b->stream, &g->graph));
+    b->capturing = 0;
+    size_t n = 0;
+    cudaCheck(cudaGraphGetNodes(g->graph, NULL, &n));
+    cudaGraphNode_t *nodes = (cudaGraphNode_t *)xmalloc(sizeof(cudaGraphNode_t) * (n ? n : 1));
+    cudaCheck(cudaGraphGetNodes(g->graph, nodes, &n));
+    for (size_t i = 0; i < n; i++) {
+        cudaGraphNodeType t;
+        cudaCheck(cudaGraphNodeGetType(nodes[i], &t));
+        g->kernels += t == cudaGraphNodeTypeKernel;
+    }
+    free(nodes);
+    cudaCheck(cudaGraphInstantiate(&g->exec, g->graph, 0));
+    return g;
+}
+
+extern "C" void cuda_graph_launch(Exec *x, void *graph) {
+    CudaBackend *b = cuda_backend(x);
+    CudaGraph *g = (CudaGraph *)graph;
+    cudaCheck(cudaGraphLaunch(g->exec, b->stream));
+    b->host_launches++;
+    b->kernels += g->kernels;
+    if (b->sync_each_launch) cudaCheck(cudaStreamSynchronize(b->stream));
+}
+
+extern "C" void cuda_graph_free(Exec *x, void *graph) {
+    CudaGraph *g = (CudaGraph *)graph;
+    if (!g) return;
+    cudaCheck(cudaGraphExecDestroy(g->exec));
+    cudaCheck(cudaGraphDestroy(g->graph));
+    free(g);
+}
+
+extern "C" void cuda_launch_counts(Exec *x, uint64_t *host_launches, uint64_t *kernels) {
+    CudaBackend *b = cuda_backend(x);
+    *host_launches = b->host_launches;
+    *kernels = b->kernels;
 }

@@ -82,6 +82,10 @@ struct CudaBackend {
     size_t ws_bytes;
     size_t attn_ws_cap;           // bound on the attention workspace (memory)
     int sync_each_launch;
+    Ops ops;                      // the table for the stage's choices (cuda_stage_open)
+    int capturing;                // a graph capture is open: no allocation, no synchronisation
+    uint64_t host_launches;       // kernels, library calls, copies and graph launches queued
+    uint64_t kernels;             // kernels queued (a replayed graph: its kernel nodes)
 };
 
 static inline CudaBackend *cuda_backend(Exec *x) {
@@ -102,7 +106,16 @@ void *cuda_workspace(Exec *x, size_t bytes);
 // even on the host first for the bf16 table).
 void cuda_upload(Exec *x, void *dst, const float *src, size_t n, int bf16);
 // Reports a launch error at once; in sync-each-launch mode also waits and reports faults.
+// Counts the launch (Ops.launch_counts).
 void cuda_launch_check(Exec *x, const char *kernel, const char *file, int line);
+}
+// One kernel or library call queued from the host (recorded ones count when their graph runs).
+static inline void cuda_count_launch(CudaBackend *b) {
+    if (!b->capturing) b->host_launches++, b->kernels++;
+}
+// A copy or memset queued from the host: a launch, not a kernel.
+static inline void cuda_count_copy(CudaBackend *b) {
+    if (!b->capturing) b->host_launches++;
 }
 #define LAUNCH_CHECK(x, kernel) cuda_launch_check((x), (kernel), __FILE__, __LINE__)
 
@@ -172,6 +185,7 @@ void *cuda_mem_alloc(Exec *x, size_t bytes);
 void cuda_mem_free(Exec *x, void *p);
 void cuda_copy_to_device(Exec *x, void *dst, const void *src, size_t bytes);
 void cuda_copy_to_host(Exec *x, void *dst, const void *src, size_t bytes);
+void cuda_copy_device(Exec *x, void *dst, const void *src, size_t bytes);
 void cuda_upload_act(Exec *x, void *dst, const float *src, size_t n);
 void cuda_download_act(Exec *x, float *dst, const void *src, size_t n);
 void cuda_sync(Exec *x);
@@ -183,6 +197,15 @@ double cuda_timer_end_ms(Exec *x);
 void cuda_timer_mark(Exec *x, int slot);
 double cuda_timer_mark_ms(Exec *x, int from, int to);
 LinearWeight *cuda_linear_prepare(Exec *x, const float *W, const float *b, int out, int in);
+void cuda_linear_release(Exec *x, LinearWeight *w);
+void cuda_layernorm_window(Exec *x, void *dst, const void *in, const void *g, const void *b,
+                           int n, int h, int w, int c, float eps, int win);
+void cuda_reserve_workspace(Exec *x, size_t bytes);
+void cuda_graph_begin(Exec *x);
+void *cuda_graph_end(Exec *x);
+void cuda_graph_launch(Exec *x, void *graph);
+void cuda_graph_free(Exec *x, void *graph);
+void cuda_launch_counts(Exec *x, uint64_t *host_launches, uint64_t *kernels);
 void cuda_linear(Exec *x, void *y, const void *in, const LinearWeight *w, int64_t rows, Act act,
                  const void *residual);
 void cuda_matmul_nt(Exec *x, void *c, const void *a, const void *b, int batch, int m, int n,

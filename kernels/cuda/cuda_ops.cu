@@ -1,24 +1,34 @@
-// The two CUDA operation tables. They share every function: each operation reads the table's
-// activation dtype (x->ops->act_dtype) and launches the float32 or bfloat16 kernels.
+// The CUDA operation tables: one per stage's choices (cuda_stage_open), and the two default
+// tables (float32, bfloat16; explicit attention, dense linears, unfused) the op tests use.
+// Every operation reads the table's activation dtype (x->ops->act_dtype) and launches the
+// float32 or bfloat16 kernels.
+#include <string.h>
+
 #include "cuda_common.cuh"
 
 static void fill(Ops *t, const char *name, DType dt) {
+    memset(t, 0, sizeof *t);
     t->name = name;
     t->act_dtype = dt;
+    t->choices.precision = dt;
+    t->choices.fusion = 0;
+    t->choices.encoder_attention = &cuda_attention_explicit;
+    t->choices.decoder_attention = &cuda_attention_explicit;
+    t->choices.encoder_linear = &cuda_linear_dense;
+    t->dense_linear = &cuda_linear_dense;
     t->mem_alloc = cuda_mem_alloc;
     t->mem_free = cuda_mem_free;
     t->copy_to_device = cuda_copy_to_device;
     t->copy_to_host = cuda_copy_to_host;
+    t->copy_device = cuda_copy_device;
     t->upload_act = cuda_upload_act;
     t->download_act = cuda_download_act;
     t->sync = cuda_sync;
     t->peak_bytes = cuda_peak_bytes;
     t->range_push = cuda_range_push;
     t->range_pop = cuda_range_pop;
-    t->linear_prepare = cuda_linear_prepare;
-    t->linear = cuda_linear;
     t->layernorm = cuda_layernorm;
-    t->attention = cuda_attention;
+    t->layernorm_window = cuda_layernorm_window;
     t->matmul_nt = cuda_matmul_nt;
     t->add = cuda_add;
     t->copy3d = cuda_copy3d;
@@ -34,6 +44,12 @@ static void fill(Ops *t, const char *name, DType dt) {
     t->timer_end_ms = cuda_timer_end_ms;
     t->timer_mark = cuda_timer_mark;
     t->timer_mark_ms = cuda_timer_mark_ms;
+    t->reserve_workspace = cuda_reserve_workspace;
+    t->graph_begin = cuda_graph_begin;
+    t->graph_end = cuda_graph_end;
+    t->graph_launch = cuda_graph_launch;
+    t->graph_free = cuda_graph_free;
+    t->launch_counts = cuda_launch_counts;
 }
 
 // Filled on first use (C++ compilation has no C designated initialisers); a stage asks for
@@ -48,4 +64,38 @@ extern "C" const Ops *cuda_ops_bf16(void) {
     static Ops t;
     if (!t.name) fill(&t, "cuda-bf16", DT_BF16);
     return &t;
+}
+
+// A descriptor of another backend is refused by name rather than called. (By its backend
+// field, not by a list of this backend's descriptors: a list would link every implementation,
+// and its libraries, into every stage.)
+static int is_cuda_attention(const AttentionImpl *a) { return strcmp(a->backend, "cuda") == 0; }
+static int is_cuda_linear(const LinearFormat *f) { return strcmp(f->backend, "cuda") == 0; }
+
+extern "C" const Ops *cuda_stage_open(const char *stage_name, const OpsChoices *c, void **backend) {
+    const AttentionImpl *att[2] = {c->encoder_attention, c->decoder_attention};
+    const char *site[2] = {"attention", "decoder attention"};
+    for (int i = 0; i < 2; i++) {
+        if (!is_cuda_attention(att[i]))
+            die("stage %s: %s '%s' is not implemented by the cuda backend", stage_name, site[i], att[i]->name);
+        if (!impl_serves(att[i]->dtypes, c->precision))
+            die("stage %s: %s '%s' does not implement precision %s", stage_name, site[i], att[i]->name,
+                c->precision == DT_BF16 ? "bf16" : "fp32");
+    }
+    if (!is_cuda_linear(c->encoder_linear))
+        die("stage %s: linear format '%s' is not implemented by the cuda backend", stage_name, c->encoder_linear->name);
+    if (!impl_serves(c->encoder_linear->dtypes, c->precision))
+        die("stage %s: linear format '%s' does not implement precision %s", stage_name,
+            c->encoder_linear->name, c->precision == DT_BF16 ? "bf16" : "fp32");
+    CudaBackend *b = cuda_backend_open(stage_name);  // exits: no GPU, or CC < 8.0
+    fill(&b->ops, c->precision == DT_BF16 ? "cuda-bf16" : "cuda-fp32", c->precision);
+    b->ops.choices = *c;
+    *backend = b;
+    return &b->ops;
+}
+
+extern "C" void cuda_stage_close(void *backend) { cuda_backend_close((CudaBackend *)backend); }
+
+extern "C" void cuda_stage_describe(void *backend, char *buf, size_t len) {
+    cuda_backend_describe((CudaBackend *)backend, buf, len);
 }

@@ -8,7 +8,7 @@
 //   layout.cu     add, copies, im2col, window partition, pixel shuffle, dtype conversion
 //   prompt.cu     sparse prompt embeddings
 //   resample.cu   bilinear mask resizing and the top-mask statistics
-//   cuda_ops.cu   the two operation tables
+//   cuda_ops.cu   the operation tables: per stage's choices, and the two defaults
 //
 // Stage semantics (issue 5):
 //   cuda-fp32: float32 everywhere; cuBLAS SGEMM in CUBLAS_DEFAULT_MATH (TF32 never enabled).
@@ -56,8 +56,20 @@ size_t cuda_attention_pair_bytes(const AttnParams *p, int bf16);
 // switched on by the environment variable SAM_CUDA_SYNC=1.
 void cuda_backend_set_sync_each_launch(CudaBackend *b, int on);
 
+// The default tables (explicit attention, dense linears, unfused), for the op tests.
 const Ops *cuda_ops_fp32(void);
 const Ops *cuda_ops_bf16(void);
+
+// The CUDA backend's choices (kernels/ops.h).
+extern const AttentionImpl cuda_attention_explicit;  // attention.cu: scores materialised
+extern const LinearFormat cuda_linear_dense;          // gemm.cu: cuBLAS(Lt) GEMMs
+
+// A stage's backend: checks every choice against what this backend implements (exits with
+// one line naming the stage and the choice), opens the device and returns the table for the
+// choices. Signatures as StageDesc's open / close / describe (variants/core/stage.h).
+const Ops *cuda_stage_open(const char *stage_name, const OpsChoices *choices, void **backend);
+void cuda_stage_close(void *backend);
+void cuda_stage_describe(void *backend, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -144,6 +144,7 @@ extern "C" void cuda_gemm(Exec *x, int a_trans, int b_trans, int m, int n, int k
                                                    batch, CUBLAS_COMPUTE_32F,
                                                    CUBLAS_GEMM_DEFAULT));
     }
+    cuda_count_launch(bk);
     if (bk->sync_each_launch) LAUNCH_CHECK(x, "cublas gemm");
 }
 
@@ -164,6 +165,7 @@ extern "C" void cuda_gemm_ptrs(Exec *x, int a_trans, int b_trans, int m, int n, 
                                         c_bf16 ? CUDA_R_16BF : CUDA_R_32F, g.ldc, batch,
                                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     }
+    cuda_count_launch(bk);
     if (bk->sync_each_launch) LAUNCH_CHECK(x, "cublas gemm (pointer arrays)");
 }
 
@@ -308,6 +310,7 @@ static void lt_linear(Exec *x, void *y, const void *in, const void *W, const voi
     float alpha = 1.0f, beta = beta_one ? 1.0f : 0.0f;
     cublasCheck(cublasLtMatmul(bk->lt, p->op, &alpha, W, p->a, in, p->b, &beta, y, p->c, y, p->c,
                                &p->algo, bk->cublas_ws, bk->cublas_ws_bytes, cuda_stream(x)));
+    cuda_count_launch(bk);
     if (bk->sync_each_launch) LAUNCH_CHECK(x, "cublasLt linear");
 }
 
@@ -361,6 +364,7 @@ extern "C" void cuda_linear(Exec *x, void *y, const void *in, const LinearWeight
             size_t bytes = (size_t)rows * out * (bf ? 2 : 4);
             void *saved = cuda_workspace(x, bytes);
             cudaCheck(cudaMemcpyAsync(saved, y, bytes, cudaMemcpyDeviceToDevice, cuda_stream(x)));
+            cuda_count_copy(cuda_backend(x));
             residual = saved;
         }
     }
@@ -368,6 +372,23 @@ extern "C" void cuda_linear(Exec *x, void *y, const void *in, const LinearWeight
     cuda_gemm(x, 0, 1, m, out, k, 1.0f, in, k, 0, cl->W, k, 0, beta, y, out, 0, 1, bf, bf);
     if (cl->b || act != ACT_NONE || residual) launch_epilogue(x, y, cl->b, residual, rows, out, act);
 }
+
+extern "C" void cuda_linear_release(Exec *x, LinearWeight *w) {
+    CudaLinear *cl = (CudaLinear *)w->impl;
+    cuda_mem_free(x, cl->W);
+    if (cl->b) cuda_mem_free(x, cl->b);
+    free(cl);
+    free(w);
+}
+
+extern "C" const LinearFormat cuda_linear_dense = {
+    "dense",                              // name
+    "cuda",                               // backend
+    (1u << DT_F32) | (1u << DT_BF16),     // dtypes
+    cuda_linear_prepare,                  // prepare
+    cuda_linear,                          // run
+    cuda_linear_release,                  // release
+};
 
 extern "C" void cuda_matmul_nt(Exec *x, void *c, const void *a, const void *b, int batch, int m,
                                int n, int k, int64_t sa, int64_t sb, int64_t sc, float alpha) {

@@ -20,13 +20,24 @@ static __device__ __forceinline__ float group_sum(float v, const int LPR) {
     return v;
 }
 
+// The window partition a fused LayerNorm writes in (the fusion choice): output row r is token
+// (r % win^2) of window r / win^2 over the (h, w) grid zero-padded to (nwh, nww) windows.
+typedef struct {
+    int h, w, win, nwh, nww;
+} LnWindows;
+
 // x, y: (rows, dim) act; g, b: (dim) act. Lane l of a row's group holds the VEC-element groups
 // l, l + LPR, ... in EPL registers (EPL elements per lane: the launcher picks the smallest
 // kernel covering dim). VEC = 4: 16- or 8-byte accesses; VEC = 1: scalar.
+// WIN = 1: rows counts output rows of the partitioned windows; each reads its source token of
+// x (b, h, w, dim), and a padding row writes zeros (window_partition's padding), so the
+// normalised tokens never make a round trip through memory before the partition.
 static __device__ __forceinline__ void layernorm_body(void *y, const void *x, const void *g,
                                                       const void *b, int64_t rows, int dim,
-                                                      float eps, int act, const int BF,
-                                                      const int VEC, const int LPR, const int EPL) {
+                                                      float eps, int act, LnWindows wm,
+                                                      const int BF, const int VEC,
+                                                      const int LPR, const int EPL,
+                                                      const int WIN) {
     int64_t row = (int64_t)blockIdx.x * (LN_BLOCK / LPR) + threadIdx.x / LPR;
     int lane = threadIdx.x % LPR;
     if (LPR == 32 && row >= rows) return;  // whole warps leave; no block-level barrier follows
@@ -35,7 +46,20 @@ static __device__ __forceinline__ void layernorm_body(void *y, const void *x, co
     int live = row < rows;
     if (!live) row = rows - 1;
     const int NS = EPL / VEC;  // slots of VEC elements per lane
-    int64_t base = row * dim;
+    int64_t src_row = row, out_base = row * dim;
+    int pad = 0;
+    if (WIN) {
+        int ww = wm.win * wm.win;
+        int64_t wi = row / ww;
+        int t = (int)(row - wi * ww), ty = t / wm.win, tx = t - ty * wm.win;
+        int per_img = wm.nwh * wm.nww;
+        int64_t bi = wi / per_img;
+        int wl = (int)(wi - bi * per_img), wy = wl / wm.nww, wx = wl - wy * wm.nww;
+        int yy = wy * wm.win + ty, xx = wx * wm.win + tx;
+        pad = yy >= wm.h || xx >= wm.w;
+        src_row = pad ? 0 : (bi * wm.h + yy) * wm.w + xx;  // a padding row's group reads token 0
+    }
+    int64_t base = src_row * dim;
     float v[40];  // EPL used
     float sum = 0.0f;
 #pragma unroll
@@ -77,18 +101,21 @@ static __device__ __forceinline__ void layernorm_body(void *y, const void *x, co
             float o[4];
 #pragma unroll
             for (int u = 0; u < VEC; u++)
-                o[u] = act_apply((v[VEC * s + u] - mean) * rstd * gg[u] + bb[u], act);
-            if (VEC == 4) st4(y, base + j, o, BF);
-            else st1(y, base + j, o[0], BF);
+                o[u] = pad ? 0.0f : act_apply((v[VEC * s + u] - mean) * rstd * gg[u] + bb[u], act);
+            if (VEC == 4) st4(y, out_base + j, o, BF);
+            else st1(y, out_base + j, o[0], BF);
         }
     }
 }
 
-#define LN_ARGS void *y, const void *x, const void *g, const void *b, int64_t rows, int dim, float eps, int act
-// layernorm_<dtype>_v<VEC>_l<LPR>_e<EPL>
+#define LN_ARGS void *y, const void *x, const void *g, const void *b, int64_t rows, int dim, float eps, int act, LnWindows wm
+// layernorm_<dtype>_v<VEC>_l<LPR>_e<EPL>, and lnwin_... writing window partitions
 #define LN_KERNEL(DT, BF, VEC, LPR, EPL)                                                         \
     __global__ void __launch_bounds__(LN_BLOCK) layernorm_##DT##_v##VEC##_l##LPR##_e##EPL(LN_ARGS) { \
-        layernorm_body(y, x, g, b, rows, dim, eps, act, BF, VEC, LPR, EPL);                     \
+        layernorm_body(y, x, g, b, rows, dim, eps, act, wm, BF, VEC, LPR, EPL, 0);             \
+    }                                                                                            \
+    __global__ void __launch_bounds__(LN_BLOCK) lnwin_##DT##_v##VEC##_l##LPR##_e##EPL(LN_ARGS) { \
+        layernorm_body(y, x, g, b, rows, dim, eps, act, wm, BF, VEC, LPR, EPL, 1);             \
     }
 #define LN_KERNELS(LPR, EPL) LN_KERNEL(f32, 0, 1, LPR, EPL) LN_KERNEL(f32, 0, 4, LPR, EPL) \
                              LN_KERNEL(bf16, 1, 1, LPR, EPL) LN_KERNEL(bf16, 1, 4, LPR, EPL)
@@ -99,19 +126,24 @@ LN_KERNELS(32, 40)
 typedef void (*LnKernel)(LN_ARGS);
 #define LN_ROW(LPR, EPL) {{layernorm_f32_v1_l##LPR##_e##EPL, layernorm_f32_v4_l##LPR##_e##EPL}, \
                           {layernorm_bf16_v1_l##LPR##_e##EPL, layernorm_bf16_v4_l##LPR##_e##EPL}}
+#define LNWIN_ROW(LPR, EPL) {{lnwin_f32_v1_l##LPR##_e##EPL, lnwin_f32_v4_l##LPR##_e##EPL}, \
+                             {lnwin_bf16_v1_l##LPR##_e##EPL, lnwin_bf16_v4_l##LPR##_e##EPL}}
 // [config][bf16][vec], configs covering dims up to 128, 256, 768, 1280
 static const LnKernel ln_kernels[4][2][2] = {LN_ROW(16, 8), LN_ROW(32, 8), LN_ROW(32, 24), LN_ROW(32, 40)};
+static const LnKernel lnwin_kernels[4][2][2] = {LNWIN_ROW(16, 8), LNWIN_ROW(32, 8), LNWIN_ROW(32, 24), LNWIN_ROW(32, 40)};
 static const int ln_lpr[4] = {16, 32, 32, 32}, ln_max_dim[4] = {128, 256, 768, 1280};
 
 // =============================================================================================
 // launchers
 // =============================================================================================
 
-extern "C" void cuda_layernorm(Exec *x, void *y, const void *in, const void *g, const void *b,
-                               int64_t rows, int dim, float eps, Act act) {
+// rows output rows from the kernel table (plain or window-writing).
+static void launch_ln(Exec *x, const LnKernel table[4][2][2], void *y, const void *in,
+                      const void *g, const void *b, int64_t rows, int dim, float eps, Act act,
+                      LnWindows wm, const char *what) {
     if (rows <= 0) return;
     if (dim <= 0 || dim > LN_MAX_DIM)
-        die("cuda layernorm: dim %d is not supported (1..%d: a row lives in one warp's registers)", dim, LN_MAX_DIM);
+        die("cuda %s: dim %d is not supported (1..%d: a row lives in one warp's registers)", what, dim, LN_MAX_DIM);
     int bf = is_bf16(x);
     int vec = dim % 4 == 0 && (bf ? aligned8(y) && aligned8(in) && aligned8(g) && aligned8(b)
                                   : aligned16(y) && aligned16(in) && aligned16(g) && aligned16(b));
@@ -119,8 +151,24 @@ extern "C" void cuda_layernorm(Exec *x, void *y, const void *in, const void *g, 
     while (dim > ln_max_dim[cfg]) cfg++;
     int rows_per_block = LN_BLOCK / ln_lpr[cfg];
     int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
-    if (blocks > 0x7fffffff) die("cuda layernorm: %lld rows is too many", (long long)rows);
-    ln_kernels[cfg][bf][vec]<<<(unsigned)blocks, LN_BLOCK, 0, cuda_stream(x)>>>(y, in, g, b, rows,
-                                                                              dim, eps, act);
-    LAUNCH_CHECK(x, "layernorm");
+    if (blocks > 0x7fffffff) die("cuda %s: %lld rows is too many", what, (long long)rows);
+    table[cfg][bf][vec]<<<(unsigned)blocks, LN_BLOCK, 0, cuda_stream(x)>>>(y, in, g, b, rows, dim,
+                                                                           eps, act, wm);
+    LAUNCH_CHECK(x, what);
+}
+
+extern "C" void cuda_layernorm(Exec *x, void *y, const void *in, const void *g, const void *b,
+                               int64_t rows, int dim, float eps, Act act) {
+    LnWindows none = {0, 0, 0, 0, 0};
+    launch_ln(x, ln_kernels, y, in, g, b, rows, dim, eps, act, none, "layernorm");
+}
+
+// The fusion choice's LayerNorm + window_partition: one pass, dst (b * nWin, win * win, c).
+extern "C" void cuda_layernorm_window(Exec *x, void *dst, const void *in, const void *g,
+                                      const void *b, int n, int h, int w, int c, float eps, int win) {
+    if (win <= 0) die("cuda layernorm_window: window %d", win);
+    if (dst == in) die("cuda layernorm_window: dst must not alias the input");
+    LnWindows wm = {h, w, win, (h + win - 1) / win, (w + win - 1) / win};
+    int64_t rows = (int64_t)n * wm.nwh * wm.nww * win * win;
+    launch_ln(x, lnwin_kernels, dst, in, g, b, rows, c, eps, ACT_NONE, wm, "layernorm_window");
 }

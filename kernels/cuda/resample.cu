@@ -56,10 +56,11 @@ __global__ void resize_bilinear_kernel(float *dst, const float *src, int n, int 
 }
 
 // grid (blocks per prompt, n). Each block takes TOP_PIXELS_PER_BLOCK pixels of prompt
-// blockIdx.y: picks the mask with the highest predicted IoU (the first on ties, strict >, as
-// the reference and torch.argmax), writes it thresholded at 0, and adds its intersection and
-// union counts to inter / uni (zeroed by the launcher). VEC = 4: four pixels per access.
-static __device__ __forceinline__ void top_body(uint8_t *top_mask, int32_t *top_index,
+// blockIdx.y: writes every mask thresholded at 0 (predict_torch's masks > 0), picks the mask
+// with the highest predicted IoU (the first on ties, strict >, as the reference and
+// torch.argmax) and adds its intersection and union counts with the ground truth to inter /
+// uni (zeroed by the launcher). VEC = 4: four pixels per access.
+static __device__ __forceinline__ void top_body(uint8_t *masks, int32_t *top_index,
                                                 unsigned long long *inter,
                                                 unsigned long long *uni, const float *logits,
                                                 const float *pred_iou, const uint8_t *gt, int c,
@@ -70,11 +71,25 @@ static __device__ __forceinline__ void top_body(uint8_t *top_mask, int32_t *top_
     for (int j = 1; j < c; j++)
         if (pred_iou[(int64_t)i * c + j] > pred_iou[(int64_t)i * c + best]) best = j;
     if (blockIdx.x == 0 && threadIdx.x == 0) top_index[i] = best;
-    const float *l = logits + ((int64_t)i * c + best) * hw;
     const uint8_t *g = gt + (int64_t)i * hw;
-    uint8_t *m = top_mask + (int64_t)i * hw;
     int64_t p0 = (int64_t)blockIdx.x * TOP_PIXELS_PER_BLOCK;
     int64_t p1 = p0 + TOP_PIXELS_PER_BLOCK < hw ? p0 + TOP_PIXELS_PER_BLOCK : hw;
+    // The other masks: thresholded only.
+    for (int j = 0; j < c; j++) {
+        if (j == best) continue;
+        const float *l = logits + ((int64_t)i * c + j) * hw;
+        uint8_t *m = masks + ((int64_t)i * c + j) * hw;
+        for (int64_t p = p0 + threadIdx.x * VEC; p < p1; p += TOP_BLOCK * VEC) {
+            if (VEC == 4) {
+                float4 lv = *(const float4 *)(l + p);
+                *(uchar4 *)(m + p) = make_uchar4(lv.x > 0.0f, lv.y > 0.0f, lv.z > 0.0f, lv.w > 0.0f);
+            } else {
+                m[p] = l[p] > 0.0f;
+            }
+        }
+    }
+    const float *l = logits + ((int64_t)i * c + best) * hw;
+    uint8_t *m = masks + ((int64_t)i * c + best) * hw;
     int in = 0, un = 0;
     for (int64_t p = p0 + threadIdx.x * VEC; p < p1; p += TOP_BLOCK * VEC) {
         if (VEC == 4) {
@@ -110,8 +125,8 @@ static __device__ __forceinline__ void top_body(uint8_t *top_mask, int32_t *top_
         atomicAdd(uni + i, (unsigned long long)su);
     }
 }
-#define TOP_ARGS uint8_t *top_mask, int32_t *top_index, unsigned long long *inter, unsigned long long *uni, const float *logits, const float *pred_iou, const uint8_t *gt, int c, int64_t hw
-#define TOP_PASS top_mask, top_index, inter, uni, logits, pred_iou, gt, c, hw
+#define TOP_ARGS uint8_t *masks, int32_t *top_index, unsigned long long *inter, unsigned long long *uni, const float *logits, const float *pred_iou, const uint8_t *gt, int c, int64_t hw
+#define TOP_PASS masks, top_index, inter, uni, logits, pred_iou, gt, c, hw
 __global__ void __launch_bounds__(TOP_BLOCK) top_mask_v1(TOP_ARGS) { top_body(TOP_PASS, 1); }
 __global__ void __launch_bounds__(TOP_BLOCK) top_mask_v4(TOP_ARGS) { top_body(TOP_PASS, 4); }
 
@@ -130,7 +145,7 @@ extern "C" void cuda_resize_bilinear(Exec *x, float *dst, const float *src, int 
     LAUNCH_CHECK(x, "resize_bilinear");
 }
 
-extern "C" void cuda_top_mask_stats(Exec *x, uint8_t *top_mask, int32_t *top_index,
+extern "C" void cuda_top_mask_stats(Exec *x, uint8_t *masks, int32_t *top_index,
                                     int64_t *inter, int64_t *uni, const float *logits,
                                     const float *pred_iou, const uint8_t *gt, int n, int c,
                                     int h, int w) {
@@ -140,13 +155,14 @@ extern "C" void cuda_top_mask_stats(Exec *x, uint8_t *top_mask, int32_t *top_ind
     cudaStream_t s = cuda_stream(x);
     cudaCheck(cudaMemsetAsync(inter, 0, (size_t)n * sizeof(int64_t), s));
     cudaCheck(cudaMemsetAsync(uni, 0, (size_t)n * sizeof(int64_t), s));
+    cuda_count_copy(cuda_backend(x)), cuda_count_copy(cuda_backend(x));
     int64_t per = (hw + TOP_PIXELS_PER_BLOCK - 1) / TOP_PIXELS_PER_BLOCK;
     if (per < 1) per = 1;  // an empty mask still records its top index
     if (per > 0x7fffffff || n > 65535) die("cuda top_mask_stats: %d prompts of %lld pixels is too many", n, (long long)hw);
     dim3 grid((unsigned)per, (unsigned)n);
-    int vec = hw % 4 == 0 && aligned16(logits) && ((uintptr_t)gt & 3) == 0 && ((uintptr_t)top_mask & 3) == 0;
+    int vec = hw % 4 == 0 && aligned16(logits) && ((uintptr_t)gt & 3) == 0 && ((uintptr_t)masks & 3) == 0;
     unsigned long long *in = (unsigned long long *)inter, *un = (unsigned long long *)uni;
-    if (vec) top_mask_v4<<<grid, TOP_BLOCK, 0, s>>>(top_mask, top_index, in, un, logits, pred_iou, gt, c, hw);
-    else top_mask_v1<<<grid, TOP_BLOCK, 0, s>>>(top_mask, top_index, in, un, logits, pred_iou, gt, c, hw);
+    if (vec) top_mask_v4<<<grid, TOP_BLOCK, 0, s>>>(masks, top_index, in, un, logits, pred_iou, gt, c, hw);
+    else top_mask_v1<<<grid, TOP_BLOCK, 0, s>>>(masks, top_index, in, un, logits, pred_iou, gt, c, hw);
     LAUNCH_CHECK(x, "top_mask_stats");
 }

@@ -1,6 +1,8 @@
 // Golden parity of the GPU stages on both fixtures (issue 5): fp32 within 1e-4 relative like
 // the CPU reference; bf16 within 3e-2 relative with the top mask's IoU against the golden
-// masks >= 0.98 (predicted IoUs within 3e-2). Checks are in tests/core/golden_check.h.
+// masks >= 0.98 (predicted IoUs within 3e-2); the fused stage's kernels (its fusion choice)
+// within the bf16 bounds (issue 12; its graphs are eval's and are tested by
+// test_gpu_graphs.sh). Checks are in tests/core/golden_check.h.
 // Usage: test_golden_gpu [FIXTURES_DIR] (default $BUILD/fixtures/sam-golden, BUILD=build).
 #include "../../kernels/cuda/cuda_ops.h"
 #include "../core/golden_check.h"
@@ -13,5 +15,11 @@ int main(int argc, char **argv) {
     golden_run(root, cuda_ops_fp32(), b, (GoldenTolerance){"fp32", 1e-4, 1e-4, 0});
     golden_run(root, cuda_ops_bf16(), b, (GoldenTolerance){"bf16", 3e-2, 3e-2, 0.98});
     cuda_backend_close(b);
+    OpsChoices fused = cuda_ops_bf16()->choices;
+    fused.fusion = 1;
+    void *fb;
+    const Ops *fo = cuda_stage_open("fused", &fused, &fb);
+    golden_run(root, fo, fb, (GoldenTolerance){"fused", 3e-2, 3e-2, 0.98});
+    cuda_stage_close(fb);
     return test_exit_status();
 }

@@ -197,15 +197,15 @@ static void test_linear(int64_t rows, int in, int out, Act act, int bias, int re
     float *b = bias ? rnd(out, -0.5f, 0.5f) : NULL;
     float *xin = rnd(rows * in, -1.0f, 1.0f);
     float *res = residual ? rnd(rows * out, -1.0f, 1.0f) : NULL;
-    LinearWeight *cw = CPU.ops->linear_prepare(&CPU, W, b, out, in);
-    LinearWeight *gw = G.ops->linear_prepare(&G, W, b, out, in);
+    LinearWeight *cw = CPU.ops->dense_linear->prepare(&CPU, W, b, out, in);
+    LinearWeight *gw = G.ops->dense_linear->prepare(&G, W, b, out, in);
     float *cy = residual == 2 ? xmalloc((size_t)rows * out * 4) : nan_buf(rows * out);
     if (residual == 2) memcpy(cy, res, (size_t)rows * out * 4);
-    CPU.ops->linear(&CPU, cy, xin, cw, rows, act, residual == 2 ? cy : res);
+    CPU.ops->dense_linear->run(&CPU, cy, xin, cw, rows, act, residual == 2 ? cy : res);
     void *dx = dev_act(xin, rows * in);
     void *dres = residual == 1 ? dev_act(res, rows * out) : NULL;
     void *dy = residual == 2 ? dev_act(res, rows * out) : dev_poisoned(act_bytes(rows * out));
-    G.ops->linear(&G, dy, dx, gw, rows, act, residual == 2 ? dy : dres);
+    G.ops->dense_linear->run(&G, dy, dx, gw, rows, act, residual == 2 ? dy : dres);
     float *gy = get_act(dy, rows * out);
     char what[160];
     snprintf(what, sizeof what, "rows=%lld in=%d out=%d act=%s bias=%d residual=%s",
@@ -287,7 +287,7 @@ static void test_attention_encoder(int batch, int heads, int g, int hd, int vari
     float *co = nan_buf(no);
     AttnParams pc = p;
     pc.q = qkv, pc.k = qkv + C, pc.v = qkv + 2 * C, pc.o = co, pc.rel_pos = rel;
-    CPU.ops->attention(&CPU, &pc);
+    CPU.ops->choices.encoder_attention->run(&CPU, &pc);
     void *dqkv = dev_act(qkv, (int64_t)batch * T * 3 * C);
     void *drel = dev_act(rel, n_rel);
     size_t pair_bytes = cuda_attention_pair_bytes(&pc, G.ops->act_dtype == DT_BF16);
@@ -300,7 +300,7 @@ static void test_attention_encoder(int batch, int heads, int g, int hd, int vari
         if (pass == 1) cuda_backend_set_attn_workspace(BK, small_ws);
         if (pass == 2) cuda_backend_set_attn_workspace(BK, pair_bytes * (size_t)n_inner * 2 + pair_bytes / 2);
         if (pass == 3) cuda_backend_set_attn_workspace(BK, pair_bytes * (size_t)(n_inner > 1 ? n_inner / 2 : 1) + pair_bytes / 2);
-        G.ops->attention(&G, &pg);
+        G.ops->choices.encoder_attention->run(&G, &pg);
         cuda_backend_set_attn_workspace(BK, CUDA_ATTN_WORKSPACE_DEFAULT);
         float *go = get_act(dout, no);
         char what[200];
@@ -333,12 +333,12 @@ static void test_attention_decoder(int n, int heads, int tq, int tk, int hd) {
     float *co = nan_buf(no);
     AttnParams pc = p;
     pc.q = q, pc.k = k, pc.v = v, pc.o = co;
-    CPU.ops->attention(&CPU, &pc);
+    CPU.ops->choices.encoder_attention->run(&CPU, &pc);
     void *dq = dev_act(q, (int64_t)n * tq * di), *dk = dev_act(k, (int64_t)n * tk * di);
     void *dv = dev_act(v, (int64_t)n * tk * di), *dout = dev_poisoned(act_bytes(no));
     AttnParams pg = p;
     pg.q = dq, pg.k = dk, pg.v = dv, pg.o = dout;
-    G.ops->attention(&G, &pg);
+    G.ops->choices.encoder_attention->run(&G, &pg);
     float *go = get_act(dout, no);
     char what[128];
     snprintf(what, sizeof what, "decoder layout, no rel-pos, n=%d heads=%d q_len=%d k_len=%d hd=%d",
@@ -513,7 +513,7 @@ static void test_top_mask_stats(int n, int c, int h, int w) {
     if (n > 1 && c >= 3) iou[c + 0] = 0.2f, iou[c + 1] = 0.9f, iou[c + 2] = 0.9f;
     uint8_t *gt = xmalloc((size_t)(n * hw));
     for (int64_t i = 0; i < n * hw; i++) gt[i] = urand() < 0.4 ? (urand() < 0.5 ? 1 : 255) : 0;
-    uint8_t *cm = xmalloc((size_t)(n * hw));
+    uint8_t *cm = xmalloc((size_t)(n * c * hw));  // every mask, thresholded
     int32_t *cidx = xmalloc((size_t)n * 4);
     int64_t *cin = xmalloc((size_t)n * 8), *cun = xmalloc((size_t)n * 8);
     CPU.ops->top_mask_stats(&CPU, cm, cidx, cin, cun, logits, iou, gt, n, c, h, w);
@@ -521,18 +521,18 @@ static void test_top_mask_stats(int n, int c, int h, int w) {
     void *dgt = dev_raw(gt, (size_t)(n * hw));
     uint8_t *poison = xmalloc((size_t)(n * hw) * 8 + 64);
     memset(poison, 0xaa, (size_t)(n * hw) * 8 + 64);
-    void *dm = dev_raw(poison, (size_t)(n * hw)), *didx = dev_raw(poison, (size_t)n * 4);
+    void *dm = dev_raw(poison, (size_t)(n * c * hw)), *didx = dev_raw(poison, (size_t)n * 4);
     void *din = dev_raw(poison, (size_t)n * 8), *dun = dev_raw(poison, (size_t)n * 8);
     G.ops->top_mask_stats(&G, dm, didx, din, dun, dl, di, dgt, n, c, h, w);
-    uint8_t *gm = xmalloc((size_t)(n * hw));
+    uint8_t *gm = xmalloc((size_t)(n * c * hw));
     int32_t *gidx = xmalloc((size_t)n * 4);
     int64_t *gin = xmalloc((size_t)n * 8), *gun = xmalloc((size_t)n * 8);
-    G.ops->copy_to_host(&G, gm, dm, (size_t)(n * hw));
+    G.ops->copy_to_host(&G, gm, dm, (size_t)(n * c * hw));
     G.ops->copy_to_host(&G, gidx, didx, (size_t)n * 4);
     G.ops->copy_to_host(&G, gin, din, (size_t)n * 8);
     G.ops->copy_to_host(&G, gun, dun, (size_t)n * 8);
     int64_t bad_mask = 0;
-    for (int64_t i = 0; i < n * hw; i++) bad_mask += gm[i] != cm[i];
+    for (int64_t i = 0; i < n * c * hw; i++) bad_mask += gm[i] != cm[i];
     int bad_stats = 0;
     for (int i = 0; i < n; i++) bad_stats += gidx[i] != cidx[i] || gin[i] != cin[i] || gun[i] != cun[i];
     char what[128], detail[160];
@@ -666,9 +666,9 @@ typedef struct {
 } BenchCtx;
 static void run_linear(void *c) {
     BenchCtx *b = c;
-    G.ops->linear(&G, b->y, b->x, b->w, b->rows, b->act, b->res);
+    G.ops->dense_linear->run(&G, b->y, b->x, b->w, b->rows, b->act, b->res);
 }
-static void run_attn(void *c) { G.ops->attention(&G, &((BenchCtx *)c)->p); }
+static void run_attn(void *c) { G.ops->choices.encoder_attention->run(&G, &((BenchCtx *)c)->p); }
 static void run_ln(void *c) {
     BenchCtx *b = c;
     G.ops->layernorm(&G, b->y, b->x, b->g, b->b, b->rows, b->dim, 1e-6f, ACT_NONE);
@@ -705,10 +705,10 @@ static void bench(void) {
     void *big2 = dev_act(hx, wtokens * 3 * C);
     void *hid = G.ops->mem_alloc(&G, act_bytes(tokens * H4));
     BenchCtx c = {0};
-    LinearWeight *wqkv = G.ops->linear_prepare(&G, hw, hb, 3 * C, C);
-    LinearWeight *wproj = G.ops->linear_prepare(&G, hw, hb, C, C);
-    LinearWeight *wl1 = G.ops->linear_prepare(&G, hw, hb, H4, C);
-    LinearWeight *wl2 = G.ops->linear_prepare(&G, hw, hb, C, H4);
+    LinearWeight *wqkv = G.ops->dense_linear->prepare(&G, hw, hb, 3 * C, C);
+    LinearWeight *wproj = G.ops->dense_linear->prepare(&G, hw, hb, C, C);
+    LinearWeight *wl1 = G.ops->dense_linear->prepare(&G, hw, hb, H4, C);
+    LinearWeight *wl2 = G.ops->dense_linear->prepare(&G, hw, hb, C, H4);
     c = (BenchCtx){.y = big2, .x = big1, .w = wqkv, .rows = tokens, .act = ACT_NONE};
     double ms_qkv = time_ms(run_linear, &c, 10);
     c = (BenchCtx){.y = big2, .x = big1, .w = wproj, .rows = tokens, .act = ACT_NONE, .res = big2};
@@ -774,10 +774,10 @@ static void profile_attn(void) {
         char name[64];
         snprintf(name, sizeof name, "%s-%s", TNAME, w ? "windowed" : "global");
         AttnParams p = vitb_attention(w, big1, big2, drel);
-        G.ops->attention(&G, &p);  // warm-up: workspace, cuBLAS heuristics
+        G.ops->choices.encoder_attention->run(&G, &p);  // warm-up: workspace, cuBLAS heuristics
         G.ops->sync(&G);
         G.ops->range_push(&G, name);
-        G.ops->attention(&G, &p);
+        G.ops->choices.encoder_attention->run(&G, &p);
         G.ops->range_pop(&G);
         G.ops->sync(&G);
     }

@@ -13,7 +13,8 @@ int cmd_info(int argc, char **argv, const StageDesc *stage) {
         if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc) ckpt = argv[++i];
         else if (strcmp(argv[i], "--help") == 0) {
             printf("usage: sam-%s info --checkpoint C\n"
-                   "Prints the configuration derived from C's tensor shapes as one JSON object.\n",
+                   "Prints the stage's choices and the configuration derived from C's tensor shapes as\n"
+                   "one JSON object.\n",
                    stage->name);
             return 0;
         } else die("info: unknown or incomplete option '%s'", argv[i]);
@@ -26,11 +27,12 @@ int cmd_info(int argc, char **argv, const StageDesc *stage) {
     if (sam_config_from_tensors(&t, &cfg, err, sizeof err) != 0) die("%s", err);
     size_t params = 0;
     for (int i = 0; i < t.count; i++) params += t.items[i].count;
-    char json[2048];
+    char json[2048], st[2048];
     sam_config_json(&cfg, json, sizeof json);
-    // Splice the source and parameter count into the configuration object.
+    stage_info_json(stage, st, sizeof st);
+    // Splice the stage, the source and the parameter count into the configuration object.
     char esc[1024];
-    printf("{\"checkpoint\":\"%s\",\"tensors\":%d,\"params\":%zu,%s\n",
+    printf("{\"stage\":%s,\"checkpoint\":\"%s\",\"tensors\":%d,\"params\":%zu,%s\n", st,
            json_escape(ckpt, esc, sizeof esc), t.count, params, json + 1);
     tmap_free(&t);
     return 0;

@@ -28,6 +28,7 @@ static void dec_attention(Sam *m, const DecAttnW *w, void *out, const void *q_in
     op_linear(ex, k, k_in, w->k, (int64_t)n * tk, ACT_NONE, NULL);
     op_linear(ex, v, v_in, w->v, (int64_t)n * tk, ACT_NONE, NULL);
     AttnParams p = {
+        .site = ATTN_DECODER,
         .q = q, .k = k, .v = v, .o = o,
         .batch = n, .heads = heads, .q_len = tq, .k_len = tk, .head_dim = hd,
         .q_batch_stride = (int64_t)tq * di, .q_tok_stride = di, .q_head_stride = hd,

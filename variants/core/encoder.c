@@ -22,7 +22,6 @@ static void encoder_block(Sam *m, const EncBlockW *w, void *x, int b) {
     size_t mark = ex_mark(ex);
 
     void *xn = ex_act(ex, tokens * C);  // (b, G, G, C)
-    op_layernorm(ex, xn, x, w->norm1.weight, w->norm1.bias, tokens, C, SAM_ENC_LN_EPS, ACT_NONE);
 
     // Windowed blocks attend within win x win windows of the zero-padded grid.
     int win = w->attn_grid, windowed = win != G;
@@ -32,13 +31,16 @@ static void encoder_block(Sam *m, const EncBlockW *w, void *x, int b) {
     const void *attn_in = xn;
     if (windowed) {
         void *xw = ex_act(ex, (int64_t)seqs * seq * C);  // (b * n_win, win * win, C)
-        op_window_partition(ex, xw, xn, b, G, G, C, win);
+        op_layernorm_window(ex, xw, xn, x, w->norm1.weight, w->norm1.bias, b, G, G, C, SAM_ENC_LN_EPS, win);
         attn_in = xw;
+    } else {
+        op_layernorm(ex, xn, x, w->norm1.weight, w->norm1.bias, tokens, C, SAM_ENC_LN_EPS, ACT_NONE);
     }
     void *qkv = ex_act(ex, (int64_t)seqs * seq * 3 * C);  // (seqs, seq, 3, heads, hd)
     op_linear(ex, qkv, attn_in, w->qkv, (int64_t)seqs * seq, ACT_NONE, NULL);
     void *attn = ex_act(ex, (int64_t)seqs * seq * C);     // (seqs, seq, heads, hd)
     AttnParams p = {
+        .site = ATTN_ENCODER,
         .q = qkv, .k = act_at(ex, qkv, C), .v = act_at(ex, qkv, 2 * C), .o = attn,
         .batch = seqs, .heads = heads, .q_len = seq, .k_len = seq, .head_dim = hd,
         .q_batch_stride = (int64_t)seq * 3 * C, .q_tok_stride = 3 * C, .q_head_stride = hd,
@@ -122,4 +124,5 @@ void sam_plan(Sam *m, void (*fn)(Sam *m, void *ctx), void *ctx) {
     ex->planning = 0;
     ex->arena_top = 0;
     exec_arena_commit(ex);
+    if (ex->workspace_need && ex->ops->reserve_workspace) ex->ops->reserve_workspace(ex, ex->workspace_need);
 }

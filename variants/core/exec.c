@@ -33,6 +33,7 @@ void *ex_alloc_bytes(Exec *x, size_t bytes) {
 void exec_arena_commit(Exec *x) {
     if (x->arena && x->arena_size >= x->arena_peak) return;
     exec_arena_free(x);
+    x->arena_generation++;
     x->arena_size = x->arena_peak;
     x->arena = x->ops->mem_alloc(x, x->arena_size);
     x->arena_top = 0;

@@ -27,18 +27,31 @@ static inline void *act_at(const Exec *x, const void *p, int64_t i) {
     return (char *)p + (size_t)i * x->act_size;
 }
 
-// ---- operation wrappers: skipped while planning ------------------------------------------
-#define EX_RUN(x, call) do { if (!(x)->planning) (x)->ops->call; } while (0)
+// ---- operation wrappers: skipped while planning or preparing graphs ------------------------
+#define EX_SKIP(x) ((x)->planning || (x)->preparing)
+#define EX_RUN(x, call) do { if (!EX_SKIP(x)) (x)->ops->call; } while (0)
 
+// Through the layer's own format (the stage's choice for its role).
 static inline void op_linear(Exec *x, void *y, const void *in, const LinearWeight *w, int64_t rows,
                              Act act, const void *residual) {
-    EX_RUN(x, linear(x, y, in, w, rows, act, residual));
+    if (!EX_SKIP(x)) w->format->run(x, y, in, w, rows, act, residual);
 }
 static inline void op_layernorm(Exec *x, void *y, const void *in, const void *g, const void *b,
                                 int64_t rows, int dim, float eps, Act act) {
     EX_RUN(x, layernorm(x, y, in, g, b, rows, dim, eps, act));
 }
-static inline void op_attention(Exec *x, const AttnParams *p) { EX_RUN(x, attention(x, p)); }
+// Through the stage's attention choice for the call's site; the planning pass records the
+// scratch it will need, so the workspace exists before any run or capture.
+static inline void op_attention(Exec *x, const AttnParams *p) {
+    const OpsChoices *c = &x->ops->choices;
+    const AttentionImpl *a = p->site == ATTN_ENCODER ? c->encoder_attention : c->decoder_attention;
+    if (x->planning) {
+        size_t need = a->workspace_bytes ? a->workspace_bytes(x, p) : 0;
+        if (need > x->workspace_need) x->workspace_need = need;
+        return;
+    }
+    if (!x->preparing) a->run(x, p);
+}
 static inline void op_matmul_nt(Exec *x, void *c, const void *a, const void *b, int batch, int m,
                                 int n, int k, int64_t sa, int64_t sb, int64_t sc, float alpha) {
     EX_RUN(x, matmul_nt(x, c, a, b, batch, m, n, k, sa, sb, sc, alpha));
@@ -79,11 +92,26 @@ static inline void op_resize_bilinear(Exec *x, float *dst, const float *src, int
                                       int win, int hfull, int wfull, int hout, int wout) {
     EX_RUN(x, resize_bilinear(x, dst, src, n, hin, win, hfull, wfull, hout, wout));
 }
-static inline void op_top_mask_stats(Exec *x, uint8_t *top_mask, int32_t *top_index,
+static inline void op_copy_device(Exec *x, void *dst, const void *src, size_t bytes) {
+    EX_RUN(x, copy_device(x, dst, src, bytes));
+}
+static inline void op_top_mask_stats(Exec *x, uint8_t *masks, int32_t *top_index,
                                      int64_t *inter, int64_t *uni, const float *logits,
                                      const float *pred_iou, const uint8_t *gt, int n, int c, int h,
                                      int w) {
-    EX_RUN(x, top_mask_stats(x, top_mask, top_index, inter, uni, logits, pred_iou, gt, n, c, h, w));
+    EX_RUN(x, top_mask_stats(x, masks, top_index, inter, uni, logits, pred_iou, gt, n, c, h, w));
+}
+// LayerNorm then window_partition: one fused kernel where the stage chose fusion, else the
+// two operations through tmp ((n, h, w, c) act, the caller's, unused when fused).
+static inline void op_layernorm_window(Exec *x, void *dst, void *tmp, const void *src,
+                                       const void *g, const void *b, int n, int h, int w, int c,
+                                       float eps, int win) {
+    if (x->ops->choices.fusion) {
+        EX_RUN(x, layernorm_window(x, dst, src, g, b, n, h, w, c, eps, win));
+        return;
+    }
+    op_layernorm(x, tmp, src, g, b, (int64_t)n * h * w, c, eps, ACT_NONE);
+    op_window_partition(x, dst, tmp, n, h, w, c, win);
 }
 static inline void op_range_push(Exec *x, const char *name) { EX_RUN(x, range_push(x, name)); }
 static inline void op_range_pop(Exec *x) { EX_RUN(x, range_pop(x)); }

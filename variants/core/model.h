@@ -80,6 +80,8 @@ typedef struct {
     Exec *x;
     void **owned;               // backend allocations made for weights (freed by sam_free)
     int n_owned, cap_owned;
+    LinearWeight **linears;     // every prepared layer (released by sam_free)
+    int n_linears, cap_linears;
     // Optional observer of intermediate activations (golden tests): called with a name such
     // as "patch_embed", "block3", "sparse", "dense" and the act buffer of n elements.
     void (*tap)(void *ctx, const char *name, const void *act, int64_t n);

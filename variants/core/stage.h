@@ -1,17 +1,38 @@
-// A waterfall stage: which operation implementation and execution options it uses.
-// variants/<stage>.c fills one StageDesc and calls stage_main; every stage executable shares
-// the commands info, predict and eval.
+// A waterfall stage is a set of choices (design.md section 2): precision, fused kernels, the
+// attention implementations and the encoder's linear-layer format (the backend's share,
+// kernels/ops.h OpsChoices), and graph capture and the decoding mode (the model's share, here).
+// variants/<stage>.c names its choices and nothing else; each later stage is the previous
+// stage's set with one choice changed (variants/waterfall.h). Every stage executable shares the
+// commands info, predict and eval. A choice with no implementation does not exist: the enums
+// and descriptors list only what is built.
 #ifndef SAM_STAGE_H
 #define SAM_STAGE_H
 
+#include <stddef.h>
+
 #include "exec.h"
 
+// How the prompts of a batch reach the decoder.
+typedef enum {
+    DECODE_PER_IMAGE,  // one prompt-encoder and mask-decoder call per image (the seed's loop)
+} Decoding;
+
 typedef struct {
-    const char *name;           // "cpu", "fp32", "bf16", ...
-    const char *summary;        // one line for --help
-    // Creates the backend state and returns the operation table (exits with a message if the
-    // machine cannot run this stage, e.g. no GPU or an unsupported compute capability).
-    const Ops *(*open)(void **backend);
+    const char *device; // "cpu" or "cuda": which backend `open` makes
+    OpsChoices ops;     // the backend's choices
+    int graphs;         // encoder and decoder captured as CUDA Graphs once, then replayed
+    Decoding decoding;
+} StageChoices;
+
+typedef struct StageDesc {
+    const char *name;     // "cpu", "fp32", "bf16", "fused", ...
+    const char *after;    // the stage this one changes one choice of (NULL: a baseline)
+    const char *adds;     // one line: what it adds over `after` (--help, info, the harness)
+    StageChoices choices;
+    // Creates the backend for the choices and returns its operation table, or exits with one
+    // line naming the stage and what it cannot do (no GPU, a compute capability, a choice this
+    // backend does not implement).
+    const Ops *(*open)(const char *stage_name, const OpsChoices *choices, void **backend);
     void (*close)(void *backend);
     // Describes the device for result records (GPU name, driver, SMs, clocks or CPU model),
     // as a JSON object without newline.
@@ -19,5 +40,9 @@ typedef struct {
 } StageDesc;
 
 int stage_main(int argc, char **argv, const StageDesc *stage);
+
+// {"name":..,"after":..,"adds":..,"choices":{"device":..,"precision":..,...}} without newline:
+// what `info` prints under "stage" and eval's hello line carries as "stage_info".
+void stage_info_json(const StageDesc *stage, char *buf, size_t len);
 
 #endif

@@ -25,10 +25,29 @@ const char *json_escape(const char *s, char *buf, size_t len) {
     return buf;
 }
 
+static const char *const decoding_names[] = {[DECODE_PER_IMAGE] = "per-image"};
+
+void stage_info_json(const StageDesc *stage, char *buf, size_t len) {
+    const StageChoices *c = &stage->choices;
+    char after[80], adds[1024];
+    if (stage->after) snprintf(after, sizeof after, "\"%s\"", stage->after);
+    else snprintf(after, sizeof after, "null");
+    snprintf(buf, len,
+             "{\"name\":\"%s\",\"after\":%s,\"adds\":\"%s\",\"choices\":{\"device\":\"%s\","
+             "\"precision\":\"%s\",\"graphs\":\"%s\",\"fusion\":\"%s\",\"attention\":\"%s\","
+             "\"decoder_attention\":\"%s\",\"decoding\":\"%s\",\"linear\":\"%s\"}}",
+             stage->name, after, json_escape(stage->adds, adds, sizeof adds), c->device,
+             c->ops.precision == DT_BF16 ? "bf16" : "fp32", c->graphs ? "on" : "off",
+             c->ops.fusion ? "on" : "off", c->ops.encoder_attention->name,
+             c->ops.decoder_attention->name, decoding_names[c->decoding], c->ops.encoder_linear->name);
+}
+
 double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m) {
     double t0 = now_seconds();
     void *backend = NULL;
-    const Ops *ops = stage->open(&backend);
+    const Ops *ops = stage->open(stage->name, &stage->choices.ops, &backend);
+    if (stage->choices.graphs && !(ops->graph_begin && ops->graph_end && ops->graph_launch))
+        die("stage %s: graphs=on: the %s backend cannot capture graphs", stage->name, ops->name);
     exec_init(x, ops, backend);
     TensorMap tensors;
     char err[512];
@@ -46,14 +65,15 @@ void model_close(const StageDesc *stage, Exec *x, Sam *m) {
 static void usage(const StageDesc *stage, FILE *f) {
     fprintf(f,
             "usage: sam-%s <command> [options]\n"
-            "  %s\n\n"
+            "  %s%s%s\n\n"
             "commands:\n"
             "  info     --checkpoint C            print the configuration derived from C\n"
             "  predict  --checkpoint C --image F  one image, one prompt, as SamPredictor.predict\n"
             "  eval     --checkpoint C [--coco D] the timed COCO evaluation run by the harness\n\n"
             "C is an official SAM .pth file or synthetic:vit_b|vit_l|vit_h[:SEED].\n"
             "'sam-%s <command> --help' describes a command's options.\n",
-            stage->name, stage->summary, stage->name);
+            stage->name, stage->after ? stage->after : "", stage->after ? " + " : "", stage->adds,
+            stage->name);
 }
 
 int stage_main(int argc, char **argv, const StageDesc *stage) {

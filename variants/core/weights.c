@@ -41,16 +41,29 @@ static NormW norm(Sam *m, const TensorMap *t, const char *prefix) {
     return (NormW){upload(m, w->data, w->count), upload(m, b->data, b->count)};
 }
 
-static LinearWeight *linear_raw(Sam *m, const float *W, const float *b, int out, int in) {
-    return m->x->ops->linear_prepare(m->x, W, b, out, in);
+// Prepares a layer in the format the stage chose for its role (design.md section 2: the
+// encoder blocks' four linears take the stage's linear format, every other layer is dense) and
+// keeps it for sam_free.
+static LinearWeight *linear_raw(Sam *m, LayerRole role, const float *W, const float *b, int out,
+                                int in) {
+    const Ops *ops = m->x->ops;
+    const LinearFormat *f = layer_is_encoder_linear(role) ? ops->choices.encoder_linear : ops->dense_linear;
+    LinearWeight *lw = f->prepare(m->x, W, b, out, in);
+    lw->format = f;
+    if (m->n_linears == m->cap_linears) {
+        m->cap_linears = m->cap_linears ? 2 * m->cap_linears : 256;
+        m->linears = xrealloc(m->linears, (size_t)m->cap_linears * sizeof *m->linears);
+    }
+    m->linears[m->n_linears++] = lw;
+    return lw;
 }
 
 // nn.Linear, or a convolution whose (out, in, k, k) weight flattens to the im2col order.
-static LinearWeight *linear(Sam *m, const TensorMap *t, const char *prefix, int has_bias) {
+static LinearWeight *linear(Sam *m, LayerRole role, const TensorMap *t, const char *prefix, int has_bias) {
     const HostTensor *w = get(m, t, "%s.weight", prefix);
     const HostTensor *b = has_bias ? get(m, t, "%s.bias", prefix) : NULL;
     int out = (int)w->shape[0];
-    return linear_raw(m, w->data, b ? b->data : NULL, out, (int)(w->count / (size_t)out));
+    return linear_raw(m, role, w->data, b ? b->data : NULL, out, (int)(w->count / (size_t)out));
 }
 
 // ConvTranspose2d(k=2, s=2) as a GEMM: W (cin, cout, 2, 2) -> (cout*4 rows (co, dy, dx), cin),
@@ -65,7 +78,7 @@ static LinearWeight *conv_transpose(Sam *m, const TensorMap *t, const char *pref
             B[co * 4 + k] = b->data[co];
             for (int ci = 0; ci < cin; ci++) W[((size_t)co * 4 + k) * cin + ci] = w->data[((size_t)ci * cout + co) * 4 + k];
         }
-    LinearWeight *lw = linear_raw(m, W, B, cout * 4, cin);
+    LinearWeight *lw = linear_raw(m, LAYER_DECODER, W, B, cout * 4, cin);
     free(W);
     free(B);
     return lw;
@@ -123,7 +136,7 @@ static MlpW mlp(Sam *m, const TensorMap *t, const char *prefix, int depth) {
     char p[200];
     for (int i = 0; i < depth; i++) {
         snprintf(p, sizeof p, "%s.layers.%d", prefix, i);
-        w.layers[i] = linear(m, t, p, 1);
+        w.layers[i] = linear(m, LAYER_DECODER, t, p, 1);
     }
     return w;
 }
@@ -132,13 +145,13 @@ static DecAttnW dec_attn(Sam *m, const TensorMap *t, const char *prefix) {
     char p[200];
     DecAttnW a;
     snprintf(p, sizeof p, "%s.q_proj", prefix);
-    a.q = linear(m, t, p, 1);
+    a.q = linear(m, LAYER_DECODER, t, p, 1);
     snprintf(p, sizeof p, "%s.k_proj", prefix);
-    a.k = linear(m, t, p, 1);
+    a.k = linear(m, LAYER_DECODER, t, p, 1);
     snprintf(p, sizeof p, "%s.v_proj", prefix);
-    a.v = linear(m, t, p, 1);
+    a.v = linear(m, LAYER_DECODER, t, p, 1);
     snprintf(p, sizeof p, "%s.out_proj", prefix);
-    a.out = linear(m, t, p, 1);
+    a.out = linear(m, LAYER_DECODER, t, p, 1);
     a.internal_dim = a.q->out_features;
     return a;
 }
@@ -152,7 +165,7 @@ int sam_build(Sam *m, Exec *x, const TensorMap *t, char *err, size_t err_len) {
     char p[200];
 
     // ref: image_encoder.py ImageEncoderViT.__init__
-    w->patch_embed = linear(m, t, "image_encoder.patch_embed.proj", 1);
+    w->patch_embed = linear(m, LAYER_CONV, t, "image_encoder.patch_embed.proj", 1);
     const HostTensor *pos = get(m, t, "image_encoder.pos_embed");
     w->pos_embed = upload(m, pos->data, pos->count);
     for (int i = 0; i < c->enc_depth; i++) {
@@ -162,13 +175,13 @@ int sam_build(Sam *m, Exec *x, const TensorMap *t, char *err, size_t err_len) {
         snprintf(p, sizeof p, "image_encoder.blocks.%d.norm2", i);
         b->norm2 = norm(m, t, p);
         snprintf(p, sizeof p, "image_encoder.blocks.%d.attn.qkv", i);
-        b->qkv = linear(m, t, p, 1);
+        b->qkv = linear(m, LAYER_ENC_QKV, t, p, 1);
         snprintf(p, sizeof p, "image_encoder.blocks.%d.attn.proj", i);
-        b->proj = linear(m, t, p, 1);
+        b->proj = linear(m, LAYER_ENC_PROJ, t, p, 1);
         snprintf(p, sizeof p, "image_encoder.blocks.%d.mlp.lin1", i);
-        b->lin1 = linear(m, t, p, 1);
+        b->lin1 = linear(m, LAYER_ENC_LIN1, t, p, 1);
         snprintf(p, sizeof p, "image_encoder.blocks.%d.mlp.lin2", i);
-        b->lin2 = linear(m, t, p, 1);
+        b->lin2 = linear(m, LAYER_ENC_LIN2, t, p, 1);
         b->attn_grid = c->is_global[i] ? c->grid : c->window;
         int len = 2 * b->attn_grid - 1;
         float *rh = resize_rel_pos(get(m, t, "image_encoder.blocks.%d.attn.rel_pos_h", i), len);
@@ -182,9 +195,9 @@ int sam_build(Sam *m, Exec *x, const TensorMap *t, char *err, size_t err_len) {
         free(rh);
         free(rw);
     }
-    w->neck_conv1 = linear(m, t, "image_encoder.neck.0", 0);
+    w->neck_conv1 = linear(m, LAYER_CONV, t, "image_encoder.neck.0", 0);
     w->neck_norm1 = norm(m, t, "image_encoder.neck.1");
-    w->neck_conv2 = linear(m, t, "image_encoder.neck.2", 0);
+    w->neck_conv2 = linear(m, LAYER_CONV, t, "image_encoder.neck.2", 0);
     w->neck_norm2 = norm(m, t, "image_encoder.neck.3");
 
     // ref: prompt_encoder.py PromptEncoder.__init__
@@ -203,11 +216,11 @@ int sam_build(Sam *m, Exec *x, const TensorMap *t, char *err, size_t err_len) {
     float *dpe = dense_pe(g->data, c->grid, D);
     w->dense_pe = upload(m, dpe, (size_t)c->grid * c->grid * D);
     free(dpe);
-    w->mask_down1 = linear(m, t, "prompt_encoder.mask_downscaling.0", 1);
+    w->mask_down1 = linear(m, LAYER_CONV, t, "prompt_encoder.mask_downscaling.0", 1);
     w->mask_norm1 = norm(m, t, "prompt_encoder.mask_downscaling.1");
-    w->mask_down2 = linear(m, t, "prompt_encoder.mask_downscaling.3", 1);
+    w->mask_down2 = linear(m, LAYER_CONV, t, "prompt_encoder.mask_downscaling.3", 1);
     w->mask_norm2 = norm(m, t, "prompt_encoder.mask_downscaling.4");
-    w->mask_down3 = linear(m, t, "prompt_encoder.mask_downscaling.6", 1);
+    w->mask_down3 = linear(m, LAYER_CONV, t, "prompt_encoder.mask_downscaling.6", 1);
 
     // ref: mask_decoder.py MaskDecoder.__init__, transformer.py TwoWayTransformer.__init__
     for (int i = 0; i < c->dec_depth; i++) {
@@ -224,9 +237,9 @@ int sam_build(Sam *m, Exec *x, const TensorMap *t, char *err, size_t err_len) {
             *norms[k] = norm(m, t, p);
         }
         snprintf(p, sizeof p, "mask_decoder.transformer.layers.%d.mlp.lin1", i);
-        l->lin1 = linear(m, t, p, 1);
+        l->lin1 = linear(m, LAYER_DECODER, t, p, 1);
         snprintf(p, sizeof p, "mask_decoder.transformer.layers.%d.mlp.lin2", i);
-        l->lin2 = linear(m, t, p, 1);
+        l->lin2 = linear(m, LAYER_DECODER, t, p, 1);
     }
     w->final_attn = dec_attn(m, t, "mask_decoder.transformer.final_attn_token_to_image");
     w->norm_final = norm(m, t, "mask_decoder.transformer.norm_final_attn");
@@ -249,7 +262,8 @@ int sam_build(Sam *m, Exec *x, const TensorMap *t, char *err, size_t err_len) {
 }
 
 void sam_free(Sam *m) {
-    // LinearWeights are owned by the implementation and live until the process ends.
+    for (int i = 0; i < m->n_linears; i++) m->linears[i]->format->release(m->x, m->linears[i]);
+    free(m->linears);
     for (int i = 0; i < m->n_owned; i++) m->x->ops->mem_free(m->x, m->owned[i]);
     free(m->owned);
     exec_arena_free(m->x);
