@@ -31,13 +31,26 @@ static void usage(FILE *f) {
         "  --limit N            images per experiment (default all)\n"
         "  --warmup N           warm-up repetitions of the first batch (default 3)\n"
         "  --timeout SECONDS    limit per experiment (default 1800)\n"
+        "  --min-batches N      timed passes over the subset continue until N batches are timed\n"
+        "                       (default %d) ...\n"
+        "  --target-noise X     ... and, up to 4 N batches, until the batch-time noise (relative\n"
+        "                       standard deviation) is at most X (default %g) ...\n"
+        "  --max-passes P       ... or P passes are made (default %d)\n"
         "  --stage-dir DIR      where sam-<stage> executables are (default: beside waterfall)\n"
         "  --db FILE            results database (default " WF_DEFAULT_DB ")\n"
         "  --resume [RUN]       finish an incomplete run (default: the latest incomplete one)\n"
         "  --force              with --resume: take over a run started on another host\n"
         "A failed experiment (crash, signal, timeout, out of memory, bad output) is recorded with\n"
         "its reason and the run goes on. Exit status: 0 when the run completed (even with failed\n"
-        "experiments), 1 on a harness error.\n");
+        "experiments), 1 on a harness error.\n", WF_DEFAULT_MIN_BATCHES, WF_DEFAULT_TARGET_NOISE,
+        WF_DEFAULT_MAX_PASSES);
+}
+
+// "45 s", "12 min", "2.3 h".
+static void format_duration(double s, char *buf, size_t len) {
+    if (s < 90) snprintf(buf, len, "%.0f s", s);
+    else if (s < 5400) snprintf(buf, len, "%.0f min", s / 60);
+    else snprintf(buf, len, "%.1f h", s / 3600);
 }
 
 // ---- identity -------------------------------------------------------------------------------
@@ -180,17 +193,22 @@ static int run_experiments(sqlite3 *db, long long run_id, const Plan *p, const c
     if (mkdir_p(logdir) != 0) die("cannot create %s: %s", logdir, strerror(errno));
 
     int tty = isatty(2);
+    double spent = 0;  // wall seconds of the experiments run by this process
     for (int i = 0; i < n; i++) {
         PendingExp *e = &v[i];
-        char exe[4096], bs[16], limit[16], warm[16], masks[4400], errlog[4400];
+        char exe[4096], bs[16], limit[16], warm[16], masks[4400], errlog[4400], minb[16], maxp[16], noise[32];
         plan_stage_path(p, e->stage, exe, sizeof exe);
         snprintf(bs, sizeof bs, "%d", e->batch_size);
         snprintf(limit, sizeof limit, "%d", p->limit);
         snprintf(warm, sizeof warm, "%d", p->warmup);
+        snprintf(minb, sizeof minb, "%d", p->min_batches);
+        snprintf(maxp, sizeof maxp, "%d", p->max_passes);
+        snprintf(noise, sizeof noise, "%.17g", p->target_noise);
         snprintf(masks, sizeof masks, "%s/%03d-%s-%s-bs%d.masks.jsonl", logdir, e->seq, e->stage, e->model, e->batch_size);
         snprintf(errlog, sizeof errlog, "%s/%03d-%s-%s-bs%d.stderr", logdir, e->seq, e->stage, e->model, e->batch_size);
         char *argv[] = {exe, "eval", "--checkpoint", e->spec, "--coco", p->coco, "--slice", p->slice,
                         "--batch-size", bs, "--limit", limit, "--warmup", warm,
+                        "--min-batches", minb, "--max-passes", maxp, "--target-noise", noise,
                         "--masks-out", masks, NULL};
         Progress prog = {tty, e->seq + 1, total, e->stage, e->model, e->batch_size, mono_now()};
         RunSpec spec = {exe, argv, errlog, masks, p->timeout_s, on_batch, &prog};
@@ -207,13 +225,31 @@ static int run_experiments(sqlite3 *db, long long run_id, const Plan *p, const c
         if (r.device_name) store_run_device(db, run_id, r.device_name, r.device_json);
         store_experiment_result(db, e->id, &r, &o);
         if (tty) fprintf(stderr, "\r\033[K");
+        // The expected duration: the experiments left at the mean wall time of those run so
+        // far (the reference stage runs first, so the first estimate errs long on a GPU).
+        spent += o.wall_s;
+        int left = n - i - 1;
+        char eta[64] = "", took[32];
+        format_duration(o.wall_s, took, sizeof took);
+        if (left > 0) {
+            char d[32];
+            format_duration(spent / (i + 1) * left, d, sizeof d);
+            snprintf(eta, sizeof eta, "; %d left, about %s", left, d);
+        }
         if (o.ok) {
-            fprintf(stderr, "[%d/%d] %s %s bs=%d: ok, %.2f img/s, mIoU %.4f (%.1f s)\n", e->seq + 1,
-                    total, e->stage, e->model, e->batch_size, r.img_s, r.miou, o.wall_s);
+            fprintf(stderr, "[%d/%d] %s %s bs=%d: ok, %.2f img/s over %lld batches in %lld pass%s, mIoU %.4f (%s%s)\n",
+                    e->seq + 1, total, e->stage, e->model, e->batch_size, r.img_s, r.batches_timed,
+                    r.passes, r.passes == 1 ? "" : "es", r.miou, took, eta);
             unlink(masks);  // stored in the database now
         } else {
-            fprintf(stderr, "[%d/%d] %s %s bs=%d: FAILED: %s\n", e->seq + 1, total, e->stage,
-                    e->model, e->batch_size, o.reason);
+            fprintf(stderr, "[%d/%d] %s %s bs=%d: FAILED: %s (%s%s)\n", e->seq + 1, total, e->stage,
+                    e->model, e->batch_size, o.reason, took, eta);
+        }
+        if (i == 0) {
+            char d[32];
+            format_duration(o.wall_s * n, d, sizeof d);
+            fprintf(stderr, "waterfall: expected duration of %s: about %s (%d experiment%s at the first one's %s)\n",
+                    n == total ? "the run" : "the rest of the run", d, n, n == 1 ? "" : "s", took);
         }
         exp_result_free(&r);
     }
@@ -309,6 +345,18 @@ int cmd_run(int argc, char **argv) {
             p.stage_dir = xstrdup(argv[++i]);
         } else if (strcmp(a, "--limit") == 0 && more) p.limit = parse_count(argv[++i], "--limit");
         else if (strcmp(a, "--warmup") == 0 && more) p.warmup = parse_count(argv[++i], "--warmup");
+        else if (strcmp(a, "--min-batches") == 0 && more) {
+            p.min_batches = parse_count(argv[++i], "--min-batches");
+            if (p.min_batches < 1) die("run: --min-batches wants an integer >= 1, got '%s'", argv[i]);
+        } else if (strcmp(a, "--max-passes") == 0 && more) {
+            p.max_passes = parse_count(argv[++i], "--max-passes");
+            if (p.max_passes < 1 || p.max_passes > 1000) die("run: --max-passes wants an integer 1..1000, got '%s'", argv[i]);
+        } else if (strcmp(a, "--target-noise") == 0 && more) {
+            char *end;
+            p.target_noise = strtod(argv[++i], &end);
+            if (*end || !(p.target_noise > 0 && p.target_noise < 1))
+                die("run: --target-noise wants a number in (0, 1), got '%s'", argv[i]);
+        }
         else if (strcmp(a, "--timeout") == 0 && more) {
             char *end;
             p.timeout_s = strtod(argv[++i], &end);
@@ -320,15 +368,15 @@ int cmd_run(int argc, char **argv) {
         else die("run: unknown or incomplete option '%s' (see waterfall run --help)", a);
     }
 
-    sqlite3 *db = db_open(db_path);
+    sqlite3 *db;
     long long run_id;
     if (resume) {
+        db = db_open_existing(db_path);
         if (!resume_id) resume_id = latest_incomplete(db);
         if (!resume_id) die("run --resume: no incomplete run in %s", db_path);
-        store_claim_run(db, resume_id, force);
         sqlite3_stmt *st = db_prepare(db, "SELECT plan_json FROM runs WHERE id = ?1");
         db_bind_int(db, st, 1, resume_id);
-        CHECK(SQL_ROW(db, st));
+        if (!SQL_ROW(db, st)) die("run --resume: no run %lld in %s", resume_id, db_path);
         cJSON *j = cJSON_Parse(db_col_text(st, 0));
         db_finalize(db, st);
         if (!j) die("run %lld: its stored plan is not JSON", resume_id);
@@ -336,17 +384,21 @@ int cmd_run(int argc, char **argv) {
         plan_init(&p);
         if (plan_from_json(&p, j, "stored plan", err, sizeof err) != 0) die("%s", err);
         cJSON_Delete(j);
+        // Every stage is checked before the run is taken over.
         if (plan_resolve(&p, err, sizeof err) != 0) die("run %lld: %s", resume_id, err);
+        store_claim_run(db, resume_id, force);
         run_id = resume_id;
         fprintf(stderr, "waterfall: resuming run %lld\n", run_id);
     } else {
+        // Stages, models and checkpoints are checked before anything is made: no database,
+        // no dataset, no log folder for a run that cannot start.
+        if (plan_resolve(&p, err, sizeof err) != 0) die("run: %s", err);
         if (!p.coco) {
             char dir[4096];
             snprintf(dir, sizeof dir, "%s/data/synthetic-coco", exe_dir());
             ensure_default_dataset(dir, p.slice);
             p.coco = xstrdup(dir);
         }
-        if (plan_resolve(&p, err, sizeof err) != 0) die("run: %s", err);
         RunIdentity id = {0};
         git_identity(plan_stage_dir(&p), &id);
         host_name(id.host, sizeof id.host);
@@ -355,8 +407,11 @@ int cmd_run(int argc, char **argv) {
         snprintf(id.dataset, sizeof id.dataset, "%s", real);
         free(real);
         dataset_hash(p.coco, p.slice, id.dataset_hash);
+        db = db_open(db_path);
         id.ckpt_hash = xcalloc((size_t)p.n_models, sizeof(char *));
-        // Same configuration = same stages, models (by weights), batch sizes, images.
+        // Same configuration = same stages, models (by weights), batch sizes, images. (compare
+        // pairs experiments by their own identity, not by this key; import uses it to skip
+        // runs it already has.)
         Str key;
         str_init(&key);
         str_addf(&key, "dataset=%s;slice=%s;limit=%d;warmup=%d;stages=", id.dataset_hash, p.slice, p.limit, p.warmup);

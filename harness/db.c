@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -12,7 +13,7 @@
 #define BUSY_TIMEOUT_MS 120000
 
 void sql_fail(sqlite3 *db, int rc, const char *call, const char *file, int line) {
-    fprintf(stderr, "sam: SQLite call %s failed at %s:%d: %s (%s)\n", call, file, line,
+    fprintf(stderr, "waterfall: SQLite call %s failed at %s:%d: %s (%s)\n", call, file, line,
             db ? sqlite3_errmsg(db) : "no connection", sqlite3_errstr(rc));
     exit(1);
 }
@@ -29,7 +30,7 @@ void db_exec_at(sqlite3 *db, const char *sql, const char *file, int line) {
     char *err = NULL;
     int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
     if (rc != SQLITE_OK) {
-        fprintf(stderr, "sam: SQLite failed on \"%.200s\" at %s:%d: %s\n", sql, file, line,
+        fprintf(stderr, "waterfall: SQLite failed on \"%.200s\" at %s:%d: %s\n", sql, file, line,
                 err ? err : sqlite3_errstr(rc));
         sqlite3_free(err);
         exit(1);
@@ -40,7 +41,7 @@ sqlite3_stmt *db_prepare_at(sqlite3 *db, const char *sql, const char *file, int 
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) {
-        fprintf(stderr, "sam: SQLite could not prepare \"%.200s\" at %s:%d: %s\n", sql, file, line,
+        fprintf(stderr, "waterfall: SQLite could not prepare \"%.200s\" at %s:%d: %s\n", sql, file, line,
                 sqlite3_errmsg(db));
         exit(1);
     }
@@ -138,6 +139,21 @@ static const char *const MIGRATIONS[WF_SCHEMA_VERSION] = {
     // taken on a busy machine) and the stage's own CPU time.
     "ALTER TABLE experiments ADD COLUMN cpu_s REAL;"
     "ALTER TABLE experiments ADD COLUMN other_load REAL;",
+    // 3 -> 4: stages as sets of choices, timing passes, same-index agreement, the agreement
+    // floor per precision, published runs.
+    "ALTER TABLE runs ADD COLUMN published INTEGER NOT NULL DEFAULT 0;"  // imported results.csv
+    "ALTER TABLE experiments ADD COLUMN passes INTEGER;"           // timed passes over the subset
+    "ALTER TABLE experiments ADD COLUMN stage_info TEXT;"          // hello's stage_info (JSON)
+    "ALTER TABLE experiments ADD COLUMN same_index_agreement REAL;" // mean of annotations' same_index
+    "ALTER TABLE experiments ADD COLUMN agreement_floor REAL;"     // the floor the gate applied
+    "ALTER TABLE experiments ADD COLUMN launches_per_batch REAL;"
+    "ALTER TABLE experiments ADD COLUMN kernels_per_batch REAL;"
+    "ALTER TABLE samples ADD COLUMN pass INTEGER NOT NULL DEFAULT 0;"
+    // Mean over the mask indices of IoU(mask i, reference mask i).
+    "ALTER TABLE annotations ADD COLUMN same_index REAL;"
+    // Every multimask output (JSON array of compressed RLE), kept until the run is complete.
+    "ALTER TABLE annotations ADD COLUMN masks TEXT;"
+    "CREATE INDEX experiments_key ON experiments(stage, model, batch_size);",
 };
 
 static int user_version(sqlite3 *db) {
@@ -209,6 +225,31 @@ sqlite3 *db_open(const char *path) {
     // WAL: readers never block the writer, and a killed writer leaves the last committed state.
     set_wal(db, path);
     // FULL: a committed experiment survives power loss too, not only a killed process.
+    db_exec(db, "PRAGMA synchronous = FULL");
+    db_exec(db, "PRAGMA foreign_keys = ON");
+    migrate(db, path);
+    return db;
+}
+
+sqlite3 *db_open_existing(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        die("no results database %s (%s): 'waterfall run' makes one, --db FILE names another",
+            path, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) die("%s is not a results database (not a file)", path);
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc != SQLITE_OK) die("cannot open database %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    SQL_OK(db, sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS));
+    // A file that is not SQLite, or SQLite without the harness's tables, is not ours to migrate.
+    sqlite3_stmt *st = NULL;
+    rc = sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version),"
+                                " (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs')", -1, &st, NULL);
+    int ok = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0 &&
+             sqlite3_column_int(st, 1) == 1;
+    sqlite3_finalize(st);
+    if (!ok) die("%s is not a waterfall results database", path);
+    set_wal(db, path);
     db_exec(db, "PRAGMA synchronous = FULL");
     db_exec(db, "PRAGMA foreign_keys = ON");
     migrate(db, path);

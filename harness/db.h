@@ -25,11 +25,15 @@ void sql_fail(sqlite3 *db, int rc, const char *call, const char *file, int line)
 int sql_row_impl(sqlite3 *db, sqlite3_stmt *st, const char *call, const char *file, int line);
 #define SQL_ROW(db, st) sql_row_impl((db), (st), "sqlite3_step(" #st ")", __FILE__, __LINE__)
 
-#define WF_SCHEMA_VERSION 3
+#define WF_SCHEMA_VERSION 4
 
 // Opens (creating the file and folders if needed), sets WAL, busy timeout, foreign keys and
 // migrates the schema. Exits with a message on failure.
 sqlite3 *db_open(const char *path);
+// For the commands that only read results (list, show, compare, plot, export): never creates
+// a file or folder. Exits naming the file looked for when it does not exist or is not a
+// waterfall results database; otherwise as db_open (an older schema is migrated).
+sqlite3 *db_open_existing(const char *path);
 void db_close(sqlite3 *db);
 // Applies the migrations after version `from` to db (an in-memory copy being imported) and
 // sets its user_version to the current one.

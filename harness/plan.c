@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -23,6 +24,22 @@ void plan_init(Plan *p) {
     p->slice = xstrdup("val2017");
     p->warmup = 3;
     p->timeout_s = 1800;
+    p->min_batches = WF_DEFAULT_MIN_BATCHES;
+    p->max_passes = WF_DEFAULT_MAX_PASSES;
+    p->target_noise = WF_DEFAULT_TARGET_NOISE;
+    cJSON *floors = cJSON_Parse(WF_DEFAULT_FLOORS);
+    char err[64];
+    CHECK(floors && plan_set_floors(p, floors, "defaults", err, sizeof err) == 0);
+    cJSON_Delete(floors);
+}
+
+static void clear_floors(Plan *p) {
+    for (int i = 0; i < p->n_floors; i++) free(p->floor_keys[i]);
+    free(p->floor_keys);
+    free(p->floor_values);
+    p->floor_keys = NULL;
+    p->floor_values = NULL;
+    p->n_floors = 0;
 }
 
 static void free_list(char **v, int n) {
@@ -48,6 +65,7 @@ void plan_free(Plan *p) {
     free(p->slice);
     free(p->checkpoint_dir);
     free(p->stage_dir);
+    clear_floors(p);
     memset(p, 0, sizeof *p);
 }
 
@@ -132,6 +150,58 @@ int plan_set_batch_sizes(Plan *p, const char *csv) {
         return -1;                                  \
     } while (0)
 
+int plan_set_floors(Plan *p, const cJSON *obj, const char *source, char *err, size_t err_len) {
+    if (!cJSON_IsObject(obj))
+        FAIL("%s: \"agreement_floor\" must be an object of precision: floor (e.g. {\"bf16\": 0.96})", source);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj) {
+        if (!cJSON_IsNumber(it) || !(it->valuedouble > 0 && it->valuedouble <= 1))
+            FAIL("%s: \"agreement_floor\": the floor of \"%s\" must be a number in (0, 1]", source, it->string);
+    }
+    clear_floors(p);
+    cJSON_ArrayForEach(it, obj) {
+        p->floor_keys = xrealloc(p->floor_keys, sizeof(char *) * (size_t)(p->n_floors + 1));
+        p->floor_values = xrealloc(p->floor_values, sizeof(double) * (size_t)(p->n_floors + 1));
+        p->floor_keys[p->n_floors] = xstrdup(it->string);
+        p->floor_values[p->n_floors++] = it->valuedouble;
+    }
+    return 0;
+}
+
+// The "agreement_floor" object of a stored plan, or the defaults (caller deletes).
+static cJSON *floors_of(const char *plan_json) {
+    cJSON *plan = plan_json ? cJSON_Parse(plan_json) : NULL;
+    cJSON *f = plan ? cJSON_DetachItemFromObjectCaseSensitive(plan, "agreement_floor") : NULL;
+    cJSON_Delete(plan);
+    if (!cJSON_IsObject(f)) {
+        cJSON_Delete(f);
+        f = cJSON_Parse(WF_DEFAULT_FLOORS);
+    }
+    return f;
+}
+
+double plan_json_floor(const char *plan_json, const char *precision) {
+    if (!precision || !precision[0]) return NAN;
+    cJSON *f = floors_of(plan_json);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, precision);
+    double out = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    cJSON_Delete(f);
+    return out;
+}
+
+void plan_json_floors_text(const char *plan_json, char *buf, size_t len) {
+    cJSON *f = floors_of(plan_json);
+    Str s;
+    str_init(&s);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, f) {
+        if (cJSON_IsNumber(it)) str_addf(&s, "%s%s %g", s.len ? ", " : "", it->string, it->valuedouble);
+    }
+    snprintf(buf, len, "%s", s.len ? s.s : "none");
+    str_free(&s);
+    cJSON_Delete(f);
+}
+
 static int string_list(const cJSON *j, const char *key, const char *source, char ***out, int *n,
                        char *err, size_t err_len) {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, key);
@@ -153,7 +223,8 @@ int plan_from_json(Plan *p, const cJSON *j, const char *source, char *err, size_
     if (!cJSON_IsObject(j)) FAIL("%s: an experiment definition must be a JSON object", source);
     static const char *known[] = {"name", "description", "stages", "models", "batch_sizes",
                                   "coco", "slice", "limit", "warmup", "timeout_s",
-                                  "checkpoint_dir", "stage_dir", NULL};
+                                  "checkpoint_dir", "stage_dir", "min_batches", "max_passes",
+                                  "target_noise", "agreement_floor", NULL};
     const cJSON *it;
     cJSON_ArrayForEach(it, j) {
         int ok = 0;
@@ -209,6 +280,23 @@ int plan_from_json(Plan *p, const cJSON *j, const char *source, char *err, size_
         if (!cJSON_IsNumber(v) || v->valuedouble <= 0) FAIL("%s: \"timeout_s\" must be > 0", source);
         p->timeout_s = v->valuedouble;
     }
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "min_batches"))) {
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1000000 || v->valuedouble != (int)v->valuedouble)
+            FAIL("%s: \"min_batches\" must be an integer >= 1", source);
+        p->min_batches = v->valueint;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "max_passes"))) {
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1000 || v->valuedouble != (int)v->valuedouble)
+            FAIL("%s: \"max_passes\" must be an integer 1..1000", source);
+        p->max_passes = v->valueint;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "target_noise"))) {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0 && v->valuedouble < 1))
+            FAIL("%s: \"target_noise\" must be a number in (0, 1)", source);
+        p->target_noise = v->valuedouble;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "agreement_floor")))
+        if (plan_set_floors(p, v, source, err, err_len) != 0) return -1;
     return 0;
 }
 
@@ -338,6 +426,11 @@ int plan_resolve(Plan *p, char *err, size_t err_len) {
             m->spec = s.s;
         }
     }
+    for (int i = 0; i < p->n_models; i++) {
+        const char *spec = p->models[i].spec;
+        if (strncmp(spec, "synthetic:", 10) != 0 && access(spec, R_OK) != 0)
+            FAIL("model \"%s\": cannot read checkpoint %s: %s", p->models[i].label, spec, strerror(errno));
+    }
     for (int i = 0; i < p->n_models; i++)
         for (int k = 0; k < i; k++)
             if (strcmp(p->models[i].label, p->models[k].label) == 0)
@@ -369,6 +462,11 @@ char *plan_to_json(const Plan *p) {
     if (p->checkpoint_dir) cJSON_AddStringToObject(j, "checkpoint_dir", p->checkpoint_dir);
     else cJSON_AddNullToObject(j, "checkpoint_dir");
     if (p->stage_dir) cJSON_AddStringToObject(j, "stage_dir", p->stage_dir);
+    cJSON_AddNumberToObject(j, "min_batches", p->min_batches);
+    cJSON_AddNumberToObject(j, "max_passes", p->max_passes);
+    cJSON_AddNumberToObject(j, "target_noise", p->target_noise);
+    cJSON *f = cJSON_AddObjectToObject(j, "agreement_floor");
+    for (int i = 0; i < p->n_floors; i++) cJSON_AddNumberToObject(f, p->floor_keys[i], p->floor_values[i]);
     char *s = cJSON_PrintUnformatted(j);
     CHECK(s != NULL);
     cJSON_Delete(j);

@@ -31,7 +31,23 @@ typedef struct {
     double timeout_s;     // per experiment
     char *checkpoint_dir; // where vit_b/l/h checkpoints are found; NULL: synthetic weights
     char *stage_dir;      // where sam-<stage> executables are; NULL: beside waterfall
+    // Timing passes (harness/PROTOCOL.md): the stage keeps making timed passes over the
+    // subset while (batches < min_batches, or noise > target_noise with batches < 4 *
+    // min_batches) and passes < max_passes.
+    int min_batches, max_passes;
+    double target_noise;
+    // The accuracy gate's agreement floor per precision (the stage's choices.precision):
+    // keys and values, WF_DEFAULT_FLOORS unless the experiment file states its own.
+    char **floor_keys;
+    double *floor_values;
+    int n_floors;
 } Plan;
+
+// Defaults of the timing passes and the agreement floors (harness/README.md explains them).
+#define WF_DEFAULT_MIN_BATCHES 10
+#define WF_DEFAULT_MAX_PASSES 8
+#define WF_DEFAULT_TARGET_NOISE 0.02
+#define WF_DEFAULT_FLOORS "{\"fp32\": 0.999, \"bf16\": 0.96, \"int8\": 0.95}"
 
 void plan_init(Plan *p);
 void plan_free(Plan *p);
@@ -52,6 +68,15 @@ char *plan_to_json(const Plan *p);
 const char *plan_stage_dir(const Plan *p);
 // Path of sam-<stage>.
 void plan_stage_path(const Plan *p, const char *stage, char *buf, size_t len);
+// Sets the agreement floors from a JSON object {"precision": floor in (0, 1], ...}. Returns 0
+// or -1 with err.
+int plan_set_floors(Plan *p, const cJSON *obj, const char *source, char *err, size_t err_len);
+// The floor for a precision from a plan_json's "agreement_floor" (NaN when it names none;
+// the defaults when the plan has no such key, as runs stored before schema 4).
+double plan_json_floor(const char *plan_json, const char *precision);
+// "bf16 0.96, fp32 0.999, int8 0.95" from a plan_json, for reports.
+void plan_json_floors_text(const char *plan_json, char *buf, size_t len);
+
 // The reference stage of design.md section 4: fp32 when the plan has it, else cpu, else the
 // first stage.
 const char *plan_reference_stage(const Plan *p);

@@ -10,18 +10,25 @@
 void exp_result_init(ExpResult *r) {
     memset(r, 0, sizeof *r);
     r->images_timed = r->batches_timed = r->peak_bytes = r->annotations = r->images_skipped = -1;
+    r->passes = -1;
     r->total_ms = r->img_s = r->first_mask_ms = r->miou = NAN;
+    r->launches_per_batch = r->kernels_per_batch = NAN;
 }
 
 void exp_result_free(ExpResult *r) {
     free(r->device_json);
     free(r->device_name);
     free(r->model_json);
+    free(r->stage_info_json);
+    free(r->precision);
     free(r->samples);
     free(r->summary_json);
     free(r->status_error);
     free(r->garbage);
-    for (int i = 0; i < r->n_anns; i++) free(r->anns[i].rle);
+    for (int i = 0; i < r->n_anns; i++) {
+        free(r->anns[i].rle);
+        free(r->anns[i].masks_json);
+    }
     free(r->anns);
     memset(r, 0, sizeof *r);
 }
@@ -74,6 +81,26 @@ static int on_hello(ExpResult *r, const cJSON *j, const char *line) {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(dev, "name");
     if (!cJSON_IsString(name)) name = cJSON_GetObjectItemCaseSensitive(dev, "cpu");
     r->device_name = xstrdup(cJSON_IsString(name) ? name->valuestring : "unknown");
+    // What the stage is: its name, the stage it builds on, what it adds, and its choices
+    // (string keys and values; which keys exist grows with the waterfall, so they are kept
+    // as JSON text, not columns).
+    const cJSON *si = cJSON_GetObjectItemCaseSensitive(j, "stage_info");
+    if (!cJSON_IsObject(si)) return violation(r, line, "%s", "hello without a stage_info object");
+    const cJSON *si_name = cJSON_GetObjectItemCaseSensitive(si, "name");
+    const cJSON *si_after = cJSON_GetObjectItemCaseSensitive(si, "after");
+    const cJSON *si_adds = cJSON_GetObjectItemCaseSensitive(si, "adds");
+    const cJSON *si_choices = cJSON_GetObjectItemCaseSensitive(si, "choices");
+    if (!cJSON_IsString(si_name) || !(cJSON_IsString(si_after) || cJSON_IsNull(si_after)) ||
+        !cJSON_IsString(si_adds) || !cJSON_IsObject(si_choices))
+        return violation(r, line, "%s",
+                         "stage_info needs name (string), after (string or null), adds (string) and choices (object)");
+    const cJSON *c;
+    cJSON_ArrayForEach(c, si_choices) {
+        if (!cJSON_IsString(c)) return violation(r, line, "%s", "stage_info choices must be strings");
+    }
+    const cJSON *prec = cJSON_GetObjectItemCaseSensitive(si_choices, "precision");
+    r->stage_info_json = print_compact(si);
+    r->precision = cJSON_IsString(prec) ? xstrdup(prec->valuestring) : NULL;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
     if (model) r->model_json = print_compact(model);
     r->have_hello = 1;
@@ -81,21 +108,25 @@ static int on_hello(ExpResult *r, const cJSON *j, const char *line) {
 }
 
 static int on_batch(ExpResult *r, const cJSON *j, const char *line) {
-    long long index, images, prompts = 0;
+    long long index, images, prompts = 0, pass;
     double ms;
     if (!r->have_hello) return violation(r, line, "%s", "batch before hello");
     if (r->have_summary) return violation(r, line, "%s", "batch after summary");
     if (get_count(j, "index", &index) || get_count(j, "images", &images) || images == 0 ||
-        get_num(j, "ms", &ms) || ms <= 0)
-        return violation(r, line, "%s", "batch needs index, images > 0 and ms > 0");
+        get_num(j, "ms", &ms) || ms <= 0 || get_count(j, "pass", &pass))
+        return violation(r, line, "%s", "batch needs index, pass, images > 0 and ms > 0");
     if (cJSON_GetObjectItemCaseSensitive(j, "prompts") && get_count(j, "prompts", &prompts))
         return violation(r, line, "%s", "batch prompts must be a count");
+    // index counts every timed batch of the process (all passes); pass starts at 0 and goes
+    // up by one at a time.
     if (index != r->n_samples) return violation(r, line, "%s", "batch index out of sequence");
+    long long prev = r->n_samples ? r->samples[r->n_samples - 1].pass : 0;
+    if (pass != prev && pass != prev + 1) return violation(r, line, "%s", "batch pass out of sequence");
     if (r->n_samples == r->cap_samples) {
         r->cap_samples = r->cap_samples ? 2 * r->cap_samples : 64;
         r->samples = xrealloc(r->samples, sizeof(Sample) * (size_t)r->cap_samples);
     }
-    r->samples[r->n_samples++] = (Sample){(int)index, (int)images, (int)prompts, ms};
+    r->samples[r->n_samples++] = (Sample){(int)index, (int)images, (int)prompts, (int)pass, ms};
     return 0;
 }
 
@@ -107,10 +138,21 @@ static int on_summary(ExpResult *r, const cJSON *j, const char *line) {
         get_num(j, "img_s", &r->img_s) || get_count(j, "peak_bytes", &r->peak_bytes) ||
         get_num(j, "first_mask_ms", &r->first_mask_ms) ||
         get_count(j, "annotations", &r->annotations) ||
-        get_count(j, "images_skipped", &r->images_skipped))
+        get_count(j, "images_skipped", &r->images_skipped) || get_count(j, "passes", &r->passes))
         return violation(r, line, "%s",
                          "summary needs images_timed, batches_timed, total_ms, img_s, peak_bytes, "
-                         "first_mask_ms, annotations, images_skipped");
+                         "first_mask_ms, annotations, images_skipped, passes");
+    // Optional counters of the backend: kernel launches (graph replays count one) and kernels
+    // run per timed batch.
+    const char *opt[] = {"launches_per_batch", "kernels_per_batch"};
+    double *dst[] = {&r->launches_per_batch, &r->kernels_per_batch};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, opt[i]);
+        if (!v || cJSON_IsNull(v)) continue;
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0)
+            return violation(r, line, "summary %s must be a number >= 0", opt[i]);
+        *dst[i] = v->valuedouble;
+    }
     // mIoU is null when no annotation was evaluated.
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "miou");
     if (cJSON_IsNumber(m) && isfinite(m->valuedouble)) r->miou = m->valuedouble;
@@ -166,6 +208,11 @@ int proto_check_summary(const ExpResult *r, char *why, size_t len) {
                  r->batches_timed, r->n_samples);
         return -1;
     }
+    int passes = r->n_samples ? r->samples[r->n_samples - 1].pass + 1 : 0;
+    if (r->n_samples && r->passes != passes) {
+        snprintf(why, len, "summary says %lld passes, the batch lines made %d", r->passes, passes);
+        return -1;
+    }
     if (r->images_timed != images) {
         snprintf(why, len, "summary says %lld timed images, batch lines sum to %lld",
                  r->images_timed, images);
@@ -208,7 +255,14 @@ int proto_read_masks(ExpResult *r, const char *path, char *why, size_t len) {
         const cJSON *size = j ? cJSON_GetObjectItemCaseSensitive(j, "size") : NULL;
         const cJSON *counts = j ? cJSON_GetObjectItemCaseSensitive(j, "counts") : NULL;
         const cJSON *iou = j ? cJSON_GetObjectItemCaseSensitive(j, "iou") : NULL;
-        int ok = j && get_count(j, "ann_id", &a.ann_id) == 0 &&
+        const cJSON *all = j ? cJSON_GetObjectItemCaseSensitive(j, "masks") : NULL;
+        int masks_ok = !all;
+        if (cJSON_IsArray(all) && cJSON_GetArraySize(all) > 0) {
+            masks_ok = 1;
+            const cJSON *e;
+            cJSON_ArrayForEach(e, all) masks_ok &= cJSON_IsString(e);
+        }
+        int ok = j && masks_ok && get_count(j, "ann_id", &a.ann_id) == 0 &&
                  get_count(j, "image_id", &a.image_id) == 0 && cJSON_IsArray(size) &&
                  cJSON_GetArraySize(size) == 2 && cJSON_IsString(counts) &&
                  (cJSON_IsNumber(iou) || cJSON_IsNull(iou));
@@ -227,6 +281,7 @@ int proto_read_masks(ExpResult *r, const char *path, char *why, size_t len) {
             break;
         }
         a.rle = xstrdup(counts->valuestring);
+        a.masks_json = all ? print_compact(all) : NULL;
         cJSON_Delete(j);
         if (!isnan(a.iou)) {
             iou_sum += a.iou;

@@ -10,7 +10,7 @@
 #define WF_PROTOCOL_VERSION 1
 
 typedef struct {
-    int index, images, prompts;
+    int index, images, prompts, pass;  // pass: 0-based timed pass over the subset
     double ms;
 } Sample;
 
@@ -18,13 +18,18 @@ typedef struct {
     long long ann_id, image_id, category_id;
     double iou, score;
     int height, width;
-    char *rle;  // compressed COCO RLE string
+    char *rle;  // compressed COCO RLE string of the top mask
+    // Every multimask output in index order as a JSON array of RLE strings ("masks"), NULL
+    // when the line has none.
+    char *masks_json;
 } AnnMask;
 
 typedef struct {
     // hello
     int have_hello;
     char *device_json, *device_name, *model_json;
+    char *stage_info_json;  // {"name","after","adds","choices":{...}} as the stage printed it
+    char *precision;        // stage_info.choices.precision, NULL if the stage names none
     // batches
     Sample *samples;
     int n_samples, cap_samples;
@@ -33,6 +38,8 @@ typedef struct {
     char *summary_json;
     long long images_timed, batches_timed, peak_bytes, annotations, images_skipped;
     double total_ms, img_s, first_mask_ms, miou;
+    long long passes;
+    double launches_per_batch, kernels_per_batch;  // NaN when not reported
     // status
     int have_status, status_ok;
     char *status_error;

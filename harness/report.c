@@ -1,5 +1,6 @@
 // waterfall list / show, and the summary table printed after every run.
 #include <math.h>
+#include <cjson/cJSON.h>
 #include <string.h>
 
 #include "cmds.h"
@@ -40,7 +41,7 @@ typedef struct {
     long long id;
     int seq, wf, batch_size;
     char stage[64], model[256], status[16], reason[1024], gate[16], gate_reason[512];
-    double img_s, med, noise, peak, first_ms, miou, agree, busy;
+    double img_s, med, noise, peak, first_ms, miou, agree, busy, same, passes, batches;
 } Row;
 
 static int cmp_row(const void *a, const void *b) {
@@ -53,7 +54,8 @@ static int cmp_row(const void *a, const void *b) {
 static Row *load_rows(sqlite3 *db, long long run_id, int *n) {
     sqlite3_stmt *st = db_prepare(db,
         "SELECT id, seq, stage, model, batch_size, status, reason, img_s, batch_ms_median,"
-        " batch_ms_noise, peak_bytes, first_mask_ms, miou, agreement, gate, gate_reason, other_load"
+        " batch_ms_noise, peak_bytes, first_mask_ms, miou, agreement, gate, gate_reason, other_load,"
+        " same_index_agreement, passes, batches_timed"
         " FROM experiments WHERE run_id = ?1 ORDER BY seq");
     db_bind_int(db, st, 1, run_id);
     Row *v = NULL;
@@ -78,6 +80,9 @@ static Row *load_rows(sqlite3 *db, long long run_id, int *n) {
         snprintf(r->gate, sizeof r->gate, "%s", db_col_text(st, 14));
         snprintf(r->gate_reason, sizeof r->gate_reason, "%s", db_col_text(st, 15));
         r->busy = db_col_real(st, 16);
+        r->same = db_col_real(st, 17);
+        r->passes = db_col_real(st, 18);
+        r->batches = db_col_real(st, 19);
         r->wf = waterfall_index(r->stage);
     }
     db_finalize(db, st);
@@ -102,10 +107,16 @@ static void fmt(char *buf, size_t len, const char *f, double v) {
 static void run_header(sqlite3 *db, long long run_id, FILE *f) {
     sqlite3_stmt *st = db_prepare(db,
         "SELECT name, started_at, ended_at, git_commit, git_dirty, host, device_name,"
-        " reference_stage, dataset, dataset_hash FROM runs WHERE id = ?1");
+        " reference_stage, dataset, dataset_hash, published, argv FROM runs WHERE id = ?1");
     db_bind_int(db, st, 1, run_id);
     if (!SQL_ROW(db, st)) die("no run %lld (see waterfall list)", run_id);
     const char *commit = db_col_text(st, 3);
+    if (sqlite3_column_int(st, 10)) {
+        fprintf(f, "run %lld (%s): published results, imported %s\n", run_id, db_col_text(st, 0), db_col_text(st, 1));
+        fprintf(f, "  device %s  dataset %s\n  (%s)\n", db_col_text(st, 6), db_col_text(st, 8), db_col_text(st, 11));
+        db_finalize(db, st);
+        return;
+    }
     fprintf(f, "run %lld (%s): %s, started %s%s%s\n", run_id, db_col_text(st, 0),
             store_run_state(db, run_id), db_col_text(st, 1),
             sqlite3_column_type(st, 2) != SQLITE_NULL ? ", ended " : "", db_col_text(st, 2));
@@ -120,13 +131,26 @@ static void run_header(sqlite3 *db, long long run_id, FILE *f) {
     db_finalize(db, st);
 }
 
+void report_gate_rule(sqlite3 *db, long long run_id, FILE *f) {
+    sqlite3_stmt *st = db_prepare(db, "SELECT plan_json, reference_stage, published FROM runs WHERE id = ?1");
+    db_bind_int(db, st, 1, run_id);
+    if (SQL_ROW(db, st) && !sqlite3_column_int(st, 2)) {
+        char floors[512];
+        plan_json_floors_text(db_col_text(st, 0), floors, sizeof floors);
+        fprintf(f, "accuracy gate of run %lld: flagged when mIoU is under 99%% of the reference stage's (%s), or\n"
+                   "  top-mask agreement with it is under the floor of the stage's precision: %s\n",
+                run_id, db_col_text(st, 1), floors);
+    }
+    db_finalize(db, st);
+}
+
 void report_summary(sqlite3 *db, long long run_id, FILE *f) {
     run_header(db, run_id, f);
     int n;
     Row *v = load_rows(db, run_id, &n);
-    fprintf(f, "%-8s %-8s %4s %-7s %9s %12s %6s %5s %9s %10s %7s %7s  %s\n", "stage", "model", "bs",
-            "status", "img/s", "batch ms med", "noise", "busy", "peak MiB", "1st mask s", "mIoU",
-            "agree", "accuracy gate (99% of reference)");
+    fprintf(f, "%-8s %-8s %4s %-7s %9s %12s %7s %6s %5s %9s %10s %7s %7s %7s  %s\n", "stage", "model", "bs",
+            "status", "img/s", "batch ms med", "batches", "noise", "busy", "peak MiB", "1st mask s", "mIoU",
+            "agree", "same-ix", "accuracy gate");
     int flagged = 0, failed = 0;
     for (int i = 0; i < n; i++) {
         Row *r = &v[i];
@@ -136,7 +160,7 @@ void report_summary(sqlite3 *db, long long run_id, FILE *f) {
                     strcmp(r->status, "failed") == 0 ? "FAILED" : r->status, r->reason);
             continue;
         }
-        char a[32], b[32], c[32], d[32], e[32], g[32], h[32], k[32];
+        char a[32], b[32], c[32], d[32], e[32], g[32], h[32], k[32], sx[32], nb[32];
         fmt(k, sizeof k, "%.0f%%", r->busy * 100);
         fmt(a, sizeof a, "%.4g", r->img_s);
         fmt(b, sizeof b, "%.1f", r->med);
@@ -145,13 +169,103 @@ void report_summary(sqlite3 *db, long long run_id, FILE *f) {
         fmt(e, sizeof e, "%.2f", r->first_ms / 1000.0);
         fmt(g, sizeof g, "%.4f", r->miou);
         fmt(h, sizeof h, "%.4f", r->agree);
+        fmt(sx, sizeof sx, "%.4f", r->same);
+        // Timed batches and the passes they took ("32/8p").
+        if (isnan(r->batches)) snprintf(nb, sizeof nb, "-");
+        else if (isnan(r->passes)) snprintf(nb, sizeof nb, "%.0f", r->batches);
+        else snprintf(nb, sizeof nb, "%.0f/%.0fp", r->batches, r->passes);
         const char *gate = strcmp(r->gate, "flagged") == 0 ? "FLAGGED: " : strcmp(r->gate, "ok") == 0 ? "ok: " : "";
         if (strcmp(r->gate, "flagged") == 0) flagged++;
-        fprintf(f, "%-8s %-8s %4d %-7s %9s %12s %6s %5s %9s %10s %7s %7s  %s%s\n", r->stage, r->model,
-                r->batch_size, "ok", a, b, c, k, d, e, g, h, gate, r->gate_reason);
+        fprintf(f, "%-8s %-8s %4d %-7s %9s %12s %7s %6s %5s %9s %10s %7s %7s %7s  %s%s\n", r->stage, r->model,
+                r->batch_size, "ok", a, b, nb, c, k, d, e, g, h, sx, gate, r->gate_reason);
     }
-    fprintf(f, "%d experiments, %d failed, %d flagged by the accuracy gate (busy: CPU share other "
-               "processes used while the stage ran)\n", n, failed, flagged);
+    fprintf(f, "%d experiments, %d failed, %d flagged by the accuracy gate (batches: timed batches / passes over\n"
+               "the subset; busy: CPU share other processes used while the stage ran; agree: top-mask agreement\n"
+               "with the reference stage; same-ix: the three masks against the reference's of the same index)\n",
+            n, failed, flagged);
+    report_gate_rule(db, run_id, f);
+    free(v);
+}
+
+// ---- stages: what each adds --------------------------------------------------------------------
+void stage_changes(sqlite3 *db, long long run_id, const char *stage_info, char *buf, size_t len) {
+    buf[0] = 0;
+    cJSON *me = stage_info && stage_info[0] ? cJSON_Parse(stage_info) : NULL;
+    const cJSON *after = cJSON_GetObjectItemCaseSensitive(me, "after");
+    const cJSON *mine = cJSON_GetObjectItemCaseSensitive(me, "choices");
+    if (!cJSON_IsString(after) || !cJSON_IsObject(mine)) {
+        cJSON_Delete(me);
+        return;
+    }
+    sqlite3_stmt *st = db_prepare(db,
+        "SELECT stage_info FROM experiments WHERE run_id = ?1 AND stage = ?2 AND stage_info IS NOT NULL LIMIT 1");
+    db_bind_int(db, st, 1, run_id);
+    db_bind_text(db, st, 2, after->valuestring);
+    cJSON *prev = SQL_ROW(db, st) ? cJSON_Parse(db_col_text(st, 0)) : NULL;
+    db_finalize(db, st);
+    const cJSON *theirs = cJSON_GetObjectItemCaseSensitive(prev, "choices");
+    if (cJSON_IsObject(theirs)) {
+        Str s;
+        str_init(&s);
+        const cJSON *c;
+        cJSON_ArrayForEach(c, mine) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(theirs, c->string);
+            if (!cJSON_IsString(c)) continue;
+            if (!cJSON_IsString(t) || strcmp(t->valuestring, c->valuestring) != 0)
+                str_addf(&s, "%s%s=%s", s.len ? ", " : "", c->string, c->valuestring);
+        }
+        snprintf(buf, len, "%s", s.len ? s.s : "(no choice changed)");
+        str_free(&s);
+    }
+    cJSON_Delete(prev);
+    cJSON_Delete(me);
+}
+
+void report_stages(sqlite3 *db, long long run_id, FILE *f) {
+    // One stage_info per stage (every experiment of a stage prints the same), waterfall order.
+    sqlite3_stmt *st = db_prepare(db,
+        "SELECT stage, stage_info FROM experiments WHERE run_id = ?1 AND stage_info IS NOT NULL"
+        " GROUP BY stage ORDER BY min(seq)");
+    db_bind_int(db, st, 1, run_id);
+    typedef struct { char stage[64]; char *info; int wf; } S;
+    S *v = NULL;
+    int n = 0;
+    while (SQL_ROW(db, st)) {
+        v = xrealloc(v, sizeof(S) * (size_t)(n + 1));
+        snprintf(v[n].stage, sizeof v[n].stage, "%s", db_col_text(st, 0));
+        v[n].info = xstrdup(db_col_text(st, 1));
+        v[n].wf = waterfall_index(v[n].stage);
+        n++;
+    }
+    db_finalize(db, st);
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j - 1].wf > v[j].wf; j--) {
+            S t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    if (n) fprintf(f, "\nstages (what each adds over the stage it builds on; choices changed):\n");
+    for (int i = 0; i < n; i++) {
+        cJSON *j = cJSON_Parse(v[i].info);
+        const cJSON *after = cJSON_GetObjectItemCaseSensitive(j, "after");
+        const cJSON *adds = cJSON_GetObjectItemCaseSensitive(j, "adds");
+        const cJSON *choices = cJSON_GetObjectItemCaseSensitive(j, "choices");
+        char changes[1024];
+        stage_changes(db, run_id, v[i].info, changes, sizeof changes);
+        Str all;
+        str_init(&all);
+        const cJSON *c;
+        cJSON_ArrayForEach(c, choices) {
+            if (cJSON_IsString(c)) str_addf(&all, "%s%s=%s", all.len ? " " : "", c->string, c->valuestring);
+        }
+        fprintf(f, "  %-8s after %-8s %s\n", v[i].stage, cJSON_IsString(after) ? after->valuestring : "-",
+                cJSON_IsString(adds) ? adds->valuestring : "");
+        if (changes[0]) fprintf(f, "  %-8s changes  %s\n", "", changes);
+        fprintf(f, "  %-8s choices  %s\n", "", all.s);
+        str_free(&all);
+        cJSON_Delete(j);
+        free(v[i].info);
+    }
     free(v);
 }
 
@@ -159,8 +273,9 @@ void report_summary(sqlite3 *db, long long run_id, FILE *f) {
 static void list_usage(FILE *f) {
     fprintf(f, "usage: waterfall list [--db FILE] [--all]\n"
                "Lists runs, newest first (the last 20 unless --all): id, state, name, start time,\n"
-               "commit, device and experiment counts. State is complete, running, or incomplete\n"
-               "(its harness died: finish it with waterfall run --resume ID).\n");
+               "commit, device and experiment counts. State is complete, running, incomplete\n"
+               "(its harness died: finish it with waterfall run --resume ID) or published (results\n"
+               "imported from the seed's results.csv). Never creates the database.\n");
 }
 
 int cmd_list(int argc, char **argv) {
@@ -174,13 +289,13 @@ int cmd_list(int argc, char **argv) {
         else if (!strcmp(argv[i], "--all")) all = 1;
         else die("list: unknown option '%s' (see waterfall list --help)", argv[i]);
     }
-    sqlite3 *db = db_open(db_path);
+    sqlite3 *db = db_open_existing(db_path);
     sqlite3_stmt *st = db_prepare(db,
         "SELECT r.id, r.name, r.started_at, r.git_commit, r.git_dirty, r.device_name,"
         " (SELECT count(*) FROM experiments e WHERE e.run_id = r.id),"
         " (SELECT count(*) FROM experiments e WHERE e.run_id = r.id AND e.status = 'ok'),"
         " (SELECT count(*) FROM experiments e WHERE e.run_id = r.id AND e.status = 'failed'),"
-        " (SELECT count(*) FROM experiments e WHERE e.run_id = r.id AND e.gate = 'flagged')"
+        " (SELECT count(*) FROM experiments e WHERE e.run_id = r.id AND e.gate = 'flagged'), r.published"
         " FROM runs r ORDER BY r.id DESC LIMIT ?1");
     db_bind_int(db, st, 1, all ? -1 : 20);
     printf("%5s  %-17s %-14s %-20s %-13s %-32s %s\n", "run", "state", "name", "started", "commit",
@@ -192,7 +307,7 @@ int cmd_list(int argc, char **argv) {
         snprintf(commit, sizeof commit, "%.8s%s", c[0] ? c : "-",
                  sqlite3_column_int(st, 4) ? "+dirty" : "");
         printf("%5lld  %-17s %-14.14s %-20s %-13s %-32.32s %d ok, %d failed, %d flagged of %d\n", id,
-               store_run_state(db, id), db_col_text(st, 1), db_col_text(st, 2), commit,
+               sqlite3_column_int(st, 10) ? "published" : store_run_state(db, id), db_col_text(st, 1), db_col_text(st, 2), commit,
                db_col_text(st, 5), sqlite3_column_int(st, 7), sqlite3_column_int(st, 8),
                sqlite3_column_int(st, 9), sqlite3_column_int(st, 6));
     }
@@ -205,8 +320,10 @@ int cmd_list(int argc, char **argv) {
 static void show_usage(FILE *f) {
     fprintf(f, "usage: waterfall show [RUN] [--db FILE] [--categories]\n"
                "Shows one run (default: the latest): where and on what it ran, the summary table\n"
-               "with the accuracy gate, why failed experiments failed (with the end of their\n"
-               "stderr), and with --categories the mIoU per category of every experiment.\n");
+               "with the accuracy gate and its agreement floors, what each stage adds (its choices),\n"
+               "kernel launches per batch where the stage counts them, why failed experiments failed\n"
+               "(with the end of their stderr), and with --categories the mIoU and agreements per\n"
+               "category of every experiment. Never creates the database.\n");
 }
 
 int cmd_show(int argc, char **argv) {
@@ -222,7 +339,7 @@ int cmd_show(int argc, char **argv) {
         else if (argv[i][0] != '-' && !run_id) run_id = parse_run_id(argv[i]);
         else die("show: unknown option '%s' (see waterfall show --help)", argv[i]);
     }
-    sqlite3 *db = db_open(db_path);
+    sqlite3 *db = db_open_existing(db_path);
     if (!run_id) {
         sqlite3_stmt *st = db_prepare(db, "SELECT max(id) FROM runs");
         if (SQL_ROW(db, st)) run_id = sqlite3_column_int64(st, 0);
@@ -233,6 +350,21 @@ int cmd_show(int argc, char **argv) {
     sqlite3_stmt *st = db_prepare(db, "SELECT argv FROM runs WHERE id = ?1");
     db_bind_int(db, st, 1, run_id);
     if (SQL_ROW(db, st)) printf("command: %s\n", db_col_text(st, 0));
+    db_finalize(db, st);
+    report_stages(db, run_id, stdout);
+    st = db_prepare(db,
+        "SELECT stage, model, batch_size, launches_per_batch, kernels_per_batch FROM experiments"
+        " WHERE run_id = ?1 AND (launches_per_batch IS NOT NULL OR kernels_per_batch IS NOT NULL) ORDER BY seq");
+    db_bind_int(db, st, 1, run_id);
+    int header = 0;
+    while (SQL_ROW(db, st)) {
+        if (!header++) printf("\nper timed batch (the stage's own counts): kernel launches (a graph replay is one), kernels run\n");
+        char l[32], k[32];
+        fmt(l, sizeof l, "%.0f", db_col_real(st, 3));
+        fmt(k, sizeof k, "%.0f", db_col_real(st, 4));
+        printf("  %-8s %-8s bs=%-4d launches %-8s kernels %s\n", db_col_text(st, 0), db_col_text(st, 1),
+               sqlite3_column_int(st, 2), l, k);
+    }
     db_finalize(db, st);
 
     st = db_prepare(db,
@@ -258,18 +390,21 @@ int cmd_show(int argc, char **argv) {
     db_finalize(db, st);
     if (cats) {
         st = db_prepare(db,
-            "SELECT e.stage, e.model, e.batch_size, a.category_id, count(*), avg(a.iou), avg(a.agreement)"
+            "SELECT e.stage, e.model, e.batch_size, a.category_id, count(*), avg(a.iou), avg(a.agreement),"
+            " avg(a.same_index)"
             " FROM annotations a JOIN experiments e ON e.id = a.experiment_id"
             " WHERE e.run_id = ?1 GROUP BY e.id, a.category_id ORDER BY e.seq, a.category_id");
         db_bind_int(db, st, 1, run_id);
-        printf("\n%-8s %-8s %4s %9s %6s %7s %7s\n", "stage", "model", "bs", "category", "anns", "mIoU", "agree");
+        printf("\n%-8s %-8s %4s %9s %6s %7s %7s %7s\n", "stage", "model", "bs", "category", "anns", "mIoU",
+               "agree", "same-ix");
         while (SQL_ROW(db, st)) {
-            char m[32], a[32];
+            char m[32], a[32], x[32];
             fmt(m, sizeof m, "%.4f", db_col_real(st, 5));
             fmt(a, sizeof a, "%.4f", db_col_real(st, 6));
-            printf("%-8s %-8s %4d %9lld %6d %7s %7s\n", db_col_text(st, 0), db_col_text(st, 1),
+            fmt(x, sizeof x, "%.4f", db_col_real(st, 7));
+            printf("%-8s %-8s %4d %9lld %6d %7s %7s %7s\n", db_col_text(st, 0), db_col_text(st, 1),
                    sqlite3_column_int(st, 2), (long long)sqlite3_column_int64(st, 3),
-                   sqlite3_column_int(st, 4), m, a);
+                   sqlite3_column_int(st, 4), m, a, x);
         }
         db_finalize(db, st);
     }

@@ -114,7 +114,7 @@ static pid_t spawn(const RunSpec *spec, int *out_fd, char *why, size_t len) {
         dup2(fds[1], 1);
         dup2(errfd, 2);
         execv(spec->exe, spec->argv);
-        dprintf(2, "sam: cannot execute %s: %s\n", spec->exe, strerror(errno));
+        dprintf(2, "waterfall: cannot execute %s: %s\n", spec->exe, strerror(errno));
         _exit(127);
     }
     setpgid(pid, pid);  // also from the parent, so kill(-pid) works at once

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "db.h"
 #include "../datasets/metrics.h"
 #include "stats.h"
@@ -99,6 +101,7 @@ typedef struct {
     long long ann_id;
     int h, w;
     char *rle;
+    cJSON *masks;  // every multimask output (array of RLE strings), NULL when not stored
 } RefMask;
 
 static int cmp_ref(const void *a, const void *b) {
@@ -108,7 +111,7 @@ static int cmp_ref(const void *a, const void *b) {
 
 static RefMask *load_masks(sqlite3 *db, long long exp_id, int *n) {
     sqlite3_stmt *st = db_prepare(db,
-        "SELECT ann_id, height, width, rle FROM annotations WHERE experiment_id = ?1 ORDER BY ann_id");
+        "SELECT ann_id, height, width, rle, masks FROM annotations WHERE experiment_id = ?1 ORDER BY ann_id");
     db_bind_int(db, st, 1, exp_id);
     RefMask *v = NULL;
     int cap = 0;
@@ -118,8 +121,9 @@ static RefMask *load_masks(sqlite3 *db, long long exp_id, int *n) {
             cap = cap ? 2 * cap : 256;
             v = xrealloc(v, sizeof(RefMask) * (size_t)cap);
         }
+        const char *m = (const char *)sqlite3_column_text(st, 4);
         v[*n] = (RefMask){sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
-                          sqlite3_column_int(st, 2), xstrdup(db_col_text(st, 3))};
+                          sqlite3_column_int(st, 2), xstrdup(db_col_text(st, 3)), m ? cJSON_Parse(m) : NULL};
         (*n)++;
     }
     db_finalize(db, st);
@@ -127,25 +131,50 @@ static RefMask *load_masks(sqlite3 *db, long long exp_id, int *n) {
 }
 
 static void free_masks(RefMask *v, int n) {
-    for (int i = 0; i < n; i++) free(v[i].rle);
+    for (int i = 0; i < n; i++) {
+        free(v[i].rle);
+        cJSON_Delete(v[i].masks);
+    }
     free(v);
 }
 
-// Judges one ok experiment inside the caller's transaction: agreement with the reference
-// stage's experiment of the same model (same batch size preferred), and the 99 % rule.
+// Same-index agreement of one annotation: the mean over the mask indices of the agreement
+// between the stage's mask i and the reference's mask i (both empty = 1). NaN when either
+// side has no masks or their counts differ, -1 when a mask is unreadable.
+static double same_index(const RefMask *a, const RefMask *b) {
+    int n = cJSON_GetArraySize(a->masks);
+    if (!cJSON_IsArray(a->masks) || !cJSON_IsArray(b->masks) || n == 0 || n != cJSON_GetArraySize(b->masks))
+        return NAN;
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        const cJSON *x = cJSON_GetArrayItem(a->masks, i), *y = cJSON_GetArrayItem(b->masks, i);
+        double v = rle_string_agreement(x->valuestring, y->valuestring, (uint32_t)a->h, (uint32_t)a->w);
+        if (v < 0) return -1;
+        sum += v;
+    }
+    return sum / n;
+}
+
+// Judges one ok experiment inside the caller's transaction (design.md section 4): agreement
+// with the reference stage's experiment of the same model (same batch size preferred);
+// flagged when mIoU is under 99 % of the reference's, or when the top-mask agreement is under
+// the floor of the stage's precision (the run's agreement_floor).
 static void gate_experiment(sqlite3 *db, long long exp_id) {
     sqlite3_stmt *st = db_prepare(db,
-        "SELECT e.run_id, e.stage, e.model, e.batch_size, e.miou, r.reference_stage"
+        "SELECT e.run_id, e.stage, e.model, e.batch_size, e.miou, r.reference_stage, r.plan_json,"
+        " json_extract(e.stage_info, '$.choices.precision')"
         " FROM experiments e JOIN runs r ON r.id = e.run_id WHERE e.id = ?1");
     db_bind_int(db, st, 1, exp_id);
     CHECK(SQL_ROW(db, st));
     long long run_id = sqlite3_column_int64(st, 0);
-    char stage[64], model[256], ref_stage[64];
+    char stage[64], model[256], ref_stage[64], precision[64];
     snprintf(stage, sizeof stage, "%s", db_col_text(st, 1));
     snprintf(model, sizeof model, "%s", db_col_text(st, 2));
     int bs = sqlite3_column_int(st, 3);
     double miou = db_col_real(st, 4);
     snprintf(ref_stage, sizeof ref_stage, "%s", db_col_text(st, 5));
+    snprintf(precision, sizeof precision, "%s", db_col_text(st, 7));
+    double agree_floor = plan_json_floor(db_col_text(st, 6), precision);
     db_finalize(db, st);
 
     st = db_prepare(db,
@@ -163,71 +192,91 @@ static void gate_experiment(sqlite3 *db, long long exp_id) {
     }
     db_finalize(db, st);
 
-    double agreement = NAN;
+    double agreement = NAN, same = NAN;
     const char *gate = NULL;
     char reason[512] = "";
     if (ref_id < 0) {
         snprintf(reason, sizeof reason, "not judged: no successful %s experiment for %s", ref_stage, model);
-    } else if (ref_id == exp_id) {
-        agreement = 1.0;
-        gate = "ok";
-        snprintf(reason, sizeof reason, "reference");
     } else {
         int na, nr;
         RefMask *mine = load_masks(db, exp_id, &na), *ref = load_masks(db, ref_id, &nr);
         sqlite3_stmt *up = db_prepare(db,
-            "UPDATE annotations SET agreement = ?1 WHERE experiment_id = ?2 AND ann_id = ?3");
-        double sum = 0;
-        int matched = 0, bad = 0;
+            "UPDATE annotations SET agreement = ?1, same_index = ?2 WHERE experiment_id = ?3 AND ann_id = ?4");
+        double sum = 0, same_sum = 0;
+        int matched = 0, bad = 0, same_n = 0;
         for (int i = 0; i < na; i++) {
             RefMask *r = bsearch(&mine[i], ref, (size_t)nr, sizeof(RefMask), cmp_ref);
             if (!r) continue;
-            double a = (r->h == mine[i].h && r->w == mine[i].w)
-                           ? rle_string_agreement(mine[i].rle, r->rle, (uint32_t)r->h, (uint32_t)r->w) : -1;
-            if (a < 0) {
+            int same_size = r->h == mine[i].h && r->w == mine[i].w;
+            double a = same_size ? rle_string_agreement(mine[i].rle, r->rle, (uint32_t)r->h, (uint32_t)r->w) : -1;
+            double si = same_size ? same_index(&mine[i], r) : -1;
+            if (a < 0 || si < 0) {
                 bad++;
                 continue;
             }
             sum += a;
             matched++;
+            if (!isnan(si)) {
+                same_sum += si;
+                same_n++;
+            }
             SQL_OK(db, sqlite3_reset(up));
             db_bind_double(db, up, 1, a);
-            db_bind_int(db, up, 2, exp_id);
-            db_bind_int(db, up, 3, mine[i].ann_id);
+            db_bind_real_or_null(db, up, 2, si);
+            db_bind_int(db, up, 3, exp_id);
+            db_bind_int(db, up, 4, mine[i].ann_id);
             SQL_DONE(db, sqlite3_step(up));
         }
         db_finalize(db, up);
         if (matched > 0) agreement = sum / matched;
+        // Same-index agreement only where every matched annotation had its masks.
+        if (same_n > 0 && same_n == matched) same = same_sum / same_n;
         char extra[160] = "";
         if (matched != na || matched != nr || bad)
             snprintf(extra, sizeof extra, " (%d of %d annotations matched the reference's %d, %d unreadable)",
                      matched, na, nr, bad);
-        int low_agree = isnan(agreement) || agreement < GATE_FRACTION;
-        int low_miou = !isnan(ref_miou) && (isnan(miou) || miou < GATE_FRACTION * ref_miou);
-        if (low_agree || low_miou) {
-            gate = "flagged";
-            snprintf(reason, sizeof reason, "%s%s%s%s", low_agree ? "agreement with " : "",
-                     low_agree ? ref_stage : "", low_agree && low_miou ? " and " : "",
-                     low_miou ? "mIoU" : "");
-            size_t n = strlen(reason);
-            snprintf(reason + n, sizeof reason - n, " under %.0f%% of the reference%s",
-                     GATE_FRACTION * 100, extra);
-        } else {
+        if (ref_id == exp_id) {
             gate = "ok";
-            snprintf(reason, sizeof reason, "within %.0f%% of %s%s", GATE_FRACTION * 100, ref_stage, extra);
+            snprintf(reason, sizeof reason, "reference");
+        } else {
+            int low_miou = !isnan(ref_miou) && (isnan(miou) || miou < GATE_FRACTION * ref_miou);
+            int low_agree = !isnan(agree_floor) && (isnan(agreement) || agreement < agree_floor);
+            Str why;
+            str_init(&why);
+            if (low_agree)
+                str_addf(&why, "agreement %.4f with %s under the %s floor %g", agreement, ref_stage, precision, agree_floor);
+            if (low_miou)
+                str_addf(&why, "%smIoU %.4f under %.0f%% of %s's %.4f", why.len ? "; " : "", miou,
+                         GATE_FRACTION * 100, ref_stage, ref_miou);
+            if (low_agree || low_miou) {
+                gate = "flagged";
+                snprintf(reason, sizeof reason, "%s%s", why.s, extra);
+            } else if (isnan(agree_floor)) {
+                // No floor for this precision: the agreement is shown but not judged, and the
+                // report says so rather than passing it silently.
+                snprintf(reason, sizeof reason, "not judged: no agreement floor for precision '%s' in the "
+                         "experiment's agreement_floor%s", precision[0] ? precision : "(none)", extra);
+            } else {
+                gate = "ok";
+                snprintf(reason, sizeof reason, "agreement >= %s floor %g, mIoU within %.0f%% of %s%s", precision,
+                         agree_floor, GATE_FRACTION * 100, ref_stage, extra);
+            }
+            str_free(&why);
         }
         free_masks(mine, na);
         free_masks(ref, nr);
     }
     st = db_prepare(db,
-        "UPDATE experiments SET agreement = ?1, ref_experiment_id = ?2, gate = ?3, gate_reason = ?4"
-        " WHERE id = ?5");
+        "UPDATE experiments SET agreement = ?1, ref_experiment_id = ?2, gate = ?3, gate_reason = ?4,"
+        " same_index_agreement = ?5, agreement_floor = ?6 WHERE id = ?7");
     db_bind_real_or_null(db, st, 1, agreement);
     if (ref_id >= 0) db_bind_int(db, st, 2, ref_id);
     else db_bind_null(db, st, 2);
     db_bind_text(db, st, 3, gate);
     db_bind_text(db, st, 4, reason);
-    db_bind_int(db, st, 5, exp_id);
+    db_bind_real_or_null(db, st, 5, same);
+    db_bind_real_or_null(db, st, 6, ref_id == exp_id ? NAN : agree_floor);
+    db_bind_int(db, st, 7, exp_id);
     SQL_DONE(db, sqlite3_step(st));
     db_finalize(db, st);
 }
@@ -249,7 +298,8 @@ void store_experiment_result(sqlite3 *db, long long exp_id, const ExpResult *r, 
         " batch_ms_min = ?10, batch_ms_max = ?11, batch_ms_noise = ?12, peak_bytes = ?13,"
         " first_mask_ms = ?14, miou = ?15, annotations = ?16, images_skipped = ?17,"
         " device_name = ?18, device_json = ?19, model_json = ?20, summary_json = ?21,"
-        " stderr_tail = ?22, cpu_s = ?24, other_load = ?25 WHERE id = ?23");
+        " stderr_tail = ?22, cpu_s = ?24, other_load = ?25, passes = ?26, stage_info = ?27,"
+        " launches_per_batch = ?28, kernels_per_batch = ?29 WHERE id = ?23");
     db_bind_text(db, st, 1, o->ok ? "ok" : "failed");
     db_bind_text(db, st, 2, o->ok ? NULL : o->reason);
     db_bind_text(db, st, 3, now);
@@ -281,6 +331,11 @@ void store_experiment_result(sqlite3 *db, long long exp_id, const ExpResult *r, 
     db_bind_int(db, st, 23, exp_id);
     db_bind_double(db, st, 24, o->cpu_s);
     db_bind_real_or_null(db, st, 25, o->other_load);
+    if (have) db_bind_int(db, st, 26, r->passes);
+    else db_bind_null(db, st, 26);
+    db_bind_text(db, st, 27, r->stage_info_json);
+    db_bind_real_or_null(db, st, 28, r->launches_per_batch);
+    db_bind_real_or_null(db, st, 29, r->kernels_per_batch);
     SQL_DONE(db, sqlite3_step(st));
     db_finalize(db, st);
 
@@ -295,20 +350,21 @@ void store_experiment_result(sqlite3 *db, long long exp_id, const ExpResult *r, 
     db_finalize(db, st);
 
     // Samples are kept for failed experiments too: they show how far a crashed stage got.
-    st = db_prepare(db, "INSERT INTO samples (experiment_id, batch_index, images, ms) VALUES (?1, ?2, ?3, ?4)");
+    st = db_prepare(db, "INSERT INTO samples (experiment_id, batch_index, images, ms, pass) VALUES (?1, ?2, ?3, ?4, ?5)");
     for (int i = 0; i < r->n_samples; i++) {
         SQL_OK(db, sqlite3_reset(st));
         db_bind_int(db, st, 1, exp_id);
         db_bind_int(db, st, 2, r->samples[i].index);
         db_bind_int(db, st, 3, r->samples[i].images);
         db_bind_double(db, st, 4, r->samples[i].ms);
+        db_bind_int(db, st, 5, r->samples[i].pass);
         SQL_DONE(db, sqlite3_step(st));
     }
     db_finalize(db, st);
     if (o->ok) {
         st = db_prepare(db,
             "INSERT INTO annotations (experiment_id, ann_id, image_id, category_id, iou, score,"
-            " height, width, rle) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+            " height, width, rle, masks) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
         for (int i = 0; i < r->n_anns; i++) {
             const AnnMask *a = &r->anns[i];
             SQL_OK(db, sqlite3_reset(st));
@@ -322,6 +378,7 @@ void store_experiment_result(sqlite3 *db, long long exp_id, const ExpResult *r, 
             db_bind_int(db, st, 7, a->height);
             db_bind_int(db, st, 8, a->width);
             db_bind_text(db, st, 9, a->rle);
+            db_bind_text(db, st, 10, a->masks_json);
             SQL_DONE(db, sqlite3_step(st));
         }
         db_finalize(db, st);
@@ -342,6 +399,13 @@ void store_finish_run(sqlite3 *db, long long run_id) {
     while (SQL_ROW(db, st) && n < 4096) ids[n++] = sqlite3_column_int64(st, 0);
     db_finalize(db, st);
     for (int i = 0; i < n; i++) gate_experiment(db, ids[i]);
+    // Every experiment is judged: the multimask outputs served the same-index agreement and
+    // are dropped (the top mask stays); storage stays as lean as before them.
+    st = db_prepare(db, "UPDATE annotations SET masks = NULL WHERE masks IS NOT NULL AND experiment_id IN"
+                        " (SELECT id FROM experiments WHERE run_id = ?1)");
+    db_bind_int(db, st, 1, run_id);
+    SQL_DONE(db, sqlite3_step(st));
+    db_finalize(db, st);
     st = db_prepare(db, "UPDATE runs SET status = 'complete', ended_at = ?1 WHERE id = ?2");
     db_bind_text(db, st, 1, now);
     db_bind_int(db, st, 2, run_id);

@@ -3,11 +3,34 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+void wf_die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("waterfall: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+void *wf_alloc(void *p, size_t n, size_t size, int zero, const char *call, const char *file, int line) {
+    size_t bytes = n * size;
+    if (size && bytes / size != n) errno = ENOMEM, bytes = SIZE_MAX;
+    void *q = bytes == SIZE_MAX ? NULL : zero ? calloc(n ? n : 1, size ? size : 1) : realloc(p, bytes ? bytes : 1);
+    if (!q) {
+        fprintf(stderr, "waterfall: %s failed for %zu bytes at %s:%d: %s\n", call, bytes, file, line,
+                strerror(errno ? errno : ENOMEM));
+        exit(1);
+    }
+    return q;
+}
 
 void str_init(Str *b) {
     b->cap = 64;

@@ -8,6 +8,29 @@
 
 #include "common/check.h"
 
+// One error prefix for the program: the harness's own die, CHECK and allocation checks print
+// "waterfall: ..." (common/check.h's print "sam: ", the stages' prefix). Defined after
+// check.h so every harness file that includes util.h uses these.
+__attribute__((noreturn, format(printf, 1, 2))) void wf_die(const char *fmt, ...);
+void *wf_alloc(void *p, size_t n, size_t size, int zero, const char *call, const char *file, int line);
+#undef die
+#undef CHECK
+#undef xmalloc
+#undef xcalloc
+#undef xrealloc
+#define die(...) wf_die(__VA_ARGS__)
+#define xmalloc(bytes) wf_alloc(NULL, 1, (bytes), 0, "malloc(" #bytes ")", __FILE__, __LINE__)
+#define xcalloc(n, size) wf_alloc(NULL, (n), (size), 1, "calloc(" #n ", " #size ")", __FILE__, __LINE__)
+#define xrealloc(p, bytes) wf_alloc((p), 1, (bytes), 0, "realloc(" #p ", " #bytes ")", __FILE__, __LINE__)
+#define CHECK(cond)                                                                          \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            fprintf(stderr, "waterfall: internal check failed: %s at %s:%d\n", #cond,        \
+                    __FILE__, __LINE__);                                                     \
+            exit(1);                                                                         \
+        }                                                                                    \
+    } while (0)
+
 // A growable NUL-terminated string.
 typedef struct {
     char *s;

@@ -7,7 +7,7 @@ make_fake_coco
 DB=$TMP/shared.db   # does not exist yet: the schema is created by whichever opens first
 export FAKE_SLEEP_MS=3
 args=(--db "$DB" --stage-dir "$FAKES" --coco "$COCO" --stages cpu,bf16,lossy --models m1,m2
-      --batch-sizes 1,2 --limit 12 --timeout 60)
+      --batch-sizes 1,2 --limit 12 --timeout 60 --max-passes 1)
 pids=()
 for k in 1 2 3; do
     $WF run "${args[@]}" >"$TMP/out$k" 2>"$TMP/err$k" &
@@ -34,5 +34,5 @@ expect "experiments belong to their own run" eq "$(q "$DB" "select count(distinc
 expect "every gate judged within its own run" eq "$(q "$DB" "select count(*) from experiments e join experiments r on r.id = e.ref_experiment_id where r.run_id != e.run_id")" 0
 expect "integrity_check ok" eq "$(q "$DB" "pragma integrity_check")" ok
 expect "WAL mode" eq "$(q "$DB" "pragma journal_mode")" wal
-expect "schema version current" eq "$(q "$DB" "pragma user_version")" 3
+expect "schema version current" eq "$(q "$DB" "pragma user_version")" 4
 expect "no database error printed" eq "$(cat "$TMP"/err? "$TMP/rerr" | grep -ci 'sqlite')" 0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end: the real cpu stage (sam-cpu eval) on the tiny fixture checkpoint and a small
 # synthetic subset through waterfall run; checks the stored rows against the dataset, the
-# checkpoint and the protocol; a corrupt image is skipped and counted, the run goes on.
+# checkpoint and the protocol (stage_info, every multimask output, timed passes); a corrupt
+# image is skipped and counted, the run goes on.
 . tests/harness/lib.sh
 CKPT=$B/fixtures/sam-golden/tiny/model.pth
 for f in "$B/sam-cpu" "$B/sam-data" "$CKPT"; do
@@ -23,11 +24,17 @@ masks = [json.loads(l) for l in open(sys.argv[2])]
 print("choice", len(masks) > 0 and all(
     len(m["scores"]) == 3 and m["top"] == m["scores"].index(max(m["scores"])) and m["score"] == m["scores"][m["top"]]
     for m in masks))
+# Every multimask output (index order) beside the top one, which is the one at "top".
+print("masks", len(masks) > 0 and all(len(m["masks"]) == 3 and m["masks"][m["top"]] == m["counts"] for m in masks))
 types = [l["type"] for l in lines]
+si = lines[0]["stage_info"]
+print("stage_info", si["name"] == "cpu" and si["after"] is None and isinstance(si["adds"], str) and
+      si["choices"]["precision"] == "fp32" and all(isinstance(v, str) for v in si["choices"].values()))
 print("types", " ".join(t for t in types if t != "skip"))
 s = [l for l in lines if l["type"] == "summary"][0]
 b = [l for l in lines if l["type"] == "batch"]
 print("consistent", s["batches_timed"] == len(b) and s["images_timed"] == sum(x["images"] for x in b)
+      and s["passes"] == 1 and all(x["pass"] == 0 for x in b)
       and abs(s["img_s"] - s["images_timed"] / s["total_ms"] * 1000) < 1e-6 * s["img_s"])
 print("device", lines[0]["device"].get("kind"))
 # Phase split of each batch and its medians in the summary: three non-negative phases whose
@@ -48,10 +55,12 @@ expect "protocol summary consistent with its batch lines" grep -q "^consistent T
 expect "hello carries the stage's describe" grep -q "^device cpu" "$TMP/py"
 expect "batch lines and summary carry phase_ms and host_ms that add up" grep -q "^phases True" "$TMP/py"
 expect "masks file: scores of every mask, the top index and its score" grep -q "^choice True" "$TMP/py"
+expect "masks file: every multimask output, the top one among them" grep -q "^masks True" "$TMP/py"
+expect "hello: stage_info (cpu after nothing, precision fp32, string choices)" grep -q "^stage_info True" "$TMP/py"
 expect "sam-cpu eval --help" grep -q "^usage: sam-cpu eval" <<<"$("$B/sam-cpu" eval --help)"
 
 # ---- through the harness ----
-$WF run --db "$DB" --coco "$TMP/syn" --models "tiny=$CKPT" --batch-sizes 1,3 --limit 10 >"$TMP/out" 2>"$TMP/err"
+$WF run --db "$DB" --coco "$TMP/syn" --models "tiny=$CKPT" --batch-sizes 1,3 --limit 10 --max-passes 3 >"$TMP/out" 2>"$TMP/err"
 expect "waterfall run exits 0" [ $? -eq 0 ]
 expect "both experiments ok" eq "$(q "$DB" "select group_concat(status || ' ' || coalesce(reason, ''), ';') from experiments")" "ok ;ok "
 expect "summary table printed" grep -q "^cpu .*tiny .* 1 ok .*ok: reference" "$TMP/out"
@@ -94,13 +103,28 @@ def rle_total(s):  # pycocotools rleFrString, returning the sum of counts
         cnts.append(x)
     return sum(cnts), sum(cnts[1::2])
 
-for eid, bs, it, bt, tot, imgs, miou, anns, ck, agree, gate, peak, fm in db.execute(
+def noise(v):
+    if len(v) < 2:
+        return 0.0
+    m = sum(v) / len(v)
+    return (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5 / m
+for eid, bs, it, bt, tot, imgs, miou, anns, ck, agree, gate, peak, fm, passes, si, same in db.execute(
         "select id, batch_size, images_timed, batches_timed, total_ms, img_s, miou, annotations, "
-        "checkpoint_hash, agreement, gate, peak_bytes, first_mask_ms from experiments order by batch_size"):
+        "checkpoint_hash, agreement, gate, peak_bytes, first_mask_ms, passes, stage_info, "
+        "same_index_agreement from experiments order by batch_size"):
     w = f"bs {bs}: "
-    check(w + "only full batches timed", it == 10 // bs * bs and bt == 10 // bs)
+    per = 10 // bs
+    check(w + f"only full batches timed, {passes} passes over the subset", it == passes * per * bs and bt == passes * per)
     samples = db.execute("select count(*), sum(ms), sum(images) from samples where experiment_id = ?", (eid,)).fetchone()
     check(w + "samples stored per batch", samples[0] == bt and abs(samples[1] - tot) < 1e-6 * tot and samples[2] == it)
+    # The pass rule (min 10 batches, noise 0.02, at most 3 passes here): each pass but the last
+    # was needed, and the last stopped for a reason.
+    ms = [r[0] for r in db.execute("select ms from samples where experiment_id = ? order by batch_index", (eid,))]
+    enough = lambda n: n >= 10 and (noise(ms[:n]) <= 0.02 or n >= 40)
+    check(w + "passes follow the rule", [r[0] for r in db.execute("select pass from samples where experiment_id = ? "
+          "order by batch_index", (eid,))] == [k // per for k in range(bt)] and
+          all(not enough(k * per) for k in range(1, passes)) and (passes == 3 or enough(passes * per)))
+    check(w + "stage_info stored, same-index agreement of the reference 1", '"name":"cpu"' in si and same == 1.0)
     check(w + "img/s = images / total ms * 1000", abs(imgs - it / tot * 1000) < 1e-6 * imgs)
     check(w + "checkpoint identity is its SHA-256", ck == ckpt_sha)
     rows = db.execute("select ann_id, image_id, iou, height, width, rle, agreement from annotations "
@@ -117,14 +141,14 @@ PY
 rc=$?
 cat "$TMP/rows"
 ran=0
-[ $rc -eq 0 ] && [ "$(grep -c '^PASS\|^FAIL' "$TMP/rows")" -eq 24 ] && ran=1
+[ $rc -eq 0 ] && [ "$(grep -c '^PASS\|^FAIL' "$TMP/rows")" -eq 28 ] && ran=1
 expect "stored-row checks ran to the end" [ $ran -eq 1 ]
 
 # ---- a corrupt image is skipped, counted, and the run goes on ----
 cp -r "$TMP/syn" "$TMP/bad"
 first=$(ls "$TMP/bad/val2017" | head -1)
 head -c 300 "$TMP/syn/val2017/$first" >"$TMP/bad/val2017/$first"
-$WF run --db "$DB" --coco "$TMP/bad" --models "tiny=$CKPT" --batch-sizes 2 --limit 6 >/dev/null 2>&1
+$WF run --db "$DB" --coco "$TMP/bad" --models "tiny=$CKPT" --batch-sizes 2 --limit 6 --max-passes 1 >/dev/null 2>&1
 # 6 selected, 1 skipped: 5 images, two full batches timed and one partial.
 expect "corrupt image: experiment ok with one image skipped" eq \
     "$(q "$DB" "select status || ' ' || images_skipped || ' ' || images_timed from experiments where run_id = 2")" "ok 1 4"

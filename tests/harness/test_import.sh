@@ -5,7 +5,7 @@
 make_fakes cpu bf16 lossy
 make_fake_coco
 SRC=$TMP/device.db DST=$TMP/local.db
-args=(--stage-dir "$FAKES" --coco "$COCO" --stages cpu,bf16,lossy --models m1 --batch-sizes 1,2 --limit 8)
+args=(--stage-dir "$FAKES" --coco "$COCO" --stages cpu,bf16,lossy --models m1 --batch-sizes 1,2 --limit 8 --max-passes 1)
 $WF run --db "$SRC" "${args[@]}" >/dev/null 2>&1
 $WF run --db "$SRC" "${args[@]}" >/dev/null 2>&1
 FAKE_SLEEP_MS=100 $WF run --db "$SRC" "${args[@]}" >/dev/null 2>&1 &
@@ -45,4 +45,30 @@ expect "the imported run is the latest and exports" grep -q "^fp32,vit_b,8,1024,
 expect "integrity_check ok" eq "$(q "$DST" "pragma integrity_check")" ok
 echo "not sql" >"$TMP/bad.txt"
 $WF import "$TMP/bad.txt" --db "$DST" >/dev/null 2>"$TMP/err"
-expect "a file that is neither refused" grep -q "neither a results database nor an SQL dump" "$TMP/err"
+expect "a file that is neither refused" grep -q "neither a results database, an SQL dump of one, nor the seed's results.csv" "$TMP/err"
+
+# waterfall export --sql (issue 13): a lean, importable dump of runs, experiments, samples and
+# per-annotation IoU and agreement, without the masks' RLE.
+$WF export --sql --db "$SRC" --out "$TMP/lean.sql"
+expect "export --sql exits 0" [ $? -eq 0 ]
+expect "the dump says how to load it" grep -q "^-- Load: waterfall import FILE" "$TMP/lean.sql"
+# An annotation row has no text but its masks: no quote on its line means no RLE.
+expect "the dump holds every annotation and no RLE" eq "$(grep -c "^INSERT INTO annotations" "$TMP/lean.sql") $(grep "^INSERT INTO annotations" "$TMP/lean.sql" | grep -c "'")" \
+    "$(q "$SRC" "select count(*) from annotations a join experiments e on e.id = a.experiment_id join runs r on r.id = e.run_id where r.status = 'complete'") 0"
+$WF import "$TMP/lean.sql" --db "$TMP/lean.db" >"$TMP/out4"
+expect "the dump imports: both complete runs" grep -q "^2 runs, 12 experiments imported" "$TMP/out4"
+same() { q "$1" "select count(*), sum(s.ms), sum(s.pass) from samples s"; }
+expect "samples arrive whole" eq "$(same "$TMP/lean.db")" "$(q "$SRC" "select count(*), sum(s.ms), sum(s.pass) from samples s join experiments e on e.id = s.experiment_id join runs r on r.id = e.run_id where r.status = 'complete'")"
+expect "per-annotation IoU and agreements arrive, the RLE does not" eq \
+    "$(q "$TMP/lean.db" "select count(*), printf('%.9f', sum(iou)), printf('%.9f', sum(agreement)), printf('%.9f', sum(same_index)), count(rle) from annotations")" \
+    "$(q "$SRC" "select count(*), printf('%.9f', sum(a.iou)), printf('%.9f', sum(a.agreement)), printf('%.9f', sum(a.same_index)), 0 from annotations a join experiments e on e.id = a.experiment_id join runs r on r.id = e.run_id where r.status = 'complete'")"
+expect "experiments arrive with their figures and gate" eq \
+    "$(q "$TMP/lean.db" "select group_concat(stage || img_s || gate || agreement || same_index_agreement || stage_info, ';') from experiments")" \
+    "$(q "$SRC" "select group_concat(stage || img_s || gate || agreement || same_index_agreement || stage_info, ';') from experiments e join runs r on r.id = e.run_id where r.status = 'complete'")"
+$WF compare --db "$TMP/lean.db" --max-load 1 >/dev/null
+expect "the imported dump compares" [ $? -eq 0 ]
+sqlite3 "$TMP/plain.db" <"$TMP/lean.sql"
+expect "sqlite3 loads the dump into a database the harness reads" grep -q "^run 2 (flags): complete" <<<"$($WF show --db "$TMP/plain.db")"
+$WF export --sql --run 2 --db "$SRC" >"$TMP/one.sql"
+expect "export --sql --run ID: only that run" eq "$(grep -c '^INSERT INTO runs' "$TMP/one.sql")" 1
+expect "a lean dump is smaller than the full one" [ "$(stat -c %s "$TMP/lean.sql")" -lt "$(sqlite3 "$SRC" .dump | wc -c)" ]

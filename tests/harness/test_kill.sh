@@ -9,7 +9,7 @@ DB=$TMP/r.db
 KILLS=${KILLS:-24}
 export FAKE_SLEEP_MS=15   # 6 batches of 15 ms: each stage process lives about 0.1 s
 args=(--db "$DB" --stage-dir "$FAKES" --coco "$COCO" --stages cpu,bf16,lossy --models m1,m2
-      --batch-sizes 1,2 --limit 6 --timeout 20)
+      --batch-sizes 1,2 --limit 6 --timeout 20 --max-passes 1)
 RANDOM=4242   # reproducible kill points
 
 integrity_ok=0 incomplete_seen=0 refused_ok=0 orphans=0 killed=0 tries=0

@@ -61,3 +61,41 @@ expect "chart of a single experiment" python3 -c 'import sys, xml.etree.ElementT
 $WF run --db "$DB1" --stage-dir "$FAKES" --coco "$COCO" --stages crash --models vit_b --batch-sizes 1 --limit 4 >/dev/null 2>&1
 $WF plot --db "$DB1" --out "$TMP/failed.svg" 2>/dev/null
 expect "chart of a single failed experiment" python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$TMP/failed.svg"
+
+# What each stage adds (stage_info), flagged experiments, synthetic weights (issue 12).
+make_fakes cpu fp32 bf16 fused lossy
+DB2=$TMP/choices.db
+: >"$TMP/real_vit_h.pth"   # the fake stages read no checkpoint; the harness only hashes it
+$WF run --db "$DB2" --stage-dir "$FAKES" --coco "$COCO" --stages fp32,bf16,fused,lossy \
+    --models "vit_b,vit_h=$TMP/real_vit_h.pth" --batch-sizes 8 --limit 16 >/dev/null 2>&1
+$WF plot --db "$DB2" --out "$TMP/choices.svg" 2>/dev/null
+python3 - "$TMP/choices.svg" <<'PY' >"$TMP/py2" 2>&1
+import sys
+import xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+texts = ["".join(t.itertext()).strip() for t in root.iter(ns + "text")]
+print("flagged", sum(1 for t in texts if t == "flagged"))
+red = [p for p in root.iter(ns + "path") if p.get("stroke") == "rgb(176,   0,   0)"]
+print("outlined", len(red))
+print("changes", " ".join(t for t in texts if t.startswith("+")))
+print("synthetic", sum(1 for t in texts if "synthetic weights" in t))
+print("title", any("under the floor of the stage's precision (fp32 0.999, bf16 0.96, int8 0.95)" in t for t in texts) or
+      "under the floor" in " ".join(texts))
+print("adds", "fused (after bf16): fused kernels and CUDA Graphs;" in " ".join(texts))
+PY
+expect "flagged experiments marked in every row (lossy: 2 models x 4 rows)" grep -q "^flagged 8$" "$TMP/py2"
+expect "flagged bars outlined in red where they have a bar (img/s, memory, mIoU, agreement)" grep -q "^outlined 8$" "$TMP/py2"
+expect "x labels say what each stage changes (bf16 +bf16; fused +graphs +fusion; per panel)" \
+    grep -q "^changes +bf16 +graphs +fusion +bf16 +bf16 +graphs +fusion +bf16" "$TMP/py2"
+expect "the mIoU panel of synthetic weights says so, not the one of a checkpoint" grep -q "^synthetic 1$" "$TMP/py2"
+expect "the title states the gate's floors" grep -q "^title True" "$TMP/py2"
+expect "the title says what each stage adds" grep -q "^adds True" "$TMP/py2"
+$WF export --json --db "$DB2" >"$TMP/choices.json"
+expect "export --json: stage_info with its choices, same-index agreement, floor and passes" eq \
+    "$(python3 -c 'import json,sys; r = [x for x in json.load(open(sys.argv[1])) if x["stage"] == "fused"][0]; print(r["stage_info"]["after"], r["stage_info"]["choices"]["graphs"], r["same_index_agreement"], r["agreement_floor"], r["passes"] >= 1)' "$TMP/choices.json")" \
+    "bf16 on 1 0.96 True"
+$WF export --csv --db "$DB2" >"$TMP/choices.csv"
+expect "export --csv: same-index agreement and floor columns" eq \
+    "$(python3 -c 'import csv,sys; r = [x for x in csv.DictReader(open(sys.argv[1])) if x["technique"] == "lossy"][0]; print(r["agreement"], r["same_index_agreement"], r["agreement_floor"], r["gate"])' "$TMP/choices.csv")" \
+    "0.866667 0.843667 0.96 flagged"

@@ -152,31 +152,55 @@ static void test_proto(void) {
                strstr(r.garbage, "batch before hello"), "batch before hello refused");
     exp_result_free(&r);
     exp_result_init(&r);
-    proto_line(&r, "{\"type\":\"hello\",\"protocol\":1,\"device\":{\"name\":\"X\"}}");
-    proto_line(&r, "{\"type\":\"batch\",\"index\":0,\"images\":2,\"ms\":10}");
-    EXPECT(proto_line(&r, "{\"type\":\"batch\",\"index\":2,\"images\":2,\"ms\":10}") < 0 &&
+#define SI "\"stage_info\":{\"name\":\"bf16\",\"after\":\"fp32\",\"adds\":\"bfloat16\",\"choices\":{\"precision\":\"bf16\",\"graphs\":\"off\"}}"
+    proto_line(&r, "{\"type\":\"hello\",\"protocol\":1,\"device\":{\"name\":\"X\"}," SI "}");
+    proto_line(&r, "{\"type\":\"batch\",\"index\":0,\"pass\":0,\"images\":2,\"ms\":10}");
+    EXPECT(proto_line(&r, "{\"type\":\"batch\",\"index\":2,\"pass\":0,\"images\":2,\"ms\":10}") < 0 &&
                strstr(r.garbage, "out of sequence"), "batch index out of sequence refused");
     exp_result_free(&r);
-    const char *bad[] = {"not json", "[1,2]", "{\"type\":\"wat\"}", "{\"type\":\"hello\",\"protocol\":2,\"device\":{}}",
-                         "{\"type\":\"hello\",\"protocol\":1}", "{\"type\":\"status\",\"ok\":1}"};
+    exp_result_init(&r);
+    proto_line(&r, "{\"type\":\"hello\",\"protocol\":1,\"device\":{\"name\":\"X\"}," SI "}");
+    proto_line(&r, "{\"type\":\"batch\",\"index\":0,\"pass\":0,\"images\":2,\"ms\":10}");
+    EXPECT(proto_line(&r, "{\"type\":\"batch\",\"index\":1,\"pass\":2,\"images\":2,\"ms\":10}") < 0 &&
+               strstr(r.garbage, "pass out of sequence"), "a batch skipping a pass refused");
+    exp_result_free(&r);
+    const char *bad[] = {"not json", "[1,2]", "{\"type\":\"wat\"}", "{\"type\":\"hello\",\"protocol\":2,\"device\":{}," SI "}",
+                         "{\"type\":\"hello\",\"protocol\":1," SI "}", "{\"type\":\"status\",\"ok\":1}",
+                         "{\"type\":\"hello\",\"protocol\":1,\"device\":{}}",
+                         "{\"type\":\"hello\",\"protocol\":1,\"device\":{},\"stage_info\":{\"name\":\"x\",\"after\":null,"
+                         "\"adds\":\"y\",\"choices\":{\"graphs\":true}}}",
+                         "{\"type\":\"hello\",\"protocol\":1,\"device\":{},\"stage_info\":{\"name\":\"x\",\"adds\":\"y\","
+                         "\"choices\":{}}}"};
     int refused = 0;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 9; i++) {
         exp_result_init(&r);
         refused += proto_line(&r, bad[i]) < 0 && r.garbage;
         exp_result_free(&r);
     }
-    EXPECT(refused == 6, "malformed lines refused: not JSON, not an object, unknown type, protocol 2, no device, non-boolean ok");
+    EXPECT(refused == 9, "malformed lines refused: not JSON, not an object, unknown type, protocol 2, no device, "
+                         "non-boolean ok, no stage_info, a choice not a string, stage_info without after");
     exp_result_init(&r);
-    proto_line(&r, "{\"type\":\"hello\",\"protocol\":1,\"device\":{\"kind\":\"cpu\",\"name\":\"EPYC\"},\"model\":{\"m\":1}}");
-    proto_line(&r, "{\"type\":\"batch\",\"index\":0,\"images\":2,\"ms\":10}");
-    proto_line(&r, "{\"type\":\"batch\",\"index\":1,\"images\":2,\"ms\":30}");
+    EXPECT(proto_line(&r, "{\"type\":\"hello\",\"protocol\":1,\"device\":{},\"stage_info\":{\"name\":\"fp32\","
+                          "\"after\":null,\"adds\":\"GPU fp32\",\"choices\":{\"precision\":\"fp32\",\"new_choice\":\"x\"}}}") == 0 &&
+               !strcmp(r.precision, "fp32") && strstr(r.stage_info_json, "\"new_choice\":\"x\""),
+           "stage_info with after null and an unknown choice kept as JSON, its precision read");
+    exp_result_free(&r);
+    exp_result_init(&r);
+    proto_line(&r, "{\"type\":\"hello\",\"protocol\":1,\"device\":{\"kind\":\"cpu\",\"name\":\"EPYC\"},\"model\":{\"m\":1}," SI "}");
+    proto_line(&r, "{\"type\":\"batch\",\"index\":0,\"pass\":0,\"images\":2,\"ms\":10}");
+    proto_line(&r, "{\"type\":\"batch\",\"index\":1,\"pass\":1,\"images\":2,\"ms\":30}");
     proto_line(&r, "{\"type\":\"skip\",\"image_id\":5,\"reason\":\"truncated\"}");
-    int rc = proto_line(&r, "{\"type\":\"summary\",\"images_timed\":4,\"batches_timed\":2,\"total_ms\":40,"
+    int rc = proto_line(&r, "{\"type\":\"summary\",\"images_timed\":4,\"batches_timed\":2,\"passes\":2,\"total_ms\":40,"
                             "\"img_s\":100,\"peak_bytes\":1,\"first_mask_ms\":3,\"miou\":null,"
-                            "\"annotations\":0,\"images_skipped\":1}");
+                            "\"annotations\":0,\"images_skipped\":1,\"launches_per_batch\":412,\"kernels_per_batch\":980}");
     char why[256];
     EXPECT(rc == 0 && proto_check_summary(&r, why, sizeof why) == 0 && isnan(r.miou) &&
-               !strcmp(r.device_name, "EPYC"), "a consistent summary accepted (mIoU null)");
+               !strcmp(r.device_name, "EPYC") && r.passes == 2 && r.samples[1].pass == 1 &&
+               r.launches_per_batch == 412 && r.kernels_per_batch == 980 && !strcmp(r.precision, "bf16"),
+           "a consistent summary of two passes accepted (mIoU null, launches and kernels per batch read)");
+    r.passes = 3;
+    EXPECT(proto_check_summary(&r, why, sizeof why) < 0 && strstr(why, "passes"), "passes not the batch lines' refused");
+    r.passes = 2;
     proto_line(&r, "{\"type\":\"status\",\"ok\":true}");
     EXPECT(proto_line(&r, "{\"type\":\"log\"}") < 0 && strstr(r.garbage, "after the status"), "output after the status line refused");
     r.img_s = 101;
@@ -203,6 +227,15 @@ static void test_migration(void) {
                                       "(SELECT count(*) FROM pragma_table_info('experiments') WHERE name = 'gate')");
     EXPECT(SQL_ROW(db, st) && sqlite3_column_int(st, 0) == WF_SCHEMA_VERSION && sqlite3_column_int(st, 1) == 1 &&
                sqlite3_column_int(st, 2) == 1, "a version 1 database migrates forward to %d keeping its runs", WF_SCHEMA_VERSION);
+    db_finalize(db, st);
+    st = db_prepare(db, "SELECT (SELECT count(*) FROM pragma_table_info('experiments') WHERE name IN ('passes',"
+                        " 'stage_info', 'same_index_agreement', 'agreement_floor', 'launches_per_batch', 'kernels_per_batch')),"
+                        " (SELECT count(*) FROM pragma_table_info('annotations') WHERE name IN ('same_index', 'masks')),"
+                        " (SELECT count(*) FROM pragma_table_info('samples') WHERE name = 'pass'),"
+                        " (SELECT published FROM runs WHERE id = 7)");
+    EXPECT(SQL_ROW(db, st) && sqlite3_column_int(st, 0) == 6 && sqlite3_column_int(st, 1) == 2 &&
+               sqlite3_column_int(st, 2) == 1 && sqlite3_column_int(st, 3) == 0,
+           "schema 4: passes, stage_info, same-index agreement, floors, launch counts, samples' pass, published");
     db_finalize(db, st);
     db_exec(db, "PRAGMA user_version = 99");
     db_close(db);
@@ -256,6 +289,35 @@ static void test_plan(void) {
                p.limit == 4 && !strcmp(p.name, "x"), "an experiment file is read");
     plan_free(&p);
     unlink(path);
+
+    // Timing passes and agreement floors: defaults, the experiment file's, refused values, and
+    // the floor read back from a stored plan.
+    plan_init(&p);
+    EXPECT(p.min_batches == 10 && p.max_passes == 8 && p.target_noise == 0.02 && p.n_floors == 3,
+           "defaults: min_batches 10, max_passes 8, target_noise 0.02, three floors");
+    j = cJSON_Parse("{\"min_batches\":20,\"max_passes\":3,\"target_noise\":0.05,"
+                    "\"agreement_floor\":{\"bf16\":0.97,\"fp8\":0.9}}");
+    EXPECT(plan_from_json(&p, j, "x.json", err, sizeof err) == 0 && p.min_batches == 20 && p.max_passes == 3 &&
+               p.target_noise == 0.05 && p.n_floors == 2, "an experiment file sets the passes and its own floors");
+    cJSON_Delete(j);
+    char *pj = plan_to_json(&p);
+    char floors[128];
+    plan_json_floors_text(pj, floors, sizeof floors);
+    EXPECT(plan_json_floor(pj, "bf16") == 0.97 && plan_json_floor(pj, "fp8") == 0.9 && isnan(plan_json_floor(pj, "fp32")) &&
+               !strcmp(floors, "bf16 0.97, fp8 0.9"), "floors read back from the stored plan (%s; none for fp32)", floors);
+    cJSON_free(pj);
+    EXPECT(plan_json_floor("{\"name\":\"old\"}", "bf16") == 0.96 && plan_json_floor("{}", "fp32") == 0.999 &&
+               isnan(plan_json_floor("{}", "")), "a plan stored before floors gets the defaults");
+    const char *bads[] = {"{\"agreement_floor\":{\"bf16\":1.5}}", "{\"agreement_floor\":[0.9]}",
+                          "{\"min_batches\":0}", "{\"max_passes\":2.5}", "{\"target_noise\":1}"};
+    int refused = 0;
+    for (int i = 0; i < 5; i++) {
+        j = cJSON_Parse(bads[i]);
+        refused += plan_from_json(&p, j, "x.json", err, sizeof err) < 0;
+        cJSON_Delete(j);
+    }
+    EXPECT(refused == 5, "refused: a floor over 1, floors not an object, min_batches 0, a fractional max_passes, noise 1");
+    plan_free(&p);
 }
 
 int main(void) {
