@@ -1,47 +1,104 @@
 #!/usr/bin/env bash
-# bf16 against fp32 over the default synthetic subset (128 images, synthetic weights of seed 0),
-# batch 8, through the harness exactly as `make run` measures it: the top-mask agreement (each
-# annotation's IoU between the two stages' top masks, averaged; harness/store.c) must be at
-# least 0.98 for vit_b and for vit_h (issue 5). The fp32 runs are the reference; their mIoU and
-# the bf16 mIoU are reported beside it, and the agreement split into its two parts: the
-# annotations whose top mask is another of the three (IoU under 0.5 with fp32's) and how well
-# the rest agree (experiments/oracle/README.md: the first part decides the statistic).
+# The agreement bound of design.md section 4 (issue 12), through the harness as `make run`
+# measures it, in ONE run: every built GPU stage, synthetic weight seeds 0-3 of vit_b and vit_h
+# (8 model specs), batch 8, the default synthetic subset (128 images), one timed pass (only
+# accuracy is judged here). For every built stage whose precision choice is bf16 (its stored
+# stage_info: bf16, fused, sdpa, relpos, nested), per model:
+#   - the mean over seeds 0-3 of its top-mask agreement with fp32 is at least 0.98;
+#   - no seed is under 0.96.
+# Reported beside them (NOTE lines): each seed's agreement, the same-index agreement (each of
+# the three masks against fp32's mask of the same index, averaged: precision without the argmax
+# lottery), how many annotations picked another mask than fp32 (IoU under 0.5) and how well the
+# rest agree, and the agreement of stages of other precisions (reported, not bounded here).
+#   AGREEMENT_DB=FILE        check the latest run of FILE instead of running (no GPU needed)
+#   AGREEMENT_RUN_ARGS="..." more options for the harness run (tests/harness/ runs this script
+#                            with fake stages: --stage-dir DIR --coco DIR --limit N)
+#   AGREEMENT_WORK=DIR       where the database and log go (default $BUILD/test-work/gpu_agreement)
 set -u
 B=${BUILD:-build}
 PY=${PYTHON:-python3}
-work=$B/test-work/gpu_agreement
-rm -rf "$work" && mkdir -p "$work"
-db=$work/agreement.db
-if ! $B/waterfall run gpu --stages fp32,bf16 --models vit_b,vit_h --batch-sizes 8 --db "$db" \
-        >"$work/run.log" 2>&1; then
-    echo "FAIL waterfall run (log $work/run.log): $(tail -3 "$work/run.log")"
-    exit 1
+work=${AGREEMENT_WORK:-$B/test-work/gpu_agreement}
+db=${AGREEMENT_DB:-}
+if [ -z "$db" ]; then
+    rm -rf "$work" && mkdir -p "$work"
+    db=$work/agreement.db
+    models=""
+    for m in vit_b vit_h; do
+        for s in 0 1 2 3; do models="$models${models:+,}${m}_s$s=synthetic:$m:$s"; done
+    done
+    # shellcheck disable=SC2086  # AGREEMENT_RUN_ARGS is a list of options
+    if ! $B/waterfall run gpu --stages gpu --models "$models" --batch-sizes 8 --warmup 1 --max-passes 1 \
+            --db "$db" ${AGREEMENT_RUN_ARGS:-} >"$work/run.log" 2>&1; then
+        echo "FAIL waterfall run (log $work/run.log): $(tail -3 "$work/run.log")"
+        exit 1
+    fi
 fi
 $PY - "$db" <<'PY'
-import sqlite3, sys
+import re, sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
-rows = {(m, s): (st, a, miou, n) for m, s, st, a, miou, n in c.execute(
-    "SELECT model, stage, status, agreement, miou, annotations FROM experiments")}
+run = c.execute("SELECT max(id) FROM runs WHERE status = 'complete' AND published = 0").fetchone()[0]
+if run is None:
+    print("FAIL no complete run in " + sys.argv[1])
+    sys.exit(1)
+MEAN_MIN, SEED_MIN, SEEDS = 0.98, 0.96, (0, 1, 2, 3)
+rows = {}
+for stage, spec, status, agree, same, prec, eid, reason in c.execute(
+        "SELECT stage, checkpoint, status, agreement, same_index_agreement,"
+        " json_extract(stage_info, '$.choices.precision'), id, reason FROM experiments"
+        " WHERE run_id = ? AND batch_size = 8", (run,)):
+    m = re.fullmatch(r"synthetic:(vit_[bh]):(\d+)", spec or "")
+    if m:
+        rows[(stage, m.group(1), int(m.group(2)))] = (status, agree, same, prec, eid, reason)
+stages = sorted({k[0] for k in rows})
 ok = True
-for model in ("vit_b", "vit_h"):
-    for stage in ("fp32", "bf16"):
-        if rows.get((model, stage), ("missing",))[0] != "ok":
-            print(f"FAIL {model} {stage}: experiment {rows.get((model, stage), ('missing',))[0]}")
+for family in ("vit_b", "vit_h"):
+    for seed in SEEDS:
+        r = rows.get(("fp32", family, seed))
+        if not r or r[0] != "ok":
+            print(f"FAIL fp32 {family} seed {seed}: the reference experiment is {r[0] + ': ' + (r[5] or '') if r else 'missing'}")
             ok = False
-    if not ok:
-        continue
-    _, a, miou_b, n = rows[(model, "bf16")]
-    miou_f = rows[(model, "fp32")][2]
-    good = a is not None and a >= 0.98
-    print(("PASS " if good else "FAIL ") +
-          f"{model} bf16 vs fp32 top-mask agreement {a:.4f} over {n} annotations (min 0.98)")
-    print(f"NOTE {model}: agreement {a:.4f}, mIoU fp32 {miou_f:.4f}, bf16 {miou_b:.4f}")
-    flips, same, same_mean = c.execute(
-        "SELECT SUM(a.agreement < 0.5), SUM(a.agreement >= 0.5), AVG(CASE WHEN a.agreement >= 0.5 "
-        "THEN a.agreement END) FROM annotations a JOIN experiments e ON e.id = a.experiment_id "
-        "WHERE e.model = ? AND e.stage = 'bf16'", (model,)).fetchone()
-    print(f"NOTE {model}: {flips} annotations picked another mask than fp32 (IoU < 0.5); "
-          f"the other {same} agree {same_mean:.4f}")
-    ok &= good
+bf16 = [s for s in stages if any(rows[k][3] == "bf16" for k in rows if k[0] == s)]
+if not bf16:
+    print("FAIL no built stage of bf16 precision in the run (stages: " + " ".join(stages) + ")")
+    ok = False
+for stage in stages:
+    bounded = stage in bf16
+    for family in ("vit_b", "vit_h"):
+        vals, same, missing = [], [], []
+        for seed in SEEDS:
+            r = rows.get((stage, family, seed))
+            if not r or r[0] != "ok" or r[1] is None:
+                missing.append(f"seed {seed} " + (r[0] + (": " + r[5] if r[5] else "") if r else "missing"))
+                continue
+            vals.append((r[1], seed))
+            if r[2] is not None:
+                same.append(r[2])
+        if missing:
+            if bounded:
+                print(f"FAIL {stage} {family}: no agreement for " + "; ".join(missing))
+                ok = False
+            continue
+        mean = sum(v for v, _ in vals) / len(vals)
+        low, low_seed = min(vals)
+        per_seed = " ".join(f"s{s} {v:.4f}" for v, s in sorted(vals, key=lambda x: x[1]))
+        same_txt = f"{sum(same) / len(same):.4f}" if len(same) == len(vals) else "not reported"
+        if bounded:
+            good = mean >= MEAN_MIN
+            print(("PASS " if good else "FAIL ") + f"{stage} {family} mean top-mask agreement with fp32 over seeds "
+                  f"0-3 {mean:.4f} (at least {MEAN_MIN})")
+            ok &= good
+            good = low >= SEED_MIN
+            print(("PASS " if good else "FAIL ") + f"{stage} {family} no seed under {SEED_MIN} (lowest {low:.4f}, "
+                  f"seed {low_seed})")
+            ok &= good
+        print(f"NOTE {stage} {family} ({rows[(stage, family, SEEDS[0])][3]}): top-mask {per_seed}; mean {mean:.4f}; "
+              f"same-index mean {same_txt}")
+        if bounded:
+            flips = c.execute(
+                "SELECT SUM(a.agreement < 0.5), SUM(a.agreement >= 0.5), AVG(CASE WHEN a.agreement >= 0.5 "
+                "THEN a.agreement END) FROM annotations a WHERE a.experiment_id IN (%s)" %
+                ",".join(str(rows[(stage, family, s)][4]) for s in SEEDS)).fetchone()
+            print(f"NOTE {stage} {family}: {flips[0]} annotations over the 4 seeds picked another mask than fp32 "
+                  f"(IoU < 0.5); the other {flips[1]} agree {flips[2]:.4f}")
 sys.exit(0 if ok else 1)
 PY

@@ -318,6 +318,20 @@ static void test_plan(void) {
     }
     EXPECT(refused == 5, "refused: a floor over 1, floors not an object, min_batches 0, a fractional max_passes, noise 1");
     plan_free(&p);
+
+    // The committed experiment files read, state their floors and the passes (tests run from
+    // the repository root).
+    const char *files[] = {"experiments/cpu.json", "experiments/gpu.json"};
+    for (int i = 0; i < 2; i++) {
+        plan_init(&p);
+        int rc = plan_load_file(&p, files[i], err, sizeof err);
+        char *pj = rc == 0 ? plan_to_json(&p) : NULL;
+        EXPECT(rc == 0 && pj && plan_json_floor(pj, "bf16") == 0.96 && plan_json_floor(pj, "fp32") == 0.999 &&
+                   plan_json_floor(pj, "int8") == 0.95 && p.target_noise == 0.02,
+               "%s reads, with its floors (bf16 0.96, fp32 0.999, int8 0.95) and target noise", files[i]);
+        if (pj) cJSON_free(pj);
+        plan_free(&p);
+    }
 }
 
 int main(void) {
