@@ -16,8 +16,11 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-        "usage: waterfall run [EXPERIMENT] [options]\n"
-        "       waterfall run --resume [RUN] [--db FILE]\n"
+        "usage: waterfall run [EXPERIMENT] [--stages LIST] [--models LIST] [--batch-sizes LIST]\n"
+        "           [--coco DIR] [--slice NAME] [--checkpoint-dir DIR] [--limit N] [--warmup N]\n"
+        "           [--min-batches N] [--max-passes P] [--target-noise X] [--timeout SECONDS]\n"
+        "           [--stage-dir DIR] [--db FILE]\n"
+        "       waterfall run --resume [RUN] [--force] [--db FILE]\n"
         "Runs every (stage, model, batch size) of the experiment as its own sam-<stage> eval\n"
         "process and stores the results. EXPERIMENT is a definition file (experiments/NAME.json,\n"
         "or just NAME); options given after it override its fields.\n"
@@ -40,6 +43,9 @@ static void usage(FILE *f) {
         "  --db FILE            results database (default " WF_DEFAULT_DB ")\n"
         "  --resume [RUN]       finish an incomplete run (default: the latest incomplete one)\n"
         "  --force              with --resume: take over a run started on another host\n"
+        "mIoU and masks come from the first pass; img/s is images timed over the timed ms of every\n"
+        "pass. Every stage and checkpoint is checked before anything is made (database, dataset,\n"
+        "logs). A progress line follows each experiment, the run's expected duration the first.\n"
         "A failed experiment (crash, signal, timeout, out of memory, bad output) is recorded with\n"
         "its reason and the run goes on. Exit status: 0 when the run completed (even with failed\n"
         "experiments), 1 on a harness error.\n", WF_DEFAULT_MIN_BATCHES, WF_DEFAULT_TARGET_NOISE,
