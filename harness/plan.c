@@ -189,6 +189,20 @@ double plan_json_floor(const char *plan_json, const char *precision) {
     return out;
 }
 
+double plan_json_stage_floor(const char *plan_json, const char *precision, const char *linear, const char **key) {
+    *key = NULL;
+    if (linear && linear[0] && strcmp(linear, "dense") != 0) {
+        double f = plan_json_floor(plan_json, linear);
+        if (!isnan(f)) {
+            *key = linear;
+            return f;
+        }
+    }
+    double f = plan_json_floor(plan_json, precision);
+    if (!isnan(f)) *key = precision;
+    return f;
+}
+
 void plan_json_floors_text(const char *plan_json, char *buf, size_t len) {
     cJSON *f = floors_of(plan_json);
     Str s;

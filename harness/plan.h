@@ -74,6 +74,11 @@ int plan_set_floors(Plan *p, const cJSON *obj, const char *source, char *err, si
 // The floor for a precision from a plan_json's "agreement_floor" (NaN when it names none;
 // the defaults when the plan has no such key, as runs stored before schema 4).
 double plan_json_floor(const char *plan_json, const char *precision);
+// The floor of a stage: the one named after its linear-layer format when that is not dense
+// and the floors name it ("int8": dynamic int8 is a precision of the encoder's linears, while
+// the stage's precision choice stays bf16), else the one of its precision. *key is set to the
+// key used (NaN and NULL when neither has a floor).
+double plan_json_stage_floor(const char *plan_json, const char *precision, const char *linear, const char **key);
 // "bf16 0.96, fp32 0.999, int8 0.95" from a plan_json, for reports.
 void plan_json_floors_text(const char *plan_json, char *buf, size_t len);
 

@@ -162,7 +162,7 @@ static double same_index(const RefMask *a, const RefMask *b) {
 static void gate_experiment(sqlite3 *db, long long exp_id) {
     sqlite3_stmt *st = db_prepare(db,
         "SELECT e.run_id, e.stage, e.model, e.batch_size, e.miou, r.reference_stage, r.plan_json,"
-        " json_extract(e.stage_info, '$.choices.precision')"
+        " json_extract(e.stage_info, '$.choices.precision'), json_extract(e.stage_info, '$.choices.linear')"
         " FROM experiments e JOIN runs r ON r.id = e.run_id WHERE e.id = ?1");
     db_bind_int(db, st, 1, exp_id);
     CHECK(SQL_ROW(db, st));
@@ -174,7 +174,11 @@ static void gate_experiment(sqlite3 *db, long long exp_id) {
     double miou = db_col_real(st, 4);
     snprintf(ref_stage, sizeof ref_stage, "%s", db_col_text(st, 5));
     snprintf(precision, sizeof precision, "%s", db_col_text(st, 7));
-    double agree_floor = plan_json_floor(db_col_text(st, 6), precision);
+    char linear[64], floor_key[64];
+    snprintf(linear, sizeof linear, "%s", db_col_text(st, 8));
+    const char *key;
+    double agree_floor = plan_json_stage_floor(db_col_text(st, 6), precision, linear, &key);
+    snprintf(floor_key, sizeof floor_key, "%s", key ? key : "");
     db_finalize(db, st);
 
     st = db_prepare(db,
@@ -244,7 +248,7 @@ static void gate_experiment(sqlite3 *db, long long exp_id) {
             Str why;
             str_init(&why);
             if (low_agree)
-                str_addf(&why, "agreement %.4f with %s under the %s floor %g", agreement, ref_stage, precision, agree_floor);
+                str_addf(&why, "agreement %.4f with %s under the %s floor %g", agreement, ref_stage, floor_key, agree_floor);
             if (low_miou)
                 str_addf(&why, "%smIoU %.4f under %.0f%% of %s's %.4f", why.len ? "; " : "", miou,
                          GATE_FRACTION * 100, ref_stage, ref_miou);
@@ -258,7 +262,7 @@ static void gate_experiment(sqlite3 *db, long long exp_id) {
                          "experiment's agreement_floor%s", precision[0] ? precision : "(none)", extra);
             } else {
                 gate = "ok";
-                snprintf(reason, sizeof reason, "agreement >= %s floor %g, mIoU within %.0f%% of %s%s", precision,
+                snprintf(reason, sizeof reason, "agreement >= %s floor %g, mIoU within %.0f%% of %s%s", floor_key,
                          agree_floor, GATE_FRACTION * 100, ref_stage, extra);
             }
             str_free(&why);

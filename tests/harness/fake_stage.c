@@ -97,7 +97,7 @@ static const Info INFOS[] = {
     {"sdpa", "fused", "cuDNN flash attention", "cuda", "bf16", "on", "on", "cudnn", "per-image", "dense"},
     {"relpos", "fused", "flash attention with rel-pos inside", "cuda", "bf16", "on", "on", "relpos", "per-image", "dense"},
     {"nested", "relpos", "ragged decoding", "cuda", "bf16", "on", "on", "relpos", "ragged", "dense"},
-    {"int8", "nested", "int8 encoder linears", "cuda", "int8", "on", "on", "relpos", "ragged", "int8"},
+    {"int8", "nested", "int8 encoder linears", "cuda", "bf16", "on", "on", "relpos", "ragged", "int8"},
     {"sparse", "nested", "2:4 sparse encoder linears", "cuda", "bf16", "on", "on", "relpos", "ragged", "sparse24"},
 };
 

@@ -5,7 +5,7 @@
 # 99 % of the reference, agreement under the floor of the stage's precision), same-index
 # agreement, and --help of every command.
 . tests/harness/lib.sh
-make_fakes cpu bf16 lossy flip crash hang garbage oom badsum nomasks nostageinfo good
+make_fakes cpu bf16 int8 lossy flip crash hang garbage oom badsum nomasks nostageinfo good
 make_fake_coco
 DB=$TMP/r.db
 
@@ -55,9 +55,12 @@ expect "per-annotation agreement stored" eq "$(q "$DB" "select count(*), min(a.a
 expect "the masks kept for same-index agreement are dropped when the run completes" eq \
     "$(q "$DB" "select count(masks), count(rle) from annotations")" "0|180"
 # An mIoU regression: the gate compares with 99 % of the reference's mIoU.
+FAKE_SHIFT_STAGE=int8 $WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --models m1 --batch-sizes 2 \
+    --stages cpu,int8 >"$TMP/out2" 2>/dev/null
+expect "the int8 floor (0.95) applies to a bf16 stage whose linears are int8" grep -q "^int8 .*FLAGGED: agreement 0.8667 with cpu under the int8 floor 0.95" "$TMP/out2"
 FAKE_PRECISION=int8 $WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --models m1 --batch-sizes 2 \
-    --stages cpu,lossy >"$TMP/out2" 2>/dev/null
-expect "the int8 floor (0.95) applies to a stage whose precision is int8" grep -q "^lossy .*FLAGGED: agreement 0.8667 with cpu under the int8 floor 0.95" "$TMP/out2"
+    --stages cpu,lossy >"$TMP/out2b" 2>/dev/null
+expect "... and to a stage whose precision is int8" grep -q "^lossy .*FLAGGED: agreement 0.8667 with cpu under the int8 floor 0.95" "$TMP/out2b"
 DEF=$TMP/floors.json
 echo '{"stages": ["cpu", "lossy", "flip"], "models": ["m1"], "batch_sizes": [2], "agreement_floor": {"fp32": 0.999, "bf16": 0.8}}' >"$DEF"
 $WF run "$DEF" --db "$DB" --stage-dir "$FAKES" --coco "$COCO" >"$TMP/out3" 2>/dev/null

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # tests/gpu/test_gpu_agreement.sh without a GPU: the same script, its harness run made with
-# fake stages (fp32, bf16, fused; eight synthetic model specs, seeds 0-3 of vit_b and vit_h), so
-# its parsing and its bound (mean over seeds 0-3 at least 0.98, no seed under 0.96, for every
-# stage of bf16 precision) are checked against known agreements:
+# fake stages (fp32, bf16, fused, int8, sparse; eight synthetic model specs, seeds 0-3 of vit_b
+# and vit_h), so its parsing and its bounds (mean over seeds 0-3 at least 0.98, no seed under
+# 0.96, for every stage of bf16 precision with dense linears; int8 linears: a mean of 0.97;
+# sparse linears reported only) are checked against known agreements:
 #   all faithful                         -> every bound passes, exit 0
 #   fused shifted on every 2nd annotation of seed 3 (agreement 1 - 0.5 * 24/180 = 0.9333)
 #                                        -> fused's mean 0.9833 passes, its seed 3 fails
 #   bf16 shifted everywhere (156/180)    -> bf16's mean and lowest seed 0.8667 fail
 . tests/harness/lib.sh
-make_fakes fp32 bf16 fused
+make_fakes fp32 bf16 fused int8 sparse
 make_fake_coco
 SCRIPT=tests/gpu/test_gpu_agreement.sh
 bash -n "$SCRIPT"
@@ -18,9 +19,11 @@ export AGREEMENT_RUN_ARGS="--stage-dir $FAKES --coco $COCO --limit 12"
 AGREEMENT_WORK=$TMP/w1 bash "$SCRIPT" >"$TMP/o1" 2>&1
 rc=$?
 expect "faithful stages: exit 0" [ $rc -eq 0 ]
-expect "one harness run of 3 stages x 8 model specs at batch 8" eq \
-    "$(q "$TMP/w1/agreement.db" "select count(*), count(distinct checkpoint), min(batch_size), max(batch_size) from experiments where status = 'ok'")" "24|8|8|8"
-expect "faithful stages: 8 bounds checked, all pass" eq "$(grep -c '^PASS' "$TMP/o1") $(grep -c '^FAIL' "$TMP/o1")" "8 0"
+expect "one harness run of 5 stages x 8 model specs at batch 8" eq \
+    "$(q "$TMP/w1/agreement.db" "select count(*), count(distinct checkpoint), min(batch_size), max(batch_size) from experiments where status = 'ok'")" "40|8|8|8"
+expect "faithful stages: 10 bounds checked, all pass" eq "$(grep -c '^PASS' "$TMP/o1") $(grep -c '^FAIL' "$TMP/o1")" "10 0"
+expect "int8 linears: the mean bound of 0.97 only" eq "$(grep -c '^PASS int8 vit_[bh] mean top-mask agreement with fp32 over seeds 0-3 1.0000 (at least 0.97)$' "$TMP/o1") $(grep -c '^PASS int8 vit_[bh] no seed' "$TMP/o1")" "2 0"
+expect "sparse linears: reported, not bounded" eq "$(grep -c '^PASS sparse\|^FAIL sparse' "$TMP/o1") $(grep -c '^NOTE sparse vit_[bh] (bf16, sparse24 linears): .*(reported, not bounded)$' "$TMP/o1")" "0 2"
 expect "faithful stages: the bf16 and fused bounds, per model" eq \
     "$(grep -cE '^PASS (bf16|fused) vit_[bh] mean top-mask agreement with fp32 over seeds 0-3 1\.0000 \(at least 0\.98\)$' "$TMP/o1")" 4
 expect "fp32 reported, not bounded" eq "$(grep -c '^PASS fp32\|^FAIL fp32' "$TMP/o1") $(grep -c '^NOTE fp32 vit_[bh] (fp32)' "$TMP/o1")" "0 2"

@@ -306,6 +306,12 @@ static void test_plan(void) {
     EXPECT(plan_json_floor(pj, "bf16") == 0.97 && plan_json_floor(pj, "fp8") == 0.9 && isnan(plan_json_floor(pj, "fp32")) &&
                !strcmp(floors, "bf16 0.97, fp8 0.9"), "floors read back from the stored plan (%s; none for fp32)", floors);
     cJSON_free(pj);
+    const char *key;
+    EXPECT(plan_json_stage_floor("{}", "bf16", "int8", &key) == 0.95 && !strcmp(key, "int8") &&
+               plan_json_stage_floor("{}", "bf16", "dense", &key) == 0.96 && !strcmp(key, "bf16") &&
+               plan_json_stage_floor("{}", "bf16", "sparse24", &key) == 0.96 && !strcmp(key, "bf16") &&
+               isnan(plan_json_stage_floor("{}", "fp8", "dense", &key)) && key == NULL,
+           "a stage's floor: its linear format's when named (int8), else its precision's");
     EXPECT(plan_json_floor("{\"name\":\"old\"}", "bf16") == 0.96 && plan_json_floor("{}", "fp32") == 0.999 &&
                isnan(plan_json_floor("{}", "")), "a plan stored before floors gets the defaults");
     const char *bads[] = {"{\"agreement_floor\":{\"bf16\":1.5}}", "{\"agreement_floor\":[0.9]}",
