@@ -24,5 +24,5 @@ for limit in 1 0.10; do
     total=$(wc -l <"$TMP/all")
     echo "max-load $limit: $(for v in SAME UNCLEAR FASTER SLOWER; do printf '%s %s, ' $v "$(grep -c " $v " "$TMP/all")"; done)of $total"
 done
-echo "time ratios (B/A) min/median/max: $(awk '{print $6}' "$TMP/all" | sort -g | awk '{a[NR]=$1} END {print a[1], a[int((NR+1)/2)], a[NR]}')"
+echo "time ratios (B/A) min/median/max: $(awk '{print $7}' "$TMP/all" | sort -g | awk '{a[NR]=$1} END {print a[1], a[int((NR+1)/2)], a[NR]}')"
 echo "busy (other processes' CPU share) per experiment: $(sqlite3 "$DB" "select group_concat(printf('%.0f%%', other_load * 100), ' ') from experiments")"
