@@ -31,9 +31,10 @@ STATIC_LIBS := -Wl,-Bstatic -lturbojpeg -lpng16 -lz -lsqlite3 -Wl,-Bdynamic
 HOST_LIBS   := -Wl,-rpath,'$$ORIGIN/lib' -Wl,-rpath,'$$ORIGIN/../lib' -Wl,-rpath,'$$ORIGIN/../../lib' -lcjson $(STATIC_LIBS) -lm -ldl -pthread
 BLAS_LIBS   := -Wl,-Bstatic -lopenblas -Wl,-Bdynamic -lgfortran
 # --as-needed: a stage executable records only the CUDA libraries its choices' code calls (a
-# library that only a later stage's kernels use is no dependency of sam-fp32 or sam-bf16).
+# library that only a later stage's kernels use is no dependency of sam-fp32 or sam-bf16; cuDNN
+# is recorded by sam-sdpa and the tests that call its attention, tests/core/test_cudnn_link.sh).
 CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -Wl,--as-needed -lcublasLt -lcublas \
-               -Wl,--no-as-needed -lcudart_static -lrt
+               -lcudnn -Wl,--no-as-needed -lcudart_static -lrt
 
 COMMON_SRC  := $(wildcard common/*.c)
 CORE_SRC    := $(wildcard variants/core/*.c)
@@ -125,6 +126,27 @@ $(VENV)/.done: tests/requirements.txt | $(BUILD)/.deps
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r tests/requirements.txt
 	@touch $@
+
+# ---- cuSPARSELt (the sparse stage's 2:4 GEMMs): the PyPI package under build/ ----------------
+# nvidia-cusparselt-cu13 at the version in the GPU machine's PyTorch environment, installed with
+# the venv's pip. Only its header is a build input: kernels/cuda/sparse24_linear.cu opens the
+# library with dlopen when a stage chooses the format (a missing library is named by the
+# stage). sam-sparse and tests/gpu/test_sparse24 get RUNPATHs where dlopen finds it: this build
+# folder's copy, and the GPU machine's PyTorch environment (design.md section 8).
+CUSPARSELT_VERSION := 0.8.0
+CUSPARSELT       := $(BUILD)/cusparselt/nvidia/cusparselt
+CUSPARSELT_STAMP := $(BUILD)/cusparselt/.done
+CUSPARSELT_H200  := /opt/torch/.venv/lib/python3.12/site-packages/nvidia/cusparselt/lib
+$(CUSPARSELT_STAMP): | $(VENV)/.done
+	rm -rf $(BUILD)/cusparselt
+	$(VENV)/bin/pip install -q --no-deps --target $(BUILD)/cusparselt nvidia-cusparselt-cu13==$(CUSPARSELT_VERSION)
+	test -f $(CUSPARSELT)/include/cusparseLt.h && test -f $(CUSPARSELT)/lib/libcusparseLt.so.0
+	@touch $@
+$(BUILD)/obj/kernels/cuda/sparse24_linear.o: $(CUSPARSELT_STAMP)
+$(BUILD)/obj/kernels/cuda/sparse24_linear.o: NVCCFLAGS += -I$(CUSPARSELT)/include
+SPARSE_RPATH := -Wl,-rpath,'$$ORIGIN/cusparselt/nvidia/cusparselt/lib' \
+                -Wl,-rpath,'$$ORIGIN/../../cusparselt/nvidia/cusparselt/lib' -Wl,-rpath,$(CUSPARSELT_H200)
+$(BUILD)/sam-sparse $(BUILD)/tests/gpu/test_sparse24: CUDA_LIBS += $(SPARSE_RPATH)
 
 # ---- make run: the default waterfall on what this machine has (harness/README.md) ---------
 # With a GPU (nvidia-smi lists one): every built stage, experiments/gpu.json; without: the cpu

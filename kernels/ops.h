@@ -111,6 +111,18 @@ struct LinearFormat {
     void (*run)(Exec *x, void *y_act, const void *x_act, const LinearWeight *w, int64_t rows,
                 Act act, const void *residual_act);
     void (*release)(Exec *x, LinearWeight *w);   // frees what prepare made, w included
+    // Scratch bytes a run of `rows` rows will need (int8: the quantised activations and their
+    // scales); asked by the planning pass as AttentionImpl.workspace_bytes. NULL: none.
+    size_t (*workspace_bytes)(Exec *x, const LinearWeight *w, int64_t rows);
+    // Optional (NULL: none). Called by the stage's backend when it opens, before anything is
+    // loaded: a format that needs a library loads it here, or exits with one line naming the
+    // stage and the library (sparse24: cuSPARSELt).
+    void (*open)(const char *stage_name);
+    // Optional (NULL: none). The planning pass calls it for every run the model will make
+    // (rows, activation, whether a residual is added), before any run or capture: a format
+    // makes its per-shape plans here (sparse24: cuSPARSELt's algorithm search, which runs
+    // kernels), never in a timed or captured region.
+    void (*plan)(Exec *x, const LinearWeight *w, int64_t rows, Act act, int has_residual);
 };
 
 // What a stage chooses of its backend. A backend refuses, by name, a choice it cannot do.
@@ -123,6 +135,18 @@ typedef struct OpsChoices {
 } OpsChoices;
 
 static inline int impl_serves(unsigned dtypes, DType dt) { return (dtypes >> dt) & 1u; }
+
+// A ragged set of per-prompt masks for post-processing (the nested stage's ragged decoding):
+// n prompts, each of its own image's size, packed one after another. Prompt p's c planes of
+// (orig_h, orig_w) start at element c * offset[p] of a mask or logit buffer, and its ground
+// truth (one plane) at offset[p]: the layout of Batch.mask_offset (datasets/batch.h). Every
+// array is in backend memory.
+typedef struct {
+    int n;                  // prompts
+    const int32_t *size;    // (n, 4): in_h, in_w (the resized image inside the padded input),
+                            // orig_h, orig_w of the prompt's image
+    const int64_t *offset;  // (n): pixel offset of the prompt's planes, as above
+} RaggedMasks;
 
 struct Ops {
     const char *name;  // "cpu", "cuda-fp32", "cuda-bf16", ...
@@ -167,6 +191,14 @@ struct Ops {
     // y[i] = a[i % a_period] + b[i % b_period] for i < n (broadcasting by period). y may alias.
     void (*add)(Exec *x, void *y_act, const void *a_act, const void *b_act, int64_t n,
                 int64_t a_period, int64_t b_period);
+    // The per-image part of a ragged set read through the prompts' image index, in one pass:
+    // y[p * block + i] = a[index[p] * block + i] + b[(p * block + i) % b_period] for p < n,
+    // i < block. index (n) int32 in backend memory. With b the no-mask embedding (period dim)
+    // it makes every prompt's keys from its image's embedding; with b per prompt (period
+    // n * block), the image's embedding plus the prompt's dense mask embedding. y must not
+    // alias a.
+    void (*gather_add)(Exec *x, void *y_act, const void *a_act, const int32_t *index,
+                       const void *b_act, int64_t n, int64_t block, int64_t b_period);
     // Strided 3-D copy of act elements: dst[b][r][c] = src[b][r][c], for c < cols.
     void (*copy3d)(Exec *x, void *dst_act, const void *src_act, int64_t batch, int64_t rows,
                    int64_t cols, int64_t dst_batch_stride, int64_t dst_row_stride,
@@ -206,6 +238,15 @@ struct Ops {
     void (*resize_bilinear)(Exec *x, float *dst, const float *src, int n, int hin, int win,
                             int hfull, int wfull, int hout, int wout);
 
+    // Sam.postprocess_masks of a ragged set in one pass: for each prompt p of r and each of its
+    // c masks, src (hin, win) (prompt p's masks at src + p * c * hin * win) is resized to
+    // (hfull, wfull), cropped to the top-left (in_h, in_w) of p and resized to (orig_h,
+    // orig_w) of p, into dst at c * r->offset[p]. The same float operations, in the same order,
+    // as resize_bilinear to the crop followed by resize_bilinear to the original size (the
+    // intermediate never stored).
+    void (*resize_masks_ragged)(Exec *x, float *dst, const float *src, int c, int hin, int win,
+                                int hfull, int wfull, const RaggedMasks *r);
+
     // ---- evaluation (the end of the timed region) -------------------------------------------
     // For each of n prompts: write every mask as logits > 0 to masks (n, c, h, w) uint8 0/1
     // (predict_torch's thresholded masks), pick the mask with the highest predicted IoU (the
@@ -215,6 +256,12 @@ struct Ops {
     void (*top_mask_stats)(Exec *x, uint8_t *masks, int32_t *top_index, int64_t *inter,
                            int64_t *uni, const float *logits, const float *pred_iou,
                            const uint8_t *gt, int n, int c, int h, int w);
+    // top_mask_stats over a ragged set: prompt p's c logit planes at logits + c * r->offset[p]
+    // and masks at masks + c * r->offset[p], its ground truth at gt + r->offset[p], all of its
+    // image's (orig_h, orig_w); pred_iou (r->n, c); top_index, inter, uni (r->n).
+    void (*top_mask_stats_ragged)(Exec *x, uint8_t *masks, int32_t *top_index, int64_t *inter,
+                                  int64_t *uni, const float *logits, const float *pred_iou,
+                                  const uint8_t *gt, int c, const RaggedMasks *r);
 
     // ---- timing ------------------------------------------------------------------------------
     // Marks the start of a timed region in the backend's queue (a device event on CUDA).
@@ -239,9 +286,31 @@ struct Ops {
     void *(*graph_end)(Exec *x);
     void (*graph_launch)(Exec *x, void *graph);
     void (*graph_free)(Exec *x, void *graph);
+    // Concurrent lanes: lane 0 is the main queue, lanes 1..n-1 run beside it, each with its own
+    // scratch. lanes_open makes n lanes (outside any timed or captured region); set_lane sends
+    // the following operations to a lane; lanes_fork makes every lane wait for lane 0's work so
+    // far; lanes_join makes lane 0 wait for every lane's.
+    void (*lanes_open)(Exec *x, int n);
+    void (*set_lane)(Exec *x, int lane);
+    void (*lanes_fork)(Exec *x);
+    void (*lanes_join)(Exec *x);
     // Work queued since start: device kernels and library calls launched from the host
     // (graph_launch counts 1) and kernels executed (a replayed graph counts its kernel nodes).
     void (*launch_counts)(Exec *x, uint64_t *host_launches, uint64_t *kernels);
 };
+
+// An execution context for a table and its backend state, with no arena (the model's
+// variants/core/exec.h commits one after a planning pass).
+static inline void exec_init(Exec *x, const Ops *ops, void *backend) {
+    *x = (Exec){0};
+    x->ops = ops;
+    x->backend = backend;
+    x->act_size = ops->act_dtype == DT_BF16 ? 2 : 4;
+}
+
+// Element offset in an activation buffer.
+static inline void *act_at(const Exec *x, const void *p, int64_t i) {
+    return (char *)p + (size_t)i * x->act_size;
+}
 
 #endif

@@ -26,6 +26,39 @@
 // decoder captured as CUDA Graphs.
 #define WATERFALL_FUSED WATERFALL_BF16, .ops.fusion = 1, .graphs = 1
 
+// sdpa = fused with attention through cuDNN's fused scaled-dot-product attention (flash), the
+// encoder's rel-pos terms materialised as an attention bias, as the seed's SDPA stage passes
+// attn_mask; the decoder's attentions through it too.
+#define WATERFALL_SDPA                                                                        \
+    WATERFALL_FUSED, .ops.encoder_attention = &cuda_attention_cudnn_sdpa,                     \
+                     .ops.decoder_attention = &cuda_attention_cudnn_sdpa
+
+// sparse = nested with the four linears of every encoder block 2:4-pruned at load and
+// multiplied as 2:4 sparse bfloat16 on cuSPARSELt, as the seed's sparse stage (int8 and sparse
+// are alternatives on top of nested). The stage it changes is the argument: variants/sparse.c
+// passes WATERFALL_NESTED, or WATERFALL_FUSED while the nested stage is not built (its `after`
+// says which).
+#define WATERFALL_SPARSE(base) base, .ops.encoder_linear = &cuda_linear_sparse24, .prune24 = 1
+
+// relpos = fused with the image encoder's attention as one flash kernel that computes the
+// decomposed rel-pos terms inside (the seed's Triton kernel); the decoder keeps explicit
+// attention (the kernel serves the rel-pos attention only).
+#define WATERFALL_RELPOS WATERFALL_FUSED, .ops.encoder_attention = &cuda_attention_flash_relpos
+
+// nested = relpos with ragged decoding: every prompt of a batch through the prompt encoder, the
+// mask decoder (captured as one graph per batch shape), post-processing and the top-mask
+// statistics at once, with a per-prompt image index and no padding (the seed's NT stage,
+// NestedTensors; variants/core/eval_batch.c decode_ragged).
+#define WATERFALL_NESTED WATERFALL_RELPOS, .decoding = DECODE_RAGGED
+
+// int8 = nested with the four linears of every encoder block as dynamic symmetric int8 (weights
+// per output channel at load, activations per token at run time, wgmma int8 GEMM with the
+// dequantisation, bias, GELU and residual in its epilogue: kernels/cuda/int8_linear.cu), as the
+// seed's int8 stage (torchao dynamic quantisation). The stage it changes is the argument:
+// variants/int8.c passes WATERFALL_NESTED, or WATERFALL_FUSED while the nested stage is not
+// built (its `after` says which).
+#define WATERFALL_INT8(base) base, .ops.encoder_linear = &cuda_linear_int8
+
 // Every GPU stage opens the CUDA backend the same way.
 #define WATERFALL_CUDA_BACKEND \
     .open = cuda_stage_open, .close = cuda_stage_close, .describe = cuda_stage_describe

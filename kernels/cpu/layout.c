@@ -10,6 +10,18 @@ void cpu_add(Exec *x, void *y_, const void *a_, const void *b_, int64_t n, int64
     for (int64_t i = 0; i < n; i++) y[i] = a[i % ap] + b[i % bp];
 }
 
+// The per-image block of each prompt, read through the prompt's image index, plus b.
+void cpu_gather_add(Exec *x, void *y_, const void *a_, const int32_t *index, const void *b_,
+                    int64_t n, int64_t block, int64_t bp) {
+    float *y = y_;
+    const float *a = a_, *b = b_;
+    for (int64_t p = 0; p < n; p++) {
+        const float *src = a + (int64_t)index[p] * block;
+        float *dst = y + p * block;
+        for (int64_t i = 0; i < block; i++) dst[i] = src[i] + b[(p * block + i) % bp];
+    }
+}
+
 void cpu_copy3d(Exec *x, void *dst_, const void *src_, int64_t batch, int64_t rows, int64_t cols,
                 int64_t dbs, int64_t drs, int64_t sbs, int64_t srs) {
     float *dst = dst_;

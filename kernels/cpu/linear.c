@@ -53,6 +53,56 @@ static void epilogue_rows(void *ctx, int64_t r0, int64_t r1) {
     }
 }
 
+// Batch invariance: a row's output depends on that row alone, never on how many rows the call
+// has. Ragged decoding sends every prompt of a batch through one call where per-image decoding
+// sends each image's prompts through another, and the two must agree bit for bit here (the
+// same masks file). OpenBLAS (0.3.21, measured) rounds differently for small problems (its
+// small-matrix kernels: under 64 rows here) and for outputs narrower than 8 whatever the row
+// count; from 64 rows up, with 8 or more outputs, every row comes out the same. So narrow
+// outputs are computed here row by row, and calls of fewer than LINEAR_MIN_ROWS rows run as
+// LINEAR_MIN_ROWS rows (zero padding, through a scratch copy).
+#define LINEAR_MIN_ROWS 64
+#define LINEAR_MIN_OUT 8
+
+typedef struct {
+    float *y;
+    const float *in, *W;
+    int out, k;
+} NarrowRows;
+
+static void narrow_rows(void *ctx, int64_t r0, int64_t r1) {
+    NarrowRows *a = ctx;
+    for (int64_t r = r0; r < r1; r++)
+        for (int j = 0; j < a->out; j++) {
+            const float *xr = a->in + r * a->k, *wj = a->W + (int64_t)j * a->k;
+            float acc = 0.0f;
+            for (int c = 0; c < a->k; c++) acc += xr[c] * wj[c];
+            a->y[r * a->out + j] = acc;
+        }
+}
+
+// y (rows, out) = in (rows, k) W^T, batch-invariant as above.
+static void linear_gemm(float *y, const float *in, const float *W, int64_t rows, int out, int k) {
+    if (out < LINEAR_MIN_OUT) {
+        NarrowRows a = {y, in, W, out, k};
+        cpu_parallel_for(rows, narrow_rows, &a);
+        return;
+    }
+    if (rows < LINEAR_MIN_ROWS) {
+        float *pin = xcalloc((size_t)LINEAR_MIN_ROWS * k, sizeof(float));
+        float *pout = xmalloc((size_t)LINEAR_MIN_ROWS * out * sizeof(float));
+        memcpy(pin, in, (size_t)rows * k * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, LINEAR_MIN_ROWS, out, k, 1.0f, pin, k,
+                    W, k, 0.0f, pout, out);
+        memcpy(y, pout, (size_t)rows * out * sizeof(float));
+        free(pin), free(pout);
+        return;
+    }
+    CHECK(rows <= 0x7fffffff);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, out, k, 1.0f, in, k, W, k, 0.0f,
+                y, out);
+}
+
 // ref: torch.nn.Linear: y = x W^T + b, then the activation, then the residual add.
 void cpu_linear(Exec *x, void *y_, const void *in_, const LinearWeight *w, int64_t rows, Act act,
                 const void *residual) {
@@ -68,9 +118,7 @@ void cpu_linear(Exec *x, void *y_, const void *in_, const LinearWeight *w, int64
         memcpy(saved, y, (size_t)rows * out * sizeof(float));
         residual = saved;
     }
-    CHECK(rows <= 0x7fffffff);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, out, k, 1.0f, in, k, cl->W, k,
-                0.0f, y, out);
+    linear_gemm(y, in, cl->W, rows, out, k);
     Epilogue e = {y, cl->b, residual, out, act};
     if (cl->b || act != ACT_NONE || residual) cpu_parallel_for(rows, epilogue_rows, &e);
     free(saved);

@@ -1,6 +1,9 @@
 // Post-processing on the CPU: bilinear mask resizing and the top-mask statistics.
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "common/check.h"
 
 #include "cpu_ops.h"
 
@@ -86,5 +89,40 @@ void cpu_top_mask_stats(Exec *x, uint8_t *masks, int32_t *top_index, int64_t *in
         top_index[i] = best;
         inter[i] = in;
         uni[i] = un;
+    }
+}
+
+// The reference of the ragged post-processing: per prompt, the two resizes of
+// sam_postprocess (to the padded input, cropped; then to the original size) through a crop
+// buffer, so the ragged result is the per-image one by construction.
+void cpu_resize_masks_ragged(Exec *x, float *dst, const float *src, int c, int hin, int win,
+                             int hfull, int wfull, const RaggedMasks *r) {
+    int64_t crop_cap = 0;
+    float *crop = NULL;
+    for (int p = 0; p < r->n; p++) {
+        const int32_t *sz = r->size + 4 * p;
+        int in_h = sz[0], in_w = sz[1], oh = sz[2], ow = sz[3];
+        if (in_h > hfull || in_w > wfull || in_h <= 0 || in_w <= 0 || oh <= 0 || ow <= 0)
+            die("cpu resize_masks_ragged: prompt %d: crop %dx%d of %dx%d to %dx%d", p, in_h, in_w,
+                hfull, wfull, oh, ow);
+        int64_t need = (int64_t)c * in_h * in_w;
+        if (need > crop_cap) {
+            free(crop);
+            crop = xmalloc((size_t)need * sizeof(float));
+            crop_cap = need;
+        }
+        cpu_resize_bilinear(x, crop, src + (int64_t)p * c * hin * win, c, hin, win, hfull, wfull, in_h, in_w);
+        cpu_resize_bilinear(x, dst + (int64_t)c * r->offset[p], crop, c, in_h, in_w, oh, ow, oh, ow);
+    }
+    free(crop);
+}
+
+void cpu_top_mask_stats_ragged(Exec *x, uint8_t *masks, int32_t *top_index, int64_t *inter,
+                               int64_t *uni, const float *logits, const float *pred_iou,
+                               const uint8_t *gt, int c, const RaggedMasks *r) {
+    for (int p = 0; p < r->n; p++) {
+        int64_t off = r->offset[p];
+        cpu_top_mask_stats(x, masks + c * off, top_index + p, inter + p, uni + p, logits + c * off,
+                           pred_iou + (int64_t)p * c, gt + off, 1, c, r->size[4 * p + 2], r->size[4 * p + 3]);
     }
 }

@@ -51,6 +51,8 @@ extern "C" CudaBackend *cuda_backend_open(const char *stage_name) {
     // (CUBLAS_TF32_TENSOR_OP_MATH or a *_FAST_TF32 compute type), which nothing here does.
     cublasCheck(cublasSetMathMode(b->cublas, CUBLAS_DEFAULT_MATH));
     cublasCheck(cublasLtCreate(&b->lt));
+    b->n_lanes = 1;
+    b->lane = 0;
     b->attn_ws_cap = CUDA_ATTN_WORKSPACE_DEFAULT;
     const char *s = getenv("SAM_CUDA_SYNC");
     b->sync_each_launch = s && strcmp(s, "1") == 0;
@@ -59,7 +61,19 @@ extern "C" CudaBackend *cuda_backend_open(const char *stage_name) {
 
 extern "C" void cuda_backend_close(CudaBackend *b) {
     if (!b) return;
+    cuda_set_lane_b(b, 0);
+    for (int i = 1; i < b->n_lanes; i++) {
+        CudaLane *l = &b->lanes[i];
+        cudaCheck(cudaStreamSynchronize(l->stream));
+        if (l->ws) cuda_dev_free(b, l->ws);
+        cuda_dev_free(b, l->cublas_ws);
+        cublasCheck(cublasDestroy(l->cublas));
+        cudaCheck(cudaEventDestroy(l->done));
+        cudaCheck(cudaStreamDestroy(l->stream));
+    }
+    if (b->n_lanes > 1) cudaCheck(cudaEventDestroy(b->fork_event));
     cudaCheck(cudaStreamSynchronize(b->stream));
+    if (b->sdpa_release) b->sdpa_release(b);
     if (b->ws) cuda_dev_free(b, b->ws);
     cuda_dev_free(b, b->cublas_ws);
     cublasCheck(cublasDestroy(b->cublas));
@@ -107,6 +121,28 @@ static void nvml_driver_version(char *out, size_t len) {
     dlclose(h);
 }
 
+// The cuDNN this process loaded, if any: the executables whose choices call cuDNN (sam-sdpa)
+// link it, the others do not, so the symbol is looked up in what is loaded rather than linked.
+// `"cudnn":"9.19.0","cudnn_library":"<path>"` with a leading comma, or "" when none is loaded.
+static void cudnn_loaded(char *out, size_t len) {
+    out[0] = 0;
+    void *sym = dlsym(RTLD_DEFAULT, "cudnnGetVersion");
+    if (!sym) return;
+    size_t v = ((size_t (*)(void))sym)();
+    Dl_info info;
+    char path[512] = "unknown";
+    if (dladdr(sym, &info) && info.dli_fname) {
+        size_t o = 0;
+        for (const char *s = info.dli_fname; *s && o + 2 < sizeof path; s++) {
+            if (*s == '"' || *s == '\\') path[o++] = '\\';
+            path[o++] = (unsigned char)*s < 0x20 ? ' ' : *s;
+        }
+        path[o] = 0;
+    }
+    snprintf(out, len, ",\"cudnn\":\"%zu.%zu.%zu\",\"cudnn_library\":\"%s\"", v / 10000,
+             v / 100 % 100, v % 100, path);
+}
+
 extern "C" void cuda_backend_describe(CudaBackend *b, char *buf, size_t len) {
     int driver = 0, runtime = 0, sm_khz = 0, mem_khz = 0, bus = 0, cublas_ver = 0;
     cudaCheck(cudaDriverGetVersion(&driver));
@@ -123,15 +159,17 @@ extern "C" void cuda_backend_describe(CudaBackend *b, char *buf, size_t len) {
     }
     name[o] = 0;
     nvml_driver_version(drv, sizeof drv);
+    char cudnn[640];
+    cudnn_loaded(cudnn, sizeof cudnn);
     snprintf(buf, len,
              "{\"kind\":\"cuda\",\"name\":\"%s\",\"compute_capability\":\"%d.%d\","
              "\"sm_count\":%d,\"memory_mib\":%zu,\"l2_mib\":%.1f,\"sm_clock_mhz\":%d,"
              "\"memory_clock_mhz\":%d,\"memory_bus_bits\":%d,\"driver\":\"%s\","
-             "\"cuda_driver\":\"%d.%d\",\"cuda_runtime\":\"%d.%d\",\"cublas\":%d}",
+             "\"cuda_driver\":\"%d.%d\",\"cuda_runtime\":\"%d.%d\",\"cublas\":%d%s}",
              name, b->prop.major, b->prop.minor, b->prop.multiProcessorCount,
              b->prop.totalGlobalMem >> 20, b->prop.l2CacheSize / 1048576.0, sm_khz / 1000,
              mem_khz / 1000, bus, drv, driver / 1000, (driver % 1000) / 10, runtime / 1000,
-             (runtime % 1000) / 10, cublas_ver);
+             (runtime % 1000) / 10, cublas_ver, cudnn);
 }
 
 // ---- tracked device memory ----------------------------------------------------------------
@@ -302,8 +340,75 @@ extern "C" double cuda_timer_mark_ms(Exec *x, int from, int to) {
     return ms;
 }
 
+// ---- Ops: lanes --------------------------------------------------------------------------------
+// The current lane's resources live in the backend's plain fields; switching saves them back.
+extern "C" void cuda_set_lane_b(CudaBackend *b, int lane) {
+    if (lane < 0 || lane >= b->n_lanes) die("cuda set_lane: lane %d of %d", lane, b->n_lanes);
+    if (lane == b->lane) return;
+    CudaLane *cur = &b->lanes[b->lane], *next = &b->lanes[lane];
+    cur->stream = b->stream, cur->cublas = b->cublas, cur->cublas_ws = b->cublas_ws;
+    cur->ws = b->ws, cur->ws_bytes = b->ws_bytes;
+    b->stream = next->stream, b->cublas = next->cublas, b->cublas_ws = next->cublas_ws;
+    b->ws = next->ws, b->ws_bytes = next->ws_bytes;
+    b->lane = lane;
+}
+
+extern "C" void cuda_set_lane(Exec *x, int lane) { cuda_set_lane_b(cuda_backend(x), lane); }
+
+extern "C" void cuda_lanes_open(Exec *x, int n) {
+    CudaBackend *b = cuda_backend(x);
+    if (n < 1 || n > CUDA_MAX_LANES) die("cuda lanes_open: %d lanes (1..%d)", n, CUDA_MAX_LANES);
+    if (b->capturing) die("cuda lanes_open inside a graph capture");
+    if (n <= b->n_lanes) return;
+    if (b->n_lanes == 1) cudaCheck(cudaEventCreateWithFlags(&b->fork_event, cudaEventDisableTiming));
+    if (b->lane != 0) cuda_set_lane_b(b, 0);
+    b->lanes[0].stream = b->stream;
+    for (int i = b->n_lanes; i < n; i++) {
+        CudaLane *l = &b->lanes[i];
+        memset(l, 0, sizeof *l);
+        cudaCheck(cudaStreamCreateWithFlags(&l->stream, cudaStreamNonBlocking));
+        cudaCheck(cudaEventCreateWithFlags(&l->done, cudaEventDisableTiming));
+        cublasCheck(cublasCreate(&l->cublas));
+        cublasCheck(cublasSetStream(l->cublas, l->stream));
+        l->cublas_ws = cuda_dev_alloc(b, b->cublas_ws_bytes);
+        cublasCheck(cublasSetWorkspace(l->cublas, l->cublas_ws, b->cublas_ws_bytes));
+        cublasCheck(cublasSetMathMode(l->cublas, CUBLAS_DEFAULT_MATH));
+    }
+    cudaCheck(cudaEventCreateWithFlags(&b->lanes[0].done, cudaEventDisableTiming));
+    b->n_lanes = n;
+}
+
+// Every other lane waits for the main lane's work queued so far.
+extern "C" void cuda_lanes_fork(Exec *x) {
+    CudaBackend *b = cuda_backend(x);
+    if (b->lane != 0) die("cuda lanes_fork from lane %d", b->lane);
+    cudaCheck(cudaEventRecord(b->fork_event, b->stream));
+    for (int i = 1; i < b->n_lanes; i++) cudaCheck(cudaStreamWaitEvent(b->lanes[i].stream, b->fork_event, 0));
+    cuda_count_copy(b);
+}
+
+// The main lane waits for every other lane's work queued so far.
+extern "C" void cuda_lanes_join(Exec *x) {
+    CudaBackend *b = cuda_backend(x);
+    if (b->lane != 0) die("cuda lanes_join from lane %d", b->lane);
+    for (int i = 1; i < b->n_lanes; i++) {
+        cudaCheck(cudaEventRecord(b->lanes[i].done, b->lanes[i].stream));
+        cudaCheck(cudaStreamWaitEvent(b->stream, b->lanes[i].done, 0));
+    }
+    cuda_count_copy(b);
+}
+
 // ---- Ops: workspace and graphs --------------------------------------------------------------
-extern "C" void cuda_reserve_workspace(Exec *x, size_t bytes) { (void)cuda_workspace(x, bytes); }
+// Every lane's scratch: any lane may run any operation.
+extern "C" void cuda_reserve_workspace(Exec *x, size_t bytes) {
+    CudaBackend *b = cuda_backend(x);
+    int home = b->lane;
+    for (int i = 0; i < b->n_lanes; i++) {
+        cuda_set_lane_b(b, i);
+        (void)cuda_workspace(x, bytes);
+    }
+    cuda_set_lane_b(b, home);
+}
 
 // A captured graph: the instantiated executable and the kernel nodes it replays.
 typedef struct {

@@ -59,9 +59,26 @@ typedef struct {
     cublasLtMatmulAlgo_t algo;
 } LtPlan;
 
+// A lane: a stream with its own cuBLAS handle and scratch, so work on two lanes never shares
+// a buffer. Lane 0 is the main one; lanes 1.. exist once lanes_open made them.
+#define CUDA_MAX_LANES 8
+typedef struct {
+    cudaStream_t stream;
+    cublasHandle_t cublas;
+    void *cublas_ws;
+    void *ws;
+    size_t ws_bytes;
+    cudaEvent_t done;             // lanes_join: this lane's work so far
+} CudaLane;
+
 struct CudaBackend {
     int device;
     cudaDeviceProp prop;
+    // The current lane's stream, cuBLAS handle and scratch (stream, cublas, cublas_ws, ws,
+    // ws_bytes below) are the fields every operation uses; set_lane swaps them with lanes[].
+    CudaLane lanes[CUDA_MAX_LANES];
+    int n_lanes, lane;            // lanes made (1: the main one only), the current one
+    cudaEvent_t fork_event;
     cudaStream_t stream;          // every operation is queued here, in order
     cublasHandle_t cublas;        // bound to stream, workspace below, CUBLAS_DEFAULT_MATH
     cublasLtHandle_t lt;          // linear layers with bias epilogues; shares cublas_ws (one stream)
@@ -86,6 +103,11 @@ struct CudaBackend {
     int capturing;                // a graph capture is open: no allocation, no synchronisation
     uint64_t host_launches;       // kernels, library calls, copies and graph launches queued
     uint64_t kernels;             // kernels queued (a replayed graph: its kernel nodes)
+    // sdpa_cudnn.cu's state (cuDNN handle on this stream, execution plans), made on its first
+    // use, and the function that frees it (cuda_backend_close calls it): through a pointer, so
+    // an executable whose choices do not name that attention neither links nor loads cuDNN.
+    void *sdpa;
+    void (*sdpa_release)(CudaBackend *b);
 };
 
 static inline CudaBackend *cuda_backend(Exec *x) {
@@ -201,6 +223,11 @@ void cuda_linear_release(Exec *x, LinearWeight *w);
 void cuda_layernorm_window(Exec *x, void *dst, const void *in, const void *g, const void *b,
                            int n, int h, int w, int c, float eps, int win);
 void cuda_reserve_workspace(Exec *x, size_t bytes);
+void cuda_set_lane_b(CudaBackend *b, int lane);
+void cuda_set_lane(Exec *x, int lane);
+void cuda_lanes_open(Exec *x, int n);
+void cuda_lanes_fork(Exec *x);
+void cuda_lanes_join(Exec *x);
 void cuda_graph_begin(Exec *x);
 void *cuda_graph_end(Exec *x);
 void cuda_graph_launch(Exec *x, void *graph);
@@ -214,6 +241,8 @@ void cuda_layernorm(Exec *x, void *y, const void *in, const void *g, const void 
                     int64_t rows, int dim, float eps, Act act);
 void cuda_attention(Exec *x, const AttnParams *p);
 void cuda_add(Exec *x, void *y, const void *a, const void *b, int64_t n, int64_t ap, int64_t bp);
+void cuda_gather_add(Exec *x, void *y, const void *a, const int32_t *index, const void *b,
+                     int64_t n, int64_t block, int64_t bp);
 void cuda_copy3d(Exec *x, void *dst, const void *src, int64_t batch, int64_t rows, int64_t cols,
                  int64_t dbs, int64_t drs, int64_t sbs, int64_t srs);
 void cuda_im2col(Exec *x, void *dst, const void *src, int src_f32, int src_nchw, int n, int h,
@@ -229,6 +258,11 @@ void cuda_embed_prompts(Exec *x, void *out, const float *coords, const int32_t *
 void cuda_act_to_f32(Exec *x, float *dst, const void *src, int64_t n);
 void cuda_resize_bilinear(Exec *x, float *dst, const float *src, int n, int hin, int win,
                           int hfull, int wfull, int hout, int wout);
+void cuda_resize_masks_ragged(Exec *x, float *dst, const float *src, int c, int hin, int win,
+                              int hfull, int wfull, const RaggedMasks *r);
+void cuda_top_mask_stats_ragged(Exec *x, uint8_t *masks, int32_t *top_index, int64_t *inter,
+                                int64_t *uni, const float *logits, const float *pred_iou,
+                                const uint8_t *gt, int c, const RaggedMasks *r);
 void cuda_top_mask_stats(Exec *x, uint8_t *top_mask, int32_t *top_index, int64_t *inter,
                          int64_t *uni, const float *logits, const float *pred_iou,
                          const uint8_t *gt, int n, int c, int h, int w);

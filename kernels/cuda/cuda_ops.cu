@@ -31,6 +31,7 @@ static void fill(Ops *t, const char *name, DType dt) {
     t->layernorm_window = cuda_layernorm_window;
     t->matmul_nt = cuda_matmul_nt;
     t->add = cuda_add;
+    t->gather_add = cuda_gather_add;
     t->copy3d = cuda_copy3d;
     t->im2col = cuda_im2col;
     t->window_partition = cuda_window_partition;
@@ -39,7 +40,9 @@ static void fill(Ops *t, const char *name, DType dt) {
     t->embed_prompts = cuda_embed_prompts;
     t->act_to_f32 = cuda_act_to_f32;
     t->resize_bilinear = cuda_resize_bilinear;
+    t->resize_masks_ragged = cuda_resize_masks_ragged;
     t->top_mask_stats = cuda_top_mask_stats;
+    t->top_mask_stats_ragged = cuda_top_mask_stats_ragged;
     t->timer_begin = cuda_timer_begin;
     t->timer_end_ms = cuda_timer_end_ms;
     t->timer_mark = cuda_timer_mark;
@@ -50,6 +53,10 @@ static void fill(Ops *t, const char *name, DType dt) {
     t->graph_launch = cuda_graph_launch;
     t->graph_free = cuda_graph_free;
     t->launch_counts = cuda_launch_counts;
+    t->lanes_open = cuda_lanes_open;
+    t->set_lane = cuda_set_lane;
+    t->lanes_fork = cuda_lanes_fork;
+    t->lanes_join = cuda_lanes_join;
 }
 
 // Filled on first use (C++ compilation has no C designated initialisers); a stage asks for
@@ -87,6 +94,9 @@ extern "C" const Ops *cuda_stage_open(const char *stage_name, const OpsChoices *
     if (!impl_serves(c->encoder_linear->dtypes, c->precision))
         die("stage %s: linear format '%s' does not implement precision %s", stage_name,
             c->encoder_linear->name, c->precision == DT_BF16 ? "bf16" : "fp32");
+    // A format's library (cuSPARSELt) is loaded first: a missing one is named before the GPU
+    // is touched.
+    if (c->encoder_linear->open) c->encoder_linear->open(stage_name);
     CudaBackend *b = cuda_backend_open(stage_name);  // exits: no GPU, or CC < 8.0
     fill(&b->ops, c->precision == DT_BF16 ? "cuda-bf16" : "cuda-fp32", c->precision);
     b->ops.choices = *c;

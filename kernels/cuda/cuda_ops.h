@@ -5,6 +5,8 @@
 //   gemm.cu       linear layers and batched products (cuBLAS), the linear epilogue
 //   layernorm.cu  LayerNorm (+ activation), one warp per row
 //   attention.cu  explicit attention: scores materialised, rel-pos added, softmax, times V
+//   flash_relpos.cu  the encoder's attention as one flash kernel, rel-pos terms made inside
+//   sdpa_cudnn.cu attention through cuDNN's fused SDPA (backend graph API), rel-pos as a bias
 //   layout.cu     add, copies, im2col, window partition, pixel shuffle, dtype conversion
 //   prompt.cu     sparse prompt embeddings
 //   resample.cu   bilinear mask resizing and the top-mask statistics
@@ -25,6 +27,7 @@
 #define SAM_CUDA_OPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../ops.h"
 
@@ -63,6 +66,63 @@ const Ops *cuda_ops_bf16(void);
 // The CUDA backend's choices (kernels/ops.h).
 extern const AttentionImpl cuda_attention_explicit;  // attention.cu: scores materialised
 extern const LinearFormat cuda_linear_dense;          // gemm.cu: cuBLAS(Lt) GEMMs
+// flash_relpos.cu: bfloat16 flash attention with the decomposed rel-pos terms computed inside
+// (the image encoder's attention only: rel-pos required, head dims 64 and 80); no workspace.
+extern const AttentionImpl cuda_attention_flash_relpos;
+
+// flash_relpos.cu's compiled tile configurations (the tests and the benchmark run each):
+// how many, the name of config i ("hd64-row-w8m1n64": head dim, kind row/gen, warps, m-tiles
+// of 16 rows per warp, keys per tile), whether it serves the call p, the build's choice for
+// p (an index), and a run with config i (refused by name where it does not serve p).
+int cuda_flash_relpos_configs(void);
+const char *cuda_flash_relpos_config_name(int i);
+int cuda_flash_relpos_config_serves(int i, const AttnParams *p);
+int cuda_flash_relpos_chosen(const AttnParams *p);
+void cuda_flash_relpos_run_config(Exec *x, const AttnParams *p, int i);
+// sdpa_cudnn.cu: cuDNN's fused flash attention (bf16 only), the encoder's rel-pos terms
+// materialised as a bf16 attention bias by a kernel of ours, chunked over sequences within the
+// attention workspace bound; one cuDNN execution plan per shape, built when the planning pass
+// first meets it. Referencing it links cuDNN (-lcudnn, recorded only where referenced).
+extern const AttentionImpl cuda_attention_cudnn_sdpa;
+// The cuDNN plans built so far, one line each (shape, engine, workspace, build time) into buf;
+// returns their count (tests and reports).
+int cuda_sdpa_plans(CudaBackend *b, char *buf, size_t len);
+// Only the rel-pos bias of every chunk of p (the products and the bias kernel, into the
+// workspace), as the attention makes it: the benchmark's share of the bias in the time.
+void cuda_sdpa_bias_only(Exec *x, const AttnParams *p);
+// int8_linear.cu: dynamic symmetric int8 (per-token activations, per-channel weights), wgmma
+// on sm_90 with the dequantisation, bias, GELU and residual in the epilogue; bfloat16 only.
+extern const LinearFormat cuda_linear_int8;
+
+// The int8 format's parts, for the tests and the benchmark (tests/gpu/test_int8.c):
+// activations (rows, K) bfloat16 -> int8 q and per-row float32 scales, in device memory;
+size_t cuda_int8_workspace_bytes(Exec *x, const LinearWeight *w, int64_t rows);
+void cuda_int8_quantize(Exec *x, int8_t *q, float *scale, const void *in, int64_t rows, int K);
+// the int32 products C (M, out) of int8 A (M, in) and the layer's int8 weights;
+void cuda_int8_gemm_raw(Exec *x, int32_t *C, const int8_t *A, const LinearWeight *w, int64_t M);
+// the GEMM with its epilogue on quantised activations (y bfloat16, or float32 unrounded when
+// f32_out, whose residual must not alias y);
+void cuda_int8_gemm_epilogue(Exec *x, void *y, const int8_t *q, const float *x_scale,
+                             const LinearWeight *w, int64_t rows, Act act, const void *residual,
+                             int f32_out);
+// the layer's int8 weights (out, in) and scales (out), copied to the host.
+void cuda_int8_weights(Exec *x, const LinearWeight *w, int8_t *q, float *scale);
+
+// sparse24_linear.cu: 2:4 sparse bfloat16 linears on cuSPARSELt (weights compressed once at
+// load, one algorithm search per shape in the planning pass, bias and residual in its
+// epilogue, exact GELU by a kernel after it). Its weights must already be 2:4-pruned
+// (variants/core/prune.h); anything else is refused by name. cuSPARSELt is loaded with dlopen
+// by the format's open hook (cuda_stage_open), which exits naming libcusparseLt.so.0 when it
+// cannot.
+extern const LinearFormat cuda_linear_sparse24;
+// For the tests and the benchmark (tests/gpu/test_sparse24.c): loads the library (no GPU
+// needed) and describes it in buf, or says why not (returns -1);
+int cuda_sparse24_library(char *buf, size_t len);
+// the descriptor layout (0: A row-major, B transposed, as PyTorch's; 1: every operand
+// column-major) and a probe of cuSPARSELt's own GELU epilogue, while no sparse weight lives;
+void cuda_sparse24_set_options(int layout, int gelu_in_epilogue);
+// the algorithms the searches chose so far, one line each; returns their count.
+int cuda_sparse24_configs(char *buf, size_t len);
 
 // A stage's backend: checks every choice against what this backend implements (exits with
 // one line naming the stage and the choice), opens the device and returns the table for the

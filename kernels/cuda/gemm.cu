@@ -388,6 +388,7 @@ extern "C" const LinearFormat cuda_linear_dense = {
     cuda_linear_prepare,                  // prepare
     cuda_linear,                          // run
     cuda_linear_release,                  // release
+    NULL,                                 // workspace_bytes: a saved residual grows it on demand
 };
 
 extern "C" void cuda_matmul_nt(Exec *x, void *c, const void *a, const void *b, int batch, int m,

@@ -47,6 +47,34 @@ __global__ void add_f32_v4(ADD_ARGS) { add_body(y, a, b, n, ap, bp, 0, 4); }
 __global__ void add_bf16_v1(ADD_ARGS) { add_body(y, a, b, n, ap, bp, 1, 1); }
 __global__ void add_bf16_v4(ADD_ARGS) { add_body(y, a, b, n, ap, bp, 1, 4); }
 
+// y[p][i] = a[index[p]][i] + b[(p * block + i) % bp] in float32, VEC consecutive elements at
+// a time; grid (blocks over one block of elements, prompts).
+static __device__ __forceinline__ void gather_add_body(void *y, const void *a, const int32_t *index,
+                                                       const void *b, int64_t block, int64_t bp,
+                                                       const int BF, const int VEC) {
+    int64_t p = blockIdx.y;
+    int64_t src = (int64_t)index[p] * block, dst = p * block;
+    for (int64_t i = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) * VEC; i < block;
+         i += (int64_t)gridDim.x * blockDim.x * VEC) {
+        int64_t bi = (dst + i) % bp;
+        if (VEC == 4) {
+            float va[4], vb[4];
+            ld4(a, src + i, va, BF);
+            ld4(b, bi, vb, BF);
+            for (int u = 0; u < 4; u++) va[u] += vb[u];
+            st4(y, dst + i, va, BF);
+        } else {
+            st1(y, dst + i, ld1(a, src + i, BF) + ld1(b, bi, BF), BF);
+        }
+    }
+}
+#define GA_ARGS void *y, const void *a, const int32_t *index, const void *b, int64_t block, int64_t bp
+#define GA_PASS y, a, index, b, block, bp
+__global__ void gather_add_f32_v1(GA_ARGS) { gather_add_body(GA_PASS, 0, 1); }
+__global__ void gather_add_f32_v4(GA_ARGS) { gather_add_body(GA_PASS, 0, 4); }
+__global__ void gather_add_bf16_v1(GA_ARGS) { gather_add_body(GA_PASS, 1, 1); }
+__global__ void gather_add_bf16_v4(GA_ARGS) { gather_add_body(GA_PASS, 1, 4); }
+
 // dst[b][r][u] = src[b][r][u] in units of U bytes; strides in units.
 static __device__ __forceinline__ void copy3d_body(char *dst, const char *src, int64_t batch,
                                                    int64_t rows, int64_t units, int64_t dbs,
@@ -209,6 +237,32 @@ static int unit_for(const int64_t *bytes_or_addrs, int n) {
     for (int i = 0; i < n; i++)
         while (u > 2 && bytes_or_addrs[i] % u != 0) u /= 2;
     return u;
+}
+
+// The per-image block of each of n prompts through its image index, plus b (ops.h gather_add).
+extern "C" void cuda_gather_add(Exec *x, void *y, const void *a, const int32_t *index,
+                                const void *b, int64_t n, int64_t block, int64_t bp) {
+    if (n <= 0 || block <= 0) return;
+    if (bp <= 0) die("cuda gather_add: period must be positive (got %lld)", (long long)bp);
+    if (n > 65535) die("cuda gather_add: %lld prompts is over the 65535 of one launch", (long long)n);
+    if (y == a) die("cuda gather_add: y must not alias a (a is read through the index)");
+    int bf = is_bf16(x);
+    int vec = block % 4 == 0 && bp % 4 == 0 &&
+              (bf ? aligned8(y) && aligned8(a) && aligned8(b) : aligned16(y) && aligned16(a) && aligned16(b));
+    // Enough blocks over one prompt's block to fill the GPU with the prompts together.
+    int64_t per = (block / (vec ? 4 : 1) + 255) / 256;
+    int64_t want = (16 * (int64_t)cuda_backend(x)->prop.multiProcessorCount + n - 1) / n;
+    unsigned gx = (unsigned)(per < want ? per : want < 1 ? 1 : want);
+    dim3 grid(gx, (unsigned)n);
+    cudaStream_t s = cuda_stream(x);
+    if (bf) {
+        if (vec) gather_add_bf16_v4<<<grid, 256, 0, s>>>(y, a, index, b, block, bp);
+        else gather_add_bf16_v1<<<grid, 256, 0, s>>>(y, a, index, b, block, bp);
+    } else {
+        if (vec) gather_add_f32_v4<<<grid, 256, 0, s>>>(y, a, index, b, block, bp);
+        else gather_add_f32_v1<<<grid, 256, 0, s>>>(y, a, index, b, block, bp);
+    }
+    LAUNCH_CHECK(x, "gather_add");
 }
 
 extern "C" void cuda_add(Exec *x, void *y, const void *a, const void *b, int64_t n, int64_t ap,

@@ -34,7 +34,7 @@
 #include "../../kernels/cpu/cpu_ops.h"
 #include "../../kernels/cuda/cuda_ops.h"
 #include "common/check.h"
-#include "../../variants/core/exec.h"
+#include "kernels/ops.h"
 
 static Exec G;          // the CUDA table under test
 static Exec CPU;        // the reference

@@ -251,16 +251,17 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
         sam_config_json(c, cfg, sizeof cfg);
         stage_info_json(stage, st, sizeof st);
         printf("{\"type\":\"hello\",\"protocol\":%d,\"stage\":\"%s\",\"ops\":\"%s\",\"stage_info\":%s,"
-               "\"device\":%s,\"model\":%s,\"checkpoint\":\"%s\",\"batch_size\":%d,\"images\":%d,"
-               "\"warmup\":%d,\"load_s\":%.6f}\n",
+               "\"device\":%s,\"model\":%s,\"checkpoint\":\"%s\",\"prune\":\"%s\",\"batch_size\":%d,"
+               "\"images\":%d,\"warmup\":%d,\"load_s\":%.6f}\n",
                EVAL_PROTOCOL, stage->name, x.ops->name, st, dev, cfg,
-               json_escape(ckpt, esc, sizeof esc), batch_size, batch_loader_selected(bl), warmup,
-               load_s);
+               json_escape(ckpt, esc, sizeof esc), m.prune24 ? "2:4" : "none", batch_size,
+               batch_loader_selected(bl), warmup, load_s);
         fflush(stdout);
     }
 
     GraphCache graphs;
     graph_cache_init(&graphs, &x);
+    if (stage->choices.graphs && x.ops->lanes_open) x.ops->lanes_open(&x, 1 + EVAL_DECODE_LANES);
     EvalIO io = {0};
     Samples t = {0};
     int have_phases = 1, passes = 0;

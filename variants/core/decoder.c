@@ -114,39 +114,98 @@ static void two_way_block(Sam *m, const DecLayerW *w, int first, void *queries, 
     ex_release(ex, mark);
 }
 
+// ref: prompt_encoder.py PromptEncoder.forward (the sparse embeddings) and
+// mask_decoder.py MaskDecoder.predict_masks (output tokens concatenated in front):
+// tokens (n, T, D) act in the arena, T = 1 + num_mask_tokens + t.
+static void *prompt_tokens(Sam *m, const float *coords, const int32_t *labels, int n, int t) {
+    Exec *ex = m->x;
+    const SamConfig *c = &m->cfg;
+    int D = c->prompt_dim, M = c->num_mask_tokens, T = 1 + M + t;
+    void *tokens = ex_act(ex, (int64_t)n * T * D);  // output tokens then sparse prompt embeddings
+    op_copy3d(ex, tokens, m->w.output_tokens, n, 1 + M, D, (int64_t)T * D, D, 0, D);
+    if (t > 0) {
+        size_t mark = ex_mark(ex);
+        void *sparse = ex_act(ex, (int64_t)n * t * D);
+        op_embed_prompts(ex, sparse, coords, labels, n, t, D, m->w.pe_gauss, m->w.point_embed,
+                         m->w.not_a_point, c->img_size);
+        tap(m, "sparse", sparse, (int64_t)n * t * D);
+        op_copy3d(ex, act_at(ex, tokens, (int64_t)(1 + M) * D), sparse, n, t, D, (int64_t)T * D, D,
+                  (int64_t)t * D, D);
+        ex_release(ex, mark);
+    }
+    return tokens;
+}
+
+static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, void *keys, int n,
+                        int T, int multimask);
+
 // ref: predictor.py SamPredictor.predict_torch -> PromptEncoder.forward, MaskDecoder.forward
 void sam_decode(Sam *m, float *lowres, float *iou, const void *embed, const Prompts *pr,
                 int multimask) {
     Exec *ex = m->x;
     const SamConfig *c = &m->cfg;
-    int n = pr->n, D = c->prompt_dim, G = c->grid, HW = G * G, M = c->num_mask_tokens;
-    int T = 1 + M + pr->t;  // iou token, mask tokens, prompt tokens
-    int64_t nq = (int64_t)n * T * D, nk = (int64_t)n * HW * D;
+    int n = pr->n, D = c->prompt_dim, HW = c->grid * c->grid, T = 1 + c->num_mask_tokens + pr->t;
+    int64_t nk = (int64_t)n * HW * D;
     size_t mark = ex_mark(ex);
-
-    // ---- prompt encoder ----
     op_range_push(ex, "prompt_encoder");
-    void *tokens = ex_act(ex, nq);  // (n, T, D): output tokens then sparse prompt embeddings
-    op_copy3d(ex, tokens, m->w.output_tokens, n, 1 + M, D, (int64_t)T * D, D, 0, D);
-    if (pr->t > 0) {
-        void *sparse = ex_act(ex, (int64_t)n * pr->t * D);
-        op_embed_prompts(ex, sparse, pr->coords, pr->labels, n, pr->t, D, m->w.pe_gauss,
-                         m->w.point_embed, m->w.not_a_point, c->img_size);
-        tap(m, "sparse", sparse, (int64_t)n * pr->t * D);
-        op_copy3d(ex, act_at(ex, tokens, (int64_t)(1 + M) * D), sparse, n, pr->t, D,
-                  (int64_t)T * D, D, (int64_t)pr->t * D, D);
-    }
+    void *tokens = prompt_tokens(m, pr->coords, pr->labels, n, pr->t);
     // keys: src = repeat_interleave(image_embeddings, n) + dense_prompt_embeddings
     void *keys = ex_act(ex, nk);
     if (pr->mask_input) {
+        size_t inner = ex_mark(ex);
         void *dense = ex_act(ex, nk);
         embed_masks(m, dense, pr->mask_input, n);
         tap(m, "dense", dense, nk);
         op_add(ex, keys, embed, dense, nk, (int64_t)HW * D, nk);
+        ex_release(ex, inner);
     } else {
         op_add(ex, keys, embed, m->w.no_mask_embed, nk, (int64_t)HW * D, D);
     }
     op_range_pop(ex);
+    mask_decode(m, lowres, iou, tokens, keys, n, T, multimask);
+    ex_release(ex, mark);
+}
+
+// The ragged set: one prompt encoder and one mask decoder pass over every prompt of every
+// image, each prompt's keys made from its own image's embedding through the index (one
+// gather_add over the set, no per-image call), the rest exactly sam_decode's.
+void sam_decode_ragged(Sam *m, float *lowres, float *iou, const void *embed,
+                       const RaggedPrompts *pr, int multimask) {
+    Exec *ex = m->x;
+    const SamConfig *c = &m->cfg;
+    int n = pr->n, D = c->prompt_dim, HW = c->grid * c->grid, T = 1 + c->num_mask_tokens + pr->t;
+    if (n <= 0) return;
+    int64_t nk = (int64_t)n * HW * D;
+    size_t mark = ex_mark(ex);
+    op_range_push(ex, "prompt_encoder");
+    void *tokens = prompt_tokens(m, pr->coords, pr->labels, n, pr->t);
+    // keys[p] = image_embeddings[image_of[p]] + dense_prompt_embeddings[p]
+    void *keys = ex_act(ex, nk);
+    if (pr->mask_input) {
+        size_t inner = ex_mark(ex);
+        void *dense = ex_act(ex, nk);
+        embed_masks(m, dense, pr->mask_input, n);
+        tap(m, "dense", dense, nk);
+        op_gather_add(ex, keys, embed, pr->image_of, dense, n, (int64_t)HW * D, nk);
+        ex_release(ex, inner);
+    } else {
+        op_gather_add(ex, keys, embed, pr->image_of, m->w.no_mask_embed, n, (int64_t)HW * D, D);
+    }
+    op_range_pop(ex);
+    mask_decode(m, lowres, iou, tokens, keys, n, T, multimask);
+    ex_release(ex, mark);
+}
+
+// ref: transformer.py TwoWayTransformer.forward, mask_decoder.py MaskDecoder.predict_masks and
+// the multimask selection of MaskDecoder.forward. tokens (n, T, D) act; keys (n, HW, D) act,
+// overwritten. lowres (n, C, 4G, 4G) and iou (n, C) float32.
+static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, void *keys, int n,
+                        int T, int multimask) {
+    Exec *ex = m->x;
+    const SamConfig *c = &m->cfg;
+    int D = c->prompt_dim, G = c->grid, HW = G * G, M = c->num_mask_tokens;
+    int64_t nq = (int64_t)n * T * D, nk = (int64_t)n * HW * D;
+    size_t mark = ex_mark(ex);
 
     // ---- two-way transformer ----
     // ref: transformer.py TwoWayTransformer.forward
@@ -221,4 +280,16 @@ void sam_postprocess(Sam *m, float *logits, const float *lowres, int k, int in_h
     op_resize_bilinear(ex, logits, crop, k, in_h, in_w, orig_h, orig_w, orig_h, orig_w);
     op_range_pop(ex);
     ex_release(ex, mark);
+}
+
+// sam_postprocess for a ragged set: every prompt's masks to its own image's input and original
+// size in one operation (the crop never stored).
+void sam_postprocess_ragged(Sam *m, float *logits, const float *lowres, int c,
+                            const RaggedMasks *r) {
+    Exec *ex = m->x;
+    int L = 4 * m->cfg.grid, S = m->cfg.img_size;
+    if (r->n <= 0) return;
+    op_range_push(ex, "postprocess");
+    op_resize_masks_ragged(ex, logits, lowres, c, L, L, S, S, r);
+    op_range_pop(ex);
 }

@@ -28,7 +28,16 @@ typedef struct {
     int32_t *top_index;           // (P,)
     int64_t *inter, *uni;         // (P,) of the top mask with the ground truth
     float *iou;                   // (P, C) predicted IoUs
+    // the ragged decoding's per-prompt index and geometry (DECODE_RAGGED)
+    int32_t *image_of;            // (P,) the prompt's image in the batch (Batch.prompt_image)
+    int32_t *size;                // (P, 4) its image's input_h, input_w, orig_h, orig_w
+    int64_t *offset;              // (P,) Batch.mask_offset (kernels/ops.h RaggedMasks)
+    size_t lane_bytes;            // arena bytes of one lane's decode + post (the largest met)
 } EvalIO;
+
+// Lanes the graphs choice decodes images on, concurrently (the decoder of one image is ~115
+// small kernels that leave most of the GPU idle; four images at a time fill it).
+#define EVAL_DECODE_LANES 4
 
 typedef struct {
     Sam *m;

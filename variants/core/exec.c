@@ -7,13 +7,6 @@
 // Every arena allocation is aligned for vector loads and tensor-core operands.
 #define ARENA_ALIGN 256
 
-void exec_init(Exec *x, const Ops *ops, void *backend) {
-    memset(x, 0, sizeof *x);
-    x->ops = ops;
-    x->backend = backend;
-    x->act_size = ops->act_dtype == DT_BF16 ? 2 : 4;
-}
-
 void *ex_alloc_bytes(Exec *x, size_t bytes) {
     size_t start = (x->arena_top + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
     size_t end = start + bytes;

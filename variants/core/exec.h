@@ -12,7 +12,6 @@
 #include "kernels/ops.h"
 
 
-void exec_init(Exec *x, const Ops *ops, void *backend);
 // Allocates the arena of the planned size (arena_peak). Call after a planning pass.
 void exec_arena_commit(Exec *x);
 void exec_arena_free(Exec *x);
@@ -22,19 +21,22 @@ static inline void *ex_act(Exec *x, int64_t n) { return ex_alloc_bytes(x, (size_
 static inline float *ex_f32(Exec *x, int64_t n) { return (float *)ex_alloc_bytes(x, (size_t)n * 4); }
 static inline size_t ex_mark(Exec *x) { return x->arena_top; }
 static inline void ex_release(Exec *x, size_t mark) { x->arena_top = mark; }
-// Element offset in an activation buffer.
-static inline void *act_at(const Exec *x, const void *p, int64_t i) {
-    return (char *)p + (size_t)i * x->act_size;
-}
 
 // ---- operation wrappers: skipped while planning or preparing graphs ------------------------
 #define EX_SKIP(x) ((x)->planning || (x)->preparing)
 #define EX_RUN(x, call) do { if (!EX_SKIP(x)) (x)->ops->call; } while (0)
 
-// Through the layer's own format (the stage's choice for its role).
+// Through the layer's own format (the stage's choice for its role); the planning pass records
+// the scratch the format will need, as op_attention's.
 static inline void op_linear(Exec *x, void *y, const void *in, const LinearWeight *w, int64_t rows,
                              Act act, const void *residual) {
-    if (!EX_SKIP(x)) w->format->run(x, y, in, w, rows, act, residual);
+    if (x->planning) {
+        size_t need = w->format->workspace_bytes ? w->format->workspace_bytes(x, w, rows) : 0;
+        if (need > x->workspace_need) x->workspace_need = need;
+        if (w->format->plan) w->format->plan(x, w, rows, act, residual != NULL);
+        return;
+    }
+    if (!x->preparing) w->format->run(x, y, in, w, rows, act, residual);
 }
 static inline void op_layernorm(Exec *x, void *y, const void *in, const void *g, const void *b,
                                 int64_t rows, int dim, float eps, Act act) {
@@ -59,6 +61,10 @@ static inline void op_matmul_nt(Exec *x, void *c, const void *a, const void *b, 
 static inline void op_add(Exec *x, void *y, const void *a, const void *b, int64_t n,
                           int64_t a_period, int64_t b_period) {
     EX_RUN(x, add(x, y, a, b, n, a_period, b_period));
+}
+static inline void op_gather_add(Exec *x, void *y, const void *a, const int32_t *index,
+                                 const void *b, int64_t n, int64_t block, int64_t b_period) {
+    EX_RUN(x, gather_add(x, y, a, index, b, n, block, b_period));
 }
 static inline void op_copy3d(Exec *x, void *dst, const void *src, int64_t batch, int64_t rows,
                              int64_t cols, int64_t dbs, int64_t drs, int64_t sbs, int64_t srs) {
@@ -92,6 +98,10 @@ static inline void op_resize_bilinear(Exec *x, float *dst, const float *src, int
                                       int win, int hfull, int wfull, int hout, int wout) {
     EX_RUN(x, resize_bilinear(x, dst, src, n, hin, win, hfull, wfull, hout, wout));
 }
+static inline void op_resize_masks_ragged(Exec *x, float *dst, const float *src, int c, int hin,
+                                          int win, int hfull, int wfull, const RaggedMasks *r) {
+    EX_RUN(x, resize_masks_ragged(x, dst, src, c, hin, win, hfull, wfull, r));
+}
 static inline void op_copy_device(Exec *x, void *dst, const void *src, size_t bytes) {
     EX_RUN(x, copy_device(x, dst, src, bytes));
 }
@@ -100,6 +110,12 @@ static inline void op_top_mask_stats(Exec *x, uint8_t *masks, int32_t *top_index
                                      const float *pred_iou, const uint8_t *gt, int n, int c, int h,
                                      int w) {
     EX_RUN(x, top_mask_stats(x, masks, top_index, inter, uni, logits, pred_iou, gt, n, c, h, w));
+}
+static inline void op_top_mask_stats_ragged(Exec *x, uint8_t *masks, int32_t *top_index,
+                                            int64_t *inter, int64_t *uni, const float *logits,
+                                            const float *pred_iou, const uint8_t *gt, int c,
+                                            const RaggedMasks *r) {
+    EX_RUN(x, top_mask_stats_ragged(x, masks, top_index, inter, uni, logits, pred_iou, gt, c, r));
 }
 // LayerNorm then window_partition: one fused kernel where the stage chose fusion, else the
 // two operations through tmp ((n, h, w, c) act, the caller's, unused when fused).

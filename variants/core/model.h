@@ -82,13 +82,15 @@ typedef struct {
     int n_owned, cap_owned;
     LinearWeight **linears;     // every prepared layer (released by sam_free)
     int n_linears, cap_linears;
+    int prune24;                // the encoder blocks' linears were 2:4-pruned at load (prune.h)
     // Optional observer of intermediate activations (golden tests): called with a name such
     // as "patch_embed", "block3", "sparse", "dense" and the act buffer of n elements.
     void (*tap)(void *ctx, const char *name, const void *act, int64_t n);
     void *tap_ctx;
 } Sam;
 
-// Derives the configuration and builds every weight for x's backend. Returns 0 or -1 with err.
+// Derives the configuration and builds every weight for x's backend; with tensors->prune24 the
+// four linears of every encoder block are 2:4-pruned first (prune.h). Returns 0 or -1 with err.
 int sam_build(Sam *m, Exec *x, const TensorMap *tensors, char *err, size_t err_len);
 void sam_free(Sam *m);
 
@@ -112,10 +114,32 @@ typedef struct {
 void sam_decode(Sam *m, float *lowres, float *iou, const void *embed, const Prompts *p,
                 int multimask);
 
+// The prompts of a batch of images decoded as one ragged set (DECODE_RAGGED): sum(n_i) prompts
+// with each prompt's image index; an image may have none. Every prompt has t points. Eval keeps
+// the prompts in image order (image i owns Batch.prompt_offset[i] .. [i + 1]), but the
+// decoder needs only the index.
+typedef struct {
+    int n, t;
+    const int32_t *image_of;    // (n) int32, backend memory: the prompt's image in embed
+    const float *coords;        // (n, t, 2) float32, as Prompts
+    const int32_t *labels;      // (n, t)
+    const float *mask_input;    // (n, 4G, 4G) float32 or NULL (for every prompt of the set)
+} RaggedPrompts;
+
+// sam_decode of a ragged set in one pass: embed (images, G*G, D) act, the embeddings of every
+// image the index names; lowres (n, C, 4G, 4G) and iou (n, C) float32 as sam_decode's, prompt
+// p's equal to what sam_decode gives for it with its own image's embedding.
+void sam_decode_ragged(Sam *m, float *lowres, float *iou, const void *embed,
+                       const RaggedPrompts *p, int multimask);
+
 // ref: sam.py Sam.postprocess_masks
 // lowres (k, 4G, 4G) -> logits (k, orig_h, orig_w), via (S, S) cropped to (in_h, in_w).
 void sam_postprocess(Sam *m, float *logits, const float *lowres, int k, int in_h, int in_w,
                      int orig_h, int orig_w);
+// The same for a ragged set: lowres (r->n, c, 4G, 4G) -> prompt p's c logit planes of its
+// image's original size at logits + c * r->offset[p] (kernels/ops.h RaggedMasks).
+void sam_postprocess_ragged(Sam *m, float *logits, const float *lowres, int c,
+                            const RaggedMasks *r);
 
 // ref: image_encoder.py get_rel_pos's interpolation of a (len, dim) table to want_len rows
 // (F.interpolate, mode="linear", align_corners=False); a copy when the lengths agree.

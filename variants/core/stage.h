@@ -15,6 +15,9 @@
 // How the prompts of a batch reach the decoder.
 typedef enum {
     DECODE_PER_IMAGE,  // one prompt-encoder and mask-decoder call per image (the seed's loop)
+    DECODE_RAGGED,     // every prompt of the batch through the prompt encoder, the mask decoder,
+                       // post-processing and the statistics at once, with a per-prompt image
+                       // index and no padding (the seed's NT, NestedTensors)
 } Decoding;
 
 typedef struct {
@@ -22,6 +25,10 @@ typedef struct {
     OpsChoices ops;     // the backend's choices
     int graphs;         // encoder and decoder captured as CUDA Graphs once, then replayed
     Decoding decoding;
+    // The four linears of every encoder block 2:4-pruned at load (variants/core/prune.h), as
+    // the seed's sparse stage: set by a stage whose linear format needs 2:4 weights (sparse).
+    // Any other stage prunes when its weights spec asks ("+prune24", checkpoint.h).
+    int prune24;
 } StageChoices;
 
 typedef struct StageDesc {

@@ -25,7 +25,7 @@ const char *json_escape(const char *s, char *buf, size_t len) {
     return buf;
 }
 
-static const char *const decoding_names[] = {[DECODE_PER_IMAGE] = "per-image"};
+static const char *const decoding_names[] = {[DECODE_PER_IMAGE] = "per-image", [DECODE_RAGGED] = "ragged"};
 
 void stage_info_json(const StageDesc *stage, char *buf, size_t len) {
     const StageChoices *c = &stage->choices;
@@ -35,11 +35,12 @@ void stage_info_json(const StageDesc *stage, char *buf, size_t len) {
     snprintf(buf, len,
              "{\"name\":\"%s\",\"after\":%s,\"adds\":\"%s\",\"choices\":{\"device\":\"%s\","
              "\"precision\":\"%s\",\"graphs\":\"%s\",\"fusion\":\"%s\",\"attention\":\"%s\","
-             "\"decoder_attention\":\"%s\",\"decoding\":\"%s\",\"linear\":\"%s\"}}",
+             "\"decoder_attention\":\"%s\",\"decoding\":\"%s\",\"linear\":\"%s\",\"prune\":\"%s\"}}",
              stage->name, after, json_escape(stage->adds, adds, sizeof adds), c->device,
              c->ops.precision == DT_BF16 ? "bf16" : "fp32", c->graphs ? "on" : "off",
              c->ops.fusion ? "on" : "off", c->ops.encoder_attention->name,
-             c->ops.decoder_attention->name, decoding_names[c->decoding], c->ops.encoder_linear->name);
+             c->ops.decoder_attention->name, decoding_names[c->decoding], c->ops.encoder_linear->name,
+             c->prune24 ? "2:4" : "none");
 }
 
 double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m) {
@@ -52,6 +53,7 @@ double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m) {
     TensorMap tensors;
     char err[512];
     if (weights_source_load(spec, &tensors, err, sizeof err) != 0) die("%s", err);
+    if (stage->choices.prune24) tensors.prune24 = 1;  // the stage's format needs 2:4 weights
     if (sam_build(m, x, &tensors, err, sizeof err) != 0) die("%s", err);
     tmap_free(&tensors);
     return now_seconds() - t0;
@@ -70,10 +72,13 @@ static void usage(const StageDesc *stage, FILE *f) {
             "  info     --checkpoint C            print the configuration derived from C\n"
             "  predict  --checkpoint C --image F  one image, one prompt, as SamPredictor.predict\n"
             "  eval     --checkpoint C [--coco D] the timed COCO evaluation run by the harness\n\n"
-            "C is an official SAM .pth file or synthetic:vit_b|vit_l|vit_h[:SEED].\n"
+            "C is an official SAM .pth file or synthetic:vit_b|vit_l|vit_h[:SEED], optionally\n"
+            "followed by +prune24: the four linears of every encoder block 2:4-pruned at load\n"
+            "(in every group of 4 input columns of a row the two smallest |w| zeroed, the lower\n"
+            "column first among equals), as the sparse stage prunes%s.\n"
             "'sam-%s <command> --help' describes a command's options.\n",
             stage->name, stage->after ? stage->after : "", stage->after ? " + " : "", stage->adds,
-            stage->name);
+            stage->choices.prune24 ? " (this stage always prunes)" : "", stage->name);
 }
 
 int stage_main(int argc, char **argv, const StageDesc *stage) {

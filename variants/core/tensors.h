@@ -18,6 +18,8 @@ typedef struct {
     HostTensor *items;
     int count, capacity;
     char *source;      // file path or "synthetic:vit_b:0", for messages
+    int prune24;       // the source's "+prune24" option (checkpoint.h): sam_build prunes the
+                       // encoder blocks' four linears 2:4 (prune.h) before preparing them
 } TensorMap;
 
 void tmap_init(TensorMap *m, const char *source);

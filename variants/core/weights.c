@@ -7,6 +7,7 @@
 
 #include "common/check.h"
 #include "model.h"
+#include "prune.h"
 
 static void own(Sam *m, void *p) {
     if (m->n_owned == m->cap_owned) {
@@ -43,12 +44,24 @@ static NormW norm(Sam *m, const TensorMap *t, const char *prefix) {
 
 // Prepares a layer in the format the stage chose for its role (design.md section 2: the
 // encoder blocks' four linears take the stage's linear format, every other layer is dense) and
-// keeps it for sam_free.
-static LinearWeight *linear_raw(Sam *m, LayerRole role, const float *W, const float *b, int out,
-                                int in) {
+// keeps it for sam_free. With pruning on (Sam.prune24), the encoder blocks' linears are 2:4-
+// pruned here, in float32, before any format sees them: every format, dense ones included,
+// prepares the same pruned weights.
+static LinearWeight *linear_raw(Sam *m, LayerRole role, const char *name, const float *W,
+                                const float *b, int out, int in) {
     const Ops *ops = m->x->ops;
-    const LinearFormat *f = layer_is_encoder_linear(role) ? ops->choices.encoder_linear : ops->dense_linear;
+    int encoder = layer_is_encoder_linear(role);
+    const LinearFormat *f = encoder ? ops->choices.encoder_linear : ops->dense_linear;
+    float *pruned = NULL;
+    if (encoder && m->prune24) {
+        char err[256];
+        pruned = xmalloc((size_t)out * in * sizeof(float));
+        memcpy(pruned, W, (size_t)out * in * sizeof(float));
+        if (prune24(pruned, out, in, err, sizeof err) != 0) die("%s: %s", name, err);
+        W = pruned;
+    }
     LinearWeight *lw = f->prepare(m->x, W, b, out, in);
+    free(pruned);
     lw->format = f;
     if (m->n_linears == m->cap_linears) {
         m->cap_linears = m->cap_linears ? 2 * m->cap_linears : 256;
@@ -63,7 +76,7 @@ static LinearWeight *linear(Sam *m, LayerRole role, const TensorMap *t, const ch
     const HostTensor *w = get(m, t, "%s.weight", prefix);
     const HostTensor *b = has_bias ? get(m, t, "%s.bias", prefix) : NULL;
     int out = (int)w->shape[0];
-    return linear_raw(m, role, w->data, b ? b->data : NULL, out, (int)(w->count / (size_t)out));
+    return linear_raw(m, role, prefix, w->data, b ? b->data : NULL, out, (int)(w->count / (size_t)out));
 }
 
 // ConvTranspose2d(k=2, s=2) as a GEMM: W (cin, cout, 2, 2) -> (cout*4 rows (co, dy, dx), cin),
@@ -78,7 +91,7 @@ static LinearWeight *conv_transpose(Sam *m, const TensorMap *t, const char *pref
             B[co * 4 + k] = b->data[co];
             for (int ci = 0; ci < cin; ci++) W[((size_t)co * 4 + k) * cin + ci] = w->data[((size_t)ci * cout + co) * 4 + k];
         }
-    LinearWeight *lw = linear_raw(m, LAYER_DECODER, W, B, cout * 4, cin);
+    LinearWeight *lw = linear_raw(m, LAYER_DECODER, prefix, W, B, cout * 4, cin);
     free(W);
     free(B);
     return lw;
@@ -159,6 +172,7 @@ static DecAttnW dec_attn(Sam *m, const TensorMap *t, const char *prefix) {
 int sam_build(Sam *m, Exec *x, const TensorMap *t, char *err, size_t err_len) {
     memset(m, 0, sizeof *m);
     m->x = x;
+    m->prune24 = t->prune24;
     if (sam_config_from_tensors(t, &m->cfg, err, err_len) != 0) return -1;
     const SamConfig *c = &m->cfg;
     SamWeights *w = &m->w;

@@ -1,0 +1,566 @@
+// The image encoder's attention as one flash kernel with SAM's decomposed rel-pos terms made
+// inside: o = softmax(scale q k^T + rel_h + rel_w) v, bfloat16 in and out, nothing materialised.
+// ref: segment_anything/modeling/image_encoder.py Attention.forward, add_decomposed_rel_pos
+//   rel_h[q, kh] = q . Rh[qh - kh + H - 1],  rel_w[q, kw] = q . Rw[qw - kw + W - 1]
+//   (the unscaled q; query q = qh W + qw, key k = kh W + kw on the H x W grid)
+//
+// One block = one (batch, head) pair and a tile of BM = WARPS x MT x 16 queries; each warp owns
+// MT row blocks of 16 queries and walks the keys in tiles of BN (FlashAttention-2's scheme):
+//   prologue  cp.async Q and the first K/V tile to shared memory; Q to registers (ldmatrix,
+//             A fragments kept for the whole kernel). The tile's rel-pos products: each warp's
+//             16 rows times the rows of Rh (then Rw) they need, on the tensor cores
+//             (mma.sync m16n8k16, B fragments straight from the table in global memory: it is
+//             a few KiB and stays in L1/L2), scattered as rel_h[row][kh] and rel_w[row][kw]
+//             (float32, divided by scale) into shared memory over Q's buffer.
+//   main loop per key tile (K/V double-buffered with cp.async, the next tile in flight):
+//             S = C + q k^T on the tensor cores where the accumulator C starts as the rel-pos
+//             terms (so the mma adds them), then the online softmax in float32 (exp2 in
+//             log2(e) scale units, running max and sum per row), P rounded to bfloat16 straight
+//             from the S registers into A fragments, O += P v (ldmatrix.trans of V).
+//   epilogue  O / l, bfloat16, through shared memory into 16-byte stores with o's strides.
+// Keys in grid-row slots: the kernel walks key slots s = kh SEGW + kw (SEGW = 16 or 64, a
+// compile-time constant of each kernel, at least grid_w), slot columns kw >= grid_w and rows
+// kh >= grid_h masked (their K and V rows zero-filled, not read; their C -inf). So every 8-key
+// group of a tile lies in one grid row at columns known at compile time, with no division and
+// no gather per score: C = rel_w[row][kw], one 8-byte shared load per 2 scores, the padding
+// columns of rel_w holding -inf; and rel_h[row][kh] is one number per row and grid row:
+//   SEGW 64  (grids up to 64 wide: the global blocks' 64 x 64, no padding there) folded into
+//            the row's max and the exp2 argument's offset, no per-score work at all;
+//   SEGW 16  (up to 16 wide: the 14 x 14 windows, 224 slots for 196 keys, and the tiny
+//            fixture's 16 x 16 grid) added to C, one addition per score.
+// Padded tokens of the windowed blocks (the zero-padded grid's edge windows) are ordinary rows
+// here, as in the official code, which pads x before attention; only the slot padding is
+// masked (keys) and the tile padding past q_len not stored (queries).
+//
+// Tile shapes are compile-time kernels (FLASH_CONFIGS below); which one serves a call is
+// chosen per head dim and kind (SEGW 64: global, 16: windowed and small grids) by the table
+// FLASH_CHOICE at build time, from measurements: no tuning at run time.
+// tests/gpu/test_flash_relpos --bench times every compiled candidate on the benchmark shapes.
+//
+// Requirements (refused by name otherwise): bfloat16 activations; rel_pos present; q_len ==
+// k_len == grid_h grid_w; head dim 64 or 80 (80 is not padded: its rows are 160 bytes, five
+// 16-wide k steps); grids of at most 64 x 64; 16-byte aligned pointers and strides that are
+// multiples of 8 elements (the cp.async and the output's 16-byte stores); at most 65535
+// (batch, head) pairs. No workspace, no allocation, no synchronisation: capturable in a graph.
+#include <string.h>
+
+#include "cuda_common.cuh"
+
+#define FLASH_MAX_GRID 64
+#define FLASH_LOG2E 1.4426950408889634f
+
+typedef struct {
+    const bf16 *q, *k, *v;
+    bf16 *o;
+    const bf16 *rh, *rw;  // (2H - 1, hd) and (2W - 1, hd)
+    int64_t q_bs, q_hs, q_ts, k_bs, k_hs, k_ts, v_bs, v_hs, v_ts, o_bs, o_hs, o_ts;
+    int heads, L, H, W;
+    float c;          // scale * log2(e): S (in q.k units) to exp2 units
+    float inv_scale;  // the rel-pos terms are stored divided by scale (the units of q.k)
+} FlashArgs;
+
+// =============================================================================================
+// device helpers: cp.async, ldmatrix, mma.sync, exp2
+// =============================================================================================
+
+static __device__ __forceinline__ unsigned smem_u32(const void *p) {
+    return (unsigned)__cvta_generic_to_shared(p);
+}
+// 16 bytes global -> shared; src_bytes 0 zero-fills (rows past the sequence).
+static __device__ __forceinline__ void cp_async16(void *dst, const void *src, int src_bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src),
+                 "r"(src_bytes));
+}
+static __device__ __forceinline__ void cp_async_commit(void) { asm volatile("cp.async.commit_group;\n" ::); }
+static __device__ __forceinline__ void cp_async_wait0(void) { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+static __device__ __forceinline__ void cp_async_wait1(void) { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+
+static __device__ __forceinline__ void ldsm_x4(unsigned r[4], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(p)));
+}
+static __device__ __forceinline__ void ldsm_x4_t(unsigned r[4], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(p)));
+}
+// d (16 x 8, float32) += a (16 x 16, bfloat16, row) b (16 x 8, bfloat16, col)
+static __device__ __forceinline__ void mma_bf16(float d[4], const unsigned a[4], unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
+                 "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+static __device__ __forceinline__ float ex2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+static __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
+    __nv_bfloat162 b = __floats2bfloat162_rn(lo, hi);
+    return *(const unsigned *)&b;
+}
+
+// Row strides of the shared buffers. Q, K, V, O rows of hd bfloat16 padded by 16 bytes (144 or
+// 176 bytes: an odd number of 16-byte units, so the 8 row addresses of an ldmatrix hit 8
+// different bank groups). rel_h rows H + 1 floats (a column read by 8 rows: 8 banks); rel_w
+// rows W + 8 floats in ROW mode (the 8-byte loads of 4 rows x 4 lanes cover the 32 banks once)
+// and W + 1 in GENERAL mode (scattered columns).
+static __host__ __device__ __forceinline__ int flash_ks(int hd) { return hd + 8; }
+static __host__ __device__ __forceinline__ int flash_hs(int H) { return H + 1; }
+static __host__ __device__ __forceinline__ int flash_ws(int W, int row) { return row ? W + 8 : W + 1; }
+
+// Shared memory of a config: [Q tile | rel_h, rel_w] (the tables overwrite Q once it is in
+// registers; O is staged there at the end) then STAGES = 2 tiles of K and of V.
+static __host__ __device__ __forceinline__ size_t flash_rel_bytes(int BM, int H, int segw) {
+    size_t h = ((size_t)BM * flash_hs(H) * 4 + 15) / 16 * 16;
+    return h + (size_t)BM * flash_ws(segw) * 4;
+}
+static __host__ __device__ __forceinline__ size_t flash_a_bytes(int BM, int hd, int H, int segw) {
+    size_t q = (size_t)BM * flash_ks(hd) * 2, r = flash_rel_bytes(BM, H, segw);
+    return ((q > r ? q : r) + 127) / 128 * 128;
+}
+static __host__ __device__ __forceinline__ size_t flash_smem_bytes(int BM, int BN, int hd, int H, int segw) {
+    return flash_a_bytes(BM, hd, H, segw) + (size_t)4 * BN * flash_ks(hd) * 2;
+}
+
+// One rel-pos table's products for the 16 rows of one m-tile: rel[row][kk] =
+// q_row . R[pos(row) - kk + n - 1] / scale for kk < n, where pos is the row's grid coordinate
+// along this table's axis. The warp takes the table rows [lo, hi + n - 1] its rows need, 8 at a
+// time (one n-tile): B fragments from global memory (rows past the table read as 0).
+static __device__ __forceinline__ void rel_products(float *dst, int dstride, const bf16 *R, int n,
+                                                    const unsigned qf[5][4], int lo, int hi,
+                                                    int pos0, int pos1, int lr0, float inv_scale,
+                                                    int lane, const int HD) {
+    const int g = lane >> 2, tq = lane & 3, nrows = 2 * n - 1;
+    for (int tb = lo; tb <= hi + n - 1; tb += 8) {
+        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        int t = tb + g;
+        const bf16 *row = R + (int64_t)(t < nrows ? t : nrows - 1) * HD;
+#pragma unroll
+        for (int ks = 0; ks < HD / 16; ks++) {
+            unsigned b0 = *(const unsigned *)(row + 16 * ks + 2 * tq);
+            unsigned b1 = *(const unsigned *)(row + 16 * ks + 8 + 2 * tq);
+            if (t >= nrows) b0 = b1 = 0u;
+            mma_bf16(acc, qf[ks], b0, b1);
+        }
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int pos = e < 2 ? pos0 : pos1;
+            int kk = pos - (tb + 2 * tq + (e & 1)) + n - 1;
+            if (kk >= 0 && kk < n) dst[(lr0 + 8 * (e >> 1)) * dstride + kk] = acc[e] * inv_scale;
+        }
+    }
+}
+
+// =============================================================================================
+// the kernel body (one per config: HD, WARPS, MT, BN, SEGW are compile-time constants)
+// =============================================================================================
+
+static __device__ __forceinline__ void flash_body(const FlashArgs a, const int HD, const int WARPS,
+                                                  const int MT, const int BN, const int SEGW) {
+    extern __shared__ __align__(128) unsigned char smem[];
+    const int BM = WARPS * MT * 16, NT = WARPS * 32, KS = HD + 8, CPR = HD / 8;
+    const int NSEG = BN / SEGW, NPS = SEGW / 8;  // grid rows per key tile, 8-key groups per row
+    const int FOLD = SEGW == 64;                 // rel_h folded into the max (else added to C)
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, tq = lane & 3;
+    const int L = a.L, H = a.H, W = a.W;
+    const int q0 = blockIdx.x * BM;
+    const int pair = blockIdx.y, b = pair / a.heads, h = pair - b * a.heads;
+    const bf16 *qp = a.q + b * a.q_bs + h * a.q_hs;
+    const bf16 *kp = a.k + b * a.k_bs + h * a.k_hs;
+    const bf16 *vp = a.v + b * a.v_bs + h * a.v_hs;
+    bf16 *op = a.o + b * a.o_bs + h * a.o_hs;
+
+    const size_t a_bytes = flash_a_bytes(BM, HD, H, SEGW);
+    bf16 *sQ = (bf16 *)smem;
+    float *relh = (float *)smem;  // (BM, HS): rel_h[row][kh] / scale
+    const int HS = flash_hs(H), WS = flash_ws(SEGW);
+    float *relw = relh + ((size_t)BM * HS * 4 + 15) / 16 * 4;  // (BM, WS): rel_w[row][kw] / scale
+    bf16 *sK = (bf16 *)(smem + a_bytes);  // 2 stages of (BN, KS)
+    bf16 *sV = sK + 2 * BN * KS;
+
+    // ---- loads: Q tile and K/V tile 0 in one group ---------------------------------------
+    for (int c = tid; c < BM * CPR; c += NT) {
+        int r = c / CPR, col = c - r * CPR, qi = q0 + r;
+        cp_async16(sQ + r * KS + col * 8, qp + (int64_t)(qi < L ? qi : L - 1) * a.q_ts + col * 8,
+                   qi < L ? 16 : 0);
+    }
+    const int n_tiles = (H * SEGW + BN - 1) / BN;
+    // Slot s of the tile = key (s / SEGW, s % SEGW) of the grid; padding slots zero-filled.
+#define FLASH_LOAD_KV(tile, stage)                                                                  \
+    do {                                                                                            \
+        bf16 *dk = sK + (stage) * BN * KS, *dv = sV + (stage) * BN * KS;                            \
+        int s0_ = (tile) * BN;                                                                      \
+        for (int c = tid; c < BN * CPR; c += NT) {                                                  \
+            int r = c / CPR, col = c - r * CPR, sl = s0_ + r, kh = sl / SEGW, kw = sl % SEGW;      \
+            int ok = kh < H && kw < W, j = ok ? kh * W + kw : 0;                                     \
+            cp_async16(dk + r * KS + col * 8, kp + (int64_t)j * a.k_ts + col * 8, ok ? 16 : 0);     \
+            cp_async16(dv + r * KS + col * 8, vp + (int64_t)j * a.v_ts + col * 8, ok ? 16 : 0);     \
+        }                                                                                           \
+    } while (0)
+    FLASH_LOAD_KV(0, 0);
+    cp_async_commit();
+    cp_async_wait0();
+    __syncthreads();
+
+    // ---- Q to registers: A fragments of the warp's MT m-tiles ------------------------------
+    unsigned qf[2][5][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++) {
+        int rb = (warp * MT + mt) * 16;
+#pragma unroll
+        for (int ks = 0; ks < HD / 16; ks++)
+            ldsm_x4(qf[mt][ks], sQ + (rb + (lane & 7) + 8 * ((lane >> 3) & 1)) * KS + 16 * ks + 8 * (lane >> 4));
+    }
+    __syncthreads();  // Q's buffer becomes the rel-pos tables
+
+    // ---- rel-pos products of the tile's rows ------------------------------------------------
+    for (int i = tid; i < BM * (SEGW - W); i += NT) {  // rel_w's padding columns: masked keys
+        int r = i / (SEGW - W);
+        relw[r * WS + W + (i - r * (SEGW - W))] = -INFINITY;
+    }
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++) {
+        int rb = (warp * MT + mt) * 16;
+        int qa = min(q0 + rb, L - 1), qb = min(q0 + rb + 15, L - 1);
+        int ha = qa / W, hb = qb / W;
+        int wa = ha == hb ? qa - ha * W : 0, wb = ha == hb ? qb - hb * W : W - 1;
+        int r0 = min(q0 + rb + g, L - 1), r1 = min(q0 + rb + g + 8, L - 1);
+        int h0 = r0 / W, h1 = r1 / W;
+        rel_products(relh, HS, a.rh, H, qf[mt], ha, hb, h0, h1, rb + g, a.inv_scale, lane, HD);
+        rel_products(relw, WS, a.rw, W, qf[mt], wa, wb, r0 - h0 * W, r1 - h1 * W, rb + g, a.inv_scale, lane, HD);
+    }
+
+    // ---- main loop over key tiles ------------------------------------------------------------
+    float o[2][10][4];
+    float m_run[2][2], l_run[2][2];
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+        for (int d = 0; d < HD / 8; d++) o[mt][d][0] = o[mt][d][1] = o[mt][d][2] = o[mt][d][3] = 0.0f;
+        m_run[mt][0] = m_run[mt][1] = -INFINITY;
+        l_run[mt][0] = l_run[mt][1] = 0.0f;
+    }
+    const float c = a.c;
+
+    for (int it = 0; it < n_tiles; it++) {
+        if (it + 1 < n_tiles) {
+            FLASH_LOAD_KV(it + 1, (it + 1) & 1);
+            cp_async_commit();
+            cp_async_wait1();
+        } else {
+            cp_async_wait0();
+        }
+        __syncthreads();
+        const bf16 *tk = sK + (it & 1) * BN * KS, *tv = sV + (it & 1) * BN * KS;
+        const int kh0 = it * NSEG;  // the tile's first grid row
+
+        // C: the rel-pos terms (divided by scale), the accumulators' start. Grid rows past H
+        // are -inf (their K rows are zeros).
+        float s[2][16][4];
+        float bh[2][2][2];  // FOLD: rel_h[row][kh] per (m-tile, row half, grid row of the tile)
+#pragma unroll
+        for (int sg = 0; sg < NSEG; sg++) {
+            int kh = kh0 + sg;
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int hf = 0; hf < 2; hf++) {
+                    int lr = (warp * MT + mt) * 16 + g + 8 * hf;
+                    float rh = kh < H ? relh[lr * HS + kh] : -INFINITY;
+                    if (FOLD) bh[mt][hf][sg] = rh;
+                    const float *rwr = relw + lr * WS + 2 * tq;
+#pragma unroll
+                    for (int n = 0; n < NPS; n++) {
+                        float2 v2 = *(const float2 *)(rwr + 8 * n);
+                        s[mt][sg * NPS + n][2 * hf] = FOLD ? v2.x : v2.x + rh;
+                        s[mt][sg * NPS + n][2 * hf + 1] = FOLD ? v2.y : v2.y + rh;
+                    }
+                }
+        }
+
+        // S += q k^T
+#pragma unroll
+        for (int ks = 0; ks < HD / 16; ks++)
+#pragma unroll
+            for (int np = 0; np < BN / 16; np++) {
+                unsigned kb[4];
+                ldsm_x4(kb, tk + (16 * np + (lane & 7) + 8 * (lane >> 4)) * KS + 16 * ks + 8 * ((lane >> 3) & 1));
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    mma_bf16(s[mt][2 * np], qf[mt][ks], kb[0], kb[1]);
+                    mma_bf16(s[mt][2 * np + 1], qf[mt][ks], kb[2], kb[3]);
+                }
+            }
+
+        // Online softmax, float32, in exp2 units: score = c (S + bh) (bh = 0 unless FOLD). The
+        // first tile holds a valid key for every row, so m_new is finite from there on.
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int hf = 0; hf < 2; hf++) {
+                const int SEGS = FOLD ? NSEG : 1, PER = BN / 8 / SEGS;
+                float mx = -INFINITY;
+#pragma unroll
+                for (int sg = 0; sg < SEGS; sg++) {
+                    float ms = -INFINITY;
+#pragma unroll
+                    for (int n = sg * PER; n < (sg + 1) * PER; n++)
+                        ms = fmaxf(ms, fmaxf(s[mt][n][2 * hf], s[mt][n][2 * hf + 1]));
+                    mx = fmaxf(mx, FOLD ? ms + bh[mt][hf][sg] : ms);
+                }
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                float m_new = fmaxf(m_run[mt][hf], mx);
+                float alpha = ex2((m_run[mt][hf] - m_new) * c);  // 0 on the first tile
+                m_run[mt][hf] = m_new;
+                float rs = 0.0f;
+#pragma unroll
+                for (int sg = 0; sg < SEGS; sg++) {
+                    float off = ((FOLD ? bh[mt][hf][sg] : 0.0f) - m_new) * c;
+#pragma unroll
+                    for (int n = sg * PER; n < (sg + 1) * PER; n++) {
+                        float p0 = ex2(fmaf(s[mt][n][2 * hf], c, off));
+                        float p1 = ex2(fmaf(s[mt][n][2 * hf + 1], c, off));
+                        s[mt][n][2 * hf] = p0, s[mt][n][2 * hf + 1] = p1;
+                        rs += p0 + p1;
+                    }
+                }
+                l_run[mt][hf] = l_run[mt][hf] * alpha + rs;  // this thread's columns; summed at the end
+#pragma unroll
+                for (int d = 0; d < HD / 8; d++) o[mt][d][2 * hf] *= alpha, o[mt][d][2 * hf + 1] *= alpha;
+            }
+
+        // O += P v
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; kk++) {
+            unsigned pa[2][4];
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                pa[mt][0] = pack_bf16(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+                pa[mt][1] = pack_bf16(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+                pa[mt][2] = pack_bf16(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+                pa[mt][3] = pack_bf16(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+            }
+#pragma unroll
+            for (int dp = 0; dp < HD / 16; dp++) {
+                unsigned vb[4];
+                ldsm_x4_t(vb, tv + (16 * kk + (lane & 7) + 8 * ((lane >> 3) & 1)) * KS + 16 * dp + 8 * (lane >> 4));
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    mma_bf16(o[mt][2 * dp], pa[mt], vb[0], vb[1]);
+                    mma_bf16(o[mt][2 * dp + 1], pa[mt], vb[2], vb[3]);
+                }
+            }
+        }
+        __syncthreads();  // this stage is refilled by the next iteration's loads
+    }
+#undef FLASH_LOAD_KV
+
+    // ---- epilogue: O / l through shared memory (over the rel-pos tables) --------------------
+    bf16 *sO = (bf16 *)smem;
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int hf = 0; hf < 2; hf++) {
+            float l = l_run[mt][hf];
+            l += __shfl_xor_sync(0xffffffffu, l, 1);
+            l += __shfl_xor_sync(0xffffffffu, l, 2);
+            float inv = 1.0f / l;
+            int lr = (warp * MT + mt) * 16 + g + 8 * hf;
+#pragma unroll
+            for (int d = 0; d < HD / 8; d++)
+                *(unsigned *)(sO + lr * KS + 8 * d + 2 * tq) =
+                    pack_bf16(o[mt][d][2 * hf] * inv, o[mt][d][2 * hf + 1] * inv);
+        }
+    __syncwarp();
+    // Each warp stores its own rows: 16-byte units, consecutive lanes along a row.
+    const int wr0 = warp * MT * 16;
+    for (int c2 = lane; c2 < MT * 16 * CPR; c2 += 32) {
+        int r = c2 / CPR, col = c2 - r * CPR, qi = q0 + wr0 + r;
+        if (qi < L) *(uint4 *)(op + (int64_t)qi * a.o_ts + col * 8) = *(const uint4 *)(sO + (wr0 + r) * KS + col * 8);
+    }
+}
+
+// =============================================================================================
+// the compiled configs
+// =============================================================================================
+
+// name: hd<HD>-s<SEGW>-w<WARPS>m<MT>n<BN>b<MINB>: head dim, key slots per grid row (64: grids
+// up to 64 wide, 16: up to 16), warps per block, m-tiles of 16 query rows per warp (BM = 16
+// WARPS MT), keys per tile, and __launch_bounds__'s minimum blocks per SM (which caps the
+// registers at 65536 / (32 WARPS MINB); with 1 ptxas takes what it wants, up to 255). Shared
+// memory: BM (hd + 8) 2 bytes of Q or BM (H + 1 + SEGW + 8) 4 of rel-pos tables, whichever is
+// larger, plus 4 BN (hd + 8) 2 of K and V. (Spilling candidates, e.g. 2 m-tiles with 128-key
+// tiles, are left out.)
+#define FLASH_CONFIGS(X)      \
+    X(64, 64, 4, 1, 64, 2)    \
+    X(64, 64, 4, 1, 64, 4)    \
+    X(64, 64, 8, 1, 64, 1)    \
+    X(64, 64, 8, 1, 64, 2)    \
+    X(64, 64, 4, 2, 64, 1)    \
+    X(64, 64, 4, 1, 128, 1)   \
+    X(64, 64, 8, 1, 128, 1)   \
+    X(80, 64, 4, 1, 64, 2)    \
+    X(80, 64, 4, 1, 64, 4)    \
+    X(80, 64, 8, 1, 64, 1)    \
+    X(80, 64, 8, 1, 64, 2)    \
+    X(80, 64, 4, 1, 128, 1)   \
+    X(80, 64, 8, 1, 128, 1)   \
+    X(64, 16, 4, 1, 64, 2)    \
+    X(64, 16, 4, 1, 64, 4)    \
+    X(64, 16, 7, 1, 64, 1)    \
+    X(64, 16, 7, 1, 112, 1)   \
+    X(64, 16, 13, 1, 64, 1)   \
+    X(64, 16, 7, 2, 64, 1)    \
+    X(80, 16, 4, 1, 64, 2)    \
+    X(80, 16, 7, 1, 64, 1)    \
+    X(80, 16, 7, 1, 112, 1)   \
+    X(80, 16, 13, 1, 64, 1)
+
+#define FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB) flash_relpos_hd##HD##_s##SEGW##_w##WARPS##m##MT##n##BN##b##MINB
+#define FLASH_DEFINE(HD, SEGW, WARPS, MT, BN, MINB)                                    \
+    __global__ void __launch_bounds__(WARPS * 32, MINB)                                \
+        FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB)(FlashArgs a) {                      \
+        flash_body(a, HD, WARPS, MT, BN, SEGW);                                        \
+    }
+FLASH_CONFIGS(FLASH_DEFINE)
+
+typedef void (*FlashKernel)(FlashArgs);
+typedef struct {
+    int hd, segw, warps, mt, bn, minb;
+    FlashKernel kernel;
+    const char *name;
+} FlashConfig;
+#define FLASH_ENTRY(HD, SEGW, WARPS, MT, BN, MINB)                              \
+    {HD, SEGW, WARPS, MT, BN, MINB, FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB), \
+     "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB},
+static const FlashConfig flash_configs[] = {FLASH_CONFIGS(FLASH_ENTRY)};
+#define N_FLASH_CONFIGS ((int)(sizeof flash_configs / sizeof flash_configs[0]))
+static int flash_smem_set[N_FLASH_CONFIGS];  // dynamic shared memory limit raised to (bytes)
+
+// The build's choice per head dim and kind (config names as above); a call takes the first
+// entry of its head dim that serves it: 16 slots per grid row where the grid is at most 16
+// wide, else 64.
+// PROVISIONAL, not yet measured: to be replaced by the fastest configs of
+// `tests/gpu/test_flash_relpos --bench` on the H200 (batch 8), which prints these lines.
+static const char *const FLASH_CHOICE[] = {
+    "hd64-s16-w7m1n112b1",  // vit_b windowed (14 x 14, 196 tokens), the tiny fixture's 16 x 16
+    "hd80-s16-w7m1n112b1",  // vit_l / vit_h windowed
+    "hd64-s64-w4m2n64b1",   // vit_b global (64 x 64 grid, 4096 tokens)
+    "hd80-s64-w4m1n64b2",   // vit_l / vit_h global
+};
+
+// =============================================================================================
+// launcher
+// =============================================================================================
+
+static int config_by_name(const char *name) {
+    for (int i = 0; i < N_FLASH_CONFIGS; i++)
+        if (strcmp(flash_configs[i].name, name) == 0) return i;
+    return -1;
+}
+
+// Refuses, by name, what the kernel does not do.
+static void flash_check(Exec *x, const AttnParams *p) {
+    const char *who = "cuda attention flash_relpos";
+    if (!is_bf16(x)) die("%s: precision fp32 is not implemented (bf16 only)", who);
+    if (!p->rel_pos)
+        die("%s: no rel-pos table: only the image encoder's attention (with rel-pos) is implemented", who);
+    if (p->q_len != p->k_len)
+        die("%s: q_len %d != k_len %d is not implemented (self-attention on the grid only)", who, p->q_len, p->k_len);
+    if (p->grid_h < 1 || p->grid_w < 1 || p->q_len != p->grid_h * p->grid_w)
+        die("%s: q_len %d is not grid_h x grid_w (%d x %d)", who, p->q_len, p->grid_h, p->grid_w);
+    if (p->grid_h > FLASH_MAX_GRID || p->grid_w > FLASH_MAX_GRID)
+        die("%s: grid %d x %d over %d x %d is not implemented", who, p->grid_h, p->grid_w, FLASH_MAX_GRID, FLASH_MAX_GRID);
+    if (p->head_dim != 64 && p->head_dim != 80)
+        die("%s: head dim %d is not implemented (64 and 80 only)", who, p->head_dim);
+    if (!(p->scale > 0.0f)) die("%s: scale %g is not implemented (positive only)", who, p->scale);
+    const void *ptrs[5] = {p->q, p->k, p->v, p->o, p->rel_pos};
+    for (int i = 0; i < 5; i++)
+        if (!aligned16(ptrs[i])) die("%s: q, k, v, o and rel_pos must be 16-byte aligned", who);
+    const int64_t st[12] = {p->q_batch_stride, p->q_tok_stride, p->q_head_stride,
+                            p->k_batch_stride, p->k_tok_stride, p->k_head_stride,
+                            p->v_batch_stride, p->v_tok_stride, p->v_head_stride,
+                            p->o_batch_stride, p->o_tok_stride, p->o_head_stride};
+    for (int i = 0; i < 12; i++)
+        if (st[i] % 8 != 0) die("%s: strides must be multiples of 8 elements (16 bytes)", who);
+    if ((int64_t)p->batch * p->heads > 65535)
+        die("%s: %lld (batch, head) pairs over 65535 are not implemented", who, (long long)p->batch * p->heads);
+}
+
+// A config serves grids at most SEGW wide.
+static int config_serves(const FlashConfig *f, const AttnParams *p) {
+    return f->hd == p->head_dim && p->grid_w <= f->segw;
+}
+
+static int chosen_config(const AttnParams *p) {
+    int n = (int)(sizeof FLASH_CHOICE / sizeof FLASH_CHOICE[0]);
+    for (int i = 0; i < n; i++) {
+        int k = config_by_name(FLASH_CHOICE[i]);
+        if (k < 0) die("cuda attention flash_relpos: FLASH_CHOICE names %s, which is not compiled", FLASH_CHOICE[i]);
+        if (config_serves(&flash_configs[k], p)) return k;
+    }
+    die("cuda attention flash_relpos: no config chosen for head dim %d", p->head_dim);
+}
+
+static void flash_launch(Exec *x, const AttnParams *p, int ci) {
+    flash_check(x, p);
+    if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0) return;
+    const FlashConfig *f = &flash_configs[ci];
+    if (!config_serves(f, p)) die("cuda attention flash_relpos: config %s does not serve this call", f->name);
+    int BM = f->warps * f->mt * 16;
+    size_t smem = flash_smem_bytes(BM, f->bn, f->hd, p->grid_h, f->segw);
+    CudaBackend *bk = cuda_backend(x);
+    if (smem > bk->prop.sharedMemPerBlockOptin)
+        die("cuda attention flash_relpos: config %s needs %zu bytes of shared memory (device: %zu)",
+            f->name, smem, (size_t)bk->prop.sharedMemPerBlockOptin);
+    if ((size_t)flash_smem_set[ci] < smem) {
+        // Not a stream operation: allowed while a graph is being captured.
+        cudaCheck(cudaFuncSetAttribute(f->kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        flash_smem_set[ci] = (int)smem;
+    }
+    FlashArgs a;
+    a.q = (const bf16 *)p->q, a.k = (const bf16 *)p->k, a.v = (const bf16 *)p->v, a.o = (bf16 *)p->o;
+    a.rh = (const bf16 *)p->rel_pos;
+    a.rw = a.rh + (int64_t)(2 * p->grid_h - 1) * p->head_dim;
+    a.q_bs = p->q_batch_stride, a.q_hs = p->q_head_stride, a.q_ts = p->q_tok_stride;
+    a.k_bs = p->k_batch_stride, a.k_hs = p->k_head_stride, a.k_ts = p->k_tok_stride;
+    a.v_bs = p->v_batch_stride, a.v_hs = p->v_head_stride, a.v_ts = p->v_tok_stride;
+    a.o_bs = p->o_batch_stride, a.o_hs = p->o_head_stride, a.o_ts = p->o_tok_stride;
+    a.heads = p->heads, a.L = p->q_len, a.H = p->grid_h, a.W = p->grid_w;
+    a.c = p->scale * FLASH_LOG2E;
+    a.inv_scale = 1.0f / p->scale;
+    dim3 grid((unsigned)((p->q_len + BM - 1) / BM), (unsigned)(p->batch * p->heads));
+    f->kernel<<<grid, f->warps * 32, smem, cuda_stream(x)>>>(a);
+    LAUNCH_CHECK(x, "flash_relpos attention");
+}
+
+static void flash_relpos_run(Exec *x, const AttnParams *p) {
+    flash_check(x, p);
+    flash_launch(x, p, chosen_config(p));
+}
+
+// ---- the candidates, for the tests and the benchmark ----------------------------------------
+extern "C" int cuda_flash_relpos_configs(void) { return N_FLASH_CONFIGS; }
+extern "C" const char *cuda_flash_relpos_config_name(int i) {
+    return i >= 0 && i < N_FLASH_CONFIGS ? flash_configs[i].name : "?";
+}
+extern "C" int cuda_flash_relpos_config_serves(int i, const AttnParams *p) {
+    return i >= 0 && i < N_FLASH_CONFIGS && config_serves(&flash_configs[i], p);
+}
+extern "C" int cuda_flash_relpos_chosen(const AttnParams *p) { return chosen_config(p); }
+extern "C" void cuda_flash_relpos_run_config(Exec *x, const AttnParams *p, int i) {
+    if (i < 0 || i >= N_FLASH_CONFIGS) die("cuda attention flash_relpos: no config %d", i);
+    flash_launch(x, p, i);
+}
+
+extern "C" const AttentionImpl cuda_attention_flash_relpos = {
+    "flash_relpos",       // name
+    "cuda",               // backend
+    1u << DT_BF16,        // dtypes
+    flash_relpos_run,     // run
+    NULL,                 // workspace_bytes: none
+};
