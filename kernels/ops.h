@@ -31,7 +31,16 @@ typedef struct Exec {
     size_t arena_size, arena_top, arena_peak;
     unsigned arena_generation;  // bumped when the arena moves (captured graphs are stale)
     size_t workspace_need;      // the largest operation scratch the planning pass met
+    int lane_planning;          // 1: the planning pass is measuring work for the other lanes
+    size_t lane_workspace_need; // the largest scratch of that work (Ops.lanes_open)
 } Exec;
+
+// Records that an operation will need `need` bytes of scratch on the lane it is planned for
+// (called while planning, by the op wrappers and by formats' plan hooks).
+static inline void exec_need_workspace(Exec *x, size_t need) {
+    size_t *w = x->lane_planning ? &x->lane_workspace_need : &x->workspace_need;
+    if (need > *w) *w = need;
+}
 
 typedef enum { DT_F32 = 0, DT_BF16 = 1 } DType;
 
@@ -276,9 +285,9 @@ struct Ops {
     double (*timer_mark_ms)(Exec *x, int from, int to);
 
     // ---- planning and graphs (NULL where a backend has none) ---------------------------------
-    // Makes the operations' scratch at least `bytes` (the planning pass's maximum), outside any
-    // timed or captured region.
-    void (*reserve_workspace)(Exec *x, size_t bytes);
+    // Makes the operations' scratch at least `bytes` on the main lane and `lane_bytes` on every
+    // other lane (the planning pass's maxima), outside any timed or captured region.
+    void (*reserve_workspace)(Exec *x, size_t bytes, size_t lane_bytes);
     // Graph capture: operations queued between graph_begin and graph_end are recorded, not run,
     // into a graph that graph_launch replays (with the same buffers) and graph_free frees.
     // Nothing may allocate or synchronise while capturing (the backend refuses it by name).

@@ -399,13 +399,14 @@ extern "C" void cuda_lanes_join(Exec *x) {
 }
 
 // ---- Ops: workspace and graphs --------------------------------------------------------------
-// Every lane's scratch: any lane may run any operation.
-extern "C" void cuda_reserve_workspace(Exec *x, size_t bytes) {
+// The main lane's scratch, and the other lanes' (which run only the work planned for them).
+extern "C" void cuda_reserve_workspace(Exec *x, size_t bytes, size_t lane_bytes) {
     CudaBackend *b = cuda_backend(x);
     int home = b->lane;
     for (int i = 0; i < b->n_lanes; i++) {
         cuda_set_lane_b(b, i);
-        (void)cuda_workspace(x, bytes);
+        size_t need = i == 0 ? bytes : lane_bytes;
+        if (need) (void)cuda_workspace(x, need);
     }
     cuda_set_lane_b(b, home);
 }

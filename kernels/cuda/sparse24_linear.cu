@@ -16,11 +16,13 @@
 //            residual as beta = 1 with C = D = y, so y = round(x W^T + b [+ y]) is one bfloat16
 //            rounding as the dense format's cuBLASLt path. GELU is the exact erf GELU of
 //            nn.GELU, by a kernel of ours after the bias epilogue (as the dense format does):
-//            cuSPARSELt's GELU epilogue is, like cuBLASLt's, the tanh approximation (checked
-//            by tests/gpu/test_sparse24's probe). ReLU (exact) goes in the epilogue.
-//            Row counts not a multiple of 16 (cuSPARSELt's dense operands need multiples of 8;
-//            one image's windowed qkv has 4900 rows): the multiple of 16 below, then the last
-//            rows through a zero-padded 16-row scratch.
+//            cuSPARSELt's GELU epilogue, like cuBLASLt's, is expected to be the tanh
+//            approximation (tests/gpu/test_sparse24's GELU probe says which it is). ReLU
+//            (exact) goes in the epilogue.
+//            Row counts not a multiple of 16 (one image's windowed qkv has 4900 rows): the
+//            multiple of 16 below, then the last rows through a zero-padded 16-row scratch, so
+//            every cuSPARSELt call has a row count its size constraints on dense operands
+//            (multiples of 8 or 16 by data type and version) accept.
 //
 // cuSPARSELt is opened with dlopen, not linked: the open hook (cuda_stage_open, before the GPU
 // is touched) loads libcusparseLt.so.0 and resolves every function used, so a stage whose
@@ -300,7 +302,7 @@ extern "C" LinearWeight *cuda_sparse24_prepare(Exec *x, const float *W, const fl
 }
 
 // What cuSPARSELt's epilogue applies for a requested activation: ReLU always (exact), GELU
-// only in the test probe (its GELU is the tanh approximation).
+// only in the test probe (its GELU is not documented as nn.GELU's exact erf).
 static int epilogue_act(Act act) {
     if (act == ACT_RELU) return ACT_RELU;
     if (act == ACT_GELU && C.gelu_in_epilogue) return ACT_GELU;
@@ -359,14 +361,16 @@ static Sp24Plan *get_plan(Exec *x, const LinearWeight *w, int rows, int act, int
     if (cfg) {
         sp24Check(L.cusparseLtMatmulAlgSetAttribute(&C.handle, &p->alg, CUSPARSELT_MATMUL_ALG_CONFIG_ID,
                                                     &cfg->alg_id, sizeof cfg->alg_id));
-        if (cfg->split_k > 1) {
-            cusparseLtSplitKMode_t mode = (cusparseLtSplitKMode_t)cfg->split_k_mode;
+        // Split-K as PyTorch's _cslt_sparse_mm sets it from a search (its buffer count is
+        // cuSPARSELt's to choose).
+        if (cfg->split_k != 1) {
             sp24Check(L.cusparseLtMatmulAlgSetAttribute(&C.handle, &p->alg, CUSPARSELT_MATMUL_SPLIT_K,
                                                         &cfg->split_k, sizeof cfg->split_k));
-            sp24Check(L.cusparseLtMatmulAlgSetAttribute(&C.handle, &p->alg, CUSPARSELT_MATMUL_SPLIT_K_MODE,
-                                                        &mode, sizeof mode));
-            sp24Check(L.cusparseLtMatmulAlgSetAttribute(&C.handle, &p->alg, CUSPARSELT_MATMUL_SPLIT_K_BUFFERS,
-                                                        &cfg->split_k_buffers, sizeof cfg->split_k_buffers));
+            if (cfg->split_k_mode > 0) {
+                cusparseLtSplitKMode_t mode = (cusparseLtSplitKMode_t)cfg->split_k_mode;
+                sp24Check(L.cusparseLtMatmulAlgSetAttribute(&C.handle, &p->alg, CUSPARSELT_MATMUL_SPLIT_K_MODE,
+                                                            &mode, sizeof mode));
+            }
         }
     }
     sp24Check(L.cusparseLtMatmulPlanInit(&C.handle, &p->plan, &p->mm, &p->alg));
@@ -430,7 +434,7 @@ static void sp24_plan(Exec *x, const LinearWeight *w, int64_t rows, Act act, int
         size_t t = get_plan(x, w, SP24_ROW_ALIGN, ea, has_residual)->workspace;
         if (t > need) need = t;
     }
-    if (need > x->workspace_need) x->workspace_need = need;
+    exec_need_workspace(x, need);
 }
 
 static void matmul(Exec *x, const Sp24Plan *p, const Sp24Linear *sl, const void *in, void *y) {

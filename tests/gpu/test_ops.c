@@ -437,6 +437,29 @@ static void test_window(int b, int h, int w, int c, int win) {
     free(wins), free(ci), free(gi);
 }
 
+// The fusion choice's LayerNorm + window_partition (one kernel) against the two operations it
+// replaces, on the GPU: the same float32 arithmetic, so equal to the bit, padding zeros included.
+static void test_layernorm_window(int b, int h, int w, int c, int win) {
+    int nwh = (h + win - 1) / win, nww = (w + win - 1) / win;
+    int64_t ni = (int64_t)b * h * w * c, nwt = (int64_t)b * nwh * nww * win * win * c;
+    char what[128];
+    snprintf(what, sizeof what, "b=%d %dx%d c=%d win=%d", b, h, w, c, win);
+    float *img = rnd(ni, -2, 2), *g = rnd(c, 0.5f, 1.5f), *bb = rnd(c, -0.5f, 0.5f);
+    void *dimg = dev_act(img, ni), *dg = dev_act(g, c), *db = dev_act(bb, c);
+    void *dt = dev_poisoned(act_bytes(ni)), *dref = dev_poisoned(act_bytes(nwt)), *dout = dev_poisoned(act_bytes(nwt));
+    G.ops->layernorm(&G, dt, dimg, dg, db, (int64_t)b * h * w, c, 1e-6f, ACT_NONE);
+    G.ops->window_partition(&G, dref, dt, b, h, w, c, win);
+    G.ops->layernorm_window(&G, dout, dimg, dg, db, b, h, w, c, 1e-6f, win);
+    float *r = get_act(dref, nwt), *o = get_act(dout, nwt);
+    int64_t diff = 0;
+    for (int64_t i = 0; i < nwt; i++) diff += memcmp(&r[i], &o[i], sizeof(float)) != 0;
+    char detail[96];
+    snprintf(detail, sizeof detail, "%lld of %lld elements differ", (long long)diff, (long long)nwt);
+    check_bool("layernorm_window", what, diff == 0, detail);
+    dfree(dimg), dfree(dg), dfree(db), dfree(dt), dfree(dref), dfree(dout);
+    free(img), free(g), free(bb), free(r), free(o);
+}
+
 static void test_pixel_shuffle2(int n, int h, int w, int c) {
     int64_t ns = (int64_t)n * h * w * c * 4, nd = ns;
     float *src = rnd(ns, -1, 1), *cd = nan_buf(nd);
@@ -545,6 +568,111 @@ static void test_top_mask_stats(int n, int c, int h, int w) {
     free(gm), free(gidx), free(gin), free(gun);
 }
 
+// ---- the ragged decoding's operations (issue 16) ---------------------------------------------
+
+// keys[p] = embed[index[p]] + b: n prompts over `images` blocks, b of period bp; the index
+// repeats images, skips some, and is not sorted.
+static void test_gather_add(int64_t n, int images, int64_t block, int64_t bp) {
+    float *a = rnd((int64_t)images * block, -2, 2), *b = rnd(bp, -2, 2), *cd = nan_buf(n * block);
+    int32_t *idx = xmalloc(sizeof(int32_t) * (size_t)n + 4);
+    for (int64_t p = 0; p < n; p++) idx[p] = (int32_t)((p * 7 + 3) % images) / 2 * 2 % images;
+    CPU.ops->gather_add(&CPU, cd, a, idx, b, n, block, bp);
+    void *da = dev_act(a, (int64_t)images * block), *db = dev_act(b, bp);
+    void *di = dev_raw(idx, sizeof(int32_t) * (size_t)n), *dy = dev_poisoned(act_bytes(n * block));
+    G.ops->gather_add(&G, dy, da, di, db, n, block, bp);
+    float *gy = get_act(dy, n * block);
+    char what[128];
+    snprintf(what, sizeof what, "%lld prompts over %d images, block %lld, b period %lld", (long long)n,
+             images, (long long)block, (long long)bp);
+    compare("gather_add", what, gy, cd, n * block, tol_of(0, 8e-3));
+    dfree(da), dfree(db), dfree(di), dfree(dy);
+    free(a), free(b), free(cd), free(idx), free(gy);
+}
+
+// A ragged set of n prompts on images of the given original sizes (cycled), each resized into
+// a full x full input: sizes (n, 4) and offsets with a gap of `gap` pixels after every prompt
+// (the gaps must stay untouched). Returns the total pixels.
+static int64_t ragged_geometry(int n, const int (*orig)[2], int n_orig, int full, int32_t *size,
+                               int64_t *offset, int gap) {
+    int64_t at = 0;
+    for (int p = 0; p < n; p++) {
+        int h = orig[p % n_orig][0], w = orig[p % n_orig][1];
+        // ResizeLongestSide: the long side to full, the other rounded half up
+        double sc = (double)full / (h > w ? h : w);
+        size[4 * p] = h >= w ? full : (int)(h * sc + 0.5);
+        size[4 * p + 1] = w >= h ? full : (int)(w * sc + 0.5);
+        size[4 * p + 2] = h, size[4 * p + 3] = w;
+        offset[p] = at;
+        at += (int64_t)h * w + gap;
+    }
+    return at;
+}
+
+static void test_resize_ragged(int n, int c, int lo, int full, const int (*orig)[2], int n_orig, int gap) {
+    int32_t *size = xmalloc(sizeof(int32_t) * 4 * (size_t)n);
+    int64_t *offset = xmalloc(sizeof(int64_t) * (size_t)n);
+    int64_t pix = ragged_geometry(n, orig, n_orig, full, size, offset, gap), nd = pix * c;
+    int64_t ns = (int64_t)n * c * lo * lo;
+    float *src = rnd_x(ns, -8, 8, 0), *cd = nan_buf(nd);
+    RaggedMasks rc = {n, size, offset};
+    CPU.ops->resize_masks_ragged(&CPU, cd, src, c, lo, lo, full, full, &rc);
+    void *ds = dev_raw(src, (size_t)ns * 4), *dd = dev_poisoned((size_t)nd * 4);
+    void *dsz = dev_raw(size, sizeof(int32_t) * 4 * (size_t)n), *dof = dev_raw(offset, sizeof(int64_t) * (size_t)n);
+    RaggedMasks rg = {n, dsz, dof};
+    G.ops->resize_masks_ragged(&G, dd, ds, c, lo, lo, full, full, &rg);
+    float *gd = get_f32(dd, nd);
+    char what[160];
+    snprintf(what, sizeof what, "%d prompts x %d masks %dx%d -> %dx%d, cropped and resized to %d sizes (first %dx%d), gap %d",
+             n, c, lo, lo, full, full, n_orig, orig[0][0], orig[0][1], gap);
+    compare("resize_masks_ragged", what, gd, cd, nd, 0);
+    dfree(ds), dfree(dd), dfree(dsz), dfree(dof);
+    free(size), free(offset), free(src), free(cd), free(gd);
+}
+
+static void test_top_mask_stats_ragged(int n, int c, const int (*orig)[2], int n_orig, int gap) {
+    int32_t *size = xmalloc(sizeof(int32_t) * 4 * (size_t)n);
+    int64_t *offset = xmalloc(sizeof(int64_t) * (size_t)n);
+    int64_t pix = ragged_geometry(n, orig, n_orig, 64, size, offset, gap);
+    float *logits = rnd_x(pix * c, -1, 1, 0);
+    float *iou = rnd_x((int64_t)n * c, 0.1f, 1.0f, 0);
+    for (int j = 0; j < c; j++) iou[j] = 0.5f;  // prompt 0: all tied, index 0 wins
+    if (n > 1 && c >= 3) iou[c + 0] = 0.2f, iou[c + 1] = 0.9f, iou[c + 2] = 0.9f;
+    uint8_t *gt = xmalloc((size_t)pix + 4);
+    for (int64_t i = 0; i < pix; i++) gt[i] = urand() < 0.4 ? (urand() < 0.5 ? 1 : 255) : 0;
+    uint8_t *cm = xmalloc((size_t)(pix * c) + 4), *poison = xmalloc((size_t)(pix * c) + 64);
+    memset(cm, 0xaa, (size_t)(pix * c));
+    memset(poison, 0xaa, (size_t)(pix * c) + 64);
+    int32_t *cidx = xmalloc((size_t)n * 4);
+    int64_t *cin = xmalloc((size_t)n * 8), *cun = xmalloc((size_t)n * 8);
+    RaggedMasks rc = {n, size, offset};
+    CPU.ops->top_mask_stats_ragged(&CPU, cm, cidx, cin, cun, logits, iou, gt, c, &rc);
+    void *dl = dev_raw(logits, (size_t)(pix * c) * 4), *di = dev_raw(iou, (size_t)n * c * 4);
+    void *dgt = dev_raw(gt, (size_t)pix), *dm = dev_raw(poison, (size_t)(pix * c));
+    void *didx = dev_raw(poison, (size_t)n * 4), *din = dev_raw(poison, (size_t)n * 8), *dun = dev_raw(poison, (size_t)n * 8);
+    void *dsz = dev_raw(size, sizeof(int32_t) * 4 * (size_t)n), *dof = dev_raw(offset, sizeof(int64_t) * (size_t)n);
+    RaggedMasks rg = {n, dsz, dof};
+    G.ops->top_mask_stats_ragged(&G, dm, didx, din, dun, dl, di, dgt, c, &rg);
+    uint8_t *gm = xmalloc((size_t)(pix * c) + 4);
+    int32_t *gidx = xmalloc((size_t)n * 4);
+    int64_t *gin = xmalloc((size_t)n * 8), *gun = xmalloc((size_t)n * 8);
+    G.ops->copy_to_host(&G, gm, dm, (size_t)(pix * c));
+    G.ops->copy_to_host(&G, gidx, didx, (size_t)n * 4);
+    G.ops->copy_to_host(&G, gin, din, (size_t)n * 8);
+    G.ops->copy_to_host(&G, gun, dun, (size_t)n * 8);
+    int64_t bad_mask = 0;  // the gaps too: both sides must leave them at 0xaa
+    for (int64_t i = 0; i < pix * c; i++) bad_mask += gm[i] != cm[i];
+    int bad_stats = 0;
+    for (int i = 0; i < n; i++) bad_stats += gidx[i] != cidx[i] || gin[i] != cin[i] || gun[i] != cun[i];
+    char what[160], detail[160];
+    snprintf(what, sizeof what, "%d prompts c=%d, %d sizes (first %dx%d), gap %d, with IoU ties", n, c,
+             n_orig, orig[0][0], orig[0][1], gap);
+    snprintf(detail, sizeof detail, "%lld mask bytes and %d prompts' (index, inter, union) differ", (long long)bad_mask, bad_stats);
+    check_bool("top_mask_stats_ragged", what, bad_mask == 0 && bad_stats == 0, detail);
+    dfree(dl), dfree(di), dfree(dgt), dfree(dm), dfree(didx), dfree(din), dfree(dun), dfree(dsz), dfree(dof);
+    free(size), free(offset), free(logits), free(iou), free(gt), free(cm), free(poison), free(cidx), free(cin), free(cun);
+    free(gm), free(gidx), free(gin), free(gun);
+}
+
 // =============================================================================================
 // the suite
 // =============================================================================================
@@ -618,6 +746,10 @@ static void run_suite(void) {
     test_window(2, 64, 64, 16, 14);                 // 64 -> 70: 25 windows, padding
     test_window(1, 28, 28, 12, 14);                 // exact multiple
     test_window(2, 20, 17, 3, 7);                   // odd channels and sizes
+    test_layernorm_window(2, 64, 64, 768, 14);      // vit_b's grid: 64 -> 70, padding
+    test_layernorm_window(1, 64, 64, 1280, 14);     // vit_h's width
+    test_layernorm_window(2, 16, 16, 128, 14);      // the tiny fixture: 16 -> 28
+    test_layernorm_window(1, 20, 17, 6, 7);         // odd sizes, scalar path
     test_pixel_shuffle2(2, 6, 5, 8);
     test_pixel_shuffle2(1, 4, 4, 3);
     test_act_to_f32(1003);
@@ -631,6 +763,20 @@ static void run_suite(void) {
     test_top_mask_stats(5, 3, 48, 64);                // vector path
     test_top_mask_stats(4, 3, 37, 53);                // odd pixel count
     test_top_mask_stats(3, 1, 300, 200);              // single-mask output, several blocks
+
+    // Ragged decoding (issue 16).
+    test_gather_add(7, 3, 64 * 64 * 16, 16);          // keys = embed[image] + no_mask_embed
+    test_gather_add(5, 4, 999, 5 * 999);              // + a per-prompt dense embedding; odd: scalar
+    test_gather_add(61, 8, 16 * 16 * 64, 64);         // 61 prompts
+    {
+        static const int coco[][2] = {{480, 640}, {640, 427}, {375, 500}, {1024, 1024}, {333, 1001}};
+        static const int odd[][2] = {{37, 53}, {200, 300}, {61, 19}};
+        test_resize_ragged(7, 3, 256, 1024, coco, 5, 0);  // vit_b's post-processing, COCO-like sizes
+        test_resize_ragged(4, 1, 64, 256, odd, 3, 13);    // tiny: odd sizes and offsets, gaps
+        test_top_mask_stats_ragged(7, 3, coco, 5, 0);     // vector path where the offsets allow
+        test_top_mask_stats_ragged(5, 3, odd, 3, 7);      // odd sizes and offsets: scalar path
+        test_top_mask_stats_ragged(3, 1, odd, 3, 0);      // single-mask output
+    }
 }
 
 // =============================================================================================
@@ -692,6 +838,37 @@ static AttnParams vitb_attention(int windowed, void *big1, void *big2, const voi
         .v_batch_stride = (int64_t)T * 3 * C, .v_tok_stride = 3 * C, .v_head_stride = hd,
         .o_batch_stride = (int64_t)T * C, .o_tok_stride = C, .o_head_stride = hd,
         .scale = 0.125f, .rel_pos = rel, .grid_h = g, .grid_w = g};
+}
+
+// The fusion choice's LayerNorm + window partition against the two kernels, at batch 8 for
+// vit_b (768 channels) and vit_h (1280): the time a windowed block saves.
+typedef struct {
+    void *x, *t, *out, *g, *b;
+    int c, fused;
+} LnwCtx;
+static void run_lnw(void *p) {
+    LnwCtx *l = p;
+    if (l->fused) {
+        G.ops->layernorm_window(&G, l->out, l->x, l->g, l->b, 8, 64, 64, l->c, 1e-6f, 14);
+    } else {
+        G.ops->layernorm(&G, l->t, l->x, l->g, l->b, (int64_t)8 * 64 * 64, l->c, 1e-6f, ACT_NONE);
+        G.ops->window_partition(&G, l->out, l->t, 8, 64, 64, l->c, 14);
+    }
+}
+static void bench_fusion(void) {
+    for (int c = 768; c <= 1280; c += 512) {
+        int64_t ni = (int64_t)8 * 64 * 64 * c, nw = (int64_t)8 * 25 * 196 * c;
+        float *h = rnd(ni, -1, 1), *hg = rnd(c, 0.5f, 1.5f);
+        LnwCtx l = {dev_act(h, ni), G.ops->mem_alloc(&G, act_bytes(ni)), G.ops->mem_alloc(&G, act_bytes(nw)),
+                    dev_act(hg, c), dev_act(hg, c), c, 0};
+        double two = time_ms(run_lnw, &l, 20);
+        l.fused = 1;
+        double one = time_ms(run_lnw, &l, 20);
+        printf("NOTE bench %s batch 8, %d channels: LayerNorm + window_partition %.3f ms, fused layernorm_window %.3f ms "
+               "(saves %.3f ms per windowed block)\n", TNAME, c, two, one, two - one);
+        dfree(l.x), dfree(l.t), dfree(l.out), dfree(l.g), dfree(l.b);
+        free(h), free(hg);
+    }
 }
 
 static void bench(void) {
@@ -828,6 +1005,7 @@ int main(int argc, char **argv) {
             BF = tables[t]->act_dtype == DT_BF16;
             TNAME = tables[t]->name;
             bench();
+            bench_fusion();
         }
     cuda_backend_close(BK);
     printf("test_ops: %d passed, %d failed\n", n_pass, n_fail);

@@ -124,5 +124,5 @@ void sam_plan(Sam *m, void (*fn)(Sam *m, void *ctx), void *ctx) {
     ex->planning = 0;
     ex->arena_top = 0;
     exec_arena_commit(ex);
-    if (ex->workspace_need && ex->ops->reserve_workspace) ex->ops->reserve_workspace(ex, ex->workspace_need);
+    if (ex->ops->reserve_workspace) ex->ops->reserve_workspace(ex, ex->workspace_need, ex->lane_workspace_need);
 }

@@ -1,5 +1,6 @@
 #include "eval_batch.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -7,6 +8,21 @@
 
 // Graph kinds (GraphCache keys are per kind).
 enum { GRAPH_ENCODER, GRAPH_DECODER, GRAPH_RAGGED };
+
+// Lanes for the graphs choice's decoding: EVAL_DECODE_LANES, or SAM_DECODE_LANES (1..7) for
+// the measurement that chose it (tests/gpu/logs/NOTES.md).
+int eval_decode_lanes(void) {
+    static int lanes;
+    if (!lanes) {
+        const char *s = getenv("SAM_DECODE_LANES");
+        lanes = EVAL_DECODE_LANES;
+        if (s) {
+            lanes = atoi(s);
+            if (lanes < 1 || lanes > 7) die("SAM_DECODE_LANES=%s: want 1..7", s);
+        }
+    }
+    return lanes;
+}
 
 // ---- inputs and outputs ---------------------------------------------------------------------
 
@@ -208,9 +224,11 @@ static void decode_per_image_lanes(EvalBatch *e, PhaseClock *pc) {
             if (n == 0) continue;
             size_t peak = x->arena_peak;
             x->arena_peak = base;
+            x->lane_planning = 1;
             float *lowres = ex_f32(x, (int64_t)n * C * L * L);
             decode_image(e, i, p0, n, lowres, 1);
             post_image(e, i, p0, n, lowres);
+            x->lane_planning = 0;
             size_t need = (x->arena_peak - base + 255) / 256 * 256;
             if (need > e->io->lane_bytes) e->io->lane_bytes = need;
             x->arena_peak = peak > x->arena_peak ? peak : x->arena_peak;
@@ -218,7 +236,7 @@ static void decode_per_image_lanes(EvalBatch *e, PhaseClock *pc) {
         }
     }
     const size_t R = e->io->lane_bytes;
-    (void)ex_alloc_bytes(x, R * EVAL_DECODE_LANES);  // the lanes' regions
+    (void)ex_alloc_bytes(x, R * eval_decode_lanes());  // the lanes' regions
     if (x->planning) {
         ex_release(x, base);
         return;
@@ -229,7 +247,7 @@ static void decode_per_image_lanes(EvalBatch *e, PhaseClock *pc) {
     for (int i = 0, k = 0; i < e->n_images; i++) {
         int p0 = b->prompt_offset[i], n = b->prompt_offset[i + 1] - p0;
         if (n == 0) continue;
-        int lane = 1 + k++ % EVAL_DECODE_LANES;
+        int lane = 1 + k++ % eval_decode_lanes();
         x->ops->set_lane(x, lane);  // captures too: a lane's graph holds its lane's scratch
         x->arena_top = start + (size_t)(lane - 1) * R;
         float *lowres = ex_f32(x, (int64_t)n * C * L * L);
@@ -237,7 +255,7 @@ static void decode_per_image_lanes(EvalBatch *e, PhaseClock *pc) {
         post_image(e, i, p0, n, lowres);
     }
     x->ops->set_lane(x, 0);
-    x->arena_top = start + R * EVAL_DECODE_LANES;
+    x->arena_top = start + R * eval_decode_lanes();
     if (real) x->ops->lanes_join(x);
     phase_end(e, pc, PHASE_DECODER);
     phase_end(e, pc, PHASE_POST);

@@ -38,6 +38,7 @@ typedef struct {
 // Lanes the graphs choice decodes images on, concurrently (the decoder of one image is ~115
 // small kernels that leave most of the GPU idle; four images at a time fill it).
 #define EVAL_DECODE_LANES 4
+int eval_decode_lanes(void);
 
 typedef struct {
     Sam *m;

@@ -32,7 +32,7 @@ static inline void op_linear(Exec *x, void *y, const void *in, const LinearWeigh
                              Act act, const void *residual) {
     if (x->planning) {
         size_t need = w->format->workspace_bytes ? w->format->workspace_bytes(x, w, rows) : 0;
-        if (need > x->workspace_need) x->workspace_need = need;
+        exec_need_workspace(x, need);
         if (w->format->plan) w->format->plan(x, w, rows, act, residual != NULL);
         return;
     }
@@ -49,7 +49,7 @@ static inline void op_attention(Exec *x, const AttnParams *p) {
     const AttentionImpl *a = p->site == ATTN_ENCODER ? c->encoder_attention : c->decoder_attention;
     if (x->planning) {
         size_t need = a->workspace_bytes ? a->workspace_bytes(x, p) : 0;
-        if (need > x->workspace_need) x->workspace_need = need;
+        exec_need_workspace(x, need);
         return;
     }
     if (!x->preparing) a->run(x, p);
