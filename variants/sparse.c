@@ -5,21 +5,11 @@
 // numerical reference is fp32 on the same pruned weights (--checkpoint SPEC+prune24).
 #include "waterfall.h"
 
-// Built on nested once that stage exists; until then on fused (the stage it changes is named
-// in `after`, so reports never claim a base it does not have).
-#ifdef WATERFALL_NESTED
-#define SPARSE_BASE WATERFALL_NESTED
-#define SPARSE_AFTER "nested"
-#else
-#define SPARSE_BASE WATERFALL_FUSED
-#define SPARSE_AFTER "fused"
-#endif
-
 static const StageDesc STAGE = {
     .name = "sparse",
-    .after = SPARSE_AFTER,
+    .after = "nested",
     .adds = "encoder linears 2:4-pruned at load and run as 2:4 sparse bf16 GEMMs (cuSPARSELt)",
-    .choices = {WATERFALL_SPARSE(SPARSE_BASE)},
+    .choices = {WATERFALL_SPARSE},
     WATERFALL_CUDA_BACKEND,
 };
 

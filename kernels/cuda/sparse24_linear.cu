@@ -131,6 +131,7 @@ static void sp24_check_impl(cusparseStatus_t s, const char *call, const char *fi
 // =============================================================================================
 
 // The algorithm cuSPARSELt's search chose for a shape, reused by every layer of that shape.
+// Kept for the process (a device's fastest configuration does not depend on the handle).
 typedef struct {
     int rows, out, in, bias, act, beta_one, layout;  // the key (act: what the epilogue applies)
     int alg_id, alg_max, split_k, split_k_mode, split_k_buffers;
@@ -513,9 +514,8 @@ extern "C" void cuda_sparse24_release(Exec *x, LinearWeight *w) {
         if (C.tail) cuda_dev_free(C.bk, C.tail);
         C.tail = NULL, C.tail_bytes = 0;
         sp24Check(L.cusparseLtDestroy(&C.handle));
-        free(C.configs);
-        C.configs = NULL, C.n_configs = C.cap_configs = 0;
         C.bk = NULL;
+        // The searched algorithms stay: they describe the device, not the handle.
     }
 }
 

@@ -7,8 +7,10 @@
 // smallest magnitude |w| are set to zero; the other two keep their values.
 // Ties: among equal magnitudes the one at the lower column index is zeroed first (the higher
 // index is kept), i.e. the group is ordered by (|w|, column) ascending and its first two are
-// zeroed. That is a stable ascending sort, and it is what torch.topk(k=2, largest=False) picks on
-// CUDA, where the seed pruned (checked on the H200: tests/gpu/prune_oracle.py). NaN counts as the
+// zeroed: a stable ascending sort. torch.topk(k=2, largest=False), which the seed's sparsifier
+// uses, documents no tie order; CUDA's radix select takes the lower index among equal values,
+// which is this rule. tests/gpu/test_prune_oracle.sh compares the rule with WeightNormSparsifier
+// itself (CPU and CUDA, float32 and bfloat16) on the GPU machine's PyTorch. NaN counts as the
 // largest magnitude (topk orders NaN above every number), so a NaN weight is kept.
 // -0.0 and +0.0 are both magnitude 0.
 //
