@@ -105,11 +105,10 @@ static __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
 // Row strides of the shared buffers. Q, K, V, O rows of hd bfloat16 padded by 16 bytes (144 or
 // 176 bytes: an odd number of 16-byte units, so the 8 row addresses of an ldmatrix hit 8
 // different bank groups). rel_h rows H + 1 floats (a column read by 8 rows: 8 banks); rel_w
-// rows W + 8 floats in ROW mode (the 8-byte loads of 4 rows x 4 lanes cover the 32 banks once)
-// and W + 1 in GENERAL mode (scattered columns).
+// rows SEGW + 8 floats (24 or 72: the 8-byte loads of 4 rows x 4 lanes cover the 32 banks once).
 static __host__ __device__ __forceinline__ int flash_ks(int hd) { return hd + 8; }
 static __host__ __device__ __forceinline__ int flash_hs(int H) { return H + 1; }
-static __host__ __device__ __forceinline__ int flash_ws(int W, int row) { return row ? W + 8 : W + 1; }
+static __host__ __device__ __forceinline__ int flash_ws(int segw) { return segw + 8; }
 
 // Shared memory of a config: [Q tile | rel_h, rel_w] (the tables overwrite Q once it is in
 // registers; O is staged there at the end) then STAGES = 2 tiles of K and of V.
@@ -449,7 +448,7 @@ static int flash_smem_set[N_FLASH_CONFIGS];  // dynamic shared memory limit rais
 static const char *const FLASH_CHOICE[] = {
     "hd64-s16-w7m1n112b1",  // vit_b windowed (14 x 14, 196 tokens), the tiny fixture's 16 x 16
     "hd80-s16-w7m1n112b1",  // vit_l / vit_h windowed
-    "hd64-s64-w4m2n64b1",   // vit_b global (64 x 64 grid, 4096 tokens)
+    "hd64-s64-w4m1n64b2",   // vit_b global (64 x 64 grid, 4096 tokens)
     "hd80-s64-w4m1n64b2",   // vit_l / vit_h global
 };
 
@@ -506,6 +505,20 @@ static int chosen_config(const AttnParams *p) {
     die("cuda attention flash_relpos: no config chosen for head dim %d", p->head_dim);
 }
 
+// Raises config ci's dynamic shared-memory limit to `smem` bytes, once (not a stream operation:
+// allowed while a graph is being captured); refuses by name what the device cannot give.
+static void flash_smem_limit(Exec *x, int ci, size_t smem) {
+    const FlashConfig *f = &flash_configs[ci];
+    CudaBackend *bk = cuda_backend(x);
+    if (smem > bk->prop.sharedMemPerBlockOptin)
+        die("cuda attention flash_relpos: config %s needs %zu bytes of shared memory (device: %zu)",
+            f->name, smem, (size_t)bk->prop.sharedMemPerBlockOptin);
+    if ((size_t)flash_smem_set[ci] < smem) {
+        cudaCheck(cudaFuncSetAttribute(f->kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        flash_smem_set[ci] = (int)smem;
+    }
+}
+
 static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     flash_check(x, p);
     if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0) return;
@@ -513,15 +526,7 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     if (!config_serves(f, p)) die("cuda attention flash_relpos: config %s does not serve this call", f->name);
     int BM = f->warps * f->mt * 16;
     size_t smem = flash_smem_bytes(BM, f->bn, f->hd, p->grid_h, f->segw);
-    CudaBackend *bk = cuda_backend(x);
-    if (smem > bk->prop.sharedMemPerBlockOptin)
-        die("cuda attention flash_relpos: config %s needs %zu bytes of shared memory (device: %zu)",
-            f->name, smem, (size_t)bk->prop.sharedMemPerBlockOptin);
-    if ((size_t)flash_smem_set[ci] < smem) {
-        // Not a stream operation: allowed while a graph is being captured.
-        cudaCheck(cudaFuncSetAttribute(f->kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        flash_smem_set[ci] = (int)smem;
-    }
+    flash_smem_limit(x, ci, smem);
     FlashArgs a;
     a.q = (const bf16 *)p->q, a.k = (const bf16 *)p->k, a.v = (const bf16 *)p->v, a.o = (bf16 *)p->o;
     a.rh = (const bf16 *)p->rel_pos;
@@ -552,13 +557,27 @@ extern "C" int cuda_flash_relpos_config_serves(int i, const AttnParams *p) {
     return i >= 0 && i < N_FLASH_CONFIGS && config_serves(&flash_configs[i], p);
 }
 extern "C" int cuda_flash_relpos_chosen(const AttnParams *p) { return chosen_config(p); }
+extern "C" void cuda_flash_relpos_config_describe(Exec *x, const AttnParams *p, int i, char *buf, size_t len) {
+    if (i < 0 || i >= N_FLASH_CONFIGS) die("cuda attention flash_relpos: no config %d", i);
+    const FlashConfig *f = &flash_configs[i];
+    int BM = f->warps * f->mt * 16;
+    size_t smem = flash_smem_bytes(BM, f->bn, f->hd, p->grid_h, f->segw);
+    flash_smem_limit(x, i, smem);
+    cudaFuncAttributes at;
+    cudaCheck(cudaFuncGetAttributes(&at, f->kernel));
+    int blocks = 0;
+    cudaCheck(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, f->kernel, f->warps * 32, smem));
+    snprintf(buf, len, "BM %3d, %2d regs spill %d B, smem %3zu KiB, %d blocks = %2d warps/SM", BM,
+             at.numRegs, (int)at.localSizeBytes, smem >> 10, blocks, blocks * f->warps);
+}
+
 extern "C" void cuda_flash_relpos_run_config(Exec *x, const AttnParams *p, int i) {
     if (i < 0 || i >= N_FLASH_CONFIGS) die("cuda attention flash_relpos: no config %d", i);
     flash_launch(x, p, i);
 }
 
 extern "C" const AttentionImpl cuda_attention_flash_relpos = {
-    "flash_relpos",       // name
+    "flash-relpos",       // name
     "cuda",               // backend
     1u << DT_BF16,        // dtypes
     flash_relpos_run,     // run

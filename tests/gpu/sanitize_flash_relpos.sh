@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# compute-sanitizer over the flash rel-pos attention's small shapes (issue 15): memcheck (out of
+# bounds and misaligned accesses, including shared memory and cp.async) and racecheck (shared-
+# memory hazards between the threads of a block: the K/V double buffer, the rel-pos tables
+# written over Q's buffer, the output staged over them), then synccheck and initcheck.
+# Not named test_*: tests/run.sh does not run it; run it on the GPU machine by hand:
+#   bash tests/gpu/sanitize_flash_relpos.sh        (BUILD=build by default; a few minutes)
+# Each tool runs `test_flash_relpos --small`: graph capture, every compiled tile config on the
+# small windowed and global grids of both head dims, the fixtures' grids. Passes when every
+# tool reports 0 errors and the test itself passes under it.
+set -u
+B=${BUILD:-build}
+bin=$B/tests/gpu/test_flash_relpos
+cs=${COMPUTE_SANITIZER:-compute-sanitizer}
+command -v "$cs" >/dev/null || cs=/usr/local/cuda/bin/compute-sanitizer
+[ -x "$bin" ] || { echo "FAIL sanitize: $bin not built"; exit 1; }
+# Only the flash kernels are instrumented where the tool can filter (cuBLAS's kernels of the
+# explicit references run unchecked and fast).
+filter=()
+"$cs" --help 2>/dev/null | grep -q -- '--kernel-name' && filter=(--kernel-name kns=flash_relpos)
+logs=$B/test-logs/sanitize
+mkdir -p "$logs"
+rc=0
+for tool in memcheck racecheck synccheck initcheck; do
+    extra=()
+    [ $tool = memcheck ] && extra=(--leak-check full)
+    [ $tool = racecheck ] && extra=(--racecheck-report all)
+    log=$logs/flash_relpos_$tool.log
+    start=$(date +%s)
+    "$cs" --tool $tool "${extra[@]}" "${filter[@]}" --error-exitcode 99 "$bin" --small >"$log" 2>&1
+    code=$?
+    secs=$(( $(date +%s) - start ))
+    summary=$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)
+    tests=$(grep -E '^test_flash_relpos: [0-9]+ passed' "$log" | tail -1)
+    if [ $code -eq 0 ] && grep -qE '(ERROR|RACECHECK) SUMMARY: 0 ' "$log"; then
+        echo "PASS sanitize $tool: ${summary:-no summary}; ${tests:-?} (${secs}s)"
+    else
+        echo "FAIL sanitize $tool: exit $code, ${summary:-no summary}; ${tests:-?} (${secs}s, log $log)"
+        grep -E '^=========' "$log" | head -20
+        rc=1
+    fi
+done
+exit $rc
