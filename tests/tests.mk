@@ -16,6 +16,14 @@ $(BUILD)/tests/%: tests/%.c $(CORE_LIB) $(DATA_LIB) $(CPU_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(TEST_LIBS) -o $@
 
+# The sdpa stage's cuDNN graphs checked on the CPU (no GPU; tests/core/test_sdpa_deviceless.sh
+# runs it): links the CUDA archive and cuDNN, so it is no test_* program of the CPU rule above.
+SDPA_DEVICELESS := $(BUILD)/tests/core/sdpa_deviceless
+$(SDPA_DEVICELESS): tests/core/sdpa_deviceless.c $(CUDA_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(CUDA_LIB) $(COMMON_LIB) $(CUDA_LIBS) $(HOST_LIBS) -lstdc++ -o $@
+test: $(SDPA_DEVICELESS)
+
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(DATA_SRC) $(COMMON_SRC) | $(BUILD)/.deps

@@ -5,22 +5,12 @@
 // epilogue (kernels/cuda/int8_linear.cu; the rules in kernels/int8_rules.h). Needs an sm_90 GPU.
 #include "waterfall.h"
 
-// Built on nested once that stage exists; until then on fused (the stage it changes is named
-// in `after`, so reports never claim a base it does not have).
-#ifdef WATERFALL_NESTED
-#define INT8_BASE WATERFALL_NESTED
-#define INT8_AFTER "nested"
-#else
-#define INT8_BASE WATERFALL_FUSED
-#define INT8_AFTER "fused"
-#endif
-
 static const StageDesc STAGE = {
     .name = "int8",
-    .after = INT8_AFTER,
+    .after = "nested",
     .adds = "encoder linears as dynamic int8 (per-token activations, per-channel weights), wgmma "
             "int8 GEMM with the dequantisation fused",
-    .choices = {WATERFALL_INT8(INT8_BASE)},
+    .choices = {WATERFALL_INT8},
     WATERFALL_CUDA_BACKEND,
 };
 

@@ -33,12 +33,11 @@
     WATERFALL_FUSED, .ops.encoder_attention = &cuda_attention_cudnn_sdpa,                     \
                      .ops.decoder_attention = &cuda_attention_cudnn_sdpa
 
-// sparse = nested with the four linears of every encoder block 2:4-pruned at load and
-// multiplied as 2:4 sparse bfloat16 on cuSPARSELt, as the seed's sparse stage (int8 and sparse
-// are alternatives on top of nested). The stage it changes is the argument: variants/sparse.c
-// passes WATERFALL_NESTED, or WATERFALL_FUSED while the nested stage is not built (its `after`
-// says which).
-#define WATERFALL_SPARSE(base) base, .ops.encoder_linear = &cuda_linear_sparse24, .prune24 = 1
+// sparse = nested with the four linears of every encoder block 2:4-pruned at load
+// (variants/core/prune.h) and multiplied as 2:4 sparse bfloat16 on cuSPARSELt
+// (kernels/cuda/sparse24_linear.cu), as the seed's sparse stage (int8 and sparse are
+// alternatives on top of nested). Its format takes only 2:4 weights, so the stage prunes.
+#define WATERFALL_SPARSE WATERFALL_NESTED, .ops.encoder_linear = &cuda_linear_sparse24, .prune24 = 1
 
 // relpos = fused with the image encoder's attention as one flash kernel that computes the
 // decomposed rel-pos terms inside (the seed's Triton kernel); the decoder keeps explicit
@@ -54,10 +53,8 @@
 // int8 = nested with the four linears of every encoder block as dynamic symmetric int8 (weights
 // per output channel at load, activations per token at run time, wgmma int8 GEMM with the
 // dequantisation, bias, GELU and residual in its epilogue: kernels/cuda/int8_linear.cu), as the
-// seed's int8 stage (torchao dynamic quantisation). The stage it changes is the argument:
-// variants/int8.c passes WATERFALL_NESTED, or WATERFALL_FUSED while the nested stage is not
-// built (its `after` says which).
-#define WATERFALL_INT8(base) base, .ops.encoder_linear = &cuda_linear_int8
+// seed's int8 stage (torchao dynamic quantisation; int8 and sparse are alternatives on nested).
+#define WATERFALL_INT8 WATERFALL_NESTED, .ops.encoder_linear = &cuda_linear_int8
 
 // Every GPU stage opens the CUDA backend the same way.
 #define WATERFALL_CUDA_BACKEND \

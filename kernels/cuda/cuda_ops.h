@@ -71,13 +71,16 @@ extern const LinearFormat cuda_linear_dense;          // gemm.cu: cuBLAS(Lt) GEM
 extern const AttentionImpl cuda_attention_flash_relpos;
 
 // flash_relpos.cu's compiled tile configurations (the tests and the benchmark run each):
-// how many, the name of config i ("hd64-row-w8m1n64": head dim, kind row/gen, warps, m-tiles
-// of 16 rows per warp, keys per tile), whether it serves the call p, the build's choice for
-// p (an index), and a run with config i (refused by name where it does not serve p).
+// how many, the name of config i ("hd64-s64-w8m1n64b1": head dim, key slots per grid row,
+// warps, m-tiles of 16 rows per warp, keys per tile, minimum blocks per SM), whether it serves
+// the call p, the build's choice for p (an index), its resources for p (registers, spills,
+// shared memory, resident blocks per SM) as one line, and a run with config i (refused by
+// name where it does not serve p).
 int cuda_flash_relpos_configs(void);
 const char *cuda_flash_relpos_config_name(int i);
 int cuda_flash_relpos_config_serves(int i, const AttnParams *p);
 int cuda_flash_relpos_chosen(const AttnParams *p);
+void cuda_flash_relpos_config_describe(Exec *x, const AttnParams *p, int i, char *buf, size_t len);
 void cuda_flash_relpos_run_config(Exec *x, const AttnParams *p, int i);
 // sdpa_cudnn.cu: cuDNN's fused flash attention (bf16 only), the encoder's rel-pos terms
 // materialised as a bf16 attention bias by a kernel of ours, chunked over sequences within the
@@ -90,6 +93,18 @@ int cuda_sdpa_plans(CudaBackend *b, char *buf, size_t len);
 // Only the rel-pos bias of every chunk of p (the products and the bias kernel, into the
 // workspace), as the attention makes it: the benchmark's share of the bias in the time.
 void cuda_sdpa_bias_only(Exec *x, const AttnParams *p);
+// Which calls get dynamic-shape plans sharing cuDNN's kernel cache (one compiled kernel per
+// topology instead of one per shape): 0 none, 1 the decoder's (the default with cuDNN >=
+// 9.18.1: its shapes change with every image's prompt count), 2 all. Plans already built stay.
+// Returns the policy, or -1 (unchanged) when the loaded cuDNN has no dynamic-shape SDPA.
+int cuda_sdpa_set_dynamic(CudaBackend *b, int policy);
+// Without a GPU: builds the cuDNN graph of the call p (the full chunk of the default workspace
+// bound) for the device described by devprop_json (cuDNN's device-property JSON, cuDNN >= 9.8)
+// and asks the heuristics (mode A); returns how many engine configurations they offer (0: the
+// graph is refused) and describes it in msg. Exits naming cuDNN's message if the graph itself
+// is refused. The CPU test tests/core/test_sdpa_deviceless.sh runs it on every model shape.
+int cuda_sdpa_check_deviceless(const char *devprop_json, const AttnParams *p, int dynamic,
+                               char *msg, size_t len);
 // int8_linear.cu: dynamic symmetric int8 (per-token activations, per-channel weights), wgmma
 // on sm_90 with the dequantisation, bias, GELU and residual in the epilogue; bfloat16 only.
 extern const LinearFormat cuda_linear_int8;

@@ -22,12 +22,17 @@ comes from the standard pickle module, with stand-in classes registered under to
   --compress deflate data.pkl (torch never does; the reader must refuse it)
   --drop / --add / --reshape   remove a tensor, add one (zeros), replace one by zeros of
              another shape: for the missing / unexpected / inconsistent-shape tests
+  --prune24  2:4-prune the four linears of every encoder block (qkv, proj, lin1, lin2): in every
+             group of 4 consecutive input columns of a row, the two first in the order
+             (|w|, column) are zeroed. An implementation of variants/core/prune.h's rule that
+             shares nothing with it (Python's sort on tuples), for tests/core/test_prune_cli.sh
 """
 import argparse
 import collections
 import io
 import os
 import pickle
+import re
 import struct
 import sys
 import types
@@ -107,6 +112,20 @@ def parse_shape(text):
     return tuple(int(x) for x in text.split(",")) if text else ()
 
 
+ENCODER_LINEAR = re.compile(r"image_encoder\.blocks\.\d+\.(attn\.qkv|attn\.proj|mlp\.lin1|mlp\.lin2)\.weight$")
+
+
+def prune24(vals, shape):
+    """In place: the two smallest (|w|, column) of every group of 4 of each row set to 0."""
+    rows, cols = shape
+    assert cols % 4 == 0, "in not a multiple of 4"
+    for r in range(rows):
+        for c in range(0, cols, 4):
+            base = r * cols + c
+            for j in sorted(range(4), key=lambda j: (abs(vals[base + j]), j))[:2]:
+                vals[base + j] = 0.0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("src")
@@ -119,11 +138,16 @@ def main():
     ap.add_argument("--drop", action="append", default=[])
     ap.add_argument("--add", action="append", default=[])
     ap.add_argument("--reshape", action="append", default=[])
+    ap.add_argument("--prune24", action="store_true")
     a = ap.parse_args()
 
     tensors = collections.OrderedDict()  # name -> (shape, float list)
     for name, shape, f32, _ in ckpt_oracle.load(a.src):
         tensors[name] = (shape, list(struct.unpack("<%df" % (len(f32) // 4), f32)))
+    if a.prune24:
+        for name, (shape, vals) in tensors.items():
+            if ENCODER_LINEAR.match(name):
+                prune24(vals, shape)
     for name in a.drop:
         del tensors[name]
     for spec in a.reshape + a.add:

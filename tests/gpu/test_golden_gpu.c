@@ -2,7 +2,9 @@
 // the CPU reference; bf16 within 3e-2 relative with the top mask's IoU against the golden
 // masks >= 0.98 (predicted IoUs within 3e-2); the fused stage's kernels (its fusion choice)
 // within the bf16 bounds (issue 12; its graphs are eval's and are tested by
-// test_gpu_graphs.sh). Checks are in tests/core/golden_check.h.
+// test_gpu_graphs.sh); the sdpa stage's choices (fused's, with cuDNN's fused attention in the
+// encoder and the decoder, issue 14) and the relpos stage's (fused's, with the flash rel-pos
+// attention in the encoder, issue 15) within the same bounds. Checks are in tests/core/golden_check.h.
 // Usage: test_golden_gpu [FIXTURES_DIR] (default $BUILD/fixtures/sam-golden, BUILD=build).
 #include "../../kernels/cuda/cuda_ops.h"
 #include "../core/golden_check.h"
@@ -21,5 +23,21 @@ int main(int argc, char **argv) {
     const Ops *fo = cuda_stage_open("fused", &fused, &fb);
     golden_run(root, fo, fb, (GoldenTolerance){"fused", 3e-2, 3e-2, 0.98});
     cuda_stage_close(fb);
+    // sdpa: fused's choices with cuDNN's fused attention in the encoder and the decoder (issue 14)
+    OpsChoices sdpa = fused;
+    sdpa.encoder_attention = sdpa.decoder_attention = &cuda_attention_cudnn_sdpa;
+    void *sb;
+    const Ops *so = cuda_stage_open("sdpa", &sdpa, &sb);
+    golden_run(root, so, sb, (GoldenTolerance){"sdpa", 3e-2, 3e-2, 0.98});
+    char plans[1 << 13];
+    int n = cuda_sdpa_plans((CudaBackend *)sb, plans, sizeof plans);
+    printf("NOTE sdpa: %d cuDNN execution plans built\n%s", n, plans);
+    cuda_stage_close(sb);
+    OpsChoices relpos = fused;
+    relpos.encoder_attention = &cuda_attention_flash_relpos;
+    void *rb;
+    const Ops *ro = cuda_stage_open("relpos", &relpos, &rb);
+    golden_run(root, ro, rb, (GoldenTolerance){"relpos", 3e-2, 3e-2, 0.98});
+    cuda_stage_close(rb);
     return test_exit_status();
 }

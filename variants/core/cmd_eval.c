@@ -261,7 +261,9 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
 
     GraphCache graphs;
     graph_cache_init(&graphs, &x);
-    if (stage->choices.graphs && x.ops->lanes_open) x.ops->lanes_open(&x, 1 + eval_decode_lanes());
+    // Lanes serve per-image decoding only (the ragged decoding is one graph on the main lane).
+    if (stage->choices.graphs && stage->choices.decoding == DECODE_PER_IMAGE && x.ops->lanes_open)
+        x.ops->lanes_open(&x, 1 + eval_decode_lanes());
     EvalIO io = {0};
     Samples t = {0};
     int have_phases = 1, passes = 0;

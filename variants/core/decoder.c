@@ -227,12 +227,17 @@ static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, v
     // ---- mask prediction ----
     // ref: mask_decoder.py MaskDecoder.predict_masks
     // Upscale: keys (n, G, G, D) -> ConvT -> LayerNorm2d -> GELU -> ConvT -> GELU (n, 4G, 4G, D/8).
+    // The shuffled first stage goes back into keys' buffer and the second stage's product where
+    // the first's was: with all prompts of a batch in one pass these buffers are n times 2 MiB
+    // (vit_b, bfloat16) each, and this keeps five of them live instead of seven.
     int d4 = D / 4, d8 = D / 8, HW4 = 16 * HW;  // HW4: pixels of the (4G, 4G) low-res masks
+    size_t up_mark = ex_mark(ex);
     void *u1 = ex_act(ex, nk);  // (n, G, G, d4 * 4)
     op_linear(ex, u1, keys, m->w.upscale1, (int64_t)n * HW, ACT_NONE, NULL);
-    void *u1s = ex_act(ex, nk);  // (n, 2G, 2G, d4)
+    void *u1s = keys;  // (n, 2G, 2G, d4): keys are read for the last time above
     op_pixel_shuffle2(ex, u1s, u1, n, G, G, d4);
     op_layernorm(ex, u1s, u1s, m->w.upscale_norm.weight, m->w.upscale_norm.bias, (int64_t)n * 4 * HW, d4, SAM_LN2D_EPS, ACT_GELU);
+    ex_release(ex, up_mark);  // u1 is spent
     void *u2 = ex_act(ex, (int64_t)n * HW4 * d8);  // (n, 2G, 2G, d8 * 4)
     op_linear(ex, u2, u1s, m->w.upscale2, (int64_t)n * 4 * HW, ACT_GELU, NULL);
     void *up = ex_act(ex, (int64_t)n * HW4 * d8);  // (n, 4G, 4G, d8)

@@ -1,0 +1,561 @@
+// The int8 linear format (design.md section 2, stage int8): dynamic symmetric int8 for the image
+// encoder's four linears per block, as torchao's dynamic quantisation, on Hopper tensor cores.
+//   prepare: weights quantised once per output channel (kernels/int8_rules.h), int8 (out, in)
+//            plus float32 scales and a float32 bias on the device.
+//   run:     1. int8_quant_rows: one pass over the bfloat16 activations, one warp per row:
+//               max|x|, scale = max / 127, int8 values, into the operation scratch (reserved by
+//               the planning pass: LinearFormat.workspace_bytes).
+//            2. int8_gemm_sm90: int8 x int8 -> int32 on wgmma (m64n256k32 .s32.s8.s8), TMA
+//               loads into 128-byte-swizzled shared memory, a 4-stage mbarrier pipeline, one
+//               producer warpgroup and two consumer warpgroups per 128 x 256 tile; the
+//               epilogue dequantises (acc * x_scale[row] * w_scale[col] + bias[col], float32),
+//               applies GELU (exact erf) or adds the residual, and stores bfloat16: one rounding.
+// The activations are quantised by a separate pass, not by the LayerNorm or GELU that produces
+// them: that pass reads 2 and writes 1 byte per element (vit_b qkv at batch 8: 60 MB in, 30 MB
+// out, about 20 us against a 120-150 us GEMM); the benchmark (tests/gpu/test_int8 --bench)
+// prints its cost per shape beside the GEMM's.
+// Needs sm_90 (wgmma, TMA): on another GPU the format refuses by name.
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
+#include "cuda_common.cuh"
+#include "kernels/int8_rules.h"
+
+// wgmma and the tensor-memory accelerator exist in the sm_90a compilation only.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define I8_WGMMA 1
+#else
+#define I8_WGMMA 0
+#endif
+
+#define I8_BM 128                          // tile rows (two consumer warpgroups of 64)
+#define I8_BN 256                          // tile columns (output features)
+#define I8_BK 128                          // bytes of K per stage: one 128-byte swizzle row
+#define I8_STAGES 4
+#define I8_THREADS 384                     // consumer warpgroups 0 and 1, producer warpgroup 2
+#define I8_STAGE_BYTES ((I8_BM + I8_BN) * I8_BK)
+#define I8_SMEM_BYTES (I8_STAGES * I8_STAGE_BYTES + 1024 + 2 * I8_STAGES * 8)
+
+typedef struct {
+    int8_t *Wq;       // (out, in) int8, per-row scales below
+    float *w_scale;   // (out)
+    float *bias;      // (out) float32, or NULL
+    CUtensorMap tmap_w;
+} CudaInt8Linear;
+
+// =============================================================================================
+// device helpers: shared-memory barriers, TMA, wgmma (in the sm_90a compilation only)
+// =============================================================================================
+#if I8_WGMMA
+
+static __device__ __forceinline__ uint32_t smem_u32(const void *p) {
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+static __device__ __forceinline__ void mbar_init(uint64_t *bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(count));
+}
+static __device__ __forceinline__ void mbar_expect_tx(uint64_t *bar, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_u32(bar)),
+                 "r"(bytes) : "memory");
+}
+static __device__ __forceinline__ void mbar_arrive(uint64_t *bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_u32(bar)) : "memory");
+}
+static __device__ __forceinline__ void mbar_wait(uint64_t *bar, int parity) {
+    asm volatile(
+        "{\n"
+        ".reg .pred done;\n"
+        "WAIT_%=:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+        "@!done bra WAIT_%=;\n"
+        "}\n" ::"r"(smem_u32(bar)), "r"(parity) : "memory");
+}
+// A 2-D box of the tensor map at (c0 innermost, c1) into shared memory; completion counted on bar.
+static __device__ __forceinline__ void tma_load_2d(void *dst, const CUtensorMap *map, int c0, int c1,
+                                                   uint64_t *bar) {
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n"
+        ::"r"(smem_u32(dst)), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(smem_u32(bar)) : "memory");
+}
+// Shared-memory matrix descriptor of a K-major tile with 128-byte rows, 128-byte swizzle: 8-row
+// groups 1024 bytes apart (stride byte offset), leading byte offset unused (16).
+static __device__ __forceinline__ uint64_t smem_desc(const void *p) {
+    uint64_t a = smem_u32(p);
+    return ((a & 0x3FFFF) >> 4) | ((uint64_t)(16 >> 4) << 16) | ((uint64_t)(1024 >> 4) << 32) |
+           (1ull << 62);
+}
+static __device__ __forceinline__ void wgmma_fence(void) {
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+}
+static __device__ __forceinline__ void wgmma_commit(void) {
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+static __device__ __forceinline__ void wgmma_wait1(void) {
+    asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+}
+static __device__ __forceinline__ void wgmma_wait0(void) {
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+}
+// wgmma m64n256k32, s8 x s8 -> s32, both operands K-major from shared memory (descriptors),
+// accumulating into d (scale-d = 1).
+static __device__ __forceinline__ void wgmma_s8_m64n256k32(int *d, uint64_t da, uint64_t db) {
+    asm volatile(
+        "{\n"
+        ".reg .pred p;\n"
+        "setp.ne.b32 p, %130, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"
+        " %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31,"
+        " %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47,"
+        " %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63,"
+        " %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79,"
+        " %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95,"
+        " %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111,"
+        " %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127},"
+        " %128, %129, p;\n"
+        "}\n"
+        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]),
+          "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]),
+          "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]),
+          "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]),
+          "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]),
+          "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]),
+          "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]),
+          "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63]),
+          "+r"(d[64]), "+r"(d[65]), "+r"(d[66]), "+r"(d[67]), "+r"(d[68]), "+r"(d[69]), "+r"(d[70]), "+r"(d[71]),
+          "+r"(d[72]), "+r"(d[73]), "+r"(d[74]), "+r"(d[75]), "+r"(d[76]), "+r"(d[77]), "+r"(d[78]), "+r"(d[79]),
+          "+r"(d[80]), "+r"(d[81]), "+r"(d[82]), "+r"(d[83]), "+r"(d[84]), "+r"(d[85]), "+r"(d[86]), "+r"(d[87]),
+          "+r"(d[88]), "+r"(d[89]), "+r"(d[90]), "+r"(d[91]), "+r"(d[92]), "+r"(d[93]), "+r"(d[94]), "+r"(d[95]),
+          "+r"(d[96]), "+r"(d[97]), "+r"(d[98]), "+r"(d[99]), "+r"(d[100]), "+r"(d[101]), "+r"(d[102]), "+r"(d[103]),
+          "+r"(d[104]), "+r"(d[105]), "+r"(d[106]), "+r"(d[107]), "+r"(d[108]), "+r"(d[109]), "+r"(d[110]), "+r"(d[111]),
+          "+r"(d[112]), "+r"(d[113]), "+r"(d[114]), "+r"(d[115]), "+r"(d[116]), "+r"(d[117]), "+r"(d[118]), "+r"(d[119]),
+          "+r"(d[120]), "+r"(d[121]), "+r"(d[122]), "+r"(d[123]), "+r"(d[124]), "+r"(d[125]), "+r"(d[126]), "+r"(d[127])
+        : "l"(da), "l"(db), "r"(1));
+}
+#endif  // I8_WGMMA
+
+// =============================================================================================
+// kernels
+// =============================================================================================
+
+// Per-token quantisation: x (rows, K) bfloat16 -> q (rows, K) int8 and scale (rows) float32,
+// one warp per row, 8 elements (16 bytes) per access; K % 8 == 0, x and q 16- and 8-byte aligned.
+__global__ void int8_quant_rows(const bf16 *x, int8_t *q, float *scale, int64_t rows, int K) {
+    int64_t row = (int64_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= rows) return;
+    const uint4 *xr = (const uint4 *)(x + row * K);
+    int chunks = K / 8;
+    float amax = 0.0f;
+    for (int c = lane; c < chunks; c += 32) {
+        uint4 u = xr[c];
+        const __nv_bfloat162 *h = (const __nv_bfloat162 *)&u;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            float2 f = __bfloat1622float2(h[j]);
+            amax = fmaxf(amax, fmaxf(fabsf(f.x), fabsf(f.y)));
+        }
+    }
+    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    float s = int8_scale(amax);
+    if (lane == 0) scale[row] = s;
+    uint2 *qr = (uint2 *)(q + row * K);
+    for (int c = lane; c < chunks; c += 32) {
+        uint4 u = xr[c];
+        const __nv_bfloat162 *h = (const __nv_bfloat162 *)&u;
+        uint32_t w[2] = {0, 0};
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            float2 f = __bfloat1622float2(h[j]);
+            uint32_t a = (uint8_t)int8_quantize(f.x, s), b = (uint8_t)int8_quantize(f.y, s);
+            w[j / 2] |= (a | (b << 8)) << (16 * (j % 2));
+        }
+        qr[c] = make_uint2(w[0], w[1]);
+    }
+}
+
+// The GEMM's epilogue operands.
+typedef struct {
+    void *y;              // (M, N) bfloat16 output, or int32 when raw
+    const float *x_scale; // (M)
+    const float *w_scale; // (N)
+    const float *bias;    // (N) or NULL
+    const void *residual; // (M, N) bfloat16 or NULL; may equal y
+    int act;              // Act
+    int raw;              // 1: store the int32 products (tests), nothing else
+    int f32;              // 1: store float32, unrounded (tests; residual must not be y)
+} I8Epilogue;
+
+// Kernel variants (compile-time, so each holds only its own epilogue code: the unrolled
+// epilogue of 128 accumulators is large, and a runtime switch between variants, or GELU's erff
+// inlined 128 times, made the first version stall on instruction fetch about half the time).
+#define I8_OUT_BF16 0
+#define I8_OUT_F32 1  // tests: float32, unrounded
+#define I8_OUT_RAW 2  // tests: the int32 products
+
+// The epilogue of one 64 x 256 accumulator block (a consumer warpgroup's) at rows r0.. of its
+// warp and columns n0..: acc[4i + 2h + j] is row r0 + 8h, column n0 + 8i + 2 (lane % 4) + j.
+// The columns' weight scales and biases come from shared memory; the residual is read 8
+// column groups at a time before any of them is stored (it may be the output itself), so the
+// loads overlap. With GELU, the dequantised values go 16 at a time through shared memory
+// (s_ep, this thread's column) to a rolled loop, so erff's code appears 8 times, not 128.
+static __device__ __forceinline__ void int8_epilogue(const int *acc, const I8Epilogue &e, int M,
+                                                     int N, int r0, int n0, int lane,
+                                                     const float *s_ws, const float *s_b,
+                                                     float (*s_ep)[256], const int OUT,
+                                                     const int ACT) {
+    float xs[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) xs[h] = OUT != I8_OUT_RAW && r0 + 8 * h < M ? e.x_scale[r0 + 8 * h] : 0.0f;
+    const bf16 *res = (const bf16 *)e.residual;
+    if (OUT == I8_OUT_RAW) {
+#pragma unroll
+        for (int i = 0; i < 32; i++) {
+            int col = n0 + 8 * i + 2 * (lane % 4);
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                int row = r0 + 8 * h;
+                if (row < M && col < N)
+                    *(int2 *)((int32_t *)e.y + (int64_t)row * N + col) =
+                        make_int2(acc[4 * i + 2 * h], acc[4 * i + 2 * h + 1]);
+            }
+        }
+        return;
+    }
+    if (ACT == ACT_GELU) {
+        int tid = threadIdx.x;
+#pragma unroll
+        for (int i0 = 0; i0 < 32; i0 += 4) {
+#pragma unroll
+            for (int q = 0; q < 16; q++) {
+                int i = i0 + q / 4, h = (q / 2) % 2, j = q % 2, c = 8 * i + 2 * (lane % 4) + j;
+                // The order of kernels/int8_rules.h, each operation rounded (no contraction).
+                s_ep[q][tid] = __fadd_rn(__fmul_rn(__fmul_rn((float)acc[4 * i + 2 * h + j], xs[h]), s_ws[c]), s_b[c]);
+            }
+#pragma unroll 1
+            for (int p = 0; p < 8; p++) {
+                int i = i0 + p / 2, h = p % 2;
+                int row = r0 + 8 * h, col = n0 + 8 * i + 2 * (lane % 4);
+                float v0 = act_apply(s_ep[2 * p][tid], ACT_GELU), v1 = act_apply(s_ep[2 * p + 1][tid], ACT_GELU);
+                if (row >= M || col >= N) continue;
+                int64_t at = (int64_t)row * N + col;
+                if (res) {
+                    float2 r = __bfloat1622float2(*(const __nv_bfloat162 *)(res + at));
+                    v0 += r.x;
+                    v1 += r.y;
+                }
+                if (OUT == I8_OUT_F32) *(float2 *)((float *)e.y + at) = make_float2(v0, v1);
+                else *(__nv_bfloat162 *)((bf16 *)e.y + at) = __floats2bfloat162_rn(v0, v1);
+            }
+        }
+        return;
+    }
+#pragma unroll
+    for (int i0 = 0; i0 < 32; i0 += 8) {
+        float2 rv[8][2];
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            int col = n0 + 8 * (i0 + j) + 2 * (lane % 4);
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                int row = r0 + 8 * h;
+                rv[j][h] = make_float2(0.0f, 0.0f);
+                if (res && row < M && col < N)
+                    rv[j][h] = __bfloat1622float2(*(const __nv_bfloat162 *)(res + (int64_t)row * N + col));
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            int i = i0 + j, c = 8 * i + 2 * (lane % 4), col = n0 + c;
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                int row = r0 + 8 * h;
+                if (row >= M || col >= N) continue;  // N % 8 == 0: col + 1 < N too
+                int64_t at = (int64_t)row * N + col;
+                float v0 = __fadd_rn(__fmul_rn(__fmul_rn((float)acc[4 * i + 2 * h], xs[h]), s_ws[c]), s_b[c]);
+                float v1 = __fadd_rn(__fmul_rn(__fmul_rn((float)acc[4 * i + 2 * h + 1], xs[h]), s_ws[c + 1]), s_b[c + 1]);
+                v0 += rv[j][h].x;
+                v1 += rv[j][h].y;
+                if (OUT == I8_OUT_F32) *(float2 *)((float *)e.y + at) = make_float2(v0, v1);
+                else *(__nv_bfloat162 *)((bf16 *)e.y + at) = __floats2bfloat162_rn(v0, v1);
+            }
+        }
+    }
+}
+
+// C(M, N) = A(M, K) B(N, K)^T over int8, both K-major, read through the tensor maps ta (box
+// 128 x I8_BM) and tb (box 128 x I8_BN); K's tail and rows past M or N read as zeros.
+// Persistent: each block takes the 128 x 256 tiles blockIdx.x, + gridDim.x, ..., n fastest (the
+// blocks in flight share their A tiles; B stays in L2). The producer runs on into the next
+// tile's stages while the consumers finish a tile's epilogue.
+static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, const CUtensorMap *tb,
+                                                      int M, int N, int K, const I8Epilogue &e,
+                                                      const int OUT, const int ACT) {
+#if I8_WGMMA
+    extern __shared__ uint8_t smem_raw[];
+    __shared__ float s_ws[2][I8_BN], s_b[2][I8_BN];  // per tile, double-buffered
+    __shared__ float s_ep[16][256];                  // GELU's staging (int8_epilogue)
+    uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
+    uint8_t *sa = smem;                                   // I8_STAGES x (I8_BM x 128)
+    uint8_t *sb = smem + I8_STAGES * I8_BM * I8_BK;       // I8_STAGES x (I8_BN x 128)
+    uint64_t *full = (uint64_t *)(smem + I8_STAGES * I8_STAGE_BYTES);
+    uint64_t *empty = full + I8_STAGES;
+    int tiles_n = (N + I8_BN - 1) / I8_BN;
+    int tiles = ((M + I8_BM - 1) / I8_BM) * tiles_n;
+    int kt_count = (K + I8_BK - 1) / I8_BK;
+    int wg = threadIdx.x / 128;
+
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < I8_STAGES; s++) {
+            mbar_init(&full[s], 1);
+            mbar_init(&empty[s], 256);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    if (wg == 2) {
+        // Producer: one thread issues the loads of every stage of every tile.
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+        if (threadIdx.x == 256) {
+            int it = 0;
+            for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+                int m0 = (t / tiles_n) * I8_BM, n0 = (t % tiles_n) * I8_BN;
+                for (int kt = 0; kt < kt_count; kt++, it++) {
+                    int s = it % I8_STAGES, round = it / I8_STAGES;
+                    if (round > 0) mbar_wait(&empty[s], (round - 1) & 1);
+                    mbar_expect_tx(&full[s], I8_STAGE_BYTES);
+                    tma_load_2d(sa + s * I8_BM * I8_BK, ta, kt * I8_BK, m0, &full[s]);
+                    tma_load_2d(sb + s * I8_BN * I8_BK, tb, kt * I8_BK, n0, &full[s]);
+                }
+            }
+        }
+        return;
+    }
+
+    // Consumers: warpgroup wg multiplies rows wg * 64 .. + 63 of the tile by all its columns.
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    int it = 0, buf = 0;
+    for (int t = blockIdx.x; t < tiles; t += gridDim.x, buf ^= 1) {
+        int m0 = (t / tiles_n) * I8_BM, n0 = (t % tiles_n) * I8_BN;
+        if (OUT != I8_OUT_RAW) {
+            int c = threadIdx.x, col = n0 + c;  // 256 consumer threads, one column each
+            s_ws[buf][c] = col < N ? e.w_scale[col] : 0.0f;
+            s_b[buf][c] = col < N && e.bias ? e.bias[col] : 0.0f;
+        }
+        asm volatile("bar.sync 1, 256;\n" ::: "memory");  // the consumers only
+        int acc[128];
+#pragma unroll
+        for (int i = 0; i < 128; i++) acc[i] = 0;
+        for (int kt = 0; kt < kt_count; kt++, it++) {
+            int s = it % I8_STAGES;
+            mbar_wait(&full[s], (it / I8_STAGES) & 1);
+            uint64_t da = smem_desc(sa + s * I8_BM * I8_BK + wg * 64 * I8_BK);
+            uint64_t db = smem_desc(sb + s * I8_BN * I8_BK);
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < I8_BK / 32; kk++)  // 32 bytes of K: +2 in the descriptor's address
+                wgmma_s8_m64n256k32(acc, da + 2 * kk, db + 2 * kk);
+            wgmma_commit();
+            wgmma_wait1();  // the previous stage's products are done: give its buffers back
+            if (kt > 0) mbar_arrive(&empty[(it - 1) % I8_STAGES]);
+        }
+        wgmma_wait0();
+        mbar_arrive(&empty[(it - 1) % I8_STAGES]);
+        int8_epilogue(acc, e, M, N, m0 + wg * 64 + warp * 16 + lane / 4, n0, lane, s_ws[buf],
+                      s_b[buf], s_ep, OUT, ACT);
+    }
+#endif
+}
+
+#define I8_KERNEL(name, OUT, ACT)                                                               \
+    __global__ void __launch_bounds__(I8_THREADS, 1)                                            \
+    name(const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb, int M, \
+         int N, int K, I8Epilogue e) {                                                          \
+        int8_gemm_body(&ta, &tb, M, N, K, e, OUT, ACT);                                         \
+    }
+I8_KERNEL(int8_gemm_bf16, I8_OUT_BF16, ACT_NONE)
+I8_KERNEL(int8_gemm_bf16_gelu, I8_OUT_BF16, ACT_GELU)
+I8_KERNEL(int8_gemm_f32, I8_OUT_F32, ACT_NONE)
+I8_KERNEL(int8_gemm_f32_gelu, I8_OUT_F32, ACT_GELU)
+I8_KERNEL(int8_gemm_raw, I8_OUT_RAW, ACT_NONE)
+
+// =============================================================================================
+// host side
+// =============================================================================================
+
+static PFN_cuTensorMapEncodeTiled_v12000 encode_fn(void) {
+    static PFN_cuTensorMapEncodeTiled_v12000 fn;
+    if (!fn) {
+        cudaDriverEntryPointQueryResult q;
+        void *p = NULL;
+        cudaCheck(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q));
+        if (!p || q != cudaDriverEntryPointSuccess) die("int8 linear: the driver has no cuTensorMapEncodeTiled");
+        fn = (PFN_cuTensorMapEncodeTiled_v12000)p;
+    }
+    return fn;
+}
+
+// The tensor map of an int8 (rows, K) row-major matrix, read in boxes of 128 bytes x box_rows
+// with the 128-byte swizzle the wgmma descriptors expect; out-of-range elements read as zero.
+static CUtensorMap int8_tmap(const void *p, int64_t rows, int K, int box_rows) {
+    CUtensorMap m;
+    cuuint64_t dims[2] = {(cuuint64_t)K, (cuuint64_t)rows};
+    cuuint64_t strides[1] = {(cuuint64_t)K};
+    cuuint32_t box[2] = {I8_BK, (cuuint32_t)box_rows};
+    cuuint32_t estr[2] = {1, 1};
+    CUresult r = encode_fn()(&m, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, (void *)p, dims, strides, box, estr,
+                             CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS) die("int8 linear: cuTensorMapEncodeTiled failed (%d) for %lld x %d", (int)r, (long long)rows, K);
+    return m;
+}
+
+// The refusals: what the kernels assume.
+static void int8_check_shape(Exec *x, int out, int in) {
+    CudaBackend *bk = cuda_backend(x);
+    if (bk->prop.major != 9)
+        die("int8 linear: needs an sm_90 GPU (wgmma, TMA); this one is sm_%d%d", bk->prop.major, bk->prop.minor);
+    if (in % 16 != 0 || out % 8 != 0)
+        die("int8 linear: in_features %d must be a multiple of 16 and out_features %d of 8", in, out);
+    // Set up here, at load, never inside a graph capture: the kernel's shared memory and the
+    // driver's tensor-map encoder.
+    static int ready;
+    if (!ready) {
+        const void *kernels[5] = {(const void *)int8_gemm_bf16, (const void *)int8_gemm_bf16_gelu,
+                                  (const void *)int8_gemm_f32, (const void *)int8_gemm_f32_gelu,
+                                  (const void *)int8_gemm_raw};
+        for (int i = 0; i < 5; i++)
+            cudaCheck(cudaFuncSetAttribute(kernels[i], cudaFuncAttributeMaxDynamicSharedMemorySize, I8_SMEM_BYTES));
+        (void)encode_fn();
+        ready = 1;
+    }
+}
+
+extern "C" LinearWeight *cuda_int8_prepare(Exec *x, const float *W, const float *b, int out, int in) {
+    if (!is_bf16(x)) die("int8 linear: serves the bfloat16 table only");
+    int8_check_shape(x, out, in);
+    LinearWeight *lw = (LinearWeight *)xcalloc(1, sizeof *lw);
+    CudaInt8Linear *cl = (CudaInt8Linear *)xcalloc(1, sizeof *cl);
+    lw->out_features = out;
+    lw->in_features = in;
+    int8_t *q = (int8_t *)xmalloc((size_t)out * in);
+    float *s = (float *)xmalloc((size_t)out * sizeof(float));
+    for (int o = 0; o < out; o++) {
+        const float *w = W + (size_t)o * in;
+        float amax = 0.0f;
+        for (int i = 0; i < in; i++) amax = fmaxf(amax, fabsf(w[i]));
+        s[o] = int8_scale(amax);
+        for (int i = 0; i < in; i++) q[(size_t)o * in + i] = int8_quantize(w[i], s[o]);
+    }
+    cl->Wq = (int8_t *)cuda_mem_alloc(x, (size_t)out * in);
+    cl->w_scale = (float *)cuda_mem_alloc(x, (size_t)out * sizeof(float));
+    cuda_copy_to_device(x, cl->Wq, q, (size_t)out * in);
+    cuda_copy_to_device(x, cl->w_scale, s, (size_t)out * sizeof(float));
+    if (b) {
+        cl->bias = (float *)cuda_mem_alloc(x, (size_t)out * sizeof(float));
+        cuda_copy_to_device(x, cl->bias, b, (size_t)out * sizeof(float));
+    }
+    cl->tmap_w = int8_tmap(cl->Wq, out, in, I8_BN);
+    free(q);
+    free(s);
+    lw->impl = cl;
+    return lw;
+}
+
+extern "C" void cuda_int8_release(Exec *x, LinearWeight *w) {
+    CudaInt8Linear *cl = (CudaInt8Linear *)w->impl;
+    cuda_mem_free(x, cl->Wq);
+    cuda_mem_free(x, cl->w_scale);
+    if (cl->bias) cuda_mem_free(x, cl->bias);
+    free(cl);
+    free(w);
+}
+
+// Scratch of one call: the int8 activations, then their scales (256-byte aligned).
+static size_t q_bytes(int64_t rows, int in) { return ((size_t)rows * in + 255) & ~(size_t)255; }
+extern "C" size_t cuda_int8_workspace_bytes(Exec *x, const LinearWeight *w, int64_t rows) {
+    return q_bytes(rows, w->in_features) + (size_t)rows * sizeof(float);
+}
+
+// Activations (rows, in) bfloat16 -> int8 and per-row scales (tests and the benchmark call it
+// alone).
+extern "C" void cuda_int8_quantize(Exec *x, int8_t *q, float *scale, const void *in, int64_t rows, int K) {
+    if (rows <= 0) return;
+    if (K % 8 || !aligned16(in) || !aligned8(q)) die("int8 linear: quantisation needs K %% 8 == 0 and aligned rows");
+    int rows_per_block = 8;
+    unsigned grid = (unsigned)((rows + rows_per_block - 1) / rows_per_block);
+    int8_quant_rows<<<grid, 32 * rows_per_block, 0, cuda_stream(x)>>>((const bf16 *)in, q, scale, rows, K);
+    LAUNCH_CHECK(x, "int8 quantise rows");
+}
+
+// C(M, N) = A(M, K) B(N, K)^T with the epilogue e (raw int32 when e->raw).
+static void int8_gemm(Exec *x, const int8_t *A, const CUtensorMap *tb, int64_t M, int N, int K,
+                      const I8Epilogue *e) {
+    if (M > 0x7fffffff) die("int8 linear: %lld rows do not fit an int", (long long)M);
+    CUtensorMap ta = int8_tmap(A, M, K, I8_BM);
+    int64_t tiles = ((M + I8_BM - 1) / I8_BM) * ((N + I8_BN - 1) / I8_BN);
+    if (tiles > 0x7fffffff) die("int8 linear: too many tiles");
+    int sms = cuda_backend(x)->prop.multiProcessorCount;
+    unsigned grid = (unsigned)(tiles < sms ? tiles : sms);  // persistent: one block per SM
+    if (e->act != ACT_NONE && e->act != ACT_GELU) die("int8 linear: activation %d is not implemented", e->act);
+    int gelu = e->act == ACT_GELU;
+    void (*kernel)(const CUtensorMap, const CUtensorMap, int, int, int, I8Epilogue) =
+        e->raw ? int8_gemm_raw
+               : e->f32 ? (gelu ? int8_gemm_f32_gelu : int8_gemm_f32)
+                        : (gelu ? int8_gemm_bf16_gelu : int8_gemm_bf16);
+    kernel<<<grid, I8_THREADS, I8_SMEM_BYTES, cuda_stream(x)>>>(ta, *tb, (int)M, N, K, *e);
+    LAUNCH_CHECK(x, "int8 gemm sm90");
+}
+
+// Debug entry (tests): the int32 products of int8 A (M, K) and the layer's int8 weights.
+extern "C" void cuda_int8_gemm_raw(Exec *x, int32_t *C, const int8_t *A, const LinearWeight *w, int64_t M) {
+    const CudaInt8Linear *cl = (const CudaInt8Linear *)w->impl;
+    I8Epilogue e = {C, NULL, NULL, NULL, NULL, ACT_NONE, 1, 0};
+    int8_gemm(x, A, &cl->tmap_w, M, w->out_features, w->in_features, &e);
+}
+
+// The GEMM and its epilogue on activations already quantised (q, x_scale in device memory):
+// y bfloat16, or float32 unrounded when f32_out (tests; then residual must not alias y).
+extern "C" void cuda_int8_gemm_epilogue(Exec *x, void *y, const int8_t *q, const float *x_scale,
+                                        const LinearWeight *w, int64_t rows, Act act,
+                                        const void *residual, int f32_out) {
+    const CudaInt8Linear *cl = (const CudaInt8Linear *)w->impl;
+    if (rows <= 0) return;
+    I8Epilogue e = {y, x_scale, cl->w_scale, cl->bias, residual, (int)act, 0, f32_out};
+    int8_gemm(x, q, &cl->tmap_w, rows, w->out_features, w->in_features, &e);
+}
+
+// The layer's weights as the format holds them, copied to the host (tests): int8 (out, in),
+// scales (out).
+extern "C" void cuda_int8_weights(Exec *x, const LinearWeight *w, int8_t *q, float *scale) {
+    const CudaInt8Linear *cl = (const CudaInt8Linear *)w->impl;
+    cuda_copy_to_host(x, q, cl->Wq, (size_t)w->out_features * w->in_features);
+    cuda_copy_to_host(x, scale, cl->w_scale, (size_t)w->out_features * sizeof(float));
+}
+
+// ref: torchao's dynamic int8 linear: y = act(dequant(q(x) q(W)^T) + b) [+ residual].
+extern "C" void cuda_int8_linear(Exec *x, void *y, const void *in, const LinearWeight *w, int64_t rows,
+                                 Act act, const void *residual) {
+    int K = w->in_features;
+    if (rows <= 0) return;
+    if (!aligned16(in) || !aligned16(y) || (residual && !aligned16(residual)))
+        die("int8 linear: activations must be 16-byte aligned");
+    char *ws = (char *)cuda_workspace(x, cuda_int8_workspace_bytes(x, w, rows));
+    int8_t *q = (int8_t *)ws;
+    float *xs = (float *)(ws + q_bytes(rows, K));
+    cuda_int8_quantize(x, q, xs, in, rows, K);
+    cuda_int8_gemm_epilogue(x, y, q, xs, w, rows, act, residual, 0);
+}
+
+extern "C" const LinearFormat cuda_linear_int8 = {
+    "int8",                       // name
+    "cuda",                       // backend
+    1u << DT_BF16,                // dtypes
+    cuda_int8_prepare,            // prepare
+    cuda_int8_linear,             // run
+    cuda_int8_release,            // release
+    cuda_int8_workspace_bytes,    // workspace_bytes
+};

@@ -1,0 +1,46 @@
+// The quantisation rules of the int8 linear format (design.md section 2, torchao's dynamic
+// quantisation as the seed applied it), in one place for the CPU reference
+// (kernels/cpu/int8_linear.c) and the CUDA format (kernels/cuda/int8_linear.cu), host and device:
+// both sides quantise the same float32 numbers with the same float32 operations, so their int8
+// values, and so their int32 products, are equal bit for bit.
+//
+// - Symmetric, one scale per row of a matrix: per output channel for a weight (out, in), per
+//   token for an activation (rows, in). scale = max|v| / 127 (float32 division, rounded to
+//   nearest).
+// - q = clamp(round(v / scale), -127, 127): v / scale is a correctly rounded float32 division
+//   (no reciprocal), round is round-half-to-even (rintf in the default rounding mode; torch.round
+//   and torchao round the same way), then clamped. -128 is never produced.
+// - A row that is all zero has scale 0: every q is 0 (no division by zero), so the row's
+//   products are 0 and the layer's output is its bias. torchao clamps the scale to at least
+//   1e-5 / 127 instead; for an all-zero row the int8 values and the output are the same.
+// - Dequantisation: y = float(acc) * x_scale[row] * w_scale[col] + bias[col], in that order,
+//   float32, each operation rounded (no fused multiply-add), then GELU or the residual.
+//
+// Where torchao differed (its int8 weights, apply_dynamic_quant in late 2023): the weight scale
+// was max|w| / 127.5 with q clamped to [-128, 127], and it quantised the bfloat16 weights with a
+// bfloat16 scale. This format follows design.md (max / 127, [-127, 127], float32 weights and
+// scales), the same rule for weights and activations.
+#ifndef SAM_INT8_RULES_H
+#define SAM_INT8_RULES_H
+
+#include <math.h>
+#include <stdint.h>
+
+#ifdef __CUDACC__
+#define INT8_HD __host__ __device__ __forceinline__
+#else
+#define INT8_HD static inline
+#endif
+
+// The scale of a row whose largest magnitude is amax.
+INT8_HD float int8_scale(float amax) { return amax / 127.0f; }
+
+// One value quantised with its row's scale.
+INT8_HD int8_t int8_quantize(float v, float scale) {
+    if (scale == 0.0f) return 0;
+    float q = rintf(v / scale);
+    q = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q;
+    return (int8_t)q;
+}
+
+#endif

@@ -1,0 +1,408 @@
+// The CUDA int8 linear format (kernels/cuda/int8_linear.cu) against the CPU reference
+// (kernels/cpu/int8_linear.c), both following kernels/int8_rules.h.
+//
+//   build/tests/gpu/test_int8 [--bench | --bench-only]  (needs an sm_90 GPU; make test-gpu)
+//   build/tests/gpu/test_int8 --profile I   bench shape I's int8 GEMM + epilogue twice (for ncu)
+//
+// Checks, on shapes of the encoder's linears with few rows plus tails (rows not a multiple of
+// the 128-row tile, columns not of 256, K not of 128), inputs rounded to bfloat16 first so both
+// sides quantise the same numbers:
+//   - the int8 weights and their scales equal the CPU's exactly;
+//   - the quantised activations and their per-row scales equal the CPU's exactly;
+//   - the int32 products equal the CPU's exactly;
+//   - the dequantised output (float32, unrounded: the epilogue's test mode) within 1e-6 of the
+//     CPU's relative to its largest magnitude (the same float32 operations; GELU's erff differs
+//     by an ulp between the libraries), and the bfloat16 output within 1e-3 of the CPU's rounded
+//     to bfloat16 (one rounding apart at most where GELU's last bit differs);
+//   - residual == output (proj, lin2 in place), GELU (lin1);
+//   - faults: a layer whose activations are all zero (scale 0: output = bias, no NaN or Inf),
+//     a weight row of zeros (that column = bias), both at once.
+// --bench: every encoder linear of vit_b and vit_h at batch 8 (rows 39200 for windowed qkv,
+// 32768 otherwise), side by side: the dense bfloat16 format (cuBLASLt with its epilogue), the
+// int8 GEMM with its epilogue, the quantisation pass, the whole int8 linear, and cuBLASLt's own
+// int8 GEMM (int32 out; the best of its heuristic's algorithms): NOTE lines.
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../kernels/cpu/cpu_ops.h"
+#include "../../kernels/cuda/cuda_ops.h"
+#include "../../variants/core/exec.h"
+#include "../test_util.h"
+#include "common/check.h"
+
+static Exec G, CPU;
+static CudaBackend *BK;
+
+static uint64_t rng = 0x1a78e5eedull;
+static double urand(void) {  // splitmix64 -> [0, 1)
+    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 9007199254740992.0;
+}
+static float bf16_round(float f) {  // round to nearest even, as the GPU conversion
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static float *rand_vec(size_t n, float scale, int round) {
+    float *v = xmalloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        float f = (float)((2.0 * urand() - 1.0) * scale);
+        v[i] = round ? bf16_round(f) : f;
+    }
+    return v;
+}
+
+static void *dev_act(const float *host, size_t n) {  // bfloat16 on the device
+    void *d = G.ops->mem_alloc(&G, n * 2);
+    G.ops->upload_act(&G, d, host, n);
+    return d;
+}
+static float *down_act(const void *d, size_t n) {
+    float *h = xmalloc(n * sizeof(float));
+    G.ops->download_act(&G, h, d, n);
+    return h;
+}
+
+// One layer: weights (out, in) and a bias; x (rows, in) bfloat16-rounded.
+typedef struct {
+    const char *name;
+    int rows, out, in;
+    Act act;
+    int residual;      // residual == y (in place)
+    int zero_x_rows;   // the first rows of x are zero (all rows when == rows)
+    int zero_w_rows;   // the first output channels' weights are zero
+} Case;
+
+static void check_case(const Case *c) {
+    int M = c->rows, N = c->out, K = c->in;
+    size_t nx = (size_t)M * K, ny = (size_t)M * N;
+    float *W = rand_vec((size_t)N * K, 0.05f, 0);
+    float *b = rand_vec((size_t)N, 0.5f, 0);
+    float *X = rand_vec(nx, 3.0f, 1);
+    for (int r = 0; r < c->zero_x_rows; r++) memset(X + (size_t)r * K, 0, (size_t)K * sizeof(float));
+    for (int o = 0; o < c->zero_w_rows; o++) memset(W + (size_t)o * K, 0, (size_t)K * sizeof(float));
+    // Every fifth row scaled to produce exact .5 quotients now and then: a row whose max is 127
+    // has scale 1, so x = k + 0.5 (exact in bfloat16 below 128) must round half to even.
+    for (int r = c->zero_x_rows; r < M; r += 5) {
+        float *row = X + (size_t)r * K;
+        for (int i = 0; i < K; i++) row[i] = (float)((int)(row[i] * 40.0f)) + 0.5f;
+        row[0] = 127.0f;
+    }
+    float *R = rand_vec(ny, 2.0f, 1);  // the residual (also y's starting value)
+
+    LinearWeight *wg = cuda_linear_int8.prepare(&G, W, b, N, K);
+    LinearWeight *wc = cpu_linear_int8.prepare(&CPU, W, b, N, K);
+    char what[160];
+    snprintf(what, sizeof what, "%s (%d x %d x %d)", c->name, M, N, K);
+
+    // Weights.
+    int8_t *gq = xmalloc((size_t)N * K);
+    float *gs = xmalloc((size_t)N * sizeof(float));
+    const int8_t *cq;
+    const float *cs;
+    cuda_int8_weights(&G, wg, gq, gs);
+    cpu_int8_weights(wc, &cq, &cs);
+    report(memcmp(gq, cq, (size_t)N * K) == 0 && memcmp(gs, cs, (size_t)N * sizeof(float)) == 0,
+           "int8 weights and scales equal the CPU's: %s", what);
+
+    // Activations.
+    void *dx = dev_act(X, nx);
+    int8_t *dq = G.ops->mem_alloc(&G, nx + 16);
+    float *dxs = G.ops->mem_alloc(&G, (size_t)M * sizeof(float));
+    cuda_int8_quantize(&G, dq, dxs, dx, M, K);
+    int8_t *q = xmalloc(nx), *qc = xmalloc(nx);
+    float *xs = xmalloc((size_t)M * sizeof(float)), *xsc = xmalloc((size_t)M * sizeof(float));
+    G.ops->copy_to_host(&G, q, dq, nx);
+    G.ops->copy_to_host(&G, xs, dxs, (size_t)M * sizeof(float));
+    cpu_int8_quantize_rows(qc, xsc, X, M, K);
+    report(memcmp(q, qc, nx) == 0 && memcmp(xs, xsc, (size_t)M * sizeof(float)) == 0,
+           "quantised activations and scales equal the CPU's: %s", what);
+    int bad = 0;
+    for (size_t i = 0; i < nx; i++) bad += qc[i] == -128;
+    if (bad) report(0, "the CPU produced -128: %s", what);
+
+    // int32 products.
+    int32_t *dc = G.ops->mem_alloc(&G, ny * sizeof(int32_t));
+    cuda_int8_gemm_raw(&G, dc, dq, wg, M);
+    int32_t *acc = xmalloc(ny * sizeof(int32_t)), *accc = xmalloc(ny * sizeof(int32_t));
+    G.ops->copy_to_host(&G, acc, dc, ny * sizeof(int32_t));
+    cpu_int8_products(accc, qc, cq, M, N, K);
+    size_t diff = 0;
+    for (size_t i = 0; i < ny; i++) diff += acc[i] != accc[i];
+    report(diff == 0, "int32 products equal the CPU's exactly: %s (%zu differ)", what, diff);
+
+    // The CPU's output, float32, and the GPU's unrounded (test mode) and bfloat16.
+    float *yc = xmalloc(ny * sizeof(float));
+    memcpy(yc, R, ny * sizeof(float));
+    cpu_linear_int8.run(&CPU, yc, X, wc, M, c->act, c->residual ? yc : NULL);
+    void *dres = c->residual ? dev_act(R, ny) : NULL;
+    float *dyf = G.ops->mem_alloc(&G, ny * sizeof(float));
+    cuda_int8_gemm_epilogue(&G, dyf, dq, dxs, wg, M, c->act, dres, 1);
+    float *yf = xmalloc(ny * sizeof(float));
+    G.ops->copy_to_host(&G, yf, dyf, ny * sizeof(float));
+    double e32 = rel_error(yf, yc, ny);
+    report(e32 <= 1e-6, "float32 epilogue output within 1e-6 of the CPU: %s (%.2e)", what, e32);
+
+    void *dy = c->residual ? dres : G.ops->mem_alloc(&G, ny * 2);
+    if (!c->residual) G.ops->upload_act(&G, dy, R, ny);  // overwritten
+    cuda_linear_int8.run(&G, dy, dx, wg, M, c->act, c->residual ? dy : NULL);
+    float *y = down_act(dy, ny);
+    float *ycr = xmalloc(ny * sizeof(float));
+    for (size_t i = 0; i < ny; i++) ycr[i] = bf16_round(yc[i]);
+    double e16 = rel_error(y, ycr, ny);
+    report(e16 <= 1e-3, "bfloat16 output within 1e-3 of the CPU's rounded: %s (%.2e)", what, e16);
+    double e16r = rel_error(y, yc, ny);
+    printf("NOTE %s: bfloat16 output vs the CPU's float32 %.2e (one bfloat16 rounding)\n", what, e16r);
+
+    // The fault cases' exact expectations.
+    if (c->zero_x_rows || c->zero_w_rows) {
+        int ok = 1;
+        for (size_t i = 0; i < ny; i++) ok &= isfinite(y[i]) && isfinite(yf[i]);
+        for (int r = 0; r < c->zero_x_rows; r++)
+            for (int j = 0; j < N; j++) {
+                float want = c->act == ACT_GELU ? cpu_gelu(b[j]) : b[j];
+                if (c->residual) want += R[(size_t)r * N + j];
+                ok &= fabsf(yf[(size_t)r * N + j] - want) <= 1e-6f * (1.0f + fabsf(want));
+                ok &= xs[r] == 0.0f;
+            }
+        for (int r = 0; r < M; r++)
+            for (int o = 0; o < c->zero_w_rows; o++) ok &= acc[(size_t)r * N + o] == 0;
+        for (int o = 0; o < c->zero_w_rows; o++) ok &= gs[o] == 0.0f;
+        report(ok, "faults: zero activations give scale 0 and output = bias, zero weight rows give "
+                   "scale 0 and products 0, nothing non-finite: %s", what);
+    }
+
+    cuda_linear_int8.release(&G, wg);
+    cpu_linear_int8.release(&CPU, wc);
+    G.ops->mem_free(&G, dx);
+    G.ops->mem_free(&G, dq);
+    G.ops->mem_free(&G, dxs);
+    G.ops->mem_free(&G, dc);
+    G.ops->mem_free(&G, dyf);
+    G.ops->mem_free(&G, dy);
+    free(W), free(b), free(X), free(R), free(gq), free(gs), free(q), free(qc), free(xs), free(xsc);
+    free(acc), free(accc), free(yc), free(yf), free(y), free(ycr);
+}
+
+// ---- benchmark ------------------------------------------------------------------------------
+
+// Milliseconds per call of fn over reps calls (after 3 warm-up calls), on the backend's stream.
+typedef void (*BenchFn)(void *ctx);
+static double time_ms(BenchFn fn, void *ctx, int reps) {
+    for (int i = 0; i < 3; i++) fn(ctx);
+    G.ops->sync(&G);
+    double best = 1e30;
+    for (int t = 0; t < 3; t++) {
+        G.ops->timer_begin(&G);
+        for (int i = 0; i < reps; i++) fn(ctx);
+        double ms = G.ops->timer_end_ms(&G) / reps;
+        if (ms < best) best = ms;
+    }
+    return best;
+}
+
+typedef struct {
+    const LinearFormat *f;
+    LinearWeight *w;
+    void *y, *x;
+    const int8_t *q;
+    const float *xs;
+    int64_t rows;
+    Act act;
+    int residual;
+} BenchCtx;
+static void run_linear(void *p) {
+    BenchCtx *c = p;
+    c->f->run(&G, c->y, c->x, c->w, c->rows, c->act, c->residual ? c->y : NULL);
+}
+static void run_gemm_epi(void *p) {
+    BenchCtx *c = p;
+    cuda_int8_gemm_epilogue(&G, c->y, c->q, c->xs, c->w, c->rows, c->act, c->residual ? c->y : NULL, 0);
+}
+static void run_quant(void *p) {
+    BenchCtx *c = p;
+    cuda_int8_quantize(&G, (int8_t *)c->q, (float *)c->xs, c->x, c->rows, c->w->in_features);
+}
+
+// cuBLASLt's int8 GEMM D(int32) = A(int8) B(int8)^T, TN (the only order-free form it offers for
+// int8), every algorithm its heuristic returns (up to 16), the best time; 0 when none runs.
+static double lt_int8_best_ms(cublasLtHandle_t lt, const int8_t *A, const int8_t *B, int32_t *D,
+                              int M, int N, int K, void *ws, size_t ws_bytes, int *n_algos) {
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t la, lb, lc;
+    cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32I, CUDA_R_32I);
+    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
+    cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
+    // Column-major D (N, M) = W^T... : first operand the weights (K, N) transposed, second x.
+    cublasLtMatrixLayoutCreate(&la, CUDA_R_8I, K, N, K);
+    cublasLtMatrixLayoutCreate(&lb, CUDA_R_8I, K, M, K);
+    cublasLtMatrixLayoutCreate(&lc, CUDA_R_32I, N, M, N);
+    cublasLtMatmulPreference_t pref;
+    cublasLtMatmulPreferenceCreate(&pref);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes, sizeof ws_bytes);
+    cublasLtMatmulHeuristicResult_t res[16];
+    int found = 0;
+    cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, lc, lc, pref, 16, res, &found);
+    *n_algos = found;
+    int32_t alpha = 1, beta = 0;
+    double best = 0;
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    for (int a = 0; a < found; a++) {
+        int ok = 1;
+        for (int i = 0; i < 2 && ok; i++)
+            ok = cublasLtMatmul(lt, op, &alpha, B, la, A, lb, &beta, D, lc, D, lc, &res[a].algo, ws,
+                                ws_bytes, 0) == CUBLAS_STATUS_SUCCESS;
+        if (!ok) continue;
+        cudaDeviceSynchronize();
+        cudaEventRecord(e0, 0);
+        for (int i = 0; i < 10; i++)
+            cublasLtMatmul(lt, op, &alpha, B, la, A, lb, &beta, D, lc, D, lc, &res[a].algo, ws, ws_bytes, 0);
+        cudaEventRecord(e1, 0);
+        cudaEventSynchronize(e1);
+        float ms;
+        cudaEventElapsedTime(&ms, e0, e1);
+        ms /= 10;
+        if (best == 0 || ms < best) best = ms;
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    cublasLtMatmulPreferenceDestroy(pref);
+    cublasLtMatrixLayoutDestroy(la);
+    cublasLtMatrixLayoutDestroy(lb);
+    cublasLtMatrixLayoutDestroy(lc);
+    cublasLtMatmulDescDestroy(op);
+    return best;
+}
+
+static void bench(int only) {
+    typedef struct {
+        const char *model, *layer;
+        int rows, out, in;
+        Act act;
+        int residual;
+    } Shape;
+    const Shape shapes[] = {
+        {"vit_b", "qkv", 39200, 2304, 768, ACT_NONE, 0},
+        {"vit_b", "proj", 32768, 768, 768, ACT_NONE, 1},
+        {"vit_b", "lin1", 32768, 3072, 768, ACT_GELU, 0},
+        {"vit_b", "lin2", 32768, 768, 3072, ACT_NONE, 1},
+        {"vit_h", "qkv", 39200, 3840, 1280, ACT_NONE, 0},
+        {"vit_h", "proj", 32768, 1280, 1280, ACT_NONE, 1},
+        {"vit_h", "lin1", 32768, 5120, 1280, ACT_GELU, 0},
+        {"vit_h", "lin2", 32768, 1280, 5120, ACT_NONE, 1},
+    };
+    cublasLtHandle_t lt;
+    if (cublasLtCreate(&lt) != CUBLAS_STATUS_SUCCESS) die("cublasLtCreate failed");
+    size_t lt_ws_bytes = (size_t)64 << 20;
+    void *lt_ws = G.ops->mem_alloc(&G, lt_ws_bytes);
+    printf("NOTE bench: batch 8, ms per call (best of 3 runs of 20), rates as 2 M N K / time; bf16 "
+           "= the dense format (cuBLASLt, bias epilogue, residual as beta = 1, GELU a separate "
+           "kernel); int8 gemm = wgmma GEMM + dequant/bias/GELU/residual epilogue; quant = the "
+           "per-token quantisation pass; int8 all = quant + gemm (cuda_linear_int8.run); lt int8 = "
+           "cuBLASLt int8 TN, int32 out, best of its heuristic's algorithms\n");
+    printf("NOTE %-5s %-4s %6s %5s %5s | %8s %7s | %8s %7s | %7s | %8s %7s | %6s %6s | %7s\n", "model",
+           "layer", "M", "N", "K", "bf16 ms", "TFLOP/s", "int8 ms", "TOPS", "q ms", "all ms", "TOPS",
+           "x gemm", "x all", "lt TOPS");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const Shape *sh = &shapes[s];
+        if (only >= 0 && (int)s != only) continue;
+        int M = sh->rows, N = sh->out, K = sh->in;
+        size_t nx = (size_t)M * K, ny = (size_t)M * N;
+        float *W = rand_vec((size_t)N * K, 0.05f, 0);
+        float *b = rand_vec((size_t)N, 0.5f, 0);
+        float *X = rand_vec(nx, 3.0f, 0);
+        float *Y = rand_vec(ny, 1.0f, 0);
+        void *dx = dev_act(X, nx), *dy = dev_act(Y, ny);
+        LinearWeight *wd = cuda_linear_dense.prepare(&G, W, b, N, K);
+        LinearWeight *wi = cuda_linear_int8.prepare(&G, W, b, N, K);
+        int8_t *dq = G.ops->mem_alloc(&G, nx);
+        float *dxs = G.ops->mem_alloc(&G, (size_t)M * sizeof(float));
+        BenchCtx cd = {&cuda_linear_dense, wd, dy, dx, NULL, NULL, M, sh->act, sh->residual};
+        BenchCtx ci = {&cuda_linear_int8, wi, dy, dx, dq, dxs, M, sh->act, sh->residual};
+        double ops = 2.0 * M * N * K;
+        if (only >= 0) {  // --profile: the int8 GEMM with its epilogue twice, for ncu
+            run_quant(&ci);
+            run_gemm_epi(&ci);
+            run_gemm_epi(&ci);
+            G.ops->sync(&G);
+            continue;
+        }
+        double t_bf = time_ms(run_linear, &cd, 20);
+        double t_q = time_ms(run_quant, &ci, 20);
+        double t_g = time_ms(run_gemm_epi, &ci, 20);
+        double t_all = time_ms(run_linear, &ci, 20);
+        // cuBLASLt int8 (int32 out) on the same operands; D in a fresh buffer.
+        int32_t *dd = G.ops->mem_alloc(&G, ny * sizeof(int32_t));
+        int8_t *dw = G.ops->mem_alloc(&G, (size_t)N * K);
+        G.ops->copy_device(&G, dw, dq, (size_t)N * K < nx ? (size_t)N * K : nx);  // any int8 values
+        G.ops->sync(&G);
+        int n_algos = 0;
+        double t_lt = lt_int8_best_ms(lt, dq, dw, dd, M, N, K, lt_ws, lt_ws_bytes, &n_algos);
+        printf("NOTE %-5s %-4s %6d %5d %5d | %8.4f %7.1f | %8.4f %7.1f | %7.4f | %8.4f %7.1f | %5.2fx %5.2fx | %7.1f (%d algos)\n",
+               sh->model, sh->layer, M, N, K, t_bf, ops / t_bf / 1e9, t_g, ops / t_g / 1e9, t_q, t_all,
+               ops / t_all / 1e9, t_bf / t_g, t_bf / t_all, t_lt > 0 ? ops / t_lt / 1e9 : 0.0, n_algos);
+        fflush(stdout);
+        cuda_linear_dense.release(&G, wd);
+        cuda_linear_int8.release(&G, wi);
+        G.ops->mem_free(&G, dx);
+        G.ops->mem_free(&G, dy);
+        G.ops->mem_free(&G, dq);
+        G.ops->mem_free(&G, dxs);
+        G.ops->mem_free(&G, dd);
+        G.ops->mem_free(&G, dw);
+        free(W), free(b), free(X), free(Y);
+    }
+    G.ops->mem_free(&G, lt_ws);
+    cublasLtDestroy(lt);
+}
+
+int main(int argc, char **argv) {
+    int do_bench = argc > 1 && strcmp(argv[1], "--bench") == 0;
+    int only_bench = argc > 1 && strcmp(argv[1], "--bench-only") == 0;
+    int profile = argc > 2 && strcmp(argv[1], "--profile") == 0 ? atoi(argv[2]) : -1;
+    BK = cuda_backend_open("test_int8");
+    char desc[1024];
+    cuda_backend_describe(BK, desc, sizeof desc);
+    printf("NOTE device %s\n", desc);
+    exec_init(&G, cuda_ops_bf16(), BK);
+    exec_init(&CPU, cpu_ops(), NULL);
+    if (profile >= 0) {
+        bench(profile);
+        cuda_backend_close(BK);
+        return 0;
+    }
+    if (!only_bench) {
+        cuda_backend_set_sync_each_launch(BK, 1);
+        const Case cases[] = {
+            // name, rows, out, in, act, residual, zero x rows, zero w rows
+            {"qkv-like", 300, 768, 768, ACT_NONE, 0, 0, 0},
+            {"lin1-like gelu", 200, 3072, 768, ACT_GELU, 0, 0, 0},
+            {"lin2-like residual", 131, 768, 3072, ACT_NONE, 1, 0, 0},
+            {"vit_h qkv-like", 129, 3840, 1280, ACT_NONE, 0, 0, 0},
+            {"vit_h lin2-like", 64, 1280, 5120, ACT_NONE, 1, 0, 0},
+            {"tails: N 264, K 48", 77, 264, 48, ACT_GELU, 0, 0, 0},
+            {"tails: N 40, K 144, residual", 250, 40, 144, ACT_NONE, 1, 0, 0},
+            {"fault: all activations zero", 130, 512, 256, ACT_NONE, 0, 130, 0},
+            {"fault: all activations zero, gelu", 64, 256, 128, ACT_GELU, 0, 64, 0},
+            {"fault: zero weight rows, some zero activation rows, residual", 140, 520, 256, ACT_NONE, 1, 3, 5},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i]);
+        cuda_backend_set_sync_each_launch(BK, 0);
+    }
+    if (do_bench || only_bench) bench(-1);
+    cuda_backend_close(BK);
+    return test_exit_status();
+}
