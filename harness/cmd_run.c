@@ -20,7 +20,7 @@ static void usage(FILE *f) {
         "           [--coco DIR] [--slice NAME] [--checkpoint-dir DIR] [--limit N] [--warmup N]\n"
         "           [--min-batches N] [--max-passes P] [--target-noise X] [--timeout SECONDS]\n"
         "           [--stage-dir DIR] [--db FILE]\n"
-        "       waterfall run --resume [RUN] [--force] [--db FILE]\n"
+        "       waterfall run --resume [RUN] [--force] [--close REASON] [--db FILE]\n"
         "Runs every (stage, model, batch size) of the experiment as its own sam-<stage> eval\n"
         "process and stores the results. EXPERIMENT is a definition file (experiments/NAME.json,\n"
         "or just NAME); options given after it override its fields.\n"
@@ -43,6 +43,8 @@ static void usage(FILE *f) {
         "  --db FILE            results database (default " WF_DEFAULT_DB ")\n"
         "  --resume [RUN]       finish an incomplete run (default: the latest incomplete one)\n"
         "  --force              with --resume: take over a run started on another host\n"
+        "  --close REASON       with --resume: run nothing more; record the experiments not run as\n"
+        "                       failed (\"not run: REASON\") and complete the run (its machine is gone)\n"
         "mIoU and masks come from the first pass; img/s is images timed over the timed ms of every\n"
         "pass. Every stage and checkpoint is checked before anything is made (database, dataset,\n"
         "logs). A progress line follows each experiment, the run's expected duration the first.\n"
@@ -310,6 +312,7 @@ int cmd_run(int argc, char **argv) {
     const char *db_path = WF_DEFAULT_DB;
     int resume = 0, force = 0;
     long long resume_id = 0;
+    const char *close_reason = NULL;
     Plan p;
     plan_init(&p);
     char err[1024];
@@ -371,9 +374,11 @@ int cmd_run(int argc, char **argv) {
             resume = 1;
             if (more && argv[i + 1][0] != '-') resume_id = parse_run_id(argv[++i]);
         } else if (strcmp(a, "--force") == 0) force = 1;
+        else if (strcmp(a, "--close") == 0 && more) close_reason = argv[++i];
         else die("run: unknown or incomplete option '%s' (see waterfall run --help)", a);
     }
 
+    if (close_reason && !resume) die("run: --close goes with --resume (it closes an incomplete run)");
     sqlite3 *db;
     long long run_id;
     if (resume) {
@@ -390,6 +395,15 @@ int cmd_run(int argc, char **argv) {
         plan_init(&p);
         if (plan_from_json(&p, j, "stored plan", err, sizeof err) != 0) die("%s", err);
         cJSON_Delete(j);
+        if (close_reason) {  // nothing runs: the stages need not be here
+            store_claim_run(db, resume_id, force);
+            int n = store_close_run(db, resume_id, close_reason);
+            store_finish_run(db, resume_id);
+            fprintf(stderr, "waterfall: run %lld closed with %d experiments not run (%s)\n", resume_id, n, close_reason);
+            db_close(db);
+            plan_free(&p);
+            return 0;
+        }
         // Every stage is checked before the run is taken over.
         if (plan_resolve(&p, err, sizeof err) != 0) die("run %lld: %s", resume_id, err);
         store_claim_run(db, resume_id, force);

@@ -391,6 +391,21 @@ void store_experiment_result(sqlite3 *db, long long exp_id, const ExpResult *r, 
     db_commit(db);
 }
 
+int store_close_run(sqlite3 *db, long long run_id, const char *reason) {
+    char why[1200];
+    snprintf(why, sizeof why, "not run: %s", reason);
+    db_begin(db);
+    sqlite3_stmt *st = db_prepare(db, "UPDATE experiments SET status = 'failed', reason = ?1"
+                                      " WHERE run_id = ?2 AND status IN ('pending', 'running')");
+    db_bind_text(db, st, 1, why);
+    db_bind_int(db, st, 2, run_id);
+    SQL_DONE(db, sqlite3_step(st));
+    db_finalize(db, st);
+    int n = sqlite3_changes(db);
+    db_commit(db);
+    return n;
+}
+
 void store_finish_run(sqlite3 *db, long long run_id) {
     char now[32];
     now_iso(now, sizeof now);

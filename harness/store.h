@@ -30,6 +30,10 @@ void store_experiment_result(sqlite3 *db, long long exp_id, const ExpResult *r, 
 // Judges the accuracy gate for every ok experiment of the run not yet judged (a reference
 // that finished late), marks the run complete with its end time.
 void store_finish_run(sqlite3 *db, long long run_id);
+// Records every experiment of the run not yet run (pending, or running when its harness died)
+// as failed with "not run: REASON"; returns how many. For a run that cannot be resumed (its
+// machine is gone): closed by store_finish_run after it, it can be shown, compared, exported.
+int store_close_run(sqlite3 *db, long long run_id, const char *reason);
 // Records the device of the run (from the first stage that said hello).
 void store_run_device(sqlite3 *db, long long run_id, const char *name, const char *json);
 
