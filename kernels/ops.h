@@ -286,8 +286,9 @@ struct Ops {
 
     // ---- planning and graphs (NULL where a backend has none) ---------------------------------
     // Makes the operations' scratch at least `bytes` on the main lane and `lane_bytes` on every
-    // other lane (the planning pass's maxima), outside any timed or captured region.
-    void (*reserve_workspace)(Exec *x, size_t bytes, size_t lane_bytes);
+    // other lane (the planning pass's maxima), outside any timed or captured region. Returns 1
+    // when a scratch buffer moved (a graph captured before points at the freed one), else 0.
+    int (*reserve_workspace)(Exec *x, size_t bytes, size_t lane_bytes);
     // Graph capture: operations queued between graph_begin and graph_end are recorded, not run,
     // into a graph that graph_launch replays (with the same buffers) and graph_free frees.
     // Nothing may allocate or synchronise while capturing (the backend refuses it by name).

@@ -400,15 +400,17 @@ extern "C" void cuda_lanes_join(Exec *x) {
 
 // ---- Ops: workspace and graphs --------------------------------------------------------------
 // The main lane's scratch, and the other lanes' (which run only the work planned for them).
-extern "C" void cuda_reserve_workspace(Exec *x, size_t bytes, size_t lane_bytes) {
+extern "C" int cuda_reserve_workspace(Exec *x, size_t bytes, size_t lane_bytes) {
     CudaBackend *b = cuda_backend(x);
-    int home = b->lane;
+    int home = b->lane, moved = 0;
     for (int i = 0; i < b->n_lanes; i++) {
         cuda_set_lane_b(b, i);
         size_t need = i == 0 ? bytes : lane_bytes;
-        if (need) (void)cuda_workspace(x, need);
+        void *before = b->ws;
+        if (need) moved |= cuda_workspace(x, need) != before && before != NULL;
     }
     cuda_set_lane_b(b, home);
+    return moved;
 }
 
 // A captured graph: the instantiated executable and the kernel nodes it replays.

@@ -222,7 +222,7 @@ LinearWeight *cuda_linear_prepare(Exec *x, const float *W, const float *b, int o
 void cuda_linear_release(Exec *x, LinearWeight *w);
 void cuda_layernorm_window(Exec *x, void *dst, const void *in, const void *g, const void *b,
                            int n, int h, int w, int c, float eps, int win);
-void cuda_reserve_workspace(Exec *x, size_t bytes, size_t lane_bytes);
+int cuda_reserve_workspace(Exec *x, size_t bytes, size_t lane_bytes);
 void cuda_set_lane_b(CudaBackend *b, int lane);
 void cuda_set_lane(Exec *x, int lane);
 void cuda_lanes_open(Exec *x, int n);

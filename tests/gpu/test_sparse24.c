@@ -17,9 +17,8 @@
 //     and within 2x the dense format's own error on the same rows plus 2^-9;
 //   - sparse against dense on every element: max|ys - yd| / max|yd| within 2e-2 (two
 //     independent roundings of sums in different orders), no element unwritten.
-// The GELU probe runs cuSPARSELt's own GELU epilogue on pre-activations in [-4, -1.5] (where
-// the tanh approximation is 10 % off) and says which GELU it is; the format's path must be the
-// exact erf GELU. Refusals (an unpruned weight, a width not a multiple of 16, float32) run in
+// The GELU probe: on pre-activations in [-4, -1.5] (where the tanh approximation is 10 % off)
+// the format's GELU must be the exact erf GELU. Refusals (an unpruned weight, a width not a multiple of 16, float32) run in
 // forked children, which die before touching the GPU.
 // --bench: median of 15 timed runs after 3 warm-ups, per shape, of each format's layer as the
 // model calls it (bias, GELU, residual included), for cuSPARSELt descriptor layouts 0 and 1;
@@ -211,7 +210,7 @@ static void check_shape(const Shape *s, int do_bench) {
     BenchRow *br = do_bench && s->bench ? &bench_rows[n_bench++] : NULL;
     if (br) br->s = s, br->dense_ms = time_layer(s, &in, in.dense, yd);
     for (int layout = 0; layout < (br ? 2 : 1); layout++) {
-        cuda_sparse24_set_options(layout, 0);
+        cuda_sparse24_set_options(layout);
         LinearWeight *sw = cuda_linear_sparse24.prepare(&G, in.W, in.b, s->out, s->in);
         sw->format = &cuda_linear_sparse24;
         void *ys = run_layer(s, &in, sw, NULL);
@@ -258,53 +257,47 @@ static void check_shape(const Shape *s, int do_bench) {
         G.ops->mem_free(&G, ys);
         cuda_linear_sparse24.release(&G, sw);
     }
-    cuda_sparse24_set_options(0, 0);
+    cuda_sparse24_set_options(0);
     free(hd);
     G.ops->mem_free(&G, yd);
     free_inputs(&in);
 }
 
-// cuSPARSELt's own GELU epilogue against the two GELUs, and the format's path (erf, ours).
+// The format's GELU path (cuSPARSELt's bias epilogue, then our exact erf GELU) against the erf
+// and tanh GELUs. cuSPARSELt's own GELU epilogue is not probed: on the H200 (cuSPARSELt 0.8.0,
+// 2026-11-30) cusparseLtMatmulDescSetAttribute(CUSPARSELT_MATMUL_ACTIVATION_GELU) answered
+// CUSPARSE_STATUS_INVALID_VALUE for this layer (tests/gpu/logs/h200-2026-11-30), which ended the
+// test; the format never asks for it.
 static void gelu_probe(void) {
     Shape s = {"probe", "lin1", 4096, 768, 768, ACT_GELU, 0, 0};
     Inputs in = make_inputs(&s, 6.0);  // pre-activations spread over about +-4
     int64_t n = (int64_t)s.rows * s.out;
-    double lib_erf = 0, lib_tanh = 0, our_erf = 0, our_tanh = 0;
+    double our_erf = 0, our_tanh = 0;
     int count = 0;
-    float *y[2];
-    for (int lib = 0; lib < 2; lib++) {
-        cuda_sparse24_set_options(0, lib);
-        LinearWeight *sw = cuda_linear_sparse24.prepare(&G, in.W, in.b, s.out, s.in);
-        sw->format = &cuda_linear_sparse24;
-        void *d = run_layer(&s, &in, sw, NULL);
-        y[lib] = get_act(d, n);
-        G.ops->mem_free(&G, d);
-        cuda_linear_sparse24.release(&G, sw);
-    }
-    cuda_sparse24_set_options(0, 0);
+    cuda_sparse24_set_options(0);
+    LinearWeight *sw = cuda_linear_sparse24.prepare(&G, in.W, in.b, s.out, s.in);
+    sw->format = &cuda_linear_sparse24;
+    void *d = run_layer(&s, &in, sw, NULL);
+    float *y = get_act(d, n);
+    G.ops->mem_free(&G, d);
+    cuda_linear_sparse24.release(&G, sw);
     for (int r = 0; r < 64; r++)
         for (int o = 0; o < s.out; o++) {
             double acc = in.b[o];
             for (int i = 0; i < s.in; i++) acc += (double)in.x[(int64_t)r * s.in + i] * in.W[(int64_t)o * s.in + i];
-            if (acc > -4 && acc < -1.5) {
+            if (acc > -4 && acc < -1.5) {  // where the tanh approximation is about 10 % off
                 int64_t idx = (int64_t)r * s.out + o;
-                // cuSPARSELt's epilogue applies its GELU to the float32 sum; the format's path
-                // to the bias epilogue's bfloat16 output, rounding again after.
-                lib_erf += fabs(y[1][idx] - gelu_erf(acc)), lib_tanh += fabs(y[1][idx] - gelu_tanh(acc));
+                // The bias epilogue's bfloat16 output, then GELU, rounding again after.
                 float pre = bf16_round((float)acc);
-                our_erf += fabs(y[0][idx] - bf16_round((float)gelu_erf(pre)));
-                our_tanh += fabs(y[0][idx] - bf16_round((float)gelu_tanh(pre)));
+                our_erf += fabs(y[idx] - bf16_round((float)gelu_erf(pre)));
+                our_tanh += fabs(y[idx] - bf16_round((float)gelu_tanh(pre)));
                 count++;
             }
         }
-    printf("NOTE GELU probe on %d outputs with pre-activations in (-4, -1.5): cuSPARSELt's GELU epilogue is "
-           "%s (mean |y - erf GELU| %.3g, |y - tanh GELU| %.3g)\n",
-           count, lib_tanh < lib_erf ? "the tanh approximation" : "the exact erf GELU", count ? lib_erf / count : 0,
-           count ? lib_tanh / count : 0);
     report(count > 1000 && our_erf < 0.25 * our_tanh,
            "the format's GELU is the exact erf GELU: mean |y - erf| %.3g < 1/4 |y - tanh| %.3g over %d outputs",
            count ? our_erf / count : 0, count ? our_tanh / count : 0, count);
-    free(y[0]), free(y[1]);
+    free(y);
     free_inputs(&in);
 }
 

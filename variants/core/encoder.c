@@ -124,5 +124,8 @@ void sam_plan(Sam *m, void (*fn)(Sam *m, void *ctx), void *ctx) {
     ex->planning = 0;
     ex->arena_top = 0;
     exec_arena_commit(ex);
-    if (ex->ops->reserve_workspace) ex->ops->reserve_workspace(ex, ex->workspace_need, ex->lane_workspace_need);
+    // Captured graphs hold the scratch's addresses too: a moved scratch makes them stale, as a
+    // moved arena does.
+    if (ex->ops->reserve_workspace && ex->ops->reserve_workspace(ex, ex->workspace_need, ex->lane_workspace_need))
+        ex->arena_generation++;
 }

@@ -1,7 +1,8 @@
 // Captured graphs of the model's steps (the graphs choice): a step is captured once per key
 // (the encoder per batch size, the decoder per prompt count) and replayed after. A capture
-// records the arena addresses it ran at, so a graph is valid only while the arena has not moved
-// (Exec.arena_generation) and while the caller lays the arena out the same way for the key.
+// records the arena and scratch addresses it ran at, so a graph is valid only while neither has
+// moved (Exec.arena_generation, bumped by a new arena and by a moved scratch) and while the caller
+// lays the arena out the same way for the key.
 #ifndef SAM_GRAPHS_H
 #define SAM_GRAPHS_H
 
