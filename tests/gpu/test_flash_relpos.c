@@ -33,27 +33,13 @@
 #include "../../kernels/cuda/cuda_ops.h"
 #include "common/check.h"
 #include "../../variants/core/exec.h"
+#include "test_rand.h"
 
 static CudaBackend *BK;
 static Exec F32, BF;  // the cuda-fp32 and cuda-bf16 tables on one backend
 static int n_pass, n_fail;
 static uint64_t rng = 0xf1a5e7e1ull;
 
-static double urand(void) {  // splitmix64 -> [0, 1)
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
-static float bf16_round(float f) {  // round to nearest even, as the GPU conversion
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    u &= 0xffff0000u;
-    memcpy(&f, &u, 4);
-    return f;
-}
 // n bfloat16-exact values uniform in [lo, hi), never zero.
 static float *rnd(int64_t n, float lo, float hi) {
     float *p = xmalloc((size_t)n * sizeof(float) + 4);

@@ -34,25 +34,12 @@
 #include "../../variants/core/exec.h"
 #include "../test_util.h"
 #include "common/check.h"
+#include "test_rand.h"
 
 static Exec G, CPU;
 static CudaBackend *BK;
 
 static uint64_t rng = 0x1a78e5eedull;
-static double urand(void) {  // splitmix64 -> [0, 1)
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
-static float bf16_round(float f) {  // round to nearest even, as the GPU conversion
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-    memcpy(&f, &u, 4);
-    return f;
-}
 static float *rand_vec(size_t n, float scale, int round) {
     float *v = xmalloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++) {

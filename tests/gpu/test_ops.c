@@ -35,6 +35,7 @@
 #include "../../kernels/cuda/cuda_ops.h"
 #include "common/check.h"
 #include "kernels/ops.h"
+#include "test_rand.h"
 
 static Exec G;          // the CUDA table under test
 static Exec CPU;        // the reference
@@ -67,22 +68,7 @@ static void record(const char *op, double err, double tol) {
 
 // ---- random inputs ---------------------------------------------------------------------------
 static uint64_t rng = 0x5eed5a11ull;
-static double urand(void) {  // splitmix64 -> [0, 1)
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
 
-static float bf16_round(float f) {  // round to nearest even, as the GPU conversion
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    u &= 0xffff0000u;
-    memcpy(&f, &u, 4);
-    return f;
-}
 
 // n values uniform in [lo, hi), never exactly zero; rounded to bfloat16 for the bf16 table
 // when `act` (activation inputs and weights; float32 inputs such as the image stay exact).

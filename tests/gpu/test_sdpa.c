@@ -30,6 +30,7 @@
 #include "../../kernels/cuda/cuda_ops.h"
 #include "../../variants/core/exec.h"
 #include "common/check.h"
+#include "test_rand.h"
 
 static Exec GB, GF;     // bfloat16 and float32 tables on one backend
 static CudaBackend *BK;
@@ -37,21 +38,6 @@ static int n_pass, n_fail;
 static const AttentionImpl *SDPA = &cuda_attention_cudnn_sdpa;
 
 static uint64_t rng = 0x5d9a5eedull;
-static double urand(void) {  // splitmix64 -> [0, 1)
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
-static float bf16_round(float f) {  // round to nearest even, as the GPU conversion
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    u &= 0xffff0000u;
-    memcpy(&f, &u, 4);
-    return f;
-}
 // n values uniform in [lo, hi), bfloat16-rounded, never zero.
 static float *rnd(int64_t n, float lo, float hi) {
     float *p = xmalloc((size_t)n * sizeof(float) + 4);

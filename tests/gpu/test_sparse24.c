@@ -39,27 +39,13 @@
 #include "../../variants/core/exec.h"
 #include "../../variants/core/prune.h"
 #include "../test_util.h"
+#include "test_rand.h"
 
 static Exec G;
 static CudaBackend *BK;
 
 // ---- random numbers --------------------------------------------------------------------------
 static uint64_t rng = 0x5a25eed24ull;
-static double urand(void) {  // splitmix64 -> [0, 1)
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
-static float bf16_round(float f) {  // round to nearest even, as the upload
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    u &= 0xffff0000u;
-    memcpy(&f, &u, 4);
-    return f;
-}
 static float *rnd(int64_t n, double lo, double hi) {  // bfloat16 values, never zero
     float *p = xmalloc((size_t)n * sizeof(float) + 4);
     for (int64_t i = 0; i < n; i++) {
