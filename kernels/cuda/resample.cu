@@ -5,6 +5,31 @@
 #define TOP_BLOCK 256
 #define TOP_PIXELS_PER_BLOCK (TOP_BLOCK * 16)
 
+// Sums every thread's intersection and union counts over the block (TOP_BLOCK threads, every
+// one reaching this) and adds them to one prompt's totals.
+static __device__ __forceinline__ void block_add_counts(int in, int un, unsigned long long *inter,
+                                                        unsigned long long *uni) {
+    __shared__ int red[2][TOP_BLOCK / 32];
+    for (int o = 16; o > 0; o >>= 1) {
+        in += __shfl_xor_sync(0xffffffffu, in, o);
+        un += __shfl_xor_sync(0xffffffffu, un, o);
+    }
+    if ((threadIdx.x & 31) == 0) {
+        red[0][threadIdx.x / 32] = in;
+        red[1][threadIdx.x / 32] = un;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        long long si = 0, su = 0;
+        for (int w = 0; w < TOP_BLOCK / 32; w++) {
+            si += red[0][w];
+            su += red[1][w];
+        }
+        atomicAdd(inter, (unsigned long long)si);
+        atomicAdd(uni, (unsigned long long)su);
+    }
+}
+
 // =============================================================================================
 // kernels
 // =============================================================================================
@@ -166,7 +191,6 @@ top_mask_ragged_kernel(uint8_t *masks, int32_t *top_index, unsigned long long *i
                        unsigned long long *uni, const float *logits, const float *pred_iou,
                        const uint8_t *gt, int c, const int32_t *size, const int64_t *offset,
                        int vec_ok) {
-    __shared__ int red[2][TOP_BLOCK / 32];
     int i = blockIdx.y;
     int best = 0;
     for (int j = 1; j < c; j++)
@@ -178,24 +202,7 @@ top_mask_ragged_kernel(uint8_t *masks, int32_t *top_index, unsigned long long *i
         top_ragged_chunks(masks + c * off, logits + c * off, gt + off, c, best, hw, &in, &un, 4);
     else
         top_ragged_chunks(masks + c * off, logits + c * off, gt + off, c, best, hw, &in, &un, 1);
-    for (int o = 16; o > 0; o >>= 1) {
-        in += __shfl_xor_sync(0xffffffffu, in, o);
-        un += __shfl_xor_sync(0xffffffffu, un, o);
-    }
-    if ((threadIdx.x & 31) == 0) {
-        red[0][threadIdx.x / 32] = in;
-        red[1][threadIdx.x / 32] = un;
-    }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        long long si = 0, su = 0;
-        for (int w = 0; w < TOP_BLOCK / 32; w++) {
-            si += red[0][w];
-            su += red[1][w];
-        }
-        atomicAdd(inter + i, (unsigned long long)si);
-        atomicAdd(uni + i, (unsigned long long)su);
-    }
+    block_add_counts(in, un, inter + i, uni + i);
 }
 
 // grid (blocks per prompt, n). Each block takes TOP_PIXELS_PER_BLOCK pixels of prompt
@@ -208,7 +215,6 @@ static __device__ __forceinline__ void top_body(uint8_t *masks, int32_t *top_ind
                                                 unsigned long long *uni, const float *logits,
                                                 const float *pred_iou, const uint8_t *gt, int c,
                                                 int64_t hw, const int VEC) {
-    __shared__ int red[2][TOP_BLOCK / 32];
     int i = blockIdx.y;
     int best = 0;
     for (int j = 1; j < c; j++)
@@ -249,24 +255,7 @@ static __device__ __forceinline__ void top_body(uint8_t *masks, int32_t *top_ind
             un += mv | gv;
         }
     }
-    for (int o = 16; o > 0; o >>= 1) {
-        in += __shfl_xor_sync(0xffffffffu, in, o);
-        un += __shfl_xor_sync(0xffffffffu, un, o);
-    }
-    if ((threadIdx.x & 31) == 0) {
-        red[0][threadIdx.x / 32] = in;
-        red[1][threadIdx.x / 32] = un;
-    }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        long long si = 0, su = 0;
-        for (int w = 0; w < TOP_BLOCK / 32; w++) {
-            si += red[0][w];
-            su += red[1][w];
-        }
-        atomicAdd(inter + i, (unsigned long long)si);
-        atomicAdd(uni + i, (unsigned long long)su);
-    }
+    block_add_counts(in, un, inter + i, uni + i);
 }
 #define TOP_ARGS uint8_t *masks, int32_t *top_index, unsigned long long *inter, unsigned long long *uni, const float *logits, const float *pred_iou, const uint8_t *gt, int c, int64_t hw
 #define TOP_PASS masks, top_index, inter, uni, logits, pred_iou, gt, c, hw

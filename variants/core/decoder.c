@@ -140,60 +140,49 @@ static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, v
                         int T, int multimask);
 
 // ref: predictor.py SamPredictor.predict_torch -> PromptEncoder.forward, MaskDecoder.forward
-void sam_decode(Sam *m, float *lowres, float *iou, const void *embed, const Prompts *pr,
-                int multimask) {
+// n prompts of t points (and optional mask inputs) through the prompt encoder and the mask
+// decoder. Each prompt's keys are its image's embedding plus its dense prompt embedding: with
+// image_of NULL every prompt is of the one image `embed` (repeat_interleave, by period), else
+// prompt p is of image image_of[p] of `embed` (the ragged set: one gather over the set).
+static void decode_set(Sam *m, float *lowres, float *iou, const void *embed,
+                       const int32_t *image_of, const float *coords, const int32_t *labels,
+                       const float *mask_input, int n, int t, int multimask) {
     Exec *ex = m->x;
     const SamConfig *c = &m->cfg;
-    int n = pr->n, D = c->prompt_dim, HW = c->grid * c->grid, T = 1 + c->num_mask_tokens + pr->t;
+    int D = c->prompt_dim, HW = c->grid * c->grid, T = 1 + c->num_mask_tokens + t;
+    if (n <= 0) return;
     int64_t nk = (int64_t)n * HW * D;
     size_t mark = ex_mark(ex);
     op_range_push(ex, "prompt_encoder");
-    void *tokens = prompt_tokens(m, pr->coords, pr->labels, n, pr->t);
-    // keys: src = repeat_interleave(image_embeddings, n) + dense_prompt_embeddings
+    void *tokens = prompt_tokens(m, coords, labels, n, t);
+    // keys[p] = image_embeddings[image of p] + dense_prompt_embeddings[p]
     void *keys = ex_act(ex, nk);
-    if (pr->mask_input) {
-        size_t inner = ex_mark(ex);
-        void *dense = ex_act(ex, nk);
-        embed_masks(m, dense, pr->mask_input, n);
-        tap(m, "dense", dense, nk);
-        op_add(ex, keys, embed, dense, nk, (int64_t)HW * D, nk);
-        ex_release(ex, inner);
-    } else {
-        op_add(ex, keys, embed, m->w.no_mask_embed, nk, (int64_t)HW * D, D);
+    size_t inner = ex_mark(ex);
+    const void *dense = m->w.no_mask_embed;  // (D), or per prompt (n, HW, D) with mask inputs
+    int64_t dense_period = D;
+    if (mask_input) {
+        void *d = ex_act(ex, nk);
+        embed_masks(m, d, mask_input, n);
+        tap(m, "dense", d, nk);
+        dense = d, dense_period = nk;
     }
+    if (image_of) op_gather_add(ex, keys, embed, image_of, dense, n, (int64_t)HW * D, dense_period);
+    else op_add(ex, keys, embed, dense, nk, (int64_t)HW * D, dense_period);
+    ex_release(ex, inner);
     op_range_pop(ex);
     mask_decode(m, lowres, iou, tokens, keys, n, T, multimask);
     ex_release(ex, mark);
 }
 
-// The ragged set: one prompt encoder and one mask decoder pass over every prompt of every
-// image, each prompt's keys made from its own image's embedding through the index (one
-// gather_add over the set, no per-image call), the rest exactly sam_decode's.
+void sam_decode(Sam *m, float *lowres, float *iou, const void *embed, const Prompts *pr,
+                int multimask) {
+    decode_set(m, lowres, iou, embed, NULL, pr->coords, pr->labels, pr->mask_input, pr->n, pr->t, multimask);
+}
+
 void sam_decode_ragged(Sam *m, float *lowres, float *iou, const void *embed,
                        const RaggedPrompts *pr, int multimask) {
-    Exec *ex = m->x;
-    const SamConfig *c = &m->cfg;
-    int n = pr->n, D = c->prompt_dim, HW = c->grid * c->grid, T = 1 + c->num_mask_tokens + pr->t;
-    if (n <= 0) return;
-    int64_t nk = (int64_t)n * HW * D;
-    size_t mark = ex_mark(ex);
-    op_range_push(ex, "prompt_encoder");
-    void *tokens = prompt_tokens(m, pr->coords, pr->labels, n, pr->t);
-    // keys[p] = image_embeddings[image_of[p]] + dense_prompt_embeddings[p]
-    void *keys = ex_act(ex, nk);
-    if (pr->mask_input) {
-        size_t inner = ex_mark(ex);
-        void *dense = ex_act(ex, nk);
-        embed_masks(m, dense, pr->mask_input, n);
-        tap(m, "dense", dense, nk);
-        op_gather_add(ex, keys, embed, pr->image_of, dense, n, (int64_t)HW * D, nk);
-        ex_release(ex, inner);
-    } else {
-        op_gather_add(ex, keys, embed, pr->image_of, m->w.no_mask_embed, n, (int64_t)HW * D, D);
-    }
-    op_range_pop(ex);
-    mask_decode(m, lowres, iou, tokens, keys, n, T, multimask);
-    ex_release(ex, mark);
+    decode_set(m, lowres, iou, embed, pr->image_of, pr->coords, pr->labels, pr->mask_input, pr->n, pr->t,
+               multimask);
 }
 
 // ref: transformer.py TwoWayTransformer.forward, mask_decoder.py MaskDecoder.predict_masks and
