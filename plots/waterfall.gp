@@ -23,10 +23,10 @@ load varsfile
 # for x labels of several lines.
 width = 360 * nm + 80
 if (width < 720) { width = 720 }
-height = 1200 + 14 * (title_lines - 1)
+height = 1200 + 18 * (title_lines - 1)
 set terminal svg size width, height dynamic noenhanced font "Arial,10" background rgb "white"
 # Room for the title above the panels and for the key below them.
-top = 1 - (14.0 * title_lines + 52) / height
+top = 1 - (18.0 * title_lines + 60) / height
 bottom = 78.0 / height
 set output outfile
 
