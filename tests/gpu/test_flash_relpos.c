@@ -40,17 +40,6 @@ static Exec F32, BF;  // the cuda-fp32 and cuda-bf16 tables on one backend
 static int n_pass, n_fail;
 static uint64_t rng = 0xf1a5e7e1ull;
 
-// n bfloat16-exact values uniform in [lo, hi), never zero.
-static float *rnd(int64_t n, float lo, float hi) {
-    float *p = xmalloc((size_t)n * sizeof(float) + 4);
-    for (int64_t i = 0; i < n; i++) {
-        float v;
-        do v = bf16_round((float)(lo + (hi - lo) * urand()));
-        while (v == 0.0f);
-        p[i] = v;
-    }
-    return p;
-}
 
 static void result(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void result(int ok, const char *fmt, ...) {
@@ -187,7 +176,7 @@ static void case_open(Case *c, Shape s) {
     c->s = s;
     c->pr = problem(s);
     Problem *pr = &c->pr;
-    float *in = rnd(pr->n_in, -1.0f, 1.0f), *rel = rnd(pr->n_rel, -0.5f, 0.5f);
+    float *in = rnd_bf16(pr->n_in, -1.0f, 1.0f), *rel = rnd_bf16(pr->n_rel, -0.5f, 0.5f);
     // float32 result
     void *in32 = dev_act(&F32, in, pr->n_in), *rel32 = dev_act(&F32, rel, pr->n_rel);
     void *out32 = dev_poisoned(&F32, (size_t)pr->n_out * 4);
@@ -386,7 +375,7 @@ static void bench(void) {
     for (size_t i = 0; i < sizeof B / sizeof B[0]; i++) {
         Shape s = B[i].s;
         Problem pr = problem(s);
-        float *h = rnd(pr.n_in, -1.0f, 1.0f), *hr = rnd(pr.n_rel, -0.5f, 0.5f);
+        float *h = rnd_bf16(pr.n_in, -1.0f, 1.0f), *hr = rnd_bf16(pr.n_rel, -0.5f, 0.5f);
         void *in = dev_act(&BF, h, pr.n_in), *rel = dev_act(&BF, hr, pr.n_rel);
         void *out = BF.ops->mem_alloc(&BF, (size_t)pr.n_out * 2);
         AttnParams p = bind(&pr, &BF, in, rel, out);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/check.h"
+
 static uint64_t rng;  // defined with its seed by the includer
 
 static inline double urand(void) {  // splitmix64 -> [0, 1)
@@ -24,6 +26,18 @@ static inline float bf16_round(float f) {  // round to nearest even, as the GPU 
     u &= 0xffff0000u;
     memcpy(&f, &u, 4);
     return f;
+}
+
+// n bfloat16-exact values uniform in [lo, hi), never zero (a zero hides unwritten outputs).
+static inline float *rnd_bf16(int64_t n, double lo, double hi) {
+    float *p = xmalloc((size_t)n * sizeof(float) + 4);
+    for (int64_t i = 0; i < n; i++) {
+        float v;
+        do v = bf16_round((float)(lo + (hi - lo) * urand()));
+        while (v == 0.0f);
+        p[i] = v;
+    }
+    return p;
 }
 
 #endif

@@ -38,17 +38,6 @@ static int n_pass, n_fail;
 static const AttentionImpl *SDPA = &cuda_attention_cudnn_sdpa;
 
 static uint64_t rng = 0x5d9a5eedull;
-// n values uniform in [lo, hi), bfloat16-rounded, never zero.
-static float *rnd(int64_t n, float lo, float hi) {
-    float *p = xmalloc((size_t)n * sizeof(float) + 4);
-    for (int64_t i = 0; i < n; i++) {
-        float v;
-        do v = bf16_round((float)(lo + (hi - lo) * urand()));
-        while (v == 0.0f);
-        p[i] = v;
-    }
-    return p;
-}
 
 // The same host values as a bfloat16 and a float32 device buffer.
 typedef struct {
@@ -157,13 +146,13 @@ static void run_case(const Case *c, int ws_seqs) {
     Pair q, k = {0}, v = {0}, rel = {0};
     if (c->encoder) {
         nq = (int64_t)c->batch * c->q_len * 3 * C;
-        hq = rnd(nq, -1, 1);
-        hrel = rnd((int64_t)2 * (2 * c->g - 1) * c->hd, -0.5f, 0.5f);
+        hq = rnd_bf16(nq, -1, 1);
+        hrel = rnd_bf16((int64_t)2 * (2 * c->g - 1) * c->hd, -0.5f, 0.5f);
         q = upload(hq, nq);
         rel = upload(hrel, (int64_t)2 * (2 * c->g - 1) * c->hd);
     } else {
         nq = no, nk = (int64_t)c->batch * c->k_len * C;
-        hq = rnd(nq, -1.5f, 1.5f), hk = rnd(nk, -1.5f, 1.5f), hv = rnd(nk, -1, 1);
+        hq = rnd_bf16(nq, -1.5f, 1.5f), hk = rnd_bf16(nk, -1.5f, 1.5f), hv = rnd_bf16(nk, -1, 1);
         q = upload(hq, nq), k = upload(hk, nk), v = upload(hv, nk);
     }
     void *ob = GB.ops->mem_alloc(&GB, (size_t)no * 2), *of = GF.ops->mem_alloc(&GF, (size_t)no * 4);
@@ -279,7 +268,7 @@ static void bench(void) {
     };
     const double target[] = {1.8, 4.0, 0, 0, 0, 0, 0};
     int64_t big = (int64_t)200 * 196 * 3 * 16 * 80;  // vit_h windowed qkv (padded grid), the largest
-    float *h = rnd(big, -1, 1), *hr = rnd(2 * 127 * 80, -0.5f, 0.5f);
+    float *h = rnd_bf16(big, -1, 1), *hr = rnd_bf16(2 * 127 * 80, -0.5f, 0.5f);
     void *in = GB.ops->mem_alloc(&GB, (size_t)big * 2), *out = GB.ops->mem_alloc(&GB, (size_t)big * 2);
     void *rel = GB.ops->mem_alloc(&GB, (size_t)2 * 127 * 80 * 2);
     GB.ops->upload_act(&GB, in, h, (size_t)big);

@@ -46,16 +46,6 @@ static CudaBackend *BK;
 
 // ---- random numbers --------------------------------------------------------------------------
 static uint64_t rng = 0x5a25eed24ull;
-static float *rnd(int64_t n, double lo, double hi) {  // bfloat16 values, never zero
-    float *p = xmalloc((size_t)n * sizeof(float) + 4);
-    for (int64_t i = 0; i < n; i++) {
-        float v;
-        do v = bf16_round((float)(lo + (hi - lo) * urand()));
-        while (v == 0.0f);
-        p[i] = v;
-    }
-    return p;
-}
 
 static void *dev_act(const float *h, int64_t n) {
     void *d = G.ops->mem_alloc(&G, (size_t)n * 2);
@@ -97,12 +87,12 @@ static Inputs make_inputs(const Shape *s, double wscale) {
     Inputs in;
     int64_t nw = (int64_t)s->out * s->in;
     double a = wscale / sqrt((double)s->in);
-    in.W = rnd(nw, -a, a);
+    in.W = rnd_bf16(nw, -a, a);
     char err[256];
     if (prune24(in.W, s->out, s->in, err, sizeof err) != 0) die("%s", err);
-    in.b = rnd(s->out, -a, a);
-    in.x = rnd((int64_t)s->rows * s->in, -1, 1);
-    in.res = s->residual ? rnd((int64_t)s->rows * s->out, -1, 1) : NULL;
+    in.b = rnd_bf16(s->out, -a, a);
+    in.x = rnd_bf16((int64_t)s->rows * s->in, -1, 1);
+    in.res = s->residual ? rnd_bf16((int64_t)s->rows * s->out, -1, 1) : NULL;
     in.dx = dev_act(in.x, (int64_t)s->rows * s->in);
     in.dres = in.res ? dev_act(in.res, (int64_t)s->rows * s->out) : NULL;
     in.dense = cuda_linear_dense.prepare(&G, in.W, in.b, s->out, s->in);
@@ -313,7 +303,7 @@ static void expect_death(const char *what, const char *want, void (*fn)(void)) {
     report(WIFEXITED(status) && WEXITSTATUS(status) != 0 && strstr(buf, want), "%s: %s", what, buf);
 }
 static void prepare_unpruned(void) {
-    float *W = rnd(64 * 64, -1, 1);
+    float *W = rnd_bf16(64 * 64, -1, 1);
     cuda_linear_sparse24.prepare(&G, W, NULL, 64, 64);
 }
 static void prepare_odd_width(void) {
