@@ -1,7 +1,10 @@
 #include "check.h"
 
 #include <errno.h>
+#include <execinfo.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 void die(const char *fmt, ...) {
     va_list ap;
@@ -35,4 +38,32 @@ void *check_realloc_impl(void *p, size_t bytes, const char *call, const char *fi
     void *q = realloc(p, bytes ? bytes : 1);
     if (!q) alloc_failed(bytes, call, file, line);
     return q;
+}
+
+// A fatal signal's report: the signal and the stack's return addresses, for the user a line
+// that says the program died and where, for us addresses that `addr2line -f -e` resolves
+// against the unstripped build (the GPU bundle's executables are stripped). Then the default
+// action, so the parent still sees the signal.
+static void crash_report(int sig) {
+    void *frames[48];
+    char line[96];
+    int n = backtrace(frames, 48);
+    int len = snprintf(line, sizeof line, "sam: fatal signal %d (%s); stack:\n", sig, strsignal(sig));
+    if (len > 0 && write(2, line, (size_t)len) < 0) _exit(128 + sig);
+    backtrace_symbols_fd(frames, n, 2);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void install_crash_report(void) {
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    void *warm[1];
+    backtrace(warm, 1);  // loads libgcc's unwinder now, not inside the handler
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = crash_report;
+        sa.sa_flags = SA_RESETHAND;
+        if (sigaction(sigs[i], &sa, NULL) != 0) die("sigaction(%d): %s", sigs[i], strerror(errno));
+    }
 }

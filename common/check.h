@@ -20,6 +20,10 @@ void *check_realloc_impl(void *p, size_t bytes, const char *call, const char *fi
 #define xcalloc(n, size) check_calloc_impl((n), (size), "calloc(" #n ", " #size ")", __FILE__, __LINE__)
 #define xrealloc(p, bytes) check_realloc_impl((p), (bytes), "realloc(" #p ", " #bytes ")", __FILE__, __LINE__)
 
+// On SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT: one line naming the signal and the stack's
+// addresses on stderr, then the signal's default action (the exit status still says it).
+void install_crash_report(void);
+
 // Generic condition check for internal invariants ("cannot happen" states).
 #define CHECK(cond)                                                                          \
     do {                                                                                     \

@@ -98,6 +98,9 @@ void cuda_sdpa_bias_only(Exec *x, const AttnParams *p);
 // 9.18.1: its shapes change with every image's prompt count), 2 all. Plans already built stay.
 // Returns the policy, or -1 (unchanged) when the loaded cuDNN has no dynamic-shape SDPA.
 int cuda_sdpa_set_dynamic(CudaBackend *b, int policy);
+// The rel-pos bias in float32 (on > 0) or bfloat16 (on == 0; the stage's) from now on; on < 0
+// only asks; returns the previous setting. Tests and benchmarks only: the stage's bias is bfloat16.
+int cuda_sdpa_set_bias_f32(CudaBackend *b, int on);
 // Without a GPU: builds the cuDNN graph of the call p (the full chunk of the default workspace
 // bound) for the device described by devprop_json (cuDNN's device-property JSON, cuDNN >= 9.8)
 // and asks the heuristics (mode A); returns how many engine configurations they offer (0: the

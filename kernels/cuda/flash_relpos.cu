@@ -442,14 +442,14 @@ static int flash_smem_set[N_FLASH_CONFIGS];  // dynamic shared memory limit rais
 
 // The build's choice per head dim and kind (config names as above); a call takes the first
 // entry of its head dim that serves it: 16 slots per grid row where the grid is at most 16
-// wide, else 64.
-// PROVISIONAL, not yet measured: to be replaced by the fastest configs of
-// `tests/gpu/test_flash_relpos --bench` on the H200 (batch 8), which prints these lines.
+// wide, else 64. Measured: the fastest config of each shape in `tests/gpu/test_flash_relpos
+// --bench` on the H200 at batch 8 (tests/gpu/logs/h200-2026-11-30/call2-gpu0-tests-and-benches.log,
+// whose FLASH_CHOICE lines these are); the tiny fixture's 16 x 16 grid takes the windowed entry.
 static const char *const FLASH_CHOICE[] = {
-    "hd64-s16-w7m1n112b1",  // vit_b windowed (14 x 14, 196 tokens), the tiny fixture's 16 x 16
-    "hd80-s16-w7m1n112b1",  // vit_l / vit_h windowed
-    "hd64-s64-w4m1n64b2",   // vit_b global (64 x 64 grid, 4096 tokens)
-    "hd80-s64-w4m1n64b2",   // vit_l / vit_h global
+    "hd64-s16-w4m1n64b4",   // vit_b windowed (14 x 14, 196 tokens): 0.258 ms, 91 TFLOP/s
+    "hd80-s16-w13m1n64b1",  // vit_l / vit_h windowed: 0.390 ms, 101 TFLOP/s
+    "hd64-s64-w4m2n64b1",   // vit_b global (64 x 64 grid, 4096 tokens): 1.901 ms, 217 TFLOP/s
+    "hd80-s64-w8m1n64b2",   // vit_l / vit_h global: 3.046 ms, 226 TFLOP/s
 };
 
 // =============================================================================================

@@ -39,10 +39,16 @@
 // so a capture only executes plans. The run builds a missing plan when it is not capturing (the
 // op tests call run directly) and refuses one inside a capture. The plans' cuDNN workspace and
 // the bias chunk are in the backend's operation workspace, which the planning pass reserves.
-// The decoder's shapes change with every image's prompt count, so its plans are dynamic-shape
-// plans sharing cuDNN's kernel cache (cuDNN >= 9.18.1): one compiled kernel per topology (bias
-// or not, head dim), not one per shape; the encoder's few shapes get static plans unless
-// cuda_sdpa_set_dynamic says otherwise (the benchmark compares the two).
+// Every plan is a static plan of its exact shape. The decoder's shapes change with every
+// image's prompt count (the batch of its attentions), so sam-sdpa builds a few plans per new
+// count: after the first plan of an engine configuration compiles its kernel (0.3-0.7 s on the
+// H200), cuDNN reuses the compiled kernel and a plan takes about 30 ms. Dynamic-shape plans
+// sharing cuDNN's kernel cache (cuDNN >= 9.18.1) are kept only as an option the tests measure
+// (cuda_sdpa_set_dynamic): with cuDNN 9.19.0 on the H200 the cache bound a kernel compiled for
+// one shape to plans of other shapes of the same topology (the decoder's 7 -> 4096 kernel to
+// its 4096 -> 7 attention, a 6-token self-attention to the 7-token kernel) and those plans left
+// output elements unwritten or wrong (tests/gpu/logs/h200-2026-12-01, test_sdpa and the golden
+// test per site): the default is static plans everywhere.
 // The cuDNN handle is made on first use, set to the backend's (current) stream before every
 // execution, and released by cuda_backend_close through CudaBackend.sdpa_release, so only an
 // executable whose choices name this attention links cuDNN.
@@ -82,7 +88,9 @@ static void cudnn_check_impl(cudnnStatus_t s, const char *call, const char *file
 // shared memory in key order (rh[kh], rw[kw], float32), so each 16-byte store of 8 columns
 // reads them there, not 16 scattered bf16 loads from the product rows. The pad columns [L, P)
 // are written as zeros (cuDNN never reads them).
-__global__ void relpos_bias(bf16 *__restrict__ bias, const bf16 *__restrict__ rel, int64_t rows,
+// F32: the bias in float32 (cuda_sdpa_set_bias_f32), the same sums without the last rounding.
+template <int F32>
+__global__ void relpos_bias(void *__restrict__ bias_out, const bf16 *__restrict__ rel, int64_t rows,
                             int heads, int ns, int L, int P, int rel_ld, int gh, int gw, int tpr) {
     __shared__ __align__(16) float terms[BIAS_BLOCK / 8][2 * BIAS_MAX_GRID];  // rows of >= 8 threads
     const int rpb = BIAS_BLOCK / tpr;
@@ -102,7 +110,8 @@ __global__ void relpos_bias(bf16 *__restrict__ bias, const bf16 *__restrict__ re
     }
     __syncthreads();
     if (!live) return;
-    bf16 *out = bias + row * (int64_t)P;
+    bf16 *out = (bf16 *)bias_out + row * (int64_t)P;
+    float *outf = (float *)bias_out + row * (int64_t)P;
     for (int k0 = t * 8; k0 < P; k0 += tpr * 8) {
         int kh = k0 / gw, kw = k0 - kh * gw;
         float f[8];
@@ -120,13 +129,18 @@ __global__ void relpos_bias(bf16 *__restrict__ bias, const bf16 *__restrict__ re
                 if (++kw == gw) kw = 0, kh++;
             }
         }
-        unsigned w[4];
+        if (F32) {
+            *(float4 *)(outf + k0) = make_float4(f[0], f[1], f[2], f[3]);
+            *(float4 *)(outf + k0 + 4) = make_float4(f[4], f[5], f[6], f[7]);
+        } else {
+            unsigned w[4];
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            __nv_bfloat162 b2 = __floats2bfloat162_rn(f[2 * e], f[2 * e + 1]);
-            w[e] = *(const unsigned *)&b2;
+            for (int e = 0; e < 4; e++) {
+                __nv_bfloat162 b2 = __floats2bfloat162_rn(f[2 * e], f[2 * e + 1]);
+                w[e] = *(const unsigned *)&b2;
+            }
+            *(uint4 *)(out + k0) = make_uint4(w[0], w[1], w[2], w[3]);
         }
-        *(uint4 *)(out + k0) = make_uint4(w[0], w[1], w[2], w[3]);
     }
 }
 
@@ -140,7 +154,7 @@ enum { UID_Q = 1, UID_K, UID_V, UID_O, UID_BIAS, UID_SCALE, UID_VIRTUAL = 100 };
 // One shape's execution plan and every descriptor it was made from (kept for its lifetime).
 typedef struct {
     // key
-    int b, h, sq, skv, d, bias;
+    int b, h, sq, skv, d, bias;  // bias: 0 none, 1 bfloat16, 2 float32
     int64_t qs[3], ks[3], vs[3], os[3];  // batch, head, token strides (elements)
     int64_t bias_pitch;
     int dynamic;          // a dynamic-shape graph whose kernels come from the kernel cache
@@ -166,13 +180,15 @@ typedef struct {
     cudnnBackendDescriptor_t devprop;  // deviceless: a device described in JSON (cuDNN >= 9.8)
     SdpaPlan **plans;                  // each its own allocation: pointers to them stay valid
     int n, cap;
-    // Which calls get dynamic-shape plans (cuda_sdpa_set_dynamic): 0 none, 1 the decoder's
-    // (whose shapes change with every image's prompt count), 2 all; 0 when the loaded cuDNN is
-    // older than 9.18.1 (no dynamic-shape SDPA there).
+    // Which calls get dynamic-shape plans (cuda_sdpa_set_dynamic, tests only): 0 none (the
+    // stage's: see above), 1 the decoder's, 2 all.
     int dynamic_policy;
     SdpaKernelCache caches[MAX_CACHES];
     int n_caches;
     int heuristics_only;  // deviceless check: stop after the heuristics query
+    // The rel-pos bias in float32 instead of the seed's bfloat16 (cuda_sdpa_set_bias_f32; tests
+    // and benchmarks: the stage's bias is bfloat16, as the seed's attn_mask).
+    int bias_f32;
 } SdpaState;
 
 static void sdpa_release(CudaBackend *b) {
@@ -201,7 +217,7 @@ static SdpaState *sdpa_state(CudaBackend *b) {
     SdpaState *st = (SdpaState *)xcalloc(1, sizeof *st);
     cudnnCheck(cudnnCreate(&st->handle));
     cudnnCheck(cudnnSetStream(st->handle, b->stream));
-    st->dynamic_policy = ver >= 91801 ? 1 : 0;
+    st->dynamic_policy = 0;
     b->sdpa = st;
     b->sdpa_release = sdpa_release;
     return st;
@@ -212,7 +228,7 @@ static void shape_str(char *buf, size_t len, const SdpaPlan *k) {
     snprintf(buf, len,
              "batch=%d heads=%d q_len=%d k_len=%d head_dim=%d bias=%s, strides (batch, head, "
              "token) q (%lld, %lld, %lld) k (%lld, %lld, %lld) v (%lld, %lld, %lld) o (%lld, %lld, %lld)",
-             k->b, k->h, k->sq, k->skv, k->d, k->bias ? "bf16 (rel-pos)" : "none",
+             k->b, k->h, k->sq, k->skv, k->d, k->bias == 2 ? "f32 (rel-pos)" : k->bias ? "bf16 (rel-pos)" : "none",
              (long long)k->qs[0], (long long)k->qs[1], (long long)k->qs[2], (long long)k->ks[0],
              (long long)k->ks[1], (long long)k->ks[2], (long long)k->vs[0], (long long)k->vs[1],
              (long long)k->vs[2], (long long)k->os[0], (long long)k->os[1], (long long)k->os[2]);
@@ -347,7 +363,7 @@ static void build_plan(SdpaState *st, SdpaPlan *k) {
     cudnnBackendDescriptor_t s1 = tensor(k, vid++, F32, sd, sst, true, false);
     ops[n_ops++] = pointwise(k, CUDNN_POINTWISE_MUL, s0, tscale, s1);
     if (k->bias) {
-        cudnnBackendDescriptor_t tb = tensor(k, UID_BIAS, BF, sd, bst, false, false);
+        cudnnBackendDescriptor_t tb = tensor(k, UID_BIAS, k->bias == 2 ? F32 : BF, sd, bst, false, false);
         cudnnBackendDescriptor_t s2 = tensor(k, vid++, F32, sd, sst, true, false);
         ops[n_ops++] = pointwise(k, CUDNN_POINTWISE_ADD, s1, tb, s2);
         s1 = s2;
@@ -532,7 +548,7 @@ static SdpaPlan *get_plan(Exec *x, CudaBackend *bk, const SdpaPlan *key) {
     int64_t e = span(p->b, p->h, p->sq, p->d, p->qs);
     int64_t ek = span(p->b, p->h, p->skv, p->d, p->ks), ev = span(p->b, p->h, p->skv, p->d, p->vs);
     int64_t eo = span(p->b, p->h, p->sq, p->d, p->os);
-    int64_t eb = p->bias ? (int64_t)p->b * p->h * p->sq * p->bias_pitch : 0;
+    int64_t eb = p->bias ? (int64_t)p->b * p->h * p->sq * p->bias_pitch * (p->bias == 2 ? 2 : 1) : 0;
     e = e > ek ? e : ek, e = e > ev ? e : ev, e = e > eo ? e : eo, e = e > eb ? e : eb;
     size_t data = round_up((size_t)e * 2, 256);
     char *buf = (char *)cuda_workspace(x, data + round_up((size_t)p->ws_bytes, 256));
@@ -549,17 +565,18 @@ static SdpaPlan *get_plan(Exec *x, CudaBackend *bk, const SdpaPlan *key) {
 // How a call is cut: chunks of `chunk` whole sequences (the last `last`), with the bias and the
 // rel-pos products of one chunk in the workspace.
 typedef struct {
-    int rel, chunk, n_chunks, last;
+    int rel, chunk, n_chunks, last;  // rel: the bias kind (plan key): 0 none, 1 bf16, 2 f32
     int64_t pitch;         // bias row: k_len padded to 8 elements (16-byte rows)
     int rel_h_n, rel_n;    // Rh rows, Rh + Rw rows
     int64_t rel_ld;        // [RH | RW] row: rel_n padded to 8
     size_t bias_bytes, rel_bytes;  // of a full chunk, 256-aligned
 } SdpaChunks;
 
-static SdpaChunks sdpa_chunks_cap(size_t cap, const AttnParams *p) {
+static SdpaChunks sdpa_chunks_cap(size_t cap, const AttnParams *p, int bias_f32) {
     SdpaChunks c;
     memset(&c, 0, sizeof c);
-    c.rel = p->rel_pos != NULL;
+    c.rel = p->rel_pos == NULL ? 0 : bias_f32 ? 2 : 1;
+    const size_t esize = bias_f32 ? 4 : 2;
     c.chunk = p->batch, c.n_chunks = 1, c.last = p->batch;
     if (!c.rel) return c;
     int L = p->q_len;
@@ -567,20 +584,21 @@ static SdpaChunks sdpa_chunks_cap(size_t cap, const AttnParams *p) {
     c.rel_h_n = 2 * p->grid_h - 1;
     c.rel_n = c.rel_h_n + 2 * p->grid_w - 1;
     c.rel_ld = (int64_t)round_up((size_t)c.rel_n, 8);
-    size_t per_seq = (size_t)p->heads * L * (size_t)(c.pitch + c.rel_ld) * 2;
+    size_t per_seq = (size_t)p->heads * L * ((size_t)c.pitch * esize + (size_t)c.rel_ld * 2);
     size_t fit = cap / per_seq;
     if (fit < 1) fit = 1;  // one sequence is the least a chunk holds
     int chunk = fit < (size_t)p->batch ? (int)fit : p->batch;
     c.n_chunks = (p->batch + chunk - 1) / chunk;
     c.chunk = (p->batch + c.n_chunks - 1) / c.n_chunks;  // balanced
     c.last = p->batch - (c.n_chunks - 1) * c.chunk;
-    c.bias_bytes = round_up((size_t)c.chunk * p->heads * L * (size_t)c.pitch * 2, 256);
+    c.bias_bytes = round_up((size_t)c.chunk * p->heads * L * (size_t)c.pitch * esize, 256);
     c.rel_bytes = round_up((size_t)c.chunk * p->heads * L * (size_t)c.rel_ld * 2, 256);
     return c;
 }
 
 static SdpaChunks sdpa_chunks(const CudaBackend *bk, const AttnParams *p) {
-    return sdpa_chunks_cap(bk->attn_ws_cap, p);
+    const SdpaState *st = (const SdpaState *)bk->sdpa;
+    return sdpa_chunks_cap(bk->attn_ws_cap, p, st && st->bias_f32);
 }
 
 static void plan_key(SdpaPlan *k, const SdpaState *st, const AttnParams *p, int batch,
@@ -628,7 +646,7 @@ static void sdpa_validate(Exec *x, const AttnParams *p, int check_ptrs) {
 // Steps 1 and 2 for the chunk of sequences s0 .. s0 + ns - 1: the rel-pos products into rel
 // (heads, ns, L) rows, then the bias (ns, heads, L, pitch).
 static void make_bias(Exec *x, const AttnParams *p, const SdpaChunks *c, int s0, int ns,
-                      bf16 *bias, bf16 *rel) {
+                      void *bias, bf16 *rel) {
     CudaBackend *bk = cuda_backend(x);
     const int L = p->q_len, h = p->heads, hd = p->head_dim;
     const bf16 *q = (const bf16 *)p->q + s0 * p->q_batch_stride;
@@ -650,8 +668,12 @@ static void make_bias(Exec *x, const AttnParams *p, const SdpaChunks *c, int s0,
     while (tpr < groups && tpr < BIAS_BLOCK) tpr *= 2;
     int64_t blocks = (rows + BIAS_BLOCK / tpr - 1) / (BIAS_BLOCK / tpr);
     if (blocks > 0x7fffffff) die("cuda sdpa: %lld bias rows in one chunk", (long long)rows);
-    relpos_bias<<<(unsigned)blocks, BIAS_BLOCK, 0, bk->stream>>>(
-        bias, rel, rows, h, ns, L, (int)c->pitch, (int)c->rel_ld, p->grid_h, p->grid_w, tpr);
+    if (c->rel == 2)
+        relpos_bias<1><<<(unsigned)blocks, BIAS_BLOCK, 0, bk->stream>>>(
+            bias, rel, rows, h, ns, L, (int)c->pitch, (int)c->rel_ld, p->grid_h, p->grid_w, tpr);
+    else
+        relpos_bias<0><<<(unsigned)blocks, BIAS_BLOCK, 0, bk->stream>>>(
+            bias, rel, rows, h, ns, L, (int)c->pitch, (int)c->rel_ld, p->grid_h, p->grid_w, tpr);
     LAUNCH_CHECK(x, "sdpa rel-pos bias");
 }
 
@@ -687,7 +709,8 @@ static void sdpa_run(Exec *x, const AttnParams *p) {
     }
     size_t ws = (size_t)(full->ws_bytes > tail->ws_bytes ? full->ws_bytes : tail->ws_bytes);
     char *base = (char *)cuda_workspace(x, c.bias_bytes + c.rel_bytes + round_up(ws, 256));
-    bf16 *bias = (bf16 *)base, *rel = (bf16 *)(base + c.bias_bytes);
+    void *bias = base;
+    bf16 *rel = (bf16 *)(base + c.bias_bytes);
     void *cws = ws ? base + c.bias_bytes + c.rel_bytes : NULL;
     float scale = p->scale;  // by value: read by cudnnBackendExecute (kernel parameters)
     for (int ci = 0; ci < c.n_chunks; ci++) {
@@ -717,7 +740,7 @@ extern "C" int cuda_sdpa_check_deviceless(const char *devprop_json, const AttnPa
         st.heuristics_only = 1;
     }
     st.dynamic_policy = dynamic ? 2 : 0;
-    SdpaChunks c = sdpa_chunks_cap(CUDA_ATTN_WORKSPACE_DEFAULT, p);
+    SdpaChunks c = sdpa_chunks_cap(CUDA_ATTN_WORKSPACE_DEFAULT, p, 0);
     SdpaPlan k;
     plan_key(&k, &st, p, c.chunk, &c);
     k.n_keep = 0;
@@ -738,13 +761,20 @@ extern "C" int cuda_sdpa_set_dynamic(CudaBackend *b, int policy) {
     return policy;
 }
 
+extern "C" int cuda_sdpa_set_bias_f32(CudaBackend *b, int on) {
+    SdpaState *st = sdpa_state(b);
+    int was = st->bias_f32;
+    if (on >= 0) st->bias_f32 = on != 0;
+    return was;
+}
+
 extern "C" void cuda_sdpa_bias_only(Exec *x, const AttnParams *p) {
     if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0 || !p->rel_pos) return;
     sdpa_validate(x, p, 1);
     SdpaChunks c = sdpa_chunks(cuda_backend(x), p);
     char *base = (char *)cuda_workspace(x, c.bias_bytes + c.rel_bytes);
     for (int ci = 0; ci < c.n_chunks; ci++)
-        make_bias(x, p, &c, ci * c.chunk, ci == c.n_chunks - 1 ? c.last : c.chunk, (bf16 *)base,
+        make_bias(x, p, &c, ci * c.chunk, ci == c.n_chunks - 1 ? c.last : c.chunk, base,
                   (bf16 *)(base + c.bias_bytes));
 }
 

@@ -15,6 +15,11 @@
 //                                               batch 8 (every config that serves them), refusals
 //   build/tests/gpu/test_flash_relpos --small   small shapes only (compute-sanitizer:
 //                                               tests/gpu/sanitize_flash_relpos.sh)
+//   build/tests/gpu/test_flash_relpos --race    the small shapes, the build's tile choices only, no
+//                                               reference products: every element written, no gap
+//                                               touched, graph replay equal to eager (racecheck: compute-sanitizer's racecheck
+//                                               failed inside cuBLAS's Hopper kernels of the
+//                                               references on the H200, so the run has none)
 //   build/tests/gpu/test_flash_relpos --bench   timings at batch 8: one global attention of
 //                                               vit_b and vit_h, one windowed attention of each,
 //                                               every serving config and the explicit bf16 path,
@@ -39,6 +44,7 @@ static CudaBackend *BK;
 static Exec F32, BF;  // the cuda-fp32 and cuda-bf16 tables on one backend
 static int n_pass, n_fail;
 static uint64_t rng = 0xf1a5e7e1ull;
+static int coverage_only;  // --race: no reference products, only which elements are written
 
 
 static void result(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -177,6 +183,20 @@ static void case_open(Case *c, Shape s) {
     c->pr = problem(s);
     Problem *pr = &c->pr;
     float *in = rnd_bf16(pr->n_in, -1.0f, 1.0f), *rel = rnd_bf16(pr->n_rel, -0.5f, 0.5f);
+    if (coverage_only) {
+        // The "reference" is 0 where the output layout has an element and NaN in its gaps.
+        const AttnParams *q = &pr->p;
+        c->ref = xmalloc((size_t)pr->n_out * sizeof(float));
+        for (int64_t i = 0; i < pr->n_out; i++) c->ref[i] = NAN;
+        for (int64_t b = 0; b < q->batch; b++)
+            for (int64_t t = 0; t < q->q_len; t++)
+                for (int64_t h = 0; h < q->heads; h++)
+                    for (int64_t d = 0; d < q->head_dim; d++)
+                        c->ref[b * q->o_batch_stride + t * q->o_tok_stride + h * q->o_head_stride + d] = 0;
+        c->in16 = dev_act(&BF, in, pr->n_in), c->rel16 = dev_act(&BF, rel, pr->n_rel);
+        free(in), free(rel);
+        return;
+    }
     // float32 result
     void *in32 = dev_act(&F32, in, pr->n_in), *rel32 = dev_act(&F32, rel, pr->n_rel);
     void *out32 = dev_poisoned(&F32, (size_t)pr->n_out * 4);
@@ -213,7 +233,7 @@ static void check_flash(Case *c, int ci, const char *how) {
     Err e = error_of(x, c->ref, pr->n_out), ex = c->explicit_err;
     // The rule, and sanity bounds on both errors (a broken reference would loosen the rule).
     int ok = e.unwritten == 0 && e.overwritten == 0 && ex.unwritten == 0 && ex.overwritten == 0 &&
-             e.max <= 2 * ex.max && e.fro <= 2 * ex.fro && ex.max < 5e-2 && e.max < 2e-2;
+             (coverage_only || (e.max <= 2 * ex.max && e.fro <= 2 * ex.fro && ex.max < 5e-2 && e.max < 2e-2));
     const Shape *s = &c->s;
     char extra[160] = "";
     if (e.unwritten) snprintf(extra, sizeof extra, ", %lld elements not written", (long long)e.unwritten);
@@ -240,7 +260,7 @@ static void check_all_configs(Case *c) {
 static void check_shape(Shape s, int all) {
     Case c;
     case_open(&c, s);
-    if (all) check_all_configs(&c);
+    if (all && !coverage_only) check_all_configs(&c);  // --race: the build's choices only
     check_flash(&c, -1, " (the build's choice)");
     case_close(&c);
 }
@@ -267,7 +287,7 @@ static void check_graph(Shape s) {
     for (int64_t i = 0; i < pr->n_out; i++)
         if (memcmp(&xg[i], &xe[i], 4) != 0) diff++;
     Err e = error_of(xg, c.ref, pr->n_out);
-    result(diff == 0 && e.unwritten == 0 && e.max <= 2 * c.explicit_err.max,
+    result(diff == 0 && e.unwritten == 0 && (coverage_only || e.max <= 2 * c.explicit_err.max),
            "flash_relpos graph %s: batch=%d heads=%d grid %dx%d hd=%d: captured and replayed, "
            "%lld elements differ from the eager call, max %.3g (explicit bf16 %.3g)",
            s.label, s.batch, s.heads, s.H, s.W, s.hd, (long long)diff, e.max, c.explicit_err.max);
@@ -432,7 +452,8 @@ int main(int argc, char **argv) {
         cuda_backend_close(BK);
         return 0;
     }
-    int small = strcmp(mode, "--small") == 0;
+    coverage_only = strcmp(mode, "--race") == 0;
+    int small = coverage_only || strcmp(mode, "--small") == 0;
     cuda_backend_set_sync_each_launch(BK, 1);  // a fault is reported at its call
 
     // Graph capture first (the kernels' first launches happen inside the capture).

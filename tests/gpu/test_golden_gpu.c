@@ -33,6 +33,21 @@ int main(int argc, char **argv) {
     int n = cuda_sdpa_plans((CudaBackend *)sb, plans, sizeof plans);
     printf("NOTE sdpa: %d cuDNN execution plans built\n%s", n, plans);
     cuda_stage_close(sb);
+    // The same attention at one site at a time: each is a configuration that must be as right
+    // as the whole, and together they say where a fault of the whole lies.
+    struct {
+        const char *name;
+        int encoder, decoder;
+    } parts[] = {{"sdpa-encoder-only", 1, 0}, {"sdpa-decoder-only", 0, 1}};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        OpsChoices c = fused;
+        if (parts[i].encoder) c.encoder_attention = &cuda_attention_cudnn_sdpa;
+        if (parts[i].decoder) c.decoder_attention = &cuda_attention_cudnn_sdpa;
+        void *pb;
+        const Ops *po = cuda_stage_open(parts[i].name, &c, &pb);
+        golden_run(root, po, pb, (GoldenTolerance){parts[i].name, 3e-2, 3e-2, 0.98});
+        cuda_stage_close(pb);
+    }
     OpsChoices relpos = fused;
     relpos.encoder_attention = &cuda_attention_flash_relpos;
     void *rb;

@@ -12,7 +12,11 @@
 # (each of the three masks against fp32's mask of the same index, averaged: precision without
 # the argmax lottery), and how many annotations picked another mask than fp32 (IoU under 0.5)
 # and how well the rest agree.
-#   AGREEMENT_DB=FILE        check the latest run of FILE instead of running (no GPU needed)
+#   AGREEMENT_DB=FILE[:FILE] check the latest complete run of each FILE instead of running (no
+#                            GPU needed); the runs' experiments are taken together (two GPUs can
+#                            each run one model family: AGREEMENT_FAMILIES)
+#   AGREEMENT_FAMILIES="..." the model families the run makes (default "vit_b vit_h"); the check
+#                            still wants both, from this run or from the others in AGREEMENT_DB
 #   AGREEMENT_RUN_ARGS="..." more options for the harness run (tests/harness/ runs this script
 #                            with fake stages: --stage-dir DIR --coco DIR --limit N)
 #   AGREEMENT_WORK=DIR       where the database and log go (default $BUILD/test-work/gpu_agreement)
@@ -25,7 +29,7 @@ if [ -z "$db" ]; then
     rm -rf "$work" && mkdir -p "$work"
     db=$work/agreement.db
     models=""
-    for m in vit_b vit_h; do
+    for m in ${AGREEMENT_FAMILIES:-vit_b vit_h}; do
         for s in 0 1 2 3; do models="$models${models:+,}${m}_s$s=synthetic:$m:$s"; done
     done
     # shellcheck disable=SC2086  # AGREEMENT_RUN_ARGS is a list of options
@@ -37,21 +41,24 @@ if [ -z "$db" ]; then
 fi
 $PY - "$db" <<'PY'
 import re, sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-run = c.execute("SELECT max(id) FROM runs WHERE status = 'complete' AND published = 0").fetchone()[0]
-if run is None:
-    print("FAIL no complete run in " + sys.argv[1])
-    sys.exit(1)
 MEAN_MIN, SEED_MIN, SEEDS = 0.98, 0.96, (0, 1, 2, 3)
-rows = {}
-for stage, spec, status, agree, same, prec, eid, reason, linear in c.execute(
-        "SELECT stage, checkpoint, status, agreement, same_index_agreement,"
-        " json_extract(stage_info, '$.choices.precision'), id, reason,"
-        " coalesce(json_extract(stage_info, '$.choices.linear'), 'dense') FROM experiments"
-        " WHERE run_id = ? AND batch_size = 8", (run,)):
-    m = re.fullmatch(r"synthetic:(vit_[bh]):(\d+)", spec or "")
-    if m:
-        rows[(stage, m.group(1), int(m.group(2)))] = (status, agree, same, prec, eid, reason, linear)
+rows, conns = {}, []
+for path in sys.argv[1].split(":"):
+    c = sqlite3.connect(path)
+    conns.append(c)
+    run = c.execute("SELECT max(id) FROM runs WHERE status = 'complete' AND published = 0").fetchone()[0]
+    if run is None:
+        print("FAIL no complete run in " + path)
+        sys.exit(1)
+    print(f"NOTE checking run {run} of {path}")
+    for stage, spec, status, agree, same, prec, eid, reason, linear in c.execute(
+            "SELECT stage, checkpoint, status, agreement, same_index_agreement,"
+            " json_extract(stage_info, '$.choices.precision'), id, reason,"
+            " coalesce(json_extract(stage_info, '$.choices.linear'), 'dense') FROM experiments"
+            " WHERE run_id = ? AND batch_size = 8", (run,)):
+        m = re.fullmatch(r"synthetic:(vit_[bh]):(\d+)", spec or "")
+        if m:
+            rows[(stage, m.group(1), int(m.group(2)))] = (status, agree, same, prec, eid, reason, linear, c)
 stages = sorted({k[0] for k in rows})
 # The bound of each stage (design.md section 4): (mean at least, every seed at least) or None.
 def bound(stage):
@@ -109,6 +116,7 @@ for stage in stages:
         print(f"NOTE {stage} {family} ({kind}): top-mask {per_seed}; mean {mean:.4f}; "
               f"same-index mean {same_txt}{'' if bounded else ' (reported, not bounded)'}")
         if bounded:
+            c = rows[(stage, family, SEEDS[0])][7]  # the database of the family's run
             flips = c.execute(
                 "SELECT SUM(a.agreement < 0.5), SUM(a.agreement >= 0.5), AVG(CASE WHEN a.agreement >= 0.5 "
                 "THEN a.agreement END) FROM annotations a WHERE a.experiment_id IN (%s)" %

@@ -5,6 +5,9 @@
 //
 //   build/tests/gpu/test_sdpa            (needs a GPU and cuDNN 9; run by `make test-gpu`)
 //   build/tests/gpu/test_sdpa --bench    also times the attentions (a table at the end)
+//   build/tests/gpu/test_sdpa --bias-f32 [--bench]   the same with the rel-pos bias in float32
+//                                        (the stage's is bfloat16, as the seed's attn_mask)
+//   build/tests/gpu/test_sdpa --dynamic  also dynamic-shape plans, as diagnostics (NOTE lines)
 //
 // The float32 reference is the cuda-fp32 table's explicit attention (tests/gpu/test_ops.c holds
 // it to the CPU float32 reference within 2e-5), so the full-size shapes (vit_b's and vit_h's
@@ -85,14 +88,18 @@ static double rel_err(const float *a, const float *ref, int64_t n, int64_t *unwr
 }
 
 static void report(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Diagnostic cases (the dynamic-shape plans the stage does not use) print what they find as
+// NOTE lines and count neither way.
+static int diagnostic;
 static void report(int ok, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    printf("%s ", ok ? "PASS" : "FAIL");
+    printf("%s ", diagnostic ? (ok ? "NOTE (diagnostic, would pass)" : "NOTE (diagnostic, would fail)") : ok ? "PASS" : "FAIL");
     vprintf(fmt, ap);
     printf("\n");
     fflush(stdout);
     va_end(ap);
+    if (diagnostic) return;
     if (ok) n_pass++;
     else n_fail++;
 }
@@ -292,12 +299,14 @@ static void bench(void) {
         AttnParams pn = p;
         pn.rel_pos = NULL;
         double t_nobias = c->encoder ? time_ms(run_sdpa, &pn) : t_sdpa;
-        // The other plan kind (the encoder's dynamic-shape, the decoder's static), where the
-        // loaded cuDNN has dynamic-shape SDPA.
+        // The encoder's with the other bias type (float32 where the run's is bfloat16, and the
+        // reverse under --bias-f32): what the bias's precision costs.
         double t_other = -1;
-        if (cuda_sdpa_set_dynamic(BK, c->encoder ? 2 : 0) >= 0) {
+        if (c->encoder) {
+            int was = cuda_sdpa_set_bias_f32(BK, -1);
+            cuda_sdpa_set_bias_f32(BK, !was);
             t_other = time_ms(run_sdpa, &p);
-            cuda_sdpa_set_dynamic(BK, 1);
+            cuda_sdpa_set_bias_f32(BK, was);
         }
         double flop = 4.0 * c->batch * c->heads * (double)c->q_len * c->k_len * c->hd;
         char tgt[64] = "";
@@ -306,13 +315,13 @@ static void bench(void) {
         printf("  %-34s %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %8.0f %s\n", c->label, t_sdpa, t_bias,
                t_sdpa - t_bias, t_nobias, t_other, t_ex, flop / t_sdpa / 1e9, tgt);
         printf("NOTE bench %s: cudnn-sdpa %.3f ms (bias %.3f, the rest %.3f; without the bias %.3f; "
-               "%s plan %.3f), explicit bf16 %.3f ms%s%s\n", c->label, t_sdpa, t_bias,
-               t_sdpa - t_bias, t_nobias, c->encoder ? "dynamic-shape" : "static", t_other, t_ex,
+               "other bias type %.3f), explicit bf16 %.3f ms%s%s\n", c->label, t_sdpa, t_bias,
+               t_sdpa - t_bias, t_nobias, t_other, t_ex,
                tgt[0] ? ", target " : "", tgt);
     }
     printf("  (sdpa: the attention as the model calls it, bias made in chunks included; bias: only the\n"
            "   rel-pos products and the bias kernel; no-bias: cuDNN alone without rel-pos; other: the\n"
-           "   other plan kind, the encoder's dynamic-shape, the decoder's static (-1: none); PyTorch\n"
+           "   bias in the other type, float32 or bfloat16 (-1: no bias); PyTorch\n"
            "   SDPA on the H200: vit_b 0.89 ms without and 1.56 ms with the bias, vit_h 1.60 / 3.60 ms)\n");
     printf("peak device memory through the backend: %.0f MiB\n", GB.ops->peak_bytes(&GB) / 1048576.0);
     GB.ops->mem_free(&GB, in), GB.ops->mem_free(&GB, out), GB.ops->mem_free(&GB, rel);
@@ -320,7 +329,13 @@ static void bench(void) {
 }
 
 int main(int argc, char **argv) {
-    int do_bench = argc > 1 && strcmp(argv[1], "--bench") == 0;
+    int do_bench = 0, bias_f32 = 0, dynamic = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--bench") == 0) do_bench = 1;
+        else if (strcmp(argv[i], "--bias-f32") == 0) bias_f32 = 1;
+        else if (strcmp(argv[i], "--dynamic") == 0) dynamic = 1;
+        else die("test_sdpa: unknown option '%s' (--bench, --bias-f32, --dynamic)", argv[i]);
+    }
     const char *seed = getenv("SAM_TEST_SEED");
     if (seed) rng = strtoull(seed, NULL, 0);
     printf("test_sdpa: seed 0x%llx\n", (unsigned long long)rng);
@@ -331,6 +346,12 @@ int main(int argc, char **argv) {
     char desc[2048];
     cuda_backend_describe(BK, desc, sizeof desc);
     printf("NOTE device %s\n", desc);
+    if (bias_f32) {
+        // The same cases with the rel-pos bias in float32: whether cuDNN's fused attention takes
+        // it, and how much of the bfloat16 bias's error is that bias's one rounding.
+        cuda_sdpa_set_bias_f32(BK, 1);
+        printf("NOTE --bias-f32: the rel-pos bias in float32 (the stage's is bfloat16)\n");
+    }
 
     const Case cases[] = {
         // golden fixtures: tiny (16x16 grid: 4 windows of 14x14 on the padded 28x28, global 256)
@@ -362,25 +383,28 @@ int main(int argc, char **argv) {
     Case gl = enc("tiny1024 global x3, chunked", 3, 2, 64, 80);
     run_case(&gl, 2);  // 2 chunks: 2, 1
     run_case(&gl, 1);  // 3 chunks of 1
-    // The other kind of plan for each site: by default the decoder's are dynamic-shape plans
-    // sharing cuDNN's kernel cache (cuDNN >= 9.18.1) and the encoder's static; here the
-    // encoder's dynamic (policy 2) and the decoder's static (policy 0).
-    if (cuda_sdpa_set_dynamic(BK, 2) == 2) {
+    // --dynamic: dynamic-shape plans sharing cuDNN's kernel cache, which the stage does not use
+    // (static plans everywhere, sdpa_cudnn.cu says why): what they give with the loaded cuDNN,
+    // as diagnostics, last (with cuDNN 9.19.0 the batch-1 decoder plan bound to the batch-11
+    // kernel made an illegal address, which ends the process). The order is the one that showed
+    // the fault: a topology's first shape compiles the kernel, the later shapes are bound to it.
+    if (do_bench) bench();
+    if (!dynamic) {
+    } else if (cuda_sdpa_set_dynamic(BK, 2) == 2) {
+        diagnostic = 1;
         Case dyn[] = {enc("vit_b windowed, dynamic-shape plan", 200, 12, 14, 64),
                       enc("tiny1024 global, dynamic-shape plan", 1, 2, 64, 80),
-                      enc("vit_h global, dynamic-shape plan", 8, 16, 64, 80)};
+                      enc("vit_h global, dynamic-shape plan", 8, 16, 64, 80),
+                      dec("decoder t2i, dynamic-shape plan", 11, 8, 7, 4096, 16),
+                      dec("decoder t2i, 1 prompt, dynamic-shape plan", 1, 8, 7, 4096, 16),
+                      dec("decoder i2t, dynamic-shape plan", 11, 8, 4096, 7, 16)};
         for (size_t i = 0; i < sizeof dyn / sizeof dyn[0]; i++) run_case(&dyn[i], 0);
+        diagnostic = 0;
         cuda_sdpa_set_dynamic(BK, 0);
-        Case st[] = {dec("decoder t2i, static plan", 11, 8, 7, 4096, 16),
-                     dec("decoder i2t, static plan", 11, 8, 4096, 7, 16),
-                     dec("decoder self, static plan", 11, 8, 7, 7, 32)};
-        for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) run_case(&st[i], 0);
-        cuda_sdpa_set_dynamic(BK, 1);
     } else {
-        printf("NOTE the loaded cuDNN has no dynamic-shape SDPA (before 9.18.1): every plan is static\n");
+        printf("NOTE the loaded cuDNN has no dynamic-shape SDPA (before 9.18.1)\n");
     }
 
-    if (do_bench) bench();
     char plans[1 << 15];
     int n = cuda_sdpa_plans(BK, plans, sizeof plans);
     printf("\ncuDNN execution plans built (%d; the first of a topology compiles its kernel):\n%s", n, plans);

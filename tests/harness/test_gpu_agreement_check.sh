@@ -53,3 +53,13 @@ expect "AGREEMENT_DB: the stored run checked again, same verdicts" eq "$(grep '^
 sqlite3 "$TMP/w1/agreement.db" "update experiments set stage_info = json_set(stage_info, '$.choices.precision', 'fp32')"
 AGREEMENT_DB=$TMP/w1/agreement.db bash "$SCRIPT" >"$TMP/o5" 2>&1
 expect "no stage of bf16 precision: a failure, not a silent pass" grep -q "^FAIL no built stage of bf16 precision" "$TMP/o5"
+
+# Split over two GPUs: one run per model family, checked together (AGREEMENT_DB=A:B), the
+# same verdicts as the one run; one family alone is missing the other's reference.
+AGREEMENT_FAMILIES=vit_b AGREEMENT_WORK=$TMP/wb bash "$SCRIPT" >"$TMP/o6" 2>&1
+expect "one family alone: exit 1, the other family's fp32 named missing" grep -q "^FAIL fp32 vit_h seed 0: the reference experiment is missing" "$TMP/o6"
+AGREEMENT_FAMILIES=vit_h AGREEMENT_WORK=$TMP/wh bash "$SCRIPT" >/dev/null 2>&1
+AGREEMENT_DB=$TMP/wb/agreement.db:$TMP/wh/agreement.db bash "$SCRIPT" >"$TMP/o7" 2>&1
+rc=$?
+expect "two family runs checked together: exit 0, the verdicts of the one run" eq \
+    "$rc $(grep '^PASS\|^FAIL' "$TMP/o7" | sort | md5sum)" "0 $(grep '^PASS\|^FAIL' "$TMP/o1" | sort | md5sum)"

@@ -82,6 +82,7 @@ static void usage(const StageDesc *stage, FILE *f) {
 }
 
 int stage_main(int argc, char **argv, const StageDesc *stage) {
+    install_crash_report();
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(stage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
