@@ -245,9 +245,15 @@ static int run_experiments(sqlite3 *db, long long run_id, const Plan *p, const c
             snprintf(eta, sizeof eta, "; %d left, about %s", left, d);
         }
         if (o.ok) {
-            fprintf(stderr, "[%d/%d] %s %s bs=%d: ok, %.2f img/s over %lld batches in %lld pass%s, mIoU %.4f (%s%s)\n",
+            // The agreement too, so that a log cut off with its database still holds the
+            // accuracy of every finished experiment.
+            double agree, same;
+            char acc[96] = "";
+            if (store_experiment_agreement(db, e->id, &agree, &same))
+                snprintf(acc, sizeof acc, ", agreement %.4f (same-index %.4f)", agree, same);
+            fprintf(stderr, "[%d/%d] %s %s bs=%d: ok, %.2f img/s over %lld batches in %lld pass%s, mIoU %.4f%s (%s%s)\n",
                     e->seq + 1, total, e->stage, e->model, e->batch_size, r.img_s, r.batches_timed,
-                    r.passes, r.passes == 1 ? "" : "es", r.miou, took, eta);
+                    r.passes, r.passes == 1 ? "" : "es", r.miou, acc, took, eta);
             unlink(masks);  // stored in the database now
         } else {
             fprintf(stderr, "[%d/%d] %s %s bs=%d: FAILED: %s (%s%s)\n", e->seq + 1, total, e->stage,

@@ -158,7 +158,19 @@ static double same_index(const RefMask *a, const RefMask *b) {
 // Judges one ok experiment inside the caller's transaction (design.md section 4): agreement
 // with the reference stage's experiment of the same model (same batch size preferred);
 // flagged when mIoU is under 99 % of the reference's, or when the top-mask agreement is under
-// the floor of the stage's precision (the run's agreement_floor).
+// the floor of the stage's precision (the run's agreement_floor). A stage that prunes its
+// weights to 2:4 against a reference that ran unpruned is reported, not judged: pruning changes
+// the model, and its reference is fp32 on the same pruned weights (design.md section 4).
+static int experiment_pruned(sqlite3 *db, long long exp_id) {
+    sqlite3_stmt *st = db_prepare(db,
+        "SELECT coalesce(json_extract(stage_info, '$.choices.prune'), 'none') = '2:4'"
+        " OR coalesce(checkpoint, '') LIKE '%+prune24%' FROM experiments WHERE id = ?1");
+    db_bind_int(db, st, 1, exp_id);
+    int pruned = SQL_ROW(db, st) && sqlite3_column_int(st, 0);
+    db_finalize(db, st);
+    return pruned;
+}
+
 static void gate_experiment(sqlite3 *db, long long exp_id) {
     sqlite3_stmt *st = db_prepare(db,
         "SELECT e.run_id, e.stage, e.model, e.batch_size, e.miou, r.reference_stage, r.plan_json,"
@@ -243,6 +255,7 @@ static void gate_experiment(sqlite3 *db, long long exp_id) {
             gate = "ok";
             snprintf(reason, sizeof reason, "reference");
         } else {
+            int pruned_vs_dense = experiment_pruned(db, exp_id) && !experiment_pruned(db, ref_id);
             int low_miou = !isnan(ref_miou) && (isnan(miou) || miou < GATE_FRACTION * ref_miou);
             int low_agree = !isnan(agree_floor) && (isnan(agreement) || agreement < agree_floor);
             Str why;
@@ -252,7 +265,11 @@ static void gate_experiment(sqlite3 *db, long long exp_id) {
             if (low_miou)
                 str_addf(&why, "%smIoU %.4f under %.0f%% of %s's %.4f", why.len ? "; " : "", miou,
                          GATE_FRACTION * 100, ref_stage, ref_miou);
-            if (low_agree || low_miou) {
+            if (pruned_vs_dense) {
+                snprintf(reason, sizeof reason, "not judged: 2:4-pruned weights against the unpruned %s "
+                         "(pruning changes the model; its reference is %s on the same weights +prune24)%s",
+                         ref_stage, ref_stage, extra);
+            } else if (low_agree || low_miou) {
                 gate = "flagged";
                 snprintf(reason, sizeof reason, "%s%s", why.s, extra);
             } else if (isnan(agree_floor)) {
@@ -520,4 +537,16 @@ void store_checkpoint_hash(sqlite3 *db, const char *spec, char out[72]) {
     SQL_DONE(db, sqlite3_step(st));
     db_finalize(db, st);
     db_commit(db);
+}
+
+int store_experiment_agreement(sqlite3 *db, long long exp_id, double *agreement, double *same_index) {
+    sqlite3_stmt *st = db_prepare(db, "SELECT agreement, same_index_agreement FROM experiments WHERE id = ?1");
+    db_bind_int(db, st, 1, exp_id);
+    int have = SQL_ROW(db, st) && sqlite3_column_type(st, 0) != SQLITE_NULL;
+    if (have) {
+        *agreement = sqlite3_column_double(st, 0);
+        *same_index = sqlite3_column_type(st, 1) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 1);
+    }
+    db_finalize(db, st);
+    return have;
 }

@@ -27,6 +27,9 @@ long long store_create_run(sqlite3 *db, const Plan *p, const RunIdentity *id, co
 void store_experiment_started(sqlite3 *db, long long exp_id);
 // Stores an experiment's outcome, samples and masks, then its agreement and gate.
 void store_experiment_result(sqlite3 *db, long long exp_id, const ExpResult *r, const RunOutcome *o);
+// The stored top-mask agreement with the reference stage of an experiment, and its same-index
+// agreement (NAN where not stored): 1, or 0 when it has no agreement (not judged yet, failed).
+int store_experiment_agreement(sqlite3 *db, long long exp_id, double *agreement, double *same_index);
 // Judges the accuracy gate for every ok experiment of the run not yet judged (a reference
 // that finished late), marks the run complete with its end time.
 void store_finish_run(sqlite3 *db, long long run_id);

@@ -5,7 +5,7 @@
 # 99 % of the reference, agreement under the floor of the stage's precision), same-index
 # agreement, and --help of every command.
 . tests/harness/lib.sh
-make_fakes cpu bf16 int8 lossy flip crash hang garbage oom badsum nomasks nostageinfo good
+make_fakes cpu bf16 int8 lossy flip crash hang garbage oom badsum nomasks nostageinfo good sparse
 make_fake_coco
 DB=$TMP/r.db
 
@@ -61,6 +61,15 @@ expect "the int8 floor (0.95) applies to a bf16 stage whose linears are int8" gr
 FAKE_PRECISION=int8 $WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --models m1 --batch-sizes 2 \
     --stages cpu,lossy >"$TMP/out2b" 2>/dev/null
 expect "... and to a stage whose precision is int8" grep -q "^lossy .*FLAGGED: agreement 0.8667 with cpu under the int8 floor 0.95" "$TMP/out2b"
+# A stage that prunes to 2:4 (its stage_info says prune 2:4) against the unpruned reference is
+# reported, not judged (pruning changes the model); on +prune24 weights, where the reference
+# ran pruned too, the bf16 floor judges it.
+FAKE_SHIFT_STAGE=sparse $WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --models m1 --batch-sizes 2 \
+    --stages cpu,sparse >"$TMP/out2c" 2>/dev/null
+expect "pruned against unpruned: agreement reported, not judged" grep -q "^sparse .*not judged: 2:4-pruned weights against the unpruned cpu (pruning changes the model; its reference is cpu on the same weights +prune24)" "$TMP/out2c"
+FAKE_SHIFT_STAGE=sparse $WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --models "m1p=synthetic:vit_b+prune24" \
+    --batch-sizes 2 --stages cpu,sparse >"$TMP/out2d" 2>/dev/null
+expect "pruned against pruned: judged, flagged under the bf16 floor" grep -q "^sparse .*FLAGGED: agreement 0.8667 with cpu under the bf16 floor 0.96" "$TMP/out2d"
 DEF=$TMP/floors.json
 echo '{"stages": ["cpu", "lossy", "flip"], "models": ["m1"], "batch_sizes": [2], "agreement_floor": {"fp32": 0.999, "bf16": 0.8}}' >"$DEF"
 $WF run "$DEF" --db "$DB" --stage-dir "$FAKES" --coco "$COCO" >"$TMP/out3" 2>/dev/null

@@ -48,6 +48,8 @@ expect "each progress line says how many are left and about how long" \
 expect "the expected duration, once, right after the first experiment" \
     eq "$(grep -n 'expected duration' "$TMP/progress" | cut -d: -f1) $(grep -c 'expected duration' "$TMP/progress")" \
     "$(( $(grep -n '^\[1/6\]' "$TMP/progress" | cut -d: -f1) + 1 )) 1"
+expect "an ok line carries the agreement with the reference (1 for the reference itself)" \
+    grep -qE '^\[1/6\] cpu m1 bs=2: ok, .*, mIoU [0-9.]+, agreement 1\.0000 \(same-index 1\.0000\) \(' "$TMP/progress"
 expect "the expected duration reads as one" grep -qE "^waterfall: expected duration of the run: about [0-9]+ s \(6 experiments at the first one's [0-9]+ s\)" "$TMP/progress"
 
 # ---- one error prefix ----
