@@ -16,6 +16,7 @@ int cmd_compare(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_agree(int argc, char **argv);
 
 // The summary table of a run (one row per experiment, accuracy gate flagged).
 void report_summary(sqlite3 *db, long long run_id, FILE *f);

@@ -18,6 +18,7 @@ static void usage(FILE *f) {
         "  export --csv|--json|--sql  the seed's results.csv columns for a run, or an SQL dump\n"
         "  import FILE         copy the complete runs of another results database, its SQL dump, or\n"
         "                      the seed's published results.csv\n"
+        "  agree A B           the accuracy gate's agreement between two masks files (no database)\n"
         "list, show, compare, plot and export read an existing database and never create one.\n"
         "The database is " WF_DEFAULT_DB " unless --db FILE is given. Stage executables\n"
         "(sam-<stage>) are found beside this program.\n");
@@ -40,6 +41,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
     if (!strcmp(cmd, "import")) return cmd_import(argc - 1, argv + 1);
+    if (!strcmp(cmd, "agree")) return cmd_agree(argc - 1, argv + 1);
     fprintf(stderr, "waterfall: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -52,7 +52,7 @@ def check(what, good, why=""):
 
 main = subprocess.run([wf, "--help"], capture_output=True, text=True).stdout
 commands = re.findall(r"^  ([a-z]+) ", main, re.M)
-check("waterfall --help lists the seven commands", commands == ["run", "list", "show", "compare", "plot", "export", "import"],
+check("waterfall --help lists the eight commands", commands == ["run", "list", "show", "compare", "plot", "export", "import", "agree"],
       " ".join(commands))
 for cmd in commands:
     usage, described = help_opts(cmd)
