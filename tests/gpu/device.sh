@@ -60,12 +60,11 @@ bench)
     # 100 MB compressed). Here: unxz it and `build/waterfall import results.db`.
     if [ -n "${OUT:-}" ]; then
         cp build/bench.log "$OUT/"
-        # Through SQLite's backup API, not cp: the database is in WAL mode, and a harness cut
-        # at its limit leaves committed pages in results.db-wal that a copy of results.db alone
-        # lacks (two such copies came back "malformed" on 2026-12-01).
-        rm -f build/transport.db
-        python3 -c "import sqlite3,sys; s=sqlite3.connect(sys.argv[1]); d=sqlite3.connect(sys.argv[2]); s.backup(d); s.close(); d.execute('UPDATE annotations SET rle=NULL'); d.commit(); d.execute('VACUUM'); d.close()" results/results.db build/transport.db
-        xz -T0 -c build/transport.db >"$OUT/results.db.xz"
+        # Through SQLite's backup API, not cp (tests/gpu/steps_lib.sh db_back): the database is
+        # in WAL mode, and a copy of results.db alone can miss committed pages (two such copies
+        # came back "malformed" on 2026-12-01).
+        . tests/gpu/steps_lib.sh
+        db_back results/results.db results.db.xz
     fi
     ;;
 profile)
