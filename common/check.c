@@ -43,13 +43,29 @@ void *check_realloc_impl(void *p, size_t bytes, const char *call, const char *fi
 // A fatal signal's report: the signal and the stack's return addresses, for the user a line
 // that says the program died and where, for us addresses that `addr2line -f -e` resolves
 // against the unstripped build (the GPU bundle's executables are stripped). Then the default
-// action, so the parent still sees the signal.
+// action, so the parent still sees the signal. Only async-signal-safe calls here (write, the
+// pre-loaded backtrace), no stdio.
+static const char *signal_name(int sig) {
+    switch (sig) {
+    case SIGSEGV: return "11 (Segmentation fault)";
+    case SIGBUS: return "7 (Bus error)";
+    case SIGFPE: return "8 (Floating point exception)";
+    case SIGILL: return "4 (Illegal instruction)";
+    case SIGABRT: return "6 (Aborted)";
+    default: return "(another)";
+    }
+}
+
+static void write_str(const char *s) {
+    if (write(2, s, strlen(s)) < 0) _exit(1);
+}
+
 static void crash_report(int sig) {
     void *frames[48];
-    char line[96];
     int n = backtrace(frames, 48);
-    int len = snprintf(line, sizeof line, "sam: fatal signal %d (%s); stack:\n", sig, strsignal(sig));
-    if (len > 0 && write(2, line, (size_t)len) < 0) _exit(128 + sig);
+    write_str("sam: fatal signal ");
+    write_str(signal_name(sig));
+    write_str("; stack:\n");
     backtrace_symbols_fd(frames, n, 2);
     signal(sig, SIG_DFL);
     raise(sig);
