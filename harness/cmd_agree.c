@@ -92,17 +92,10 @@ int cmd_agree(int argc, char **argv) {
         if (v < low) low = v, low_ann = x->ann_id;
         if (!x->masks_json || !y->masks_json) continue;
         cJSON *mx = cJSON_Parse(x->masks_json), *my = cJSON_Parse(y->masks_json);
-        int n = cJSON_GetArraySize(mx);
-        if (mx && my && n > 0 && n == cJSON_GetArraySize(my)) {
-            double s = 0;
-            for (int k = 0; k < n; k++) {
-                double w = rle_string_agreement(cJSON_GetArrayItem(mx, k)->valuestring,
-                                                cJSON_GetArrayItem(my, k)->valuestring, (uint32_t)x->height,
-                                                (uint32_t)x->width);
-                if (w < 0) die("agree: annotation %lld: mask %d does not cover %dx%d", x->ann_id, k, x->height, x->width);
-                s += w;
-            }
-            same_sum += s / n;
+        double si = masks_same_index(mx, my, (uint32_t)x->height, (uint32_t)x->width);
+        if (si < 0) die("agree: annotation %lld: a multimask output that does not cover %dx%d", x->ann_id, x->height, x->width);
+        if (!isnan(si)) {
+            same_sum += si;
             same_n++;
             other_index += top_index(x, mx) != top_index(y, my);
         }

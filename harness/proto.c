@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "datasets/metrics.h"
 #include "util.h"
 
 void exp_result_init(ExpResult *r) {
@@ -318,4 +319,18 @@ int proto_read_masks(ExpResult *r, const char *path, char *why, size_t len) {
         return -1;
     }
     return 0;
+}
+
+double masks_same_index(const cJSON *a, const cJSON *b, uint32_t h, uint32_t w) {
+    int n = cJSON_GetArraySize(a);
+    if (!cJSON_IsArray(a) || !cJSON_IsArray(b) || n == 0 || n != cJSON_GetArraySize(b)) return NAN;
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        const cJSON *x = cJSON_GetArrayItem(a, i), *y = cJSON_GetArrayItem(b, i);
+        if (!cJSON_IsString(x) || !cJSON_IsString(y)) return -1;
+        double v = rle_string_agreement(x->valuestring, y->valuestring, h, w);
+        if (v < 0) return -1;
+        sum += v;
+    }
+    return sum / n;
 }

@@ -4,6 +4,7 @@
 #ifndef WF_PROTO_H
 #define WF_PROTO_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,5 +61,10 @@ int proto_line(ExpResult *r, const char *line);
 int proto_check_summary(const ExpResult *r, char *why, size_t len);
 // Reads the masks file. Returns 0 or -1 with why.
 int proto_read_masks(ExpResult *r, const char *path, char *why, size_t len);
+// Same-index agreement of one annotation from two masks lines' "masks" arrays (every multimask
+// output, RLE strings of an h x w mask): the mean over the indices of the agreement of output i
+// with output i (both empty = 1). NaN when either is not a non-empty array or their counts
+// differ, -1 when a mask is unreadable.
+double masks_same_index(const cJSON *a, const cJSON *b, uint32_t h, uint32_t w);
 
 #endif

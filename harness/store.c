@@ -138,21 +138,9 @@ static void free_masks(RefMask *v, int n) {
     free(v);
 }
 
-// Same-index agreement of one annotation: the mean over the mask indices of the agreement
-// between the stage's mask i and the reference's mask i (both empty = 1). NaN when either
-// side has no masks or their counts differ, -1 when a mask is unreadable.
+// Same-index agreement of one annotation (proto.h masks_same_index).
 static double same_index(const RefMask *a, const RefMask *b) {
-    int n = cJSON_GetArraySize(a->masks);
-    if (!cJSON_IsArray(a->masks) || !cJSON_IsArray(b->masks) || n == 0 || n != cJSON_GetArraySize(b->masks))
-        return NAN;
-    double sum = 0;
-    for (int i = 0; i < n; i++) {
-        const cJSON *x = cJSON_GetArrayItem(a->masks, i), *y = cJSON_GetArrayItem(b->masks, i);
-        double v = rle_string_agreement(x->valuestring, y->valuestring, (uint32_t)a->h, (uint32_t)a->w);
-        if (v < 0) return -1;
-        sum += v;
-    }
-    return sum / n;
+    return masks_same_index(a->masks, b->masks, (uint32_t)a->h, (uint32_t)a->w);
 }
 
 // Judges one ok experiment inside the caller's transaction (design.md section 4): agreement

@@ -314,8 +314,10 @@ static void lt_linear(Exec *x, void *y, const void *in, const void *W, const voi
     if (bk->sync_each_launch) LAUNCH_CHECK(x, "cublasLt linear");
 }
 
-static void launch_epilogue(Exec *x, void *y, const void *bias, const void *res, int64_t rows,
-                            int out, Act act) {
+// y = act(y + bias) + res over (rows, out), in place (cuda_common.cuh): the epilogue of every
+// linear format whose GEMM leaves part of it undone.
+extern "C" void cuda_linear_epilogue(Exec *x, void *y, const void *bias, const void *res, int64_t rows,
+                                     int out, Act act) {
     int bf = is_bf16(x);
     if (!bias && !res && aligned16(y) && (rows * out * (bf ? 2 : 4)) % 16 == 0) {
         int64_t n16 = rows * out * (bf ? 2 : 4) / 16;
@@ -350,7 +352,7 @@ extern "C" void cuda_linear(Exec *x, void *y, const void *in, const LinearWeight
     // with a residual, dims multiples of 8.
     if (out % 8 == 0 && k % 8 == 0 && (residual == NULL || (residual == y && act == ACT_NONE))) {
         lt_linear(x, y, in, cl->W, cl->b, m, out, k, act == ACT_RELU, residual == y);
-        if (act == ACT_GELU) launch_epilogue(x, y, NULL, NULL, rows, out, act);
+        if (act == ACT_GELU) cuda_linear_epilogue(x, y, NULL, NULL, rows, out, act);
         return;
     }
     float beta = 0.0f;
@@ -370,7 +372,7 @@ extern "C" void cuda_linear(Exec *x, void *y, const void *in, const LinearWeight
     }
     // (rows, in) x (out, in)^T -> (rows, out)
     cuda_gemm(x, 0, 1, m, out, k, 1.0f, in, k, 0, cl->W, k, 0, beta, y, out, 0, 1, bf, bf);
-    if (cl->b || act != ACT_NONE || residual) launch_epilogue(x, y, cl->b, residual, rows, out, act);
+    if (cl->b || act != ACT_NONE || residual) cuda_linear_epilogue(x, y, cl->b, residual, rows, out, act);
 }
 
 extern "C" void cuda_linear_release(Exec *x, LinearWeight *w) {
