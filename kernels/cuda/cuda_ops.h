@@ -93,11 +93,6 @@ int cuda_sdpa_plans(CudaBackend *b, char *buf, size_t len);
 // Only the rel-pos bias of every chunk of p (the products and the bias kernel, into the
 // workspace), as the attention makes it: the benchmark's share of the bias in the time.
 void cuda_sdpa_bias_only(Exec *x, const AttnParams *p);
-// Which calls get dynamic-shape plans sharing cuDNN's kernel cache (one compiled kernel per
-// topology instead of one per shape): 0 none, 1 the decoder's (the default with cuDNN >=
-// 9.18.1: its shapes change with every image's prompt count), 2 all. Plans already built stay.
-// Returns the policy, or -1 (unchanged) when the loaded cuDNN has no dynamic-shape SDPA.
-int cuda_sdpa_set_dynamic(CudaBackend *b, int policy);
 // The rel-pos bias in float32 (on > 0) or bfloat16 (on == 0; the stage's) from now on; on < 0
 // only asks; returns the previous setting. Tests and benchmarks only: the stage's bias is bfloat16.
 int cuda_sdpa_set_bias_f32(CudaBackend *b, int on);
@@ -106,8 +101,7 @@ int cuda_sdpa_set_bias_f32(CudaBackend *b, int on);
 // and asks the heuristics (mode A); returns how many engine configurations they offer (0: the
 // graph is refused) and describes it in msg. Exits naming cuDNN's message if the graph itself
 // is refused. The CPU test tests/core/test_sdpa_deviceless.sh runs it on every model shape.
-int cuda_sdpa_check_deviceless(const char *devprop_json, const AttnParams *p, int dynamic,
-                               char *msg, size_t len);
+int cuda_sdpa_check_deviceless(const char *devprop_json, const AttnParams *p, char *msg, size_t len);
 // int8_linear.cu: dynamic symmetric int8 (per-token activations, per-channel weights), wgmma
 // on sm_90 with the dequantisation, bias, GELU and residual in the epilogue; bfloat16 only.
 extern const LinearFormat cuda_linear_int8;

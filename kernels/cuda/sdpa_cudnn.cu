@@ -32,7 +32,7 @@
 // plan is kept. A graph cuDNN refuses (no engine configuration, or none it can finalise) ends
 // the run with the shape and cuDNN's message: there is no other path. The engines cuDNN 9.19
 // offers for it on sm_90 compile their kernel with NVRTC when the plan is finalised (1.5-5 s
-// per plan on the 2-core build machine, deviceless): hence the kernel cache below.
+// per plan on the 2-core build machine, deviceless; 0.3-0.7 s on the H200).
 //
 // Plans are built once per shape (dims, strides, bias) when workspace_bytes first meets the
 // shape: the planning pass (sam_plan) asks for every call before anything runs or is captured,
@@ -42,13 +42,12 @@
 // Every plan is a static plan of its exact shape. The decoder's shapes change with every
 // image's prompt count (the batch of its attentions), so sam-sdpa builds a few plans per new
 // count: after the first plan of an engine configuration compiles its kernel (0.3-0.7 s on the
-// H200), cuDNN reuses the compiled kernel and a plan takes about 30 ms. Dynamic-shape plans
-// sharing cuDNN's kernel cache (cuDNN >= 9.18.1) are kept only as an option the tests measure
-// (cuda_sdpa_set_dynamic): with cuDNN 9.19.0 on the H200 the cache bound a kernel compiled for
-// one shape to plans of other shapes of the same topology (the decoder's 7 -> 4096 kernel to
-// its 4096 -> 7 attention, a 6-token self-attention to the 7-token kernel) and those plans left
-// output elements unwritten or wrong (tests/gpu/logs/h200-2026-12-01, test_sdpa and the golden
-// test per site): the default is static plans everywhere.
+// H200), cuDNN reuses the compiled kernel and a plan takes about 30 ms. No dynamic-shape plans
+// sharing cuDNN's kernel cache (cuDNN >= 9.18.1): with cuDNN 9.19.0 on the H200 the cache bound
+// a kernel compiled for one shape to plans of other shapes of the same topology (the decoder's
+// 7 -> 4096 kernel to its 4096 -> 7 attention, a 6-token self-attention to the 7-token kernel,
+// a batch-1 plan to the batch-11 kernel) and those plans left output elements unwritten or made
+// an illegal address (tests/gpu/logs/h200-2026-12-01, callA and callV).
 // The cuDNN handle is made on first use, set to the backend's (current) stream before every
 // execution, and released by cuda_backend_close through CudaBackend.sdpa_release, so only an
 // executable whose choices name this attention links cuDNN.
@@ -157,7 +156,6 @@ typedef struct {
     int b, h, sq, skv, d, bias;  // bias: 0 none, 1 bfloat16, 2 float32
     int64_t qs[3], ks[3], vs[3], os[3];  // batch, head, token strides (elements)
     int64_t bias_pitch;
-    int dynamic;          // a dynamic-shape graph whose kernels come from the kernel cache
     // plan
     cudnnBackendDescriptor_t plan;
     cudnnBackendDescriptor_t keep[MAX_KEEP];
@@ -167,24 +165,11 @@ typedef struct {
     double build_ms;
 } SdpaPlan;
 
-// cuDNN's kernel cache for dynamic-shape graphs of one topology (bias or not, head dim): the
-// first plan compiles its kernel (NVRTC, about a second), the plans of other shapes reuse it.
-typedef struct {
-    int bias, d;
-    cudnnBackendDescriptor_t cache;
-} SdpaKernelCache;
-#define MAX_CACHES 16
-
 typedef struct {
     cudnnHandle_t handle;              // NULL: plans are built for devprop (no GPU)
     cudnnBackendDescriptor_t devprop;  // deviceless: a device described in JSON (cuDNN >= 9.8)
     SdpaPlan **plans;                  // each its own allocation: pointers to them stay valid
     int n, cap;
-    // Which calls get dynamic-shape plans (cuda_sdpa_set_dynamic, tests only): 0 none (the
-    // stage's: see above), 1 the decoder's, 2 all.
-    int dynamic_policy;
-    SdpaKernelCache caches[MAX_CACHES];
-    int n_caches;
     int heuristics_only;  // deviceless check: stop after the heuristics query
     // The rel-pos bias in float32 instead of the seed's bfloat16 (cuda_sdpa_set_bias_f32; tests
     // and benchmarks: the stage's bias is bfloat16, as the seed's attn_mask).
@@ -194,7 +179,6 @@ typedef struct {
 static void sdpa_release(CudaBackend *b) {
     SdpaState *st = (SdpaState *)b->sdpa;
     if (!st) return;
-    for (int i = 0; i < st->n_caches; i++) cudnnCheck(cudnnBackendDestroyDescriptor(st->caches[i].cache));
     for (int i = 0; i < st->n; i++) {
         SdpaPlan *p = st->plans[i];
         cudnnCheck(cudnnBackendDestroyDescriptor(p->plan));
@@ -217,7 +201,6 @@ static SdpaState *sdpa_state(CudaBackend *b) {
     SdpaState *st = (SdpaState *)xcalloc(1, sizeof *st);
     cudnnCheck(cudnnCreate(&st->handle));
     cudnnCheck(cudnnSetStream(st->handle, b->stream));
-    st->dynamic_policy = 0;
     b->sdpa = st;
     b->sdpa_release = sdpa_release;
     return st;
@@ -236,7 +219,7 @@ static void shape_str(char *buf, size_t len, const SdpaPlan *k) {
 
 static int same_key(const SdpaPlan *a, const SdpaPlan *b) {
     return a->b == b->b && a->h == b->h && a->sq == b->sq && a->skv == b->skv && a->d == b->d &&
-           a->bias == b->bias && a->bias_pitch == b->bias_pitch && a->dynamic == b->dynamic &&
+           a->bias == b->bias && a->bias_pitch == b->bias_pitch &&
            !memcmp(a->qs, b->qs, sizeof a->qs) &&
            !memcmp(a->ks, b->ks, sizeof a->ks) && !memcmp(a->vs, b->vs, sizeof a->vs) &&
            !memcmp(a->os, b->os, sizeof a->os);
@@ -395,26 +378,9 @@ static void build_plan(SdpaState *st, SdpaPlan *k) {
     cudnnBackendDescriptor_t graph = keep(k, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
     SET(graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, n_ops, ops);
     if (st->handle) SET(graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &st->handle);
-    bool dyn = k->dynamic != 0;
-    if (dyn) SET(graph, CUDNN_ATTR_OPERATIONGRAPH_IS_DYNAMIC_SHAPE_ENABLED, CUDNN_TYPE_BOOLEAN, 1, &dyn);
     if ((s = cudnnBackendFinalize(graph)) != CUDNN_STATUS_SUCCESS) {
         cudnnGetLastErrorString(msg, sizeof msg);
         refuse(k, "operation graph", s, msg);
-    }
-    cudnnBackendDescriptor_t cache = NULL;  // (the heuristics-only check builds no plan)
-    if (dyn && !st->heuristics_only) {
-        for (int i = 0; i < st->n_caches && !cache; i++)
-            if (st->caches[i].bias == k->bias && st->caches[i].d == k->d) cache = st->caches[i].cache;
-        if (!cache) {
-            if (st->n_caches == MAX_CACHES) die("internal: cuda sdpa: more than %d kernel caches", MAX_CACHES);
-            cudnnCheck(cudnnBackendCreateDescriptor(CUDNN_BACKEND_KERNEL_CACHE_DESCRIPTOR, &cache));
-            SET(cache, CUDNN_ATTR_KERNEL_CACHE_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &graph);
-            if ((s = cudnnBackendFinalize(cache)) != CUDNN_STATUS_SUCCESS) {
-                cudnnGetLastErrorString(msg, sizeof msg);
-                refuse(k, "kernel cache", s, msg);
-            }
-            st->caches[st->n_caches++] = (SdpaKernelCache){k->bias, k->d, cache};
-        }
     }
     cudnnBackendDescriptor_t heur = keep(k, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
     cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
@@ -450,7 +416,6 @@ static void build_plan(SdpaState *st, SdpaPlan *k) {
         cudnnCheck(cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &plan));
         if (st->handle) SET(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &st->handle);
         else SET(plan, CUDNN_ATTR_EXECUTION_PLAN_DEVICEPROP, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &st->devprop);
-        if (cache) SET(plan, CUDNN_ATTR_EXECUTION_PLAN_KERNEL_CACHE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cache);
         SET(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfgs[i]);
         k->tried = (int)i + 1;
         if ((s = cudnnBackendFinalize(plan)) == CUDNN_STATUS_SUCCESS) {
@@ -604,7 +569,6 @@ static SdpaChunks sdpa_chunks(const CudaBackend *bk, const AttnParams *p) {
 static void plan_key(SdpaPlan *k, const SdpaState *st, const AttnParams *p, int batch,
                      const SdpaChunks *c) {
     memset(k, 0, sizeof *k);
-    k->dynamic = st->dynamic_policy == 2 || (st->dynamic_policy == 1 && p->site == ATTN_DECODER);
     k->b = batch, k->h = p->heads, k->sq = p->q_len, k->skv = p->k_len, k->d = p->head_dim;
     k->bias = c->rel, k->bias_pitch = c->rel ? c->pitch : 0;
     const int64_t s[4][3] = {{p->q_batch_stride, p->q_head_stride, p->q_tok_stride},
@@ -729,8 +693,8 @@ static void sdpa_run(Exec *x, const AttnParams *p) {
 // ---- test and report aids (cuda_ops.h) --------------------------------------------------------
 // The deviceless check (no GPU needed): an SdpaState with a device described in JSON, no
 // handle; heuristics only. One per process, made on first use.
-extern "C" int cuda_sdpa_check_deviceless(const char *devprop_json, const AttnParams *p,
-                                          int dynamic, char *msg, size_t len) {
+extern "C" int cuda_sdpa_check_deviceless(const char *devprop_json, const AttnParams *p, char *msg,
+                                          size_t len) {
     static SdpaState st;
     if (!st.devprop) {
         cudnnCheck(cudnnBackendCreateDescriptor(CUDNN_BACKEND_DEVICEPROP_DESCRIPTOR, &st.devprop));
@@ -739,7 +703,6 @@ extern "C" int cuda_sdpa_check_deviceless(const char *devprop_json, const AttnPa
         cudnnCheck(cudnnBackendFinalize(st.devprop));
         st.heuristics_only = 1;
     }
-    st.dynamic_policy = dynamic ? 2 : 0;
     SdpaChunks c = sdpa_chunks_cap(CUDA_ATTN_WORKSPACE_DEFAULT, p, 0);
     SdpaPlan k;
     plan_key(&k, &st, p, c.chunk, &c);
@@ -748,17 +711,8 @@ extern "C" int cuda_sdpa_check_deviceless(const char *devprop_json, const AttnPa
     for (int j = 0; j < k.n_keep; j++) cudnnCheck(cudnnBackendDestroyDescriptor(k.keep[j]));
     char shape[512];
     shape_str(shape, sizeof shape, &k);
-    snprintf(msg, len, "%s%s: %d engine configurations", shape, k.dynamic ? ", dynamic shape" : "",
-             k.configs);
+    snprintf(msg, len, "%s: %d engine configurations", shape, k.configs);
     return k.configs;
-}
-
-extern "C" int cuda_sdpa_set_dynamic(CudaBackend *b, int policy) {
-    SdpaState *st = sdpa_state(b);
-    if (policy < 0 || policy > 2) die("cuda sdpa: dynamic-shape policy %d (0, 1 or 2)", policy);
-    if (policy > 0 && cudnnGetVersion() < 91801) return -1;  // none before cuDNN 9.18.1
-    st->dynamic_policy = policy;
-    return policy;
 }
 
 extern "C" int cuda_sdpa_set_bias_f32(CudaBackend *b, int on) {
@@ -788,8 +742,8 @@ extern "C" int cuda_sdpa_plans(CudaBackend *b, char *buf, size_t len) {
         char shape[512];
         shape_str(shape, sizeof shape, p);
         int w = snprintf(buf + o, len - o,
-                         "%s: %s plan, engine %lld (configuration %d of %d), workspace %lld bytes, built in %.1f ms\n",
-                         shape, p->dynamic ? "dynamic-shape" : "static", (long long)p->engine, p->tried,
+                         "%s: engine %lld (configuration %d of %d), workspace %lld bytes, built in %.1f ms\n",
+                         shape, (long long)p->engine, p->tried,
                          p->configs, (long long)p->ws_bytes, p->build_ms);
         if (w < 0) break;
         o += (size_t)w;
