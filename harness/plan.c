@@ -442,8 +442,15 @@ int plan_resolve(Plan *p, char *err, size_t err_len) {
     }
     for (int i = 0; i < p->n_models; i++) {
         const char *spec = p->models[i].spec;
-        if (strncmp(spec, "synthetic:", 10) != 0 && access(spec, R_OK) != 0)
-            FAIL("model \"%s\": cannot read checkpoint %s: %s", p->models[i].label, spec, strerror(errno));
+        size_t flen = spec_file_len(spec);
+        char *file = xmalloc(flen + 1);
+        memcpy(file, spec, flen);
+        file[flen] = 0;
+        int unreadable = strncmp(spec, "synthetic:", 10) != 0 && access(file, R_OK) != 0;
+        int e = errno;
+        free(file);
+        if (unreadable)
+            FAIL("model \"%s\": cannot read checkpoint %s: %s", p->models[i].label, spec, strerror(e));
     }
     for (int i = 0; i < p->n_models; i++)
         for (int k = 0; k < i; k++)

@@ -502,6 +502,23 @@ void store_checkpoint_hash(sqlite3 *db, const char *spec, char out[72]) {
         snprintf(out, 72, "spec:%s", hex);
         return;
     }
+    // The file's hash (cached by path, size and mtime), then its weights options ("+prune24":
+    // other weights from the same file) hashed with it.
+    size_t flen = spec_file_len(spec);
+    if (flen < strlen(spec)) {
+        char *file = xmalloc(flen + 1), hex[65];
+        memcpy(file, spec, flen);
+        file[flen] = 0;
+        store_checkpoint_hash(db, file, out);
+        free(file);
+        Sha256 c;
+        sha256_init(&c);
+        sha256_update(&c, out, strlen(out));
+        sha256_update(&c, spec + flen, strlen(spec + flen));
+        sha256_hex(&c, hex);
+        snprintf(out, 72, "%s", hex);
+        return;
+    }
     struct stat sb;
     if (stat(spec, &sb) != 0) die("checkpoint %s: %s", spec, strerror(errno));
     long long mtime = (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;

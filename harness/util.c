@@ -296,3 +296,19 @@ char *read_file_all(const char *path, size_t *len_out) {
     if (len_out) *len_out = b.len;
     return b.s;
 }
+
+size_t spec_file_len(const char *spec) {
+    size_t end = strlen(spec);
+    for (;;) {
+        size_t i = end;
+        while (i > 0 && spec[i - 1] != '+') i--;
+        if (i == 0) return end;
+        int option = i < end;
+        for (size_t k = i; k < end && option; k++) {
+            char c = spec[k];
+            option = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        }
+        if (!option) return end;
+        end = i - 1;
+    }
+}

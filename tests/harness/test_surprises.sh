@@ -38,6 +38,16 @@ expect "an unbuilt stage: refused by name" grep -q '^waterfall: run: stage "nosu
 $WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --stages cpu --models "x=$TMP/none.pth" >/dev/null 2>"$TMP/err_ck"
 expect "an unreadable checkpoint: refused by name" grep -q "^waterfall: run: model \"x\": cannot read checkpoint $TMP/none.pth" "$TMP/err_ck"
 expect "neither made a database, a folder or a log" [ ! -e "$TMP/new" ]
+# A checkpoint file with weights options ("+prune24"): the file is what must be readable, and
+# the options are part of the checkpoint's identity (other weights from the same file).
+echo weights >"$TMP/ck+v1.pth"
+$WF run --db "$TMP/ck.db" --stage-dir "$FAKES" --coco "$COCO" --stages cpu --batch-sizes 2 --limit 2 \
+    --models "d=$TMP/ck+v1.pth,p=$TMP/ck+v1.pth+prune24" >/dev/null 2>"$TMP/err_ck2"
+expect "FILE+prune24: accepted, both experiments ok" eq "$(sqlite3 "$TMP/ck.db" "select count(*) from experiments where status = 'ok'")" 2
+expect "... with a '+' inside the file name kept, and the option in the checkpoint's hash" eq \
+    "$(sqlite3 "$TMP/ck.db" "select count(distinct checkpoint_hash), count(checkpoint_hash) from experiments")" "2|2"
+$WF run --db "$TMP/ck.db" --stage-dir "$FAKES" --coco "$COCO" --stages cpu --models "x=$TMP/none.pth+prune24" >/dev/null 2>"$TMP/err_ck3"
+expect "an unreadable FILE+prune24: refused naming the spec" grep -q "^waterfall: run: model \"x\": cannot read checkpoint $TMP/none.pth+prune24: No such file" "$TMP/err_ck3"
 
 # ---- expected duration and progress ----
 $WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --stages cpu,bf16,crash --models m1,m2 --batch-sizes 2 \
