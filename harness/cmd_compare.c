@@ -54,15 +54,6 @@ static void usage(FILE *f) {
         CPU_MIN_EFFECT);
 }
 
-// The latest complete run of our own (not an imported published one); 0 if none.
-static long long latest_measured(sqlite3 *db) {
-    sqlite3_stmt *st = db_prepare(db,
-        "SELECT id FROM runs WHERE status = 'complete' AND published = 0 ORDER BY id DESC LIMIT 1");
-    long long id = SQL_ROW(db, st) ? sqlite3_column_int64(st, 0) : 0;
-    db_finalize(db, st);
-    return id;
-}
-
 // Milliseconds per image of every timed batch; images per batch in *images and the batches of
 // pass 0 in *per_pass (for pairing).
 static double *load_samples(sqlite3 *db, long long exp_id, int *n, int **images, int *per_pass) {
@@ -189,10 +180,10 @@ int cmd_compare(int argc, char **argv) {
     if (n_ids == 2) a = ids[0], b = ids[1];
     else if (n_ids == 1) {
         a = ids[0];
-        b = latest_measured(db);
+        b = report_latest_complete(db, 0);
         if (b == a || !b) die("compare: no complete run newer than %lld to compare with", a);
     } else {
-        b = latest_measured(db);
+        b = report_latest_complete(db, 0);
         if (!b) die("compare: %s holds no complete run", db_path);
     }
     if (a) require_complete(db, a, "compared");
@@ -213,6 +204,8 @@ int cmd_compare(int argc, char **argv) {
     static const char *const KEY =
         " ea.stage = eb.stage AND ea.model = eb.model AND ea.batch_size = eb.batch_size"
         " AND ea.checkpoint_hash IS eb.checkpoint_hash AND ra.dataset_hash IS rb.dataset_hash"
+        " AND json_extract(ra.plan_json, '$.limit') IS json_extract(rb.plan_json, '$.limit')"
+        " AND json_extract(ra.plan_json, '$.slice') IS json_extract(rb.plan_json, '$.slice')"
         " AND coalesce(ea.device_name, ra.device_name) IS coalesce(eb.device_name, rb.device_name)";
     Str sql;
     str_init(&sql);
@@ -238,9 +231,9 @@ int cmd_compare(int argc, char **argv) {
     db_finalize(db, pairs);
     if (!matched) {
         if (a) die("compare: no experiment of run %lld matches one of run %lld (same stage, model, batch size, "
-                   "checkpoint, dataset and device)", b, a);
+                   "checkpoint, dataset, subset and device)", b, a);
         die("compare: no earlier complete run holds any experiment of run %lld (same stage, model, batch size, "
-            "checkpoint, dataset and device)", b);
+            "checkpoint, dataset, subset and device)", b);
     }
     if (a) printf("compare run %lld (A) -> run %lld (B) on %s", a, b, dev_b);
     else printf("compare run %lld (B) on %s, each experiment against the latest earlier complete run that has it (A)",

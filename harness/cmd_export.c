@@ -197,7 +197,7 @@ int cmd_export(int argc, char **argv) {
     sqlite3 *db = db_open_existing(db_path);
     if (!n_runs && !sql) {
         runs = xmalloc(sizeof(long long));
-        runs[0] = report_latest_complete(db);
+        runs[0] = report_latest_complete(db, 1);
         if (!runs[0]) die("export: %s holds no complete run", db_path);
         n_runs = 1;
     }

@@ -133,13 +133,7 @@ int cmd_plot(int argc, char **argv) {
         script = script_path;
     }
     sqlite3 *db = db_open_existing(db_path);
-    if (!run_id) {
-        sqlite3_stmt *st = db_prepare(db,
-            "SELECT id FROM runs WHERE status = 'complete' AND published = 0 ORDER BY id DESC LIMIT 1");
-        run_id = SQL_ROW(db, st) ? sqlite3_column_int64(st, 0) : 0;
-        db_finalize(db, st);
-        if (!run_id) run_id = report_latest_complete(db);
-    }
+    if (!run_id) run_id = report_latest_complete(db, 1);
     if (!run_id) die("plot: %s holds no complete run", db_path);
     require_complete(db, run_id, "plotted");
     if (with_id) {

@@ -249,8 +249,10 @@ static int run_experiments(sqlite3 *db, long long run_id, const Plan *p, const c
             // accuracy of every finished experiment.
             double agree, same;
             char acc[96] = "";
-            if (store_experiment_agreement(db, e->id, &agree, &same))
-                snprintf(acc, sizeof acc, ", agreement %.4f (same-index %.4f)", agree, same);
+            if (store_experiment_agreement(db, e->id, &agree, &same)) {
+                int o = snprintf(acc, sizeof acc, ", agreement %.4f", agree);
+                if (!isnan(same)) snprintf(acc + o, sizeof acc - (size_t)o, " (same-index %.4f)", same);
+            }
             fprintf(stderr, "[%d/%d] %s %s bs=%d: ok, %.2f img/s over %lld batches in %lld pass%s, mIoU %.4f%s (%s%s)\n",
                     e->seq + 1, total, e->stage, e->model, e->batch_size, r.img_s, r.batches_timed,
                     r.passes, r.passes == 1 ? "" : "es", r.miou, acc, took, eta);

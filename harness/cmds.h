@@ -29,8 +29,9 @@ void report_stages(sqlite3 *db, long long run_id, FILE *f);
 // same run ("precision=bf16, graphs=on"), or its whole choices when `after` is null or not in
 // the run. Empty when the experiment has no stage_info.
 void stage_changes(sqlite3 *db, long long run_id, const char *stage_info, char *buf, size_t len);
-// The latest complete run (0 if none).
-long long report_latest_complete(sqlite3 *db);
+// The latest complete run of our own (not an imported published one); with or_published, the
+// latest published run when there is none of our own. 0 if none.
+long long report_latest_complete(sqlite3 *db, int or_published);
 // Parses a run id argument or exits with a message.
 long long parse_run_id(const char *s);
 // Exits with a message unless the run exists and is complete (only complete runs are

@@ -16,8 +16,11 @@ long long parse_run_id(const char *s) {
     return v;
 }
 
-long long report_latest_complete(sqlite3 *db) {
-    sqlite3_stmt *st = db_prepare(db, "SELECT id FROM runs WHERE status = 'complete' ORDER BY id DESC LIMIT 1");
+long long report_latest_complete(sqlite3 *db, int or_published) {
+    sqlite3_stmt *st = db_prepare(db,
+        "SELECT id FROM runs WHERE status = 'complete' AND (published = 0 OR ?1)"
+        " ORDER BY published, id DESC LIMIT 1");
+    db_bind_int(db, st, 1, or_published);
     long long id = SQL_ROW(db, st) ? sqlite3_column_int64(st, 0) : 0;
     db_finalize(db, st);
     return id;

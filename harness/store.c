@@ -201,6 +201,22 @@ static void gate_experiment(sqlite3 *db, long long exp_id) {
     char reason[512] = "";
     if (ref_id < 0) {
         snprintf(reason, sizeof reason, "not judged: no successful %s experiment for %s", ref_stage, model);
+    } else if (ref_id == exp_id) {
+        // The reference agrees 1 with itself, same-index too where it kept its multimask outputs.
+        st = db_prepare(db, "UPDATE annotations SET agreement = 1, same_index = CASE WHEN masks IS NULL"
+                            " THEN NULL ELSE 1 END WHERE experiment_id = ?1");
+        db_bind_int(db, st, 1, exp_id);
+        SQL_DONE(db, sqlite3_step(st));
+        db_finalize(db, st);
+        st = db_prepare(db, "SELECT count(*), count(masks) FROM annotations WHERE experiment_id = ?1");
+        db_bind_int(db, st, 1, exp_id);
+        CHECK(SQL_ROW(db, st));
+        int n = sqlite3_column_int(st, 0);
+        if (n > 0) agreement = 1;
+        if (n > 0 && sqlite3_column_int(st, 1) == n) same = 1;
+        db_finalize(db, st);
+        gate = "ok";
+        snprintf(reason, sizeof reason, "reference");
     } else {
         int na, nr;
         RefMask *mine = load_masks(db, exp_id, &na), *ref = load_masks(db, ref_id, &nr);
@@ -239,39 +255,34 @@ static void gate_experiment(sqlite3 *db, long long exp_id) {
         if (matched != na || matched != nr || bad)
             snprintf(extra, sizeof extra, " (%d of %d annotations matched the reference's %d, %d unreadable)",
                      matched, na, nr, bad);
-        if (ref_id == exp_id) {
-            gate = "ok";
-            snprintf(reason, sizeof reason, "reference");
+        int pruned_vs_dense = experiment_pruned(db, exp_id) && !experiment_pruned(db, ref_id);
+        int low_miou = !isnan(ref_miou) && (isnan(miou) || miou < GATE_FRACTION * ref_miou);
+        int low_agree = !isnan(agree_floor) && (isnan(agreement) || agreement < agree_floor);
+        Str why;
+        str_init(&why);
+        if (low_agree)
+            str_addf(&why, "agreement %.4f with %s under the %s floor %g", agreement, ref_stage, floor_key, agree_floor);
+        if (low_miou)
+            str_addf(&why, "%smIoU %.4f under %.0f%% of %s's %.4f", why.len ? "; " : "", miou,
+                     GATE_FRACTION * 100, ref_stage, ref_miou);
+        if (pruned_vs_dense) {
+            snprintf(reason, sizeof reason, "not judged: 2:4-pruned weights against the unpruned %s "
+                     "(pruning changes the model; its reference is %s on the same weights +prune24)%s",
+                     ref_stage, ref_stage, extra);
+        } else if (low_agree || low_miou) {
+            gate = "flagged";
+            snprintf(reason, sizeof reason, "%s%s", why.s, extra);
+        } else if (isnan(agree_floor)) {
+            // No floor for this precision: the agreement is shown but not judged, and the
+            // report says so rather than passing it silently.
+            snprintf(reason, sizeof reason, "not judged: no agreement floor for precision '%s' in the "
+                     "experiment's agreement_floor%s", precision[0] ? precision : "(none)", extra);
         } else {
-            int pruned_vs_dense = experiment_pruned(db, exp_id) && !experiment_pruned(db, ref_id);
-            int low_miou = !isnan(ref_miou) && (isnan(miou) || miou < GATE_FRACTION * ref_miou);
-            int low_agree = !isnan(agree_floor) && (isnan(agreement) || agreement < agree_floor);
-            Str why;
-            str_init(&why);
-            if (low_agree)
-                str_addf(&why, "agreement %.4f with %s under the %s floor %g", agreement, ref_stage, floor_key, agree_floor);
-            if (low_miou)
-                str_addf(&why, "%smIoU %.4f under %.0f%% of %s's %.4f", why.len ? "; " : "", miou,
-                         GATE_FRACTION * 100, ref_stage, ref_miou);
-            if (pruned_vs_dense) {
-                snprintf(reason, sizeof reason, "not judged: 2:4-pruned weights against the unpruned %s "
-                         "(pruning changes the model; its reference is %s on the same weights +prune24)%s",
-                         ref_stage, ref_stage, extra);
-            } else if (low_agree || low_miou) {
-                gate = "flagged";
-                snprintf(reason, sizeof reason, "%s%s", why.s, extra);
-            } else if (isnan(agree_floor)) {
-                // No floor for this precision: the agreement is shown but not judged, and the
-                // report says so rather than passing it silently.
-                snprintf(reason, sizeof reason, "not judged: no agreement floor for precision '%s' in the "
-                         "experiment's agreement_floor%s", precision[0] ? precision : "(none)", extra);
-            } else {
-                gate = "ok";
-                snprintf(reason, sizeof reason, "agreement >= %s floor %g, mIoU within %.0f%% of %s%s", floor_key,
-                         agree_floor, GATE_FRACTION * 100, ref_stage, extra);
-            }
-            str_free(&why);
+            gate = "ok";
+            snprintf(reason, sizeof reason, "agreement >= %s floor %g, mIoU within %.0f%% of %s%s", floor_key,
+                     agree_floor, GATE_FRACTION * 100, ref_stage, extra);
         }
+        str_free(&why);
         free_masks(mine, na);
         free_masks(ref, nr);
     }
@@ -416,7 +427,7 @@ void store_finish_run(sqlite3 *db, long long run_id) {
     now_iso(now, sizeof now);
     db_begin(db);
     sqlite3_stmt *st = db_prepare(db,
-        "SELECT id FROM experiments WHERE run_id = ?1 AND status = 'ok' AND gate IS NULL ORDER BY seq");
+        "SELECT id FROM experiments WHERE run_id = ?1 AND status = 'ok' AND ref_experiment_id IS NULL ORDER BY seq");
     db_bind_int(db, st, 1, run_id);
     long long ids[4096];
     int n = 0;

@@ -86,6 +86,10 @@ expect "stage dropped: int8 against run 2 too, SLOWER" eq "$(grep -cE '^int8 +m1
 $WF compare 1 3 --db "$DB3" --max-load 1 >"$TMP/g3"
 expect "explicit runs with different stages: the stages both have" \
     eq "$(grep -cE '^bf16 .* SLOWER ' "$TMP/g3") $(grep -cE '^int8 .* new: not in run A' "$TMP/g3")" "3 3"
+# Another subset (--limit) is another experiment: no verdict between them.
+$WF run "${g[@]}" --stages bf16 --limit 24 >/dev/null 2>&1
+$WF compare --db "$DB3" --max-load 1 >"$TMP/g4" 2>&1
+expect "another --limit: not paired with the runs of 48 images, and said" grep -q "no earlier complete run holds any experiment of run 4 (.* subset and device)" "$TMP/g4"
 # Enough timed batches (issue 13): 48 images at batch 32 are one batch a pass; the stage keeps
 # making passes (8 by default) so compare has more than its minimum of 5 batches.
 expect "batch 32: 8 timed batches over 8 passes" eq "$(q "$DB3" "select group_concat(batches_timed || '/' || passes) from experiments where batch_size = 32 and run_id = 1")" "8/8,8/8"

@@ -56,6 +56,9 @@ expect "the figures arrive (vit_b compile, vit_h int8)" eq \
     "$(q "$DB" "select group_concat(img_s || '/' || (peak_bytes / 1048576) || '/' || miou, ' ') from experiments where run_id = 2 and ((stage = 'fused' and model = 'vit_b') or (stage = 'int8' and model = 'vit_h')) order by seq")" \
     "54.71/7916/0.5408 24.88/4167/0.5819"
 expect "list shows it published" grep -qE "^ +2 +published .*NVIDIA A100-SXM4-40GB +16 ok" <<<"$($WF list --db "$DB")"
+$WF export --csv --db "$DB" >"$TMP/latest.csv"
+expect "export with no --run: our latest run, not the published one imported after it" eq \
+    "$(tail -n +2 "$TMP/latest.csv" | wc -l) $(grep -c 'A100' "$TMP/latest.csv")" "6 0"
 $WF export --csv --run 2 --db "$DB" >"$TMP/back.csv"
 expect "export gives the seed's names and per-image ms back" grep -q "^compile,vit_b,8,7916,54.7100,18.2782,0.540800," "$TMP/back.csv"
 $WF import "$CSV" --db "$DB" >"$TMP/out2"
