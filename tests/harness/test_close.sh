@@ -37,6 +37,8 @@ expect "every unrun experiment failed with the reason" eq \
 expect "the experiments that ran keep their figures" eq \
     "$(q "$DB" "select group_concat(img_s) from experiments where status = 'ok' order by id")" "$ips_before"
 expect "they are judged by the accuracy gate" eq "$(q "$DB" "select count(*) from experiments where status = 'ok' and gate is null")" 0
-expect "closing again is refused (the run is complete)" sh -c "! $WF run --resume 1 --close again --db $DB >/dev/null 2>&1"
+$WF run --resume 1 --close again --db "$DB" >/dev/null 2>"$TMP/again"
+expect "closing again is refused (the run is complete), and said" eq \
+    "$? $(grep -c '^waterfall: run 1 is complete: only an incomplete run can be resumed' "$TMP/again")" "1 1"
 expect "show lists the unrun experiments with the reason" grep -q "not run: the device call" <($WF show --db "$DB" 2>&1)
 expect "export --sql includes the closed run" grep -q "INSERT INTO" <($WF export --sql --db "$DB" 2>/dev/null)
