@@ -80,6 +80,14 @@ if not bf16:
     print("FAIL no built stage of bf16 precision in the run (stages: " + " ".join(stages) + ")")
     ok = False
 for stage in stages:
+    # A stage whose every experiment failed before saying what it is (no stage_info, so no
+    # precision) would escape every bound: that is a failure, not a stage without one.
+    if all(rows[k][3] is None for k in rows if k[0] == stage):
+        print(f"FAIL {stage}: no experiment said what the stage is (each failed before its hello): "
+              + "; ".join(f"{k[1]} seed {k[2]}: {rows[k][0]}" + (": " + rows[k][5] if rows[k][5] else "")
+                          for k in sorted(rows) if k[0] == stage)[:600])
+        ok = False
+        continue
     b = bound(stage)
     bounded = b is not None
     for family in ("vit_b", "vit_h"):

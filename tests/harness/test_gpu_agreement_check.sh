@@ -9,7 +9,7 @@
 #                                        -> fused's mean 0.9833 passes, its seed 3 fails
 #   bf16 shifted everywhere (156/180)    -> bf16's mean and lowest seed 0.8667 fail
 . tests/harness/lib.sh
-make_fakes fp32 bf16 fused int8 sparse
+make_fakes fp32 bf16 fused int8 sparse nostageinfo
 make_fake_coco
 SCRIPT=tests/gpu/test_gpu_agreement.sh
 bash -n "$SCRIPT"
@@ -63,3 +63,11 @@ AGREEMENT_DB=$TMP/wb/agreement.db:$TMP/wh/agreement.db bash "$SCRIPT" >"$TMP/o7"
 rc=$?
 expect "two family runs checked together: exit 0, the verdicts of the one run" eq \
     "$rc $(grep '^PASS\|^FAIL' "$TMP/o7" | sort | md5sum)" "0 $(grep '^PASS\|^FAIL' "$TMP/o1" | sort | md5sum)"
+
+# A stage that fails before saying what it is (its hello has no stage_info): no precision, so
+# no bound would apply; the check fails it by name instead of passing over it.
+AGREEMENT_RUN_ARGS="$AGREEMENT_RUN_ARGS --stages fp32,bf16,nostageinfo" AGREEMENT_WORK=$TMP/w8 bash "$SCRIPT" >"$TMP/o8" 2>&1
+rc=$?
+expect "a stage failing before its hello: exit 1, named" eq \
+    "$rc $(grep -c '^FAIL nostageinfo: no experiment said what the stage is' "$TMP/o8")" "1 1"
+expect "... and bf16 still judged" eq "$(grep -c '^PASS bf16 vit_[bh] mean' "$TMP/o8")" 2
