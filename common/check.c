@@ -67,8 +67,7 @@ static void crash_report(int sig) {
     write_str(signal_name(sig));
     write_str("; stack:\n");
     backtrace_symbols_fd(frames, n, 2);
-    signal(sig, SIG_DFL);
-    raise(sig);
+    raise(sig);  // the default action: SA_RESETHAND restored it on entry
 }
 
 void install_crash_report(void) {

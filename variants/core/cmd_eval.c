@@ -95,21 +95,25 @@ static int parse_int(const char *s, int lo, int *out) {
     return 0;
 }
 
-// Appends one mask of prompt p as compressed COCO RLE, JSON-quoted.
-static void put_rle(FILE *f, const Batch *b, int p, const uint8_t *mask) {
+// One mask of prompt p as a compressed COCO RLE string (caller frees).
+static char *mask_rle(const Batch *b, int p, const uint8_t *mask) {
     int img = b->prompt_image[p];
     Rle r;
     rle_encode(&r, mask, (uint32_t)b->orig_h[img], (uint32_t)b->orig_w[img]);
     char *s = rle_to_string(&r);
-    // RLE strings use ASCII 48..111: no character needs JSON escaping except backslash (92).
+    rle_free(&r);
+    return s;
+}
+
+// Appends an RLE string JSON-quoted. RLE strings use ASCII 48..111: no character needs JSON
+// escaping except backslash (92).
+static void put_rle(FILE *f, const char *s) {
     fputc('"', f);
     for (const char *q = s; *q; q++) {
         if (*q == '\\') fputc('\\', f);
         fputc(*q, f);
     }
     fputc('"', f);
-    free(s);
-    rle_free(&r);
 }
 
 // Writes one masks-file line: the annotation's top mask ("counts") and every multimask output
@@ -125,13 +129,18 @@ static void write_mask_line(FILE *f, const Batch *b, int p, const uint8_t *masks
             (long long)b->ann_id[p], (long long)b->image_id[img], (long long)b->category_id[p], iou,
             (double)scores[top_index], top_index);
     for (int i = 0; i < n_scores; i++) fprintf(f, "%s%.9g", i ? "," : "", (double)scores[i]);
+    // Each output encoded once; the top mask ("counts") is one of them.
+    char **rles = xmalloc(sizeof(char *) * (size_t)n_scores);
+    for (int i = 0; i < n_scores; i++) rles[i] = mask_rle(b, p, masks + (size_t)i * hw);
     fprintf(f, "],\"size\":[%d,%d],\"counts\":", b->orig_h[img], b->orig_w[img]);
-    put_rle(f, b, p, masks + (size_t)top_index * hw);
+    put_rle(f, rles[top_index]);
     fputs(",\"masks\":[", f);
     for (int i = 0; i < n_scores; i++) {
         if (i) fputc(',', f);
-        put_rle(f, b, p, masks + (size_t)i * hw);
+        put_rle(f, rles[i]);
+        free(rles[i]);
     }
+    free(rles);
     fputs("]}\n", f);
 }
 
@@ -403,10 +412,10 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
                  median(t.launches, n_timed), median(t.kernels, n_timed), graphs.captures);
     }
     if (n_timed > 0) {
-        med = median(t.ms, n_timed);
         double *s = xmalloc(sizeof(double) * (size_t)n_timed);
         memcpy(s, t.ms, sizeof(double) * (size_t)n_timed);
         qsort(s, (size_t)n_timed, sizeof(double), cmp_double);
+        med = n_timed % 2 ? s[n_timed / 2] : 0.5 * (s[n_timed / 2 - 1] + s[n_timed / 2]);
         mn = s[0];
         mx = s[n_timed - 1];
         free(s);

@@ -24,8 +24,7 @@ int cmd_info(int argc, char **argv, const StageDesc *stage) {
     TensorMap t;
     SamConfig cfg;
     char err[512];
-    if (weights_source_load(ckpt, &t, err, sizeof err) != 0) die("%s", err);
-    int prune24 = t.prune24 || stage->choices.prune24;  // as model_open builds the model
+    stage_weights_load(stage, ckpt, &t);
     if (sam_config_from_tensors(&t, &cfg, err, sizeof err) != 0) die("%s", err);
     size_t params = 0;
     for (int i = 0; i < t.count; i++) params += t.items[i].count;
@@ -36,7 +35,7 @@ int cmd_info(int argc, char **argv, const StageDesc *stage) {
     // with (the stage's or the spec's) into the configuration object.
     char esc[1024];
     printf("{\"stage\":%s,\"checkpoint\":\"%s\",\"prune\":\"%s\",\"tensors\":%d,\"params\":%zu,%s\n",
-           st, json_escape(ckpt, esc, sizeof esc), prune24 ? "2:4" : "none", t.count, params, json + 1);
+           st, json_escape(ckpt, esc, sizeof esc), t.prune24 ? "2:4" : "none", t.count, params, json + 1);
     tmap_free(&t);
     return 0;
 }

@@ -17,8 +17,10 @@ int eval_decode_lanes(void) {
         const char *s = getenv("SAM_DECODE_LANES");
         lanes = EVAL_DECODE_LANES;
         if (s) {
-            lanes = atoi(s);
-            if (lanes < 1 || lanes > 7) die("SAM_DECODE_LANES=%s: want 1..7", s);
+            char *end;
+            long v = strtol(s, &end, 10);
+            if (end == s || *end || v < 1 || v > 7) die("SAM_DECODE_LANES=%s: want 1..7", s);
+            lanes = (int)v;
         }
     }
     return lanes;

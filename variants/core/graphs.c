@@ -44,7 +44,9 @@ void graph_run(GraphCache *gc, int kind, int64_t key, void (*fn)(void *ctx), voi
         ex_release(x, mark);
         return;
     }
-    drop_stale(gc);
+    // Stale graphs go where they could be replaced: the arena moves only in sam_plan, before
+    // a batch's preparing pass, so the timed replays do not scan for them (find still skips one).
+    if (x->preparing) drop_stale(gc);
     GraphEntry *e = find(gc, kind, key);
     if (x->preparing) {
         if (e) return;

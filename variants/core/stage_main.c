@@ -43,6 +43,12 @@ void stage_info_json(const StageDesc *stage, char *buf, size_t len) {
              c->prune24 ? "2:4" : "none");
 }
 
+void stage_weights_load(const StageDesc *stage, const char *spec, TensorMap *t) {
+    char err[512];
+    if (weights_source_load(spec, t, err, sizeof err) != 0) die("%s", err);
+    if (stage->choices.prune24) t->prune24 = 1;
+}
+
 double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m) {
     double t0 = now_seconds();
     void *backend = NULL;
@@ -52,8 +58,7 @@ double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m) {
     exec_init(x, ops, backend);
     TensorMap tensors;
     char err[512];
-    if (weights_source_load(spec, &tensors, err, sizeof err) != 0) die("%s", err);
-    if (stage->choices.prune24) tensors.prune24 = 1;  // the stage's format needs 2:4 weights
+    stage_weights_load(stage, spec, &tensors);
     if (sam_build(m, x, &tensors, err, sizeof err) != 0) die("%s", err);
     tmap_free(&tensors);
     return now_seconds() - t0;
