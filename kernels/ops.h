@@ -53,7 +53,7 @@ typedef struct LinearFormat LinearFormat;
 // LinearFormat.release when the model closes.
 typedef struct LinearWeight {
     int out_features, in_features;
-    const LinearFormat *format;  // how it is multiplied (set by the model when it prepares it)
+    const LinearFormat *format;  // how it is multiplied (set by linear_prepare)
     void *impl;                  // format-owned
 } LinearWeight;
 
@@ -133,6 +133,15 @@ struct LinearFormat {
     // kernels), never in a timed or captured region.
     void (*plan)(Exec *x, const LinearWeight *w, int64_t rows, Act act, int has_residual);
 };
+
+// A layer in format f: f's weights made from W and b, marked as f's (what op_linear and the
+// release call through). Every layer is made this way.
+static inline LinearWeight *linear_prepare(const LinearFormat *f, Exec *x, const float *W,
+                                           const float *b, int out, int in) {
+    LinearWeight *w = f->prepare(x, W, b, out, in);
+    w->format = f;
+    return w;
+}
 
 // What a stage chooses of its backend. A backend refuses, by name, a choice it cannot do.
 typedef struct OpsChoices {

@@ -95,7 +95,7 @@ static void test_layer(void) {
     const float W[] = {1.0f, -0.5f, 0.25f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
     const float b[] = {0.75f, -1.25f};
     const float x[] = {127.0f, 63.5f, -2.5f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};  // row 1 all zero
-    LinearWeight *w = cpu_linear_int8.prepare(&X, W, b, 2, 4);
+    LinearWeight *w = linear_prepare(&cpu_linear_int8, &X, W, b, 2, 4);
     const int8_t *wq;
     const float *ws;
     cpu_int8_weights(w, &wq, &ws);
@@ -130,7 +130,7 @@ static void test_layer(void) {
     float Wr[O * I], br[O] = {0.5f, -0.25f, 2.0f}, xz[R * I], yz[R * O];
     for (int i = 0; i < O * I; i++) Wr[i] = (float)((i * 37) % 11 - 5) / 7.0f;
     memset(xz, 0, sizeof xz);
-    w = cpu_linear_int8.prepare(&X, Wr, br, O, I);
+    w = linear_prepare(&cpu_linear_int8, &X, Wr, br, O, I);
     cpu_linear_int8.run(&X, yz, xz, w, R, ACT_NONE, NULL);
     int ok = 1;
     for (int r2 = 0; r2 < R; r2++)
@@ -139,7 +139,7 @@ static void test_layer(void) {
     cpu_linear_int8.release(&X, w);
 
     // No bias: the zero cases give exact zeros.
-    w = cpu_linear_int8.prepare(&X, Wr, NULL, O, I);
+    w = linear_prepare(&cpu_linear_int8, &X, Wr, NULL, O, I);
     cpu_linear_int8.run(&X, yz, xz, w, R, ACT_GELU, NULL);
     ok = 1;
     for (int i = 0; i < R * O; i++) ok &= yz[i] == 0.0f && !signbit(yz[i]);
@@ -182,7 +182,7 @@ static int dump(const char *dir, const char *ckpt) {
                 x[i] = (float)((double)(z >> 11) / 9007199254740992.0 * 8.0 - 4.0);
             }
             memset(x + (size_t)7 * in, 0, (size_t)in * sizeof(float));  // row 7: all zero
-            LinearWeight *w = cpu_linear_int8.prepare(&X, W->data, B->data, out, in);
+            LinearWeight *w = linear_prepare(&cpu_linear_int8, &X, W->data, B->data, out, in);
             float *y = xmalloc((size_t)rows * out * sizeof(float));
             cpu_linear_int8.run(&X, y, x, w, rows, l == 2 ? ACT_GELU : ACT_NONE, NULL);
             int8_t *xq = xmalloc((size_t)rows * in);

@@ -87,8 +87,8 @@ static void check_case(const Case *c) {
     }
     float *R = rand_vec(ny, 2.0f, 1);  // the residual (also y's starting value)
 
-    LinearWeight *wg = cuda_linear_int8.prepare(&G, W, b, N, K);
-    LinearWeight *wc = cpu_linear_int8.prepare(&CPU, W, b, N, K);
+    LinearWeight *wg = linear_prepare(&cuda_linear_int8, &G, W, b, N, K);
+    LinearWeight *wc = linear_prepare(&cpu_linear_int8, &CPU, W, b, N, K);
     char what[160];
     snprintf(what, sizeof what, "%s (%d x %d x %d)", c->name, M, N, K);
 
@@ -313,8 +313,8 @@ static void bench(int only) {
         float *X = rand_vec(nx, 3.0f, 0);
         float *Y = rand_vec(ny, 1.0f, 0);
         void *dx = dev_act(X, nx), *dy = dev_act(Y, ny);
-        LinearWeight *wd = cuda_linear_dense.prepare(&G, W, b, N, K);
-        LinearWeight *wi = cuda_linear_int8.prepare(&G, W, b, N, K);
+        LinearWeight *wd = linear_prepare(&cuda_linear_dense, &G, W, b, N, K);
+        LinearWeight *wi = linear_prepare(&cuda_linear_int8, &G, W, b, N, K);
         int8_t *dq = G.ops->mem_alloc(&G, nx);
         float *dxs = G.ops->mem_alloc(&G, (size_t)M * sizeof(float));
         BenchCtx cd = {&cuda_linear_dense, wd, dy, dx, NULL, NULL, M, sh->act, sh->residual};

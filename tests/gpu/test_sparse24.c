@@ -95,8 +95,7 @@ static Inputs make_inputs(const Shape *s, double wscale) {
     in.res = s->residual ? rnd_bf16((int64_t)s->rows * s->out, -1, 1) : NULL;
     in.dx = dev_act(in.x, (int64_t)s->rows * s->in);
     in.dres = in.res ? dev_act(in.res, (int64_t)s->rows * s->out) : NULL;
-    in.dense = cuda_linear_dense.prepare(&G, in.W, in.b, s->out, s->in);
-    in.dense->format = &cuda_linear_dense;
+    in.dense = linear_prepare(&cuda_linear_dense, &G, in.W, in.b, s->out, s->in);
     return in;
 }
 static void free_inputs(Inputs *in) {
@@ -187,8 +186,7 @@ static void check_shape(const Shape *s, int do_bench) {
     if (br) br->s = s, br->dense_ms = time_layer(s, &in, in.dense, yd);
     for (int layout = 0; layout < (br ? 2 : 1); layout++) {
         cuda_sparse24_set_options(layout);
-        LinearWeight *sw = cuda_linear_sparse24.prepare(&G, in.W, in.b, s->out, s->in);
-        sw->format = &cuda_linear_sparse24;
+        LinearWeight *sw = linear_prepare(&cuda_linear_sparse24, &G, in.W, in.b, s->out, s->in);
         void *ys = run_layer(s, &in, sw, NULL);
         float *hs = get_act(ys, n);
         char what[160];
@@ -215,8 +213,7 @@ static void check_shape(const Shape *s, int do_bench) {
                (long long)n, e, (long long)bad);
         if (layout == 0) {
             // A second layer of the shape takes the searched algorithm without a search.
-            LinearWeight *sw2 = cuda_linear_sparse24.prepare(&G, in.W, in.b, s->out, s->in);
-            sw2->format = &cuda_linear_sparse24;
+            LinearWeight *sw2 = linear_prepare(&cuda_linear_sparse24, &G, in.W, in.b, s->out, s->in);
             void *ys2 = run_layer(s, &in, sw2, NULL);
             float *hs2 = get_act(ys2, n);
             int64_t differ = 0;
@@ -251,8 +248,7 @@ static void gelu_probe(void) {
     double our_erf = 0, our_tanh = 0;
     int count = 0;
     cuda_sparse24_set_options(0);
-    LinearWeight *sw = cuda_linear_sparse24.prepare(&G, in.W, in.b, s.out, s.in);
-    sw->format = &cuda_linear_sparse24;
+    LinearWeight *sw = linear_prepare(&cuda_linear_sparse24, &G, in.W, in.b, s.out, s.in);
     void *d = run_layer(&s, &in, sw, NULL);
     float *y = get_act(d, n);
     G.ops->mem_free(&G, d);
@@ -304,17 +300,17 @@ static void expect_death(const char *what, const char *want, void (*fn)(void)) {
 }
 static void prepare_unpruned(void) {
     float *W = rnd_bf16(64 * 64, -1, 1);
-    cuda_linear_sparse24.prepare(&G, W, NULL, 64, 64);
+    linear_prepare(&cuda_linear_sparse24, &G, W, NULL, 64, 64);
 }
 static void prepare_odd_width(void) {
     float W[24 * 8] = {0};
-    cuda_linear_sparse24.prepare(&G, W, NULL, 24, 8);
+    linear_prepare(&cuda_linear_sparse24, &G, W, NULL, 24, 8);
 }
 static void prepare_fp32(void) {
     Exec x;
     exec_init(&x, cuda_ops_fp32(), NULL);
     float W[16 * 16] = {0};
-    cuda_linear_sparse24.prepare(&x, W, NULL, 16, 16);
+    linear_prepare(&cuda_linear_sparse24, &x, W, NULL, 16, 16);
 }
 
 // ---- main ------------------------------------------------------------------------------------------

@@ -60,9 +60,8 @@ static LinearWeight *linear_raw(Sam *m, LayerRole role, const char *name, const 
         if (prune24(pruned, out, in, err, sizeof err) != 0) die("%s: %s", name, err);
         W = pruned;
     }
-    LinearWeight *lw = f->prepare(m->x, W, b, out, in);
+    LinearWeight *lw = linear_prepare(f, m->x, W, b, out, in);
     free(pruned);
-    lw->format = f;
     if (m->n_linears == m->cap_linears) {
         m->cap_linears = m->cap_linears ? 2 * m->cap_linears : 256;
         m->linears = xrealloc(m->linears, (size_t)m->cap_linears * sizeof *m->linears);
