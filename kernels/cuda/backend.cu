@@ -62,6 +62,9 @@ extern "C" CudaBackend *cuda_backend_open(const char *stage_name) {
 extern "C" void cuda_backend_close(CudaBackend *b) {
     if (!b) return;
     cuda_set_lane_b(b, 0);
+    // The cuDNN handle goes first: it may still be set to a lane's stream.
+    cudaCheck(cudaDeviceSynchronize());
+    if (b->sdpa_release) b->sdpa_release(b);
     for (int i = 1; i < b->n_lanes; i++) {
         CudaLane *l = &b->lanes[i];
         cudaCheck(cudaStreamSynchronize(l->stream));
@@ -72,8 +75,6 @@ extern "C" void cuda_backend_close(CudaBackend *b) {
         cudaCheck(cudaStreamDestroy(l->stream));
     }
     if (b->n_lanes > 1) cudaCheck(cudaEventDestroy(b->fork_event));
-    cudaCheck(cudaStreamSynchronize(b->stream));
-    if (b->sdpa_release) b->sdpa_release(b);
     if (b->ws) cuda_dev_free(b, b->ws);
     cuda_dev_free(b, b->cublas_ws);
     cublasCheck(cublasDestroy(b->cublas));
@@ -121,6 +122,16 @@ static void nvml_driver_version(char *out, size_t len) {
     dlclose(h);
 }
 
+// src as the inside of a JSON string: '"' and '\\' escaped, control characters as spaces.
+static void json_str(char *dst, size_t len, const char *src) {
+    size_t o = 0;
+    for (const char *s = src; *s && o + 2 < len; s++) {
+        if (*s == '"' || *s == '\\') dst[o++] = '\\';
+        dst[o++] = (unsigned char)*s < 0x20 ? ' ' : *s;
+    }
+    dst[o] = 0;
+}
+
 // The cuDNN this process loaded, if any: the executables whose choices call cuDNN (sam-sdpa)
 // link it, the others do not, so the symbol is looked up in what is loaded rather than linked.
 // `"cudnn":"9.19.0","cudnn_library":"<path>"` with a leading comma, or "" when none is loaded.
@@ -131,14 +142,7 @@ static void cudnn_loaded(char *out, size_t len) {
     size_t v = ((size_t (*)(void))sym)();
     Dl_info info;
     char path[512] = "unknown";
-    if (dladdr(sym, &info) && info.dli_fname) {
-        size_t o = 0;
-        for (const char *s = info.dli_fname; *s && o + 2 < sizeof path; s++) {
-            if (*s == '"' || *s == '\\') path[o++] = '\\';
-            path[o++] = (unsigned char)*s < 0x20 ? ' ' : *s;
-        }
-        path[o] = 0;
-    }
+    if (dladdr(sym, &info) && info.dli_fname) json_str(path, sizeof path, info.dli_fname);
     snprintf(out, len, ",\"cudnn\":\"%zu.%zu.%zu\",\"cudnn_library\":\"%s\"", v / 10000,
              v / 100 % 100, v % 100, path);
 }
@@ -152,12 +156,7 @@ extern "C" void cuda_backend_describe(CudaBackend *b, char *buf, size_t len) {
     cudaCheck(cudaDeviceGetAttribute(&bus, cudaDevAttrGlobalMemoryBusWidth, b->device));
     cublasCheck(cublasGetVersion(b->cublas, &cublas_ver));
     char name[256], drv[96];
-    size_t o = 0;
-    for (const char *s = b->prop.name; *s && o + 2 < sizeof name; s++) {
-        if (*s == '"' || *s == '\\') name[o++] = '\\';
-        name[o++] = (unsigned char)*s < 0x20 ? ' ' : *s;
-    }
-    name[o] = 0;
+    json_str(name, sizeof name, b->prop.name);
     nvml_driver_version(drv, sizeof drv);
     char cudnn[640];
     cudnn_loaded(cudnn, sizeof cudnn);
@@ -226,7 +225,7 @@ extern "C" void cuda_launch_check(Exec *x, const char *kernel, const char *file,
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) cuda_check_impl(e, kernel, file, line);
     CudaBackend *b = cuda_backend(x);
-    if (!b->capturing) b->host_launches++, b->kernels++;
+    cuda_count_launch(b);
     if (b->sync_each_launch && !b->capturing) cuda_check_impl(cudaStreamSynchronize(b->stream), kernel, file, line);
 }
 
@@ -374,7 +373,6 @@ extern "C" void cuda_lanes_open(Exec *x, int n) {
         cublasCheck(cublasSetWorkspace(l->cublas, l->cublas_ws, b->cublas_ws_bytes));
         cublasCheck(cublasSetMathMode(l->cublas, CUBLAS_DEFAULT_MATH));
     }
-    cudaCheck(cudaEventCreateWithFlags(&b->lanes[0].done, cudaEventDisableTiming));
     b->n_lanes = n;
 }
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 extern "C" {
 #include "common/check.h"
@@ -140,6 +141,19 @@ static inline void cuda_count_copy(CudaBackend *b) {
     if (!b->capturing) b->host_launches++;
 }
 #define LAUNCH_CHECK(x, kernel) cuda_launch_check((x), (kernel), __FILE__, __LINE__)
+
+// v rounded up to a multiple of a.
+static inline size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+// The host's monotonic clock in seconds (plan build and search times).
+static inline double host_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+// A shared-memory pointer as the 32-bit address PTX's shared-space operands take.
+static __device__ __forceinline__ uint32_t smem_u32(const void *p) {
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
 
 // Blocks for a grid-stride loop over n items: enough to fill the GPU, capped.
 static inline unsigned grid_for(int64_t n, int threads) {

@@ -131,7 +131,7 @@ extern const LinearFormat cuda_linear_sparse24;
 // needed) and describes it in buf, or says why not (returns -1);
 int cuda_sparse24_library(char *buf, size_t len);
 // the descriptor layout (0: A row-major, B transposed, as PyTorch's; 1: every operand
-// column-major) and a probe of cuSPARSELt's own GELU epilogue, while no sparse weight lives;
+// column-major), while no sparse weight lives;
 void cuda_sparse24_set_options(int layout);
 // the algorithms the searches chose so far, one line each; returns their count.
 int cuda_sparse24_configs(char *buf, size_t len);

@@ -63,9 +63,6 @@ typedef struct {
 // device helpers: cp.async, ldmatrix, mma.sync, exp2
 // =============================================================================================
 
-static __device__ __forceinline__ unsigned smem_u32(const void *p) {
-    return (unsigned)__cvta_generic_to_shared(p);
-}
 // 16 bytes global -> shared; src_bytes 0 zero-fills (rows past the sequence).
 static __device__ __forceinline__ void cp_async16(void *dst, const void *src, int src_bytes) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src),
@@ -519,8 +516,8 @@ static void flash_smem_limit(Exec *x, int ci, size_t smem) {
     }
 }
 
+// ci: a config that serves p (flash_check done by the caller).
 static void flash_launch(Exec *x, const AttnParams *p, int ci) {
-    flash_check(x, p);
     if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0) return;
     const FlashConfig *f = &flash_configs[ci];
     if (!config_serves(f, p)) die("cuda attention flash_relpos: config %s does not serve this call", f->name);
@@ -573,6 +570,7 @@ extern "C" void cuda_flash_relpos_config_describe(Exec *x, const AttnParams *p, 
 
 extern "C" void cuda_flash_relpos_run_config(Exec *x, const AttnParams *p, int i) {
     if (i < 0 || i >= N_FLASH_CONFIGS) die("cuda attention flash_relpos: no config %d", i);
+    flash_check(x, p);
     flash_launch(x, p, i);
 }
 

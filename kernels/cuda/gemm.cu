@@ -144,8 +144,7 @@ extern "C" void cuda_gemm(Exec *x, int a_trans, int b_trans, int m, int n, int k
                                                    batch, CUBLAS_COMPUTE_32F,
                                                    CUBLAS_GEMM_DEFAULT));
     }
-    cuda_count_launch(bk);
-    if (bk->sync_each_launch) LAUNCH_CHECK(x, "cublas gemm");
+    LAUNCH_CHECK(x, "cublas gemm");  // counts the call once; waits in sync-each-launch mode
 }
 
 extern "C" void cuda_gemm_ptrs(Exec *x, int a_trans, int b_trans, int m, int n, int k,
@@ -165,8 +164,7 @@ extern "C" void cuda_gemm_ptrs(Exec *x, int a_trans, int b_trans, int m, int n, 
                                         c_bf16 ? CUDA_R_16BF : CUDA_R_32F, g.ldc, batch,
                                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     }
-    cuda_count_launch(bk);
-    if (bk->sync_each_launch) LAUNCH_CHECK(x, "cublas gemm (pointer arrays)");
+    LAUNCH_CHECK(x, "cublas gemm (pointer arrays)");  // counts the call once; waits in sync-each-launch mode
 }
 
 extern "C" LinearWeight *cuda_linear_prepare(Exec *x, const float *W, const float *b, int out,
@@ -310,8 +308,7 @@ static void lt_linear(Exec *x, void *y, const void *in, const void *W, const voi
     float alpha = 1.0f, beta = beta_one ? 1.0f : 0.0f;
     cublasCheck(cublasLtMatmul(bk->lt, p->op, &alpha, W, p->a, in, p->b, &beta, y, p->c, y, p->c,
                                &p->algo, bk->cublas_ws, bk->cublas_ws_bytes, cuda_stream(x)));
-    cuda_count_launch(bk);
-    if (bk->sync_each_launch) LAUNCH_CHECK(x, "cublasLt linear");
+    LAUNCH_CHECK(x, "cublasLt linear");  // counts the call once; waits in sync-each-launch mode
 }
 
 // y = act(y + bias) + res over (rows, out), in place (cuda_common.cuh): the epilogue of every

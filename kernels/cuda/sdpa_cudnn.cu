@@ -301,12 +301,6 @@ static cudnnBackendDescriptor_t matmul(SdpaPlan *p, cudnnBackendDescriptor_t a,
     return op;
 }
 
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
 // A refusal by cuDNN of a graph or of every engine configuration: the shape and cuDNN's message.
 __attribute__((noreturn)) static void refuse(const SdpaPlan *k, const char *what, cudnnStatus_t s,
                                              const char *msg) {
@@ -319,7 +313,7 @@ __attribute__((noreturn)) static void refuse(const SdpaPlan *k, const char *what
 
 // Builds the plan of shape k (its key fields set) into k.
 static void build_plan(SdpaState *st, SdpaPlan *k) {
-    double t0 = now_ms();
+    double t0 = host_seconds() * 1e3;
     const int64_t b = k->b, h = k->h, sq = k->sq, skv = k->skv, d = k->d;
     const cudnnDataType_t BF = CUDNN_DATA_BFLOAT16, F32 = CUDNN_DATA_FLOAT;
     int64_t vid = UID_VIRTUAL;
@@ -405,7 +399,7 @@ static void build_plan(SdpaState *st, SdpaPlan *k) {
     if (st->heuristics_only) {  // the deviceless check: what heuristics offer, no plan
         for (int64_t i = 0; i < n_cfg; i++) cudnnCheck(cudnnBackendDestroyDescriptor(cfgs[i]));
         free(cfgs);
-        k->build_ms = now_ms() - t0;
+        k->build_ms = host_seconds() * 1e3 - t0;
         return;
     }
     char first_msg[2048] = "";
@@ -456,10 +450,9 @@ static void build_plan(SdpaState *st, SdpaPlan *k) {
     free(cfgs);
     cudnnCheck(cudnnBackendGetAttribute(k->plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
                                         CUDNN_TYPE_INT64, 1, &cnt, &k->ws_bytes));
-    k->build_ms = now_ms() - t0;
+    k->build_ms = host_seconds() * 1e3 - t0;
 }
 
-static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
 // One execution of plan p on the backend's current stream; bias NULL without rel-pos, ws the
 // plan's workspace (NULL when it needs none). scale is read by value during the call.
@@ -566,8 +559,7 @@ static SdpaChunks sdpa_chunks(const CudaBackend *bk, const AttnParams *p) {
     return sdpa_chunks_cap(bk->attn_ws_cap, p, st && st->bias_f32);
 }
 
-static void plan_key(SdpaPlan *k, const SdpaState *st, const AttnParams *p, int batch,
-                     const SdpaChunks *c) {
+static void plan_key(SdpaPlan *k, const AttnParams *p, int batch, const SdpaChunks *c) {
     memset(k, 0, sizeof *k);
     k->b = batch, k->h = p->heads, k->sq = p->q_len, k->skv = p->k_len, k->d = p->head_dim;
     k->bias = c->rel, k->bias_pitch = c->rel ? c->pitch : 0;
@@ -641,21 +633,28 @@ static void make_bias(Exec *x, const AttnParams *p, const SdpaChunks *c, int s0,
     LAUNCH_CHECK(x, "sdpa rel-pos bias");
 }
 
+// The plans of a full chunk and of the last one (the same plan when the chunks are even),
+// built on first use, and the larger of their cuDNN workspaces.
+static size_t chunk_plans(Exec *x, const AttnParams *p, const SdpaChunks *c, SdpaPlan **full,
+                          SdpaPlan **tail) {
+    CudaBackend *bk = cuda_backend(x);
+    SdpaPlan key;
+    plan_key(&key, p, c->chunk, c);
+    *full = *tail = get_plan(x, bk, &key);
+    if (c->last != c->chunk) {
+        plan_key(&key, p, c->last, c);
+        *tail = get_plan(x, bk, &key);
+    }
+    return (size_t)((*full)->ws_bytes > (*tail)->ws_bytes ? (*full)->ws_bytes : (*tail)->ws_bytes);
+}
+
 static size_t sdpa_workspace_bytes(Exec *x, const AttnParams *p) {
     if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0) return 0;
     sdpa_validate(x, p, 0);
-    CudaBackend *bk = cuda_backend(x);
-    SdpaState *st = sdpa_state(bk);
-    SdpaChunks c = sdpa_chunks(bk, p);
-    SdpaPlan key;
-    plan_key(&key, st, p, c.chunk, &c);
-    int64_t ws = get_plan(x, bk, &key)->ws_bytes;
-    if (c.last != c.chunk) {
-        plan_key(&key, st, p, c.last, &c);
-        int64_t w2 = get_plan(x, bk, &key)->ws_bytes;
-        if (w2 > ws) ws = w2;
-    }
-    return c.bias_bytes + c.rel_bytes + round_up((size_t)ws, 256);
+    SdpaChunks c = sdpa_chunks(cuda_backend(x), p);
+    SdpaPlan *full, *tail;
+    size_t ws = chunk_plans(x, p, &c, &full, &tail);
+    return c.bias_bytes + c.rel_bytes + round_up(ws, 256);
 }
 
 static void sdpa_run(Exec *x, const AttnParams *p) {
@@ -664,14 +663,8 @@ static void sdpa_run(Exec *x, const AttnParams *p) {
     CudaBackend *bk = cuda_backend(x);
     SdpaState *st = sdpa_state(bk);
     SdpaChunks c = sdpa_chunks(bk, p);
-    SdpaPlan key;
-    plan_key(&key, st, p, c.chunk, &c);
-    SdpaPlan *full = get_plan(x, bk, &key), *tail = full;
-    if (c.last != c.chunk) {
-        plan_key(&key, st, p, c.last, &c);
-        tail = get_plan(x, bk, &key);
-    }
-    size_t ws = (size_t)(full->ws_bytes > tail->ws_bytes ? full->ws_bytes : tail->ws_bytes);
+    SdpaPlan *full, *tail;
+    size_t ws = chunk_plans(x, p, &c, &full, &tail);
     char *base = (char *)cuda_workspace(x, c.bias_bytes + c.rel_bytes + round_up(ws, 256));
     void *bias = base;
     bf16 *rel = (bf16 *)(base + c.bias_bytes);
@@ -705,7 +698,7 @@ extern "C" int cuda_sdpa_check_deviceless(const char *devprop_json, const AttnPa
     }
     SdpaChunks c = sdpa_chunks_cap(CUDA_ATTN_WORKSPACE_DEFAULT, p, 0);
     SdpaPlan k;
-    plan_key(&k, &st, p, c.chunk, &c);
+    plan_key(&k, p, c.chunk, &c);
     k.n_keep = 0;
     build_plan(&st, &k);
     for (int j = 0; j < k.n_keep; j++) cudnnCheck(cudnnBackendDestroyDescriptor(k.keep[j]));
