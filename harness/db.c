@@ -210,6 +210,16 @@ void db_migrate_from(sqlite3 *db, int from) {
     db_exec(db, sql);
 }
 
+// What every opened database gets: WAL (readers never block the writer, and a killed writer
+// leaves the last committed state), synchronous FULL (a committed experiment survives power
+// loss too, not only a killed process), foreign keys, the schema migrated to this version.
+static void db_setup(sqlite3 *db, const char *path) {
+    set_wal(db, path);
+    db_exec(db, "PRAGMA synchronous = FULL");
+    db_exec(db, "PRAGMA foreign_keys = ON");
+    migrate(db, path);
+}
+
 sqlite3 *db_open(const char *path) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
@@ -222,12 +232,7 @@ sqlite3 *db_open(const char *path) {
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) die("cannot open database %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     SQL_OK(db, sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS));
-    // WAL: readers never block the writer, and a killed writer leaves the last committed state.
-    set_wal(db, path);
-    // FULL: a committed experiment survives power loss too, not only a killed process.
-    db_exec(db, "PRAGMA synchronous = FULL");
-    db_exec(db, "PRAGMA foreign_keys = ON");
-    migrate(db, path);
+    db_setup(db, path);
     return db;
 }
 
@@ -249,10 +254,7 @@ sqlite3 *db_open_existing(const char *path) {
              sqlite3_column_int(st, 1) == 1;
     sqlite3_finalize(st);
     if (!ok) die("%s is not a waterfall results database", path);
-    set_wal(db, path);
-    db_exec(db, "PRAGMA synchronous = FULL");
-    db_exec(db, "PRAGMA foreign_keys = ON");
-    migrate(db, path);
+    db_setup(db, path);
     return db;
 }
 

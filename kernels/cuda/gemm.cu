@@ -362,8 +362,7 @@ extern "C" void cuda_linear(Exec *x, void *y, const void *in, const LinearWeight
             // act(...) + y: y must survive the GEMM that overwrites it.
             size_t bytes = (size_t)rows * out * (bf ? 2 : 4);
             void *saved = cuda_workspace(x, bytes);
-            cudaCheck(cudaMemcpyAsync(saved, y, bytes, cudaMemcpyDeviceToDevice, cuda_stream(x)));
-            cuda_count_copy(cuda_backend(x));
+            cuda_copy_device(x, saved, y, bytes);
             residual = saved;
         }
     }

@@ -393,8 +393,7 @@ extern "C" void cuda_act_to_f32(Exec *x, float *dst, const void *src, int64_t n)
         if ((const void *)dst == src) return;
         uintptr_t d0 = (uintptr_t)dst, s0 = (uintptr_t)src, bytes = (uintptr_t)n * 4;
         if (d0 < s0 + bytes && s0 < d0 + bytes) die("cuda act_to_f32: partially overlapping buffers");
-        cudaCheck(cudaMemcpyAsync(dst, src, (size_t)n * 4, cudaMemcpyDeviceToDevice, s));
-        cuda_count_copy(cuda_backend(x));
+        cuda_copy_device(x, dst, src, (size_t)n * 4);
         return;
     }
     uintptr_t d0 = (uintptr_t)dst, d1 = d0 + (uintptr_t)n * 4, s0 = (uintptr_t)src, s1 = s0 + (uintptr_t)n * 2;

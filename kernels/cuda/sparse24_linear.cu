@@ -430,8 +430,7 @@ extern "C" void cuda_sparse24_run(Exec *x, void *y, const void *in, const Linear
         if (act != ACT_NONE)
             die("cuda linear format sparse24: an activation followed by a residual is not implemented");
         if (residual != y) {
-            cudaCheck(cudaMemcpyAsync(y, residual, (size_t)rows * out * 2, cudaMemcpyDeviceToDevice, s));
-            cuda_count_copy(bk);
+            cuda_copy_device(x, y, residual, (size_t)rows * out * 2);
         }
         beta_one = 1;
     }
@@ -444,13 +443,11 @@ extern "C" void cuda_sparse24_run(Exec *x, void *y, const void *in, const Linear
         char *xs = (char *)C.tail, *ys = xs + (size_t)SP24_ROW_ALIGN * in_f * 2;
         char *yt = (char *)y + (size_t)main_rows * out * 2;
         cudaCheck(cudaMemsetAsync(xs, 0, (size_t)SP24_ROW_ALIGN * in_f * 2, s));
-        cudaCheck(cudaMemcpyAsync(xs, (const char *)in + (size_t)main_rows * in_f * 2, (size_t)tail * in_f * 2,
-                                  cudaMemcpyDeviceToDevice, s));
-        if (beta_one) cudaCheck(cudaMemcpyAsync(ys, yt, (size_t)tail * out * 2, cudaMemcpyDeviceToDevice, s));
+        cuda_count_copy(bk);
+        cuda_copy_device(x, xs, (const char *)in + (size_t)main_rows * in_f * 2, (size_t)tail * in_f * 2);
+        if (beta_one) cuda_copy_device(x, ys, yt, (size_t)tail * out * 2);
         matmul(x, p, sl, xs, ys);
-        cudaCheck(cudaMemcpyAsync(yt, ys, (size_t)tail * out * 2, cudaMemcpyDeviceToDevice, s));
-        cuda_count_copy(bk), cuda_count_copy(bk), cuda_count_copy(bk);
-        if (beta_one) cuda_count_copy(bk);
+        cuda_copy_device(x, yt, ys, (size_t)tail * out * 2);
     }
     if (act != ea) cuda_linear_epilogue(x, y, NULL, NULL, rows, out, act);  // GELU: the dense format's kernel
 }
