@@ -15,6 +15,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "common/check.h"
 
 typedef struct Ops Ops;
 
@@ -153,6 +156,26 @@ typedef struct OpsChoices {
 } OpsChoices;
 
 static inline int impl_serves(unsigned dtypes, DType dt) { return (dtypes >> dt) & 1u; }
+
+// A stage's attention and linear-format choices checked for a backend when the stage opens:
+// each must be that backend's (by its backend field, not by a list of the backend's
+// descriptors: a list would link every implementation, and its libraries, into every stage)
+// and serve the stage's precision. Anything else is refused by name.
+static inline void ops_check_choices(const char *stage_name, const char *backend, const OpsChoices *c) {
+    const AttentionImpl *att[2] = {c->encoder_attention, c->decoder_attention};
+    const char *site[2] = {"attention", "decoder attention"}, *prec = c->precision == DT_BF16 ? "bf16" : "fp32";
+    for (int i = 0; i < 2; i++) {
+        if (strcmp(att[i]->backend, backend) != 0)
+            die("stage %s: %s '%s' is not implemented by the %s backend", stage_name, site[i], att[i]->name, backend);
+        if (!impl_serves(att[i]->dtypes, c->precision))
+            die("stage %s: %s '%s' does not implement precision %s", stage_name, site[i], att[i]->name, prec);
+    }
+    if (strcmp(c->encoder_linear->backend, backend) != 0)
+        die("stage %s: linear format '%s' is not implemented by the %s backend", stage_name,
+            c->encoder_linear->name, backend);
+    if (!impl_serves(c->encoder_linear->dtypes, c->precision))
+        die("stage %s: linear format '%s' does not implement precision %s", stage_name, c->encoder_linear->name, prec);
+}
 
 // A ragged set of per-prompt masks for post-processing (the nested stage's ragged decoding):
 // n prompts, each of its own image's size, packed one after another. Prompt p's c planes of

@@ -111,13 +111,7 @@ const Ops *cpu_open(const char *stage_name, const OpsChoices *c) {
     if (c->precision != DT_F32)
         die("stage %s: precision bf16 is not implemented by the cpu backend (float32 only)", stage_name);
     if (c->fusion) die("stage %s: fusion=on is not implemented by the cpu backend", stage_name);
-    const AttentionImpl *a[2] = {c->encoder_attention, c->decoder_attention};
-    for (int i = 0; i < 2; i++)
-        if (strcmp(a[i]->backend, "cpu") != 0)
-            die("stage %s: attention '%s' is a %s implementation, not a cpu one", stage_name, a[i]->name, a[i]->backend);
-    if (strcmp(c->encoder_linear->backend, "cpu") != 0)
-        die("stage %s: linear format '%s' is a %s implementation, not a cpu one", stage_name,
-            c->encoder_linear->name, c->encoder_linear->backend);
+    ops_check_choices(stage_name, "cpu", c);
     table = CPU_OPS;
     table.choices = *c;
     return &table;

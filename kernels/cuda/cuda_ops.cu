@@ -73,27 +73,8 @@ extern "C" const Ops *cuda_ops_bf16(void) {
     return &t;
 }
 
-// A descriptor of another backend is refused by name rather than called. (By its backend
-// field, not by a list of this backend's descriptors: a list would link every implementation,
-// and its libraries, into every stage.)
-static int is_cuda_attention(const AttentionImpl *a) { return strcmp(a->backend, "cuda") == 0; }
-static int is_cuda_linear(const LinearFormat *f) { return strcmp(f->backend, "cuda") == 0; }
-
 extern "C" const Ops *cuda_stage_open(const char *stage_name, const OpsChoices *c, void **backend) {
-    const AttentionImpl *att[2] = {c->encoder_attention, c->decoder_attention};
-    const char *site[2] = {"attention", "decoder attention"};
-    for (int i = 0; i < 2; i++) {
-        if (!is_cuda_attention(att[i]))
-            die("stage %s: %s '%s' is not implemented by the cuda backend", stage_name, site[i], att[i]->name);
-        if (!impl_serves(att[i]->dtypes, c->precision))
-            die("stage %s: %s '%s' does not implement precision %s", stage_name, site[i], att[i]->name,
-                c->precision == DT_BF16 ? "bf16" : "fp32");
-    }
-    if (!is_cuda_linear(c->encoder_linear))
-        die("stage %s: linear format '%s' is not implemented by the cuda backend", stage_name, c->encoder_linear->name);
-    if (!impl_serves(c->encoder_linear->dtypes, c->precision))
-        die("stage %s: linear format '%s' does not implement precision %s", stage_name,
-            c->encoder_linear->name, c->precision == DT_BF16 ? "bf16" : "fp32");
+    ops_check_choices(stage_name, "cuda", c);
     // A format's library (cuSPARSELt) is loaded first: a missing one is named before the GPU
     // is touched.
     if (c->encoder_linear->open) c->encoder_linear->open(stage_name);
