@@ -2,10 +2,16 @@
 # Runs the test programs and scripts of one suite and prints "N passed, N failed" last.
 #   tests/run.sh cpu   every tests/<area>/ except gpu (make test)
 #   tests/run.sh gpu   tests/gpu/ only (make test-gpu, on a machine with a GPU)
+#   tests/run.sh SUITE NAME...  only the suite's tests named (test_ops, test_gpu_agreement.sh, or
+#                      with their folder: gpu/test_ops), so one suite can be run in parts (on two
+#                      GPUs, or across device calls of limited length); a name the suite lacks
+#                      is an error
+#   tests/run.sh SUITE --list   the suite's test names, one per line
 # A test prints one line per check, "PASS <what>" or "FAIL <what>: <why>"; a test that exits
 # non-zero without a FAIL line counts as one failure. Logs go to build/test-logs/.
 set -u
 suite=${1:-cpu}
+shift || true
 cd "$(dirname "$0")/.."
 B=${BUILD:-build}
 export BUILD=$B
@@ -53,8 +59,30 @@ else
     bins=$(find $B/tests -path $B/tests/gpu -prune -o -type f -name 'test_*' -perm -u+x -print 2>/dev/null | sort)
     scripts=$(ls tests/*/test_*.sh 2>/dev/null | grep -v '^tests/gpu/')
 fi
-for b in $bins; do run_one "${b#$B/tests/}" "$b"; done
-for s in $scripts; do run_one "${s#tests/}" bash "$s"; done
+if [ "${1:-}" = --list ]; then
+    for b in $bins; do echo "${b#$B/tests/}"; done
+    for s in $scripts; do echo "${s#tests/}"; done
+    exit 0
+fi
+# A test is wanted when no names are given, or when one names it (with or without its folder).
+wanted() {
+    [ $# -gt 1 ] || return 0
+    local t=$1 n
+    shift
+    for n in "$@"; do
+        [ "$n" = "$t" ] || [ "$n" = "${t#*/}" ] && return 0
+    done
+    return 1
+}
+all="$(for b in $bins; do echo "${b#$B/tests/}"; done; for s in $scripts; do echo "${s#tests/}"; done)"
+for n in "$@"; do
+    if ! echo "$all" | grep -qx -e "$n" -e "[^/]*/$n"; then
+        echo "tests/run.sh: $suite suite has no test named '$n' (tests/run.sh $suite --list names them)" >&2
+        exit 2
+    fi
+done
+for b in $bins; do wanted "${b#$B/tests/}" "$@" && run_one "${b#$B/tests/}" "$b"; done
+for s in $scripts; do wanted "${s#tests/}" "$@" && run_one "${s#tests/}" bash "$s"; done
 
 echo
 if [ "${#failed_tests[@]}" -gt 0 ]; then echo "failed: ${failed_tests[*]}"; fi

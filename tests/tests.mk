@@ -40,5 +40,6 @@ test: deps $(STAGE_BINS_CPU) $(BUILD)/sam-cpu $(TOOL_BINS) $(HARNESS_BIN) $(CPU_
 # Compiles everything (CUDA included) first, so CI proves the CUDA code builds.
 test: all
 
+# TESTS="test_ops test_gpu_agreement.sh" runs only those (tests/run.sh gpu --list names them all).
 test-gpu: all $(FIXTURES)
-	@bash tests/run.sh gpu
+	@bash tests/run.sh gpu $(TESTS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the lent GPU machine, from the repository root, after `make gpu-bundle` here and a
 # device call that carries .carry. Unpacks the bundle into build/, then runs what is asked:
-#   tests/gpu/device.sh test        make test-gpu's suite (tests/run.sh gpu)
+#   tests/gpu/device.sh test [NAME...]  make test-gpu's suite (tests/run.sh gpu), or the tests named
 #   tests/gpu/device.sh bench ARGS  waterfall run ARGS (results/results.db)
 #   tests/gpu/device.sh profile STAGE MODEL RANGE...
 #                                   ncu's per-kernel summary (device time of every kernel, kernels
@@ -47,7 +47,7 @@ shift || true
 rc=0
 case $what in
 test)
-    bash tests/run.sh gpu 2>&1 | tee build/test-gpu.log
+    bash tests/run.sh gpu "$@" 2>&1 | tee build/test-gpu.log
     rc=${PIPESTATUS[0]}
     [ -n "${OUT:-}" ] && cp build/test-gpu.log "$OUT/" && cp -r build/test-logs/gpu "$OUT/test-logs" 2>/dev/null
     ;;
