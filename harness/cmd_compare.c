@@ -50,7 +50,8 @@ static void usage(FILE *f) {
         "Two runs on different devices (RUN_A and RUN_B given, as a published run beside ours) get\n"
         "a table of img/s, memory and mIoU ratios by stage, model and batch size: never a verdict.\n"
         "Exit status 1 on a regression: an experiment SLOWER, newly flagged by the accuracy gate,\n"
-        "or failed in B but ok in A; 0 otherwise. Never creates the database.\n", BOOTSTRAP_REPS, MIN_BATCHES,
+        "or failed in B but ok in A (not one B never ran: a run closed with run --close); 0\n"
+        "otherwise. Never creates the database.\n", BOOTSTRAP_REPS, MIN_BATCHES,
         CPU_MIN_EFFECT);
 }
 
@@ -213,7 +214,10 @@ int cmd_compare(int argc, char **argv) {
         "SELECT eb.id, (SELECT ea.id FROM experiments ea JOIN runs ra ON ra.id = ea.run_id WHERE %s AND %s"
         " ORDER BY ra.id DESC, ea.seq LIMIT 1) FROM experiments eb JOIN runs rb ON rb.id = eb.run_id"
         " WHERE eb.run_id = ?2 ORDER BY eb.seq", KEY,
-        a ? "ra.id = ?1" : "ra.id < rb.id AND ra.status = 'complete' AND ra.published = 0");
+        a ? "ra.id = ?1"
+          : "ra.id < rb.id AND ra.status = 'complete' AND ra.published = 0"
+            // An experiment a closed run never ran is no baseline: the one before it is.
+            " AND NOT (ea.status = 'failed' AND ea.reason LIKE '" NOT_RUN_PREFIX "%')");
     sqlite3_stmt *pairs = db_prepare(db, sql.s);
     str_free(&sql);
     if (a) db_bind_int(db, pairs, 1, a);
@@ -249,7 +253,7 @@ int cmd_compare(int argc, char **argv) {
         " ea.other_load, eb.other_load, json_extract(eb.device_json, '$.kind'), ea.run_id,"
         " ea.same_index_agreement, eb.same_index_agreement"
         " FROM experiments eb JOIN experiments ea ON ea.id = ?1 WHERE eb.id = ?2");
-    int regressions = 0, compared = 0, counts[4] = {0}, flagged = 0;
+    int regressions = 0, compared = 0, counts[4] = {0}, flagged = 0, not_run = 0;
     Line *lines = NULL;
     int n_lines = 0;
     for (int k = 0; k < np; k++) {
@@ -276,6 +280,14 @@ int cmd_compare(int argc, char **argv) {
         long long run_a = sqlite3_column_int64(st, 20);
         L->wf = waterfall_index(stage);
         int ok_a = !strcmp(db_col_text(st, 5), "ok"), ok_b = !strcmp(db_col_text(st, 6), "ok");
+        // Not run in B (its run was closed after its machine was gone, run --close): missing
+        // data, not a failure of the build, so no regression; said so, with the reason.
+        if (ok_a && !ok_b && !strncmp(db_col_text(st, 16), NOT_RUN_PREFIX, strlen(NOT_RUN_PREFIX))) {
+            not_run++;
+            snprintf(L->line, sizeof L->line, "%-8s %-8s %4d %5lld  not run in B (%.300s)\n", stage, model, bs,
+                     run_a, db_col_text(st, 16) + strlen(NOT_RUN_PREFIX));
+            continue;
+        }
         if (!ok_a || !ok_b) {
             if (ok_a && !ok_b) regressions++;
             snprintf(L->line, sizeof L->line, "%-8s %-8s %4d %5lld  %s%s%s", stage, model, bs, run_a,
@@ -339,9 +351,10 @@ int cmd_compare(int argc, char **argv) {
     free(lines);
     printf("p: w = paired (Wilcoxon signed-rank, same batches in both runs), u = unpaired (Mann-Whitney U)\n");
     if (flagged) report_gate_rule(db, b, stdout);
-    printf("%d compared: %d SAME, %d FASTER, %d SLOWER, %d UNCLEAR; %d new; %d regression%s\n", compared,
-           counts[V_SAME], counts[V_FASTER], counts[V_SLOWER], counts[V_UNCLEAR], np - matched, regressions,
-           regressions == 1 ? "" : "s");
+    printf("%d compared: %d SAME, %d FASTER, %d SLOWER, %d UNCLEAR; %d new; ", compared, counts[V_SAME],
+           counts[V_FASTER], counts[V_SLOWER], counts[V_UNCLEAR], np - matched);
+    if (not_run) printf("%d not run in B; ", not_run);
+    printf("%d regression%s\n", regressions, regressions == 1 ? "" : "s");
     db_close(db);
     return regressions ? 1 : 0;
 }

@@ -409,7 +409,7 @@ void store_experiment_result(sqlite3 *db, long long exp_id, const ExpResult *r, 
 
 int store_close_run(sqlite3 *db, long long run_id, const char *reason) {
     char why[1200];
-    snprintf(why, sizeof why, "not run: %s", reason);
+    snprintf(why, sizeof why, NOT_RUN_PREFIX "%s", reason);
     db_begin(db);
     sqlite3_stmt *st = db_prepare(db, "UPDATE experiments SET status = 'failed', reason = ?1"
                                       " WHERE run_id = ?2 AND status IN ('pending', 'running')");

@@ -33,6 +33,9 @@ int store_experiment_agreement(sqlite3 *db, long long exp_id, double *agreement,
 // Judges the accuracy gate for every ok experiment of the run not yet judged (a reference
 // that finished late), marks the run complete with its end time.
 void store_finish_run(sqlite3 *db, long long run_id);
+// The reason of an experiment a closed run never ran begins with this (compare tells it from a
+// failure: missing data, not a regression).
+#define NOT_RUN_PREFIX "not run: "
 // Records every experiment of the run not yet run (pending, or running when its harness died)
 // as failed with "not run: REASON"; returns how many. For a run that cannot be resumed (its
 // machine is gone): closed by store_finish_run after it, it can be shown, compared, exported.

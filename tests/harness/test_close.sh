@@ -42,3 +42,25 @@ expect "closing again is refused (the run is complete), and said" eq \
     "$? $(grep -c '^waterfall: run 1 is complete: only an incomplete run can be resumed' "$TMP/again")" "1 1"
 expect "show lists the unrun experiments with the reason" grep -q "not run: the device call" <($WF show --db "$DB" 2>&1)
 expect "export --sql includes the closed run" grep -q "INSERT INTO" <($WF export --sql --db "$DB" 2>/dev/null)
+
+# compare and a closed run: what it never ran is missing data, not a regression, and no baseline.
+mv "$TMP/gone" "$FAKES"
+$WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --stages cpu,bf16,lossy --models m1 \
+    --batch-sizes 1,2 --limit 6 --max-passes 1 >"$TMP/run2.log" 2>&1
+$WF compare 2 1 --db "$DB" >"$TMP/cmp21.log" 2>&1
+rc=$?
+expect "compare of a complete run (A) against the closed one (B) exits 0: not run is no regression" eq "$rc" 0
+expect "each experiment the closed run never ran is said so, with its reason" eq \
+    "$(grep -c 'not run in B (the device call ended at its time limit)' "$TMP/cmp21.log")" "$left"
+expect "the summary counts them apart from the regressions" grep -q "; $left not run in B; 0 regressions" "$TMP/cmp21.log"
+expect "none of them reads as REGRESSION" sh -c "! grep -q REGRESSION $TMP/cmp21.log"
+# Run 3 (B) by default against the latest earlier run having each experiment: for those run 1
+# never ran, run 2, for the others run 2 too (the later one); never run 1's "not run" rows.
+$WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --stages cpu,bf16,lossy --models m1 \
+    --batch-sizes 1,2 --limit 6 --max-passes 1 >"$TMP/run3.log" 2>&1
+q "$DB" "update runs set status = 'running' where id = 2"   # run 2 out of the way: run 1 is the baseline
+$WF compare --db "$DB" >"$TMP/cmp3.log" 2>&1
+q "$DB" "update runs set status = 'complete' where id = 2"
+expect "by default, an experiment run 1 never ran has no baseline (new), and the others pair with run 1" eq \
+    "$(grep -c 'new: no earlier complete run has it' "$TMP/cmp3.log") $(grep -cE '^[a-z0-9]+ +m1 +[0-9]+ +1 ' "$TMP/cmp3.log")" \
+    "$left $ok_before"
