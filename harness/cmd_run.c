@@ -204,6 +204,7 @@ static int run_experiments(sqlite3 *db, long long run_id, const Plan *p, const c
     double spent = 0;  // wall seconds of the experiments run by this process
     for (int i = 0; i < n; i++) {
         PendingExp *e = &v[i];
+        double iter_start = mono_now();
         char exe[4096], bs[16], limit[16], warm[16], masks[4400], errlog[4400], minb[16], maxp[16], noise[32];
         plan_stage_path(p, e->stage, exe, sizeof exe);
         snprintf(bs, sizeof bs, "%d", e->batch_size);
@@ -233,9 +234,11 @@ static int run_experiments(sqlite3 *db, long long run_id, const Plan *p, const c
         if (r.device_name) store_run_device(db, run_id, r.device_name, r.device_json);
         store_experiment_result(db, e->id, &r, &o);
         if (tty) fprintf(stderr, "\r\033[K");
-        // The expected duration: the experiments left at the mean wall time of those run so
-        // far (the reference stage runs first, so the first estimate errs long on a GPU).
-        spent += o.wall_s;
+        // The expected duration: the experiments left at the mean time of those run so far,
+        // storing each included (its masks and their agreement with the reference's: on the
+        // H200 a third of a vit_b experiment's time; the reference stage runs first, so the
+        // first estimate errs long on a GPU).
+        spent += mono_now() - iter_start;
         int left = n - i - 1;
         char eta[64] = "", took[32];
         format_duration(o.wall_s, took, sizeof took);
@@ -263,9 +266,11 @@ static int run_experiments(sqlite3 *db, long long run_id, const Plan *p, const c
         }
         if (i == 0) {
             char d[32];
-            format_duration(o.wall_s * n, d, sizeof d);
+            char first[32];
+            format_duration(spent, first, sizeof first);
+            format_duration(spent * n, d, sizeof d);
             fprintf(stderr, "waterfall: expected duration of %s: about %s (%d experiment%s at the first one's %s)\n",
-                    n == total ? "the run" : "the rest of the run", d, n, n == 1 ? "" : "s", took);
+                    n == total ? "the run" : "the rest of the run", d, n, n == 1 ? "" : "s", first);
         }
         exp_result_free(&r);
     }

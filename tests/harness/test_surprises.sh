@@ -37,7 +37,12 @@ expect "an unbuilt stage: exit non-zero" [ $rc -ne 0 ]
 expect "an unbuilt stage: refused by name" grep -q '^waterfall: run: stage "nosuch": .*sam-nosuch is not an executable' "$TMP/err_run"
 $WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --stages cpu --models "x=$TMP/none.pth" >/dev/null 2>"$TMP/err_ck"
 expect "an unreadable checkpoint: refused by name" grep -q "^waterfall: run: model \"x\": cannot read checkpoint $TMP/none.pth" "$TMP/err_ck"
-expect "neither made a database, a folder or a log" [ ! -e "$TMP/new" ]
+$WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --stages cpu --batch-sizes 8,1,8 >/dev/null 2>"$TMP/err_bs"
+expect "a batch size listed twice: refused by name" eq "$? $(cat "$TMP/err_bs")" "1 waterfall: run: batch size 8 is listed twice"
+$WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --stages cpu --models a=synthetic:vit_b,a=synthetic:vit_h \
+    >/dev/null 2>"$TMP/err_lab"
+expect "a model label listed twice: refused by name" grep -q '^waterfall: run: model "a" is listed twice' "$TMP/err_lab"
+expect "none of them made a database, a folder or a log" [ ! -e "$TMP/new" ]
 # A checkpoint file with weights options ("+prune24"): the file is what must be readable, and
 # the options are part of the checkpoint's identity (other weights from the same file).
 echo weights >"$TMP/ck+v1.pth"
