@@ -5,13 +5,16 @@
 #                                appends "=== NAME rc=.. pass=.. fail=.. Ns (at Ns)" and the log's
 #                                last $TAILN (default 60) lines that are not PASS lines to
 #                                $OUT/FILE; the whole log stays in $STEPS_LOGS/NAME.log
-#   left DEADLINE                seconds from now to DEADLINE (seconds after this file was sourced)
+#   left DEADLINE                seconds from now to DEADLINE: seconds after STEPS_T0, the call's
+#                                start (epoch seconds; export STEPS_T0=${STEPS_T0:-$(date +%s)} as the call's
+#                                first command, before the bundle is unpacked: on a cold machine
+#                                that takes 30 s of the call's limit), else when this file was sourced
 #   db_back DB NAME              DB through SQLite's backup API (it is in WAL mode: a copy of its
 #                                main file alone can miss committed pages, or come back malformed
 #                                after a harness was cut at its limit), the masks' RLE dropped,
 #                                xz-compressed to $OUT/NAME
 #   steps_pack NAME              every whole step log, as one tar.xz in $OUT/NAME
-STEPS_T0=$(date +%s)
+STEPS_T0=${STEPS_T0:-$(date +%s)}
 STEPS_LOGS=${STEPS_LOGS:-build/step-logs}
 mkdir -p "$STEPS_LOGS"
 

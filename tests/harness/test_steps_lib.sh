@@ -16,6 +16,12 @@ expect "a step past its limit: rc 124, said" grep -qE "^=== slow rc=124 pass=0 f
 step a.txt late "$(left -100)" true
 expect "no time left: skipped, said" grep -q "^=== late skipped: no time left" "$OUT/a.txt"
 steps_pack logs.tar.xz
+# Deadlines from the call's start (STEPS_T0, set before a cold machine's 30 s unpack), not from
+# when the library was sourced.
+t=$(STEPS_T0=$(( $(date +%s) - 40 )) bash -c '. tests/gpu/steps_lib.sh; left 100')
+expect "left counts from STEPS_T0 when the call set it (40 s ago: 60 of 100 left)" [ "$t" -ge 59 ] && [ "$t" -le 60 ]
+t=$(unset STEPS_T0; bash -c '. tests/gpu/steps_lib.sh; left 100')
+expect "else from when it was sourced" [ "$t" -ge 99 ] && [ "$t" -le 100 ]
 expect "steps_pack: every whole log in one archive" eq "$(tar -tJf "$OUT/logs.tar.xz" | grep -c '\.log$')" 2
 
 # A harness-like WAL database whose writer dies after committing (as at a call's limit).
