@@ -171,7 +171,7 @@ include tests/tests.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
-# ---- the GPU machine (see README "Running on the lent H100") ------------------------------
+# ---- the GPU machine (see README "Running on the lent H200") ------------------------------
 # One compressed bundle of what the GPU machine needs and lacks: stripped executables, test
 # programs, cJSON and the golden fixtures. Carry .carry in the device call; tests/gpu/device.sh
 # unpacks it into build/ there and runs the GPU tests and the benchmarks.

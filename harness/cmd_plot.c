@@ -1,4 +1,5 @@
-// waterfall plot: the chart of one complete run through gnuplot (plots/waterfall.gp), with
+// waterfall plot: the chart of a complete run through gnuplot (plots/waterfall.gp), or of
+// several runs of one device that each hold other models (one family per GPU of a host), with
 // another run's bars beside it (--with: the seed's published A100 figures, say).
 #include <errno.h>
 #include <math.h>
@@ -14,7 +15,7 @@
 #include "util.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: waterfall plot [--run ID] [--with RUN] [--out FILE.svg] [--db FILE] [--script FILE.gp]\n"
+    fprintf(f, "usage: waterfall plot [--run ID]... [--with RUN] [--out FILE.svg] [--db FILE] [--script FILE.gp]\n"
                "Draws the chart of a complete run (default: the latest) with gnuplot: rows img/s,\n"
                "peak memory MiB, mIoU and agreement with the reference stage; one panel per model;\n"
                "one bar per stage in waterfall order, labelled with the choices it changes over the\n"
@@ -22,6 +23,9 @@ static void usage(FILE *f) {
                "by the accuracy gate marked 'flagged', failed ones 'failed'. The mIoU panels say when\n"
                "the weights are synthetic (mIoU against ground truth means nothing then). The title\n"
                "states the gate's rule and what each stage adds.\n"
+               "--run given more than once draws those runs as one chart: runs of one device, each\n"
+               "holding other models (the families of a waterfall run one per GPU); a model in two of\n"
+               "them, or runs of different devices, are refused.\n"
                "--with RUN draws that run's bars beside ours for every stage and model both have (a\n"
                "published run imported from the seed's results.csv, or a run on another device).\n"
                "Default output: results/bar_chart.svg. The script is plots/waterfall.gp (found in the\n"
@@ -112,14 +116,19 @@ static void run_info(sqlite3 *db, long long id, RunInfo *r) {
 
 int cmd_plot(int argc, char **argv) {
     const char *db_path = WF_DEFAULT_DB, *out = "results/bar_chart.svg", *script = NULL;
-    long long run_id = 0, with_id = 0;
+    enum { MAX_RUNS = 8 };
+    long long ours[MAX_RUNS], with_id = 0;
+    int n_ours = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--db") && i + 1 < argc) db_path = argv[++i];
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-        else if (!strcmp(argv[i], "--run") && i + 1 < argc) run_id = parse_run_id(argv[++i]);
+        else if (!strcmp(argv[i], "--run") && i + 1 < argc) {
+            if (n_ours == MAX_RUNS) die("plot: at most %d runs (--run) in one chart", MAX_RUNS);
+            ours[n_ours++] = parse_run_id(argv[++i]);
+        }
         else if (!strcmp(argv[i], "--with") && i + 1 < argc) with_id = parse_run_id(argv[++i]);
         else if (!strcmp(argv[i], "--script") && i + 1 < argc) script = argv[++i];
         else die("plot: unknown option '%s' (see waterfall plot --help)", argv[i]);
@@ -133,50 +142,86 @@ int cmd_plot(int argc, char **argv) {
         script = script_path;
     }
     sqlite3 *db = db_open_existing(db_path);
-    if (!run_id) run_id = report_latest_complete(db, 1);
-    if (!run_id) die("plot: %s holds no complete run", db_path);
-    require_complete(db, run_id, "plotted");
-    if (with_id) {
-        require_complete(db, with_id, "plotted");
-        if (with_id == run_id) die("plot: --with %lld is the run being drawn", with_id);
+    if (!n_ours) {
+        ours[0] = report_latest_complete(db, 1);
+        if (!ours[0]) die("plot: %s holds no complete run", db_path);
+        n_ours = 1;
     }
+    long long run_id = ours[0];  // the title's run, and the one named in messages
     RunInfo me, other = {0};
     run_info(db, run_id, &me);
-    if (with_id) run_info(db, with_id, &other);
+    for (int r = 0; r < n_ours; r++) {
+        require_complete(db, ours[r], "plotted");
+        if (ours[r] == with_id) die("plot: --with %lld is a run being drawn", with_id);
+        for (int k = 0; k < r; k++)
+            if (ours[k] == ours[r]) die("plot: run %lld is named twice", ours[r]);
+        RunInfo ri;
+        run_info(db, ours[r], &ri);
+        // Bars of one chart compare with each other: a second device belongs beside it (--with).
+        if (strcmp(ri.device, me.device) != 0)
+            die("plot: runs %lld and %lld ran on different devices (%s, %s): draw one beside the other with --with",
+                run_id, ours[r], me.device, ri.device);
+    }
+    if (with_id) {
+        require_complete(db, with_id, "plotted");
+        run_info(db, with_id, &other);
+    }
 
     // Axes: models of the run in run order, stages of both runs in waterfall order; series:
     // the run's batch sizes, then the other run's.
     Names models = {0}, stages = {0}, series = {0};
     int *series_bs = NULL;
-    long long runs[2] = {run_id, with_id};
+    // runs[0 .. n_ours - 1]: ours; runs[n_ours]: the run beside them, if any.
+    long long runs[MAX_RUNS + 1];
+    memcpy(runs, ours, sizeof(long long) * (size_t)n_ours);
+    runs[n_ours] = with_id;
+    int n_runs = n_ours + (with_id ? 1 : 0);
     sqlite3_stmt *st = db_prepare(db,
         "SELECT DISTINCT batch_size FROM experiments WHERE run_id = ?1 ORDER BY batch_size");
-    for (int r = 0; r < (with_id ? 2 : 1); r++) {
+    for (int r = 0; r < n_runs; r++) {
+        int beside = r == n_ours;
         SQL_OK(db, sqlite3_reset(st));
         db_bind_int(db, st, 1, runs[r]);
         while (SQL_ROW(db, st)) {
             char label[400];
             int bs = sqlite3_column_int(st, 0);
-            if (r == 0) snprintf(label, sizeof label, "batch %d", bs);
+            if (!beside) snprintf(label, sizeof label, "batch %d", bs);
             else {
                 // "A100-SXM4-40GB published, batch 8": the device without its vendor.
                 const char *dev = strncmp(other.device, "NVIDIA ", 7) == 0 ? other.device + 7 : other.device;
                 snprintf(label, sizeof label, "%.40s %s, batch %d", dev, other.published ? "published" : "run", bs);
             }
+            if (name_find(&series, label) >= 0) continue;  // a batch size of another of our runs
             name_index(&series, label);
             series_bs = xrealloc(series_bs, sizeof(int) * (size_t)series.n);
-            series_bs[series.n - 1] = bs * (r == 0 ? 1 : -1);  // negative: the other run
+            series_bs[series.n - 1] = bs * (beside ? -1 : 1);  // negative: the run beside
         }
     }
     db_finalize(db, st);
+    // Models in run order, each from one of our runs (model_run): a model in two would draw
+    // two runs' bars as one.
+    long long *model_run = NULL;
     st = db_prepare(db, "SELECT stage, model FROM experiments WHERE run_id = ?1 ORDER BY seq");
-    db_bind_int(db, st, 1, run_id);
-    while (SQL_ROW(db, st)) {
-        name_index(&stages, db_col_text(st, 0));
-        name_index(&models, db_col_text(st, 1));
+    for (int r = 0; r < n_ours; r++) {
+        SQL_OK(db, sqlite3_reset(st));
+        db_bind_int(db, st, 1, ours[r]);
+        int before = models.n;
+        while (SQL_ROW(db, st)) {
+            const char *model = db_col_text(st, 1);
+            int m = name_find(&models, model);
+            if (m >= 0 && m < before)
+                die("plot: model %s is in runs %lld and %lld: a chart of several runs takes each model from one",
+                    model, model_run[m], ours[r]);
+            name_index(&stages, db_col_text(st, 0));
+            if (m < 0) {
+                name_index(&models, model);
+                model_run = xrealloc(model_run, sizeof(long long) * (size_t)models.n);
+                model_run[models.n - 1] = ours[r];
+            }
+        }
+        if (models.n == before) die("plot: run %lld has no experiment", ours[r]);
     }
     db_finalize(db, st);
-    if (models.n == 0) die("plot: run %lld has no experiment", run_id);
     int with_rows = 0;
     if (with_id) {
         // The other run's stages of the models drawn (its other models have no panel).
@@ -189,7 +234,7 @@ int cmd_plot(int argc, char **argv) {
             }
         db_finalize(db, st);
         if (!with_rows)
-            fprintf(stderr, "waterfall: plot: run %lld has no experiment of the models of run %lld\n", with_id, run_id);
+            fprintf(stderr, "waterfall: plot: run %lld has no experiment of the models drawn\n", with_id);
     }
     qsort(stages.v, (size_t)stages.n, sizeof(char *), cmp_stage);
 
@@ -205,7 +250,8 @@ int cmd_plot(int argc, char **argv) {
     st = db_prepare(db,
         "SELECT stage, model, batch_size, status, img_s, peak_bytes, miou, agreement, gate = 'flagged'"
         " FROM experiments WHERE run_id = ?1 ORDER BY seq");
-    for (int r = 0; r < (with_id ? 2 : 1); r++) {
+    for (int r = 0; r < n_runs; r++) {
+        int beside = r == n_ours;
         SQL_OK(db, sqlite3_reset(st));
         db_bind_int(db, st, 1, runs[r]);
         while (SQL_ROW(db, st)) {
@@ -213,11 +259,11 @@ int cmd_plot(int argc, char **argv) {
             if (m < 0) continue;
             int bs = sqlite3_column_int(st, 2), sidx = -1;
             for (int k = 0; k < series.n; k++)
-                if (series_bs[k] == (r == 0 ? bs : -bs)) sidx = k;
+                if (series_bs[k] == (beside ? -bs : bs)) sidx = k;
             CHECK(sidx >= 0);
             int ok = strcmp(db_col_text(st, 3), "ok") == 0;
             int flag = sqlite3_column_int(st, 8);
-            flagged += flag && r == 0;
+            flagged += flag && !beside;
             double v[4] = {db_col_real(st, 4), db_col_real(st, 5) / 1048576.0, db_col_real(st, 6), db_col_real(st, 7)};
             fprintf(df, "%d %d %d", m, name_find(&stages, db_col_text(st, 0)), sidx);
             for (int k = 0; k < 4; k++) {
@@ -254,7 +300,7 @@ int cmd_plot(int argc, char **argv) {
                         " FROM experiments WHERE run_id = ?1 AND model = ?2");
     for (int i = 0; i < models.n; i++) {
         SQL_OK(db, sqlite3_reset(st));
-        db_bind_int(db, st, 1, run_id);
+        db_bind_int(db, st, 1, model_run[i]);
         db_bind_text(db, st, 2, models.v[i]);
         CHECK(SQL_ROW(db, st));
         str_addf(&vars, "%s%d", i ? ", " : "", sqlite3_column_int(st, 0));
@@ -264,16 +310,22 @@ int cmd_plot(int argc, char **argv) {
     st = db_prepare(db, "SELECT stage_info FROM experiments WHERE run_id = ?1 AND stage = ?2"
                         " AND stage_info IS NOT NULL LIMIT 1");
     for (int i = 0; i < stages.n; i++) {
-        SQL_OK(db, sqlite3_reset(st));
-        db_bind_int(db, st, 1, run_id);
-        db_bind_text(db, st, 2, stages.v[i]);
         char changes[512] = "";
         Str label;
         str_init(&label);
         str_add(&label, stages.v[i]);
-        if (SQL_ROW(db, st)) {
+        // The stage's description from the first of our runs that has one (the run beside,
+        // published, has none).
+        int found = 0, r = 0;
+        for (; r < n_ours && !found; r++) {
+            SQL_OK(db, sqlite3_reset(st));
+            db_bind_int(db, st, 1, ours[r]);
+            db_bind_text(db, st, 2, stages.v[i]);
+            found = SQL_ROW(db, st);
+        }
+        if (found) {
             const char *info = db_col_text(st, 0);
-            stage_changes(db, run_id, info, changes, sizeof changes);
+            stage_changes(db, ours[r - 1], info, changes, sizeof changes);
             cJSON *j = cJSON_Parse(info);
             const cJSON *after = cJSON_GetObjectItemCaseSensitive(j, "after");
             const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "adds");
@@ -323,6 +375,31 @@ int cmd_plot(int argc, char **argv) {
     int width_chars = (360 * models.n + 80 < 720 ? 720 : 360 * models.n + 80) / 7 - 4;
     str_addf(&title, "SAM waterfall, run %lld (%s) on %s, %s, commit %.8s", run_id, db_col_text(st, 0),
              db_col_text(st, 1), db_col_text(st, 2), db_col_text(st, 3));
+    for (int m = 0, first = 1; n_ours > 1 && m < models.n; m++)
+        if (model_run[m] == run_id) {
+            str_addf(&title, "%s%s", first ? ": " : ", ", models.v[m]);
+            first = 0;
+        }
+    if (n_ours > 1) {
+        // The other runs drawn, each with what makes it another run (its start and commit).
+        sqlite3_stmt *o = db_prepare(db, "SELECT name, started_at, git_commit FROM runs WHERE id = ?1");
+        str_add(&title, "\nwith");
+        for (int r = 1; r < n_ours; r++) {
+            SQL_OK(db, sqlite3_reset(o));
+            db_bind_int(db, o, 1, ours[r]);
+            CHECK(SQL_ROW(db, o));
+            str_addf(&title, "%s run %lld (%s, %s, commit %.8s: ", r > 1 ? ";" : "", ours[r], db_col_text(o, 0),
+                     db_col_text(o, 1), db_col_text(o, 2));
+            int first = 1;
+            for (int m = 0; m < models.n; m++)
+                if (model_run[m] == ours[r]) {
+                    str_addf(&title, "%s%s", first ? "" : ", ", models.v[m]);
+                    first = 0;
+                }
+            str_add(&title, ")");
+        }
+        db_finalize(db, o);
+    }
     if (with_id)
         str_addf(&title, "\nbeside it: run %lld (%s%s) on %s", with_id, other.name,
                  other.published ? ", published figures" : "", other.device);
@@ -372,10 +449,14 @@ int cmd_plot(int argc, char **argv) {
         rmdir(tmpdir);
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die("plot: gnuplot failed (status %d)", status);
-    fprintf(stderr, "waterfall: run %lld%s drawn to %s\n", run_id, with_id ? " and the run beside it" : "", out);
+    fprintf(stderr, "waterfall: run%s", n_ours > 1 ? "s" : "");
+    for (int r = 0; r < n_ours; r++) fprintf(stderr, "%s%lld", r == 0 ? " " : r == n_ours - 1 ? " and " : ", ", ours[r]);
+    if (with_id) fprintf(stderr, ", with run %lld beside %s,", with_id, n_ours > 1 ? "them" : "it");
+    fprintf(stderr, " drawn to %s\n", out);
     str_free(&vars), str_free(&title), str_free(&expr), str_free(&adds);
     names_free(&models), names_free(&stages), names_free(&series);
     free(series_bs);
+    free(model_run);
     free(ymax);
     db_close(db);
     return 0;

@@ -99,3 +99,35 @@ $WF export --csv --db "$DB2" >"$TMP/choices.csv"
 expect "export --csv: same-index agreement and floor columns" eq \
     "$(python3 -c 'import csv,sys; r = [x for x in csv.DictReader(open(sys.argv[1])) if x["technique"] == "lossy"][0]; print(r["agreement"], r["same_index_agreement"], r["agreement_floor"], r["gate"])' "$TMP/choices.csv")" \
     "0.866667 0.843667 0.96 flagged"
+
+# Several runs of one device as one chart (--run repeated): the families of a waterfall run one
+# per GPU of a host, each in a run of its own.
+DB3=$TMP/families.db
+$WF run --db "$DB3" --stage-dir "$FAKES" --coco "$COCO" --stages fp32,bf16 --models vit_b --batch-sizes 1,8 --limit 16 >/dev/null 2>&1
+$WF run --db "$DB3" --stage-dir "$FAKES" --coco "$COCO" --stages fp32,bf16,fused --models vit_h --batch-sizes 8 --limit 16 >/dev/null 2>&1
+$WF plot --db "$DB3" --run 1 --run 2 --out "$TMP/families.svg" 2>"$TMP/err3"
+expect "plot --run 1 --run 2 exits 0 and names both runs" eq "$? $(cat "$TMP/err3")" "0 waterfall: runs 1 and 2 drawn to $TMP/families.svg"
+python3 - "$TMP/families.svg" <<'PY' >"$TMP/py3" 2>&1
+import re, sys
+import xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+texts = ["".join(t.itertext()).strip() for t in root.iter(ns + "text")]
+print("panels", " ".join(sorted({t.split(":")[0] for t in texts if re.fullmatch(r"vit_[bh]: img/s", t)})))
+print("keys", " ".join(t for t in texts if re.fullmatch(r"batch \d+", t)))
+print("with", sum(1 for t in texts if t.startswith("with run 2 (") and t.endswith(": vit_h)")))
+fills = [p.get("fill") for p in root.iter(ns + "polygon") if p.get("fill", "").startswith("rgb")]
+print("bars", len(fills) - 2)
+PY
+expect "one panel per model, each from its run" grep -qx "panels vit_b vit_h" "$TMP/py3"
+expect "one legend key per batch size of either run, once" grep -qx "keys batch 1 batch 8" "$TMP/py3"
+expect "the title names the second run and its model" grep -qx "with 1" "$TMP/py3"
+want=$(q "$DB3" "select 2 * count(*) + count(miou) + count(agreement) from experiments where status = 'ok'")
+expect "every experiment of both runs drawn ($want bars)" grep -qx "bars $want" "$TMP/py3"
+$WF run --db "$DB3" --stage-dir "$FAKES" --coco "$COCO" --stages fp32 --models vit_b --batch-sizes 8 --limit 16 >/dev/null 2>&1
+$WF plot --db "$DB3" --run 1 --run 3 --out "$TMP/x.svg" 2>"$TMP/err4"
+expect "a model in two of the runs: refused by name, no chart" eq "$? $(cat "$TMP/err4") $([ -e "$TMP/x.svg" ] && echo drawn)" \
+    "1 waterfall: plot: model vit_b is in runs 1 and 3: a chart of several runs takes each model from one "
+FAKE_DEVICE="Fake Device 2" $WF run --db "$DB3" --stage-dir "$FAKES" --coco "$COCO" --stages fp32 --models vit_l --batch-sizes 8 --limit 16 >/dev/null 2>&1
+$WF plot --db "$DB3" --run 1 --run 4 --out "$TMP/x.svg" 2>"$TMP/err5"
+expect "runs of two devices: refused, pointed to --with" grep -q "^waterfall: plot: runs 1 and 4 ran on different devices (Fake Device 1, Fake Device 2): draw one beside the other with --with" "$TMP/err5"
