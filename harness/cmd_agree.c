@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "agreement.h"
 #include "cmds.h"
 #include "datasets/metrics.h"
 #include "proto.h"
@@ -35,18 +36,6 @@ static void read_file(ExpResult *r, const char *path) {
     if (proto_read_masks(r, path, why, sizeof why) != 0) die("%s", why);
     if (r->n_anns == 0) die("masks file %s holds no annotation", path);
     qsort(r->anns, (size_t)r->n_anns, sizeof(AnnMask), cmp_ann);
-}
-
-// The index of the top mask among the multimask outputs: the one equal to the top mask's RLE
-// (-1 when the line has no outputs or none is).
-static int top_index(const AnnMask *a, const cJSON *all) {
-    int i = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, all) {
-        if (cJSON_IsString(e) && strcmp(e->valuestring, a->rle) == 0) return i;
-        i++;
-    }
-    return -1;
 }
 
 int cmd_agree(int argc, char **argv) {
@@ -78,30 +67,34 @@ int cmd_agree(int argc, char **argv) {
     read_file(&a, files[0]);
     read_file(&b, files[1]);
     if (a.n_anns != b.n_anns) die("agree: %s holds %d annotations, %s %d", files[0], a.n_anns, files[1], b.n_anns);
-    double sum = 0, low = INFINITY, same_sum = 0;
-    long long low_ann = -1, other_index = 0, same_n = 0;
+    AgreePair *pairs = xcalloc((size_t)a.n_anns, sizeof(AgreePair));
     for (int i = 0; i < a.n_anns; i++) {
         const AnnMask *x = &a.anns[i], *y = &b.anns[i];
         if (x->ann_id != y->ann_id) die("agree: annotation %lld of %s is not in %s", x->ann_id, files[0], files[1]);
         if (x->height != y->height || x->width != y->width)
             die("agree: annotation %lld is %dx%d in %s and %dx%d in %s", x->ann_id, x->height, x->width, files[0],
                 y->height, y->width, files[1]);
-        double v = rle_string_agreement(x->rle, y->rle, (uint32_t)x->height, (uint32_t)x->width);
-        if (v < 0) die("agree: annotation %lld: a top mask that does not cover %dx%d", x->ann_id, x->height, x->width);
-        sum += v;
-        if (v < low) low = v, low_ann = x->ann_id;
-        if (!x->masks_json || !y->masks_json) continue;
-        cJSON *mx = cJSON_Parse(x->masks_json), *my = cJSON_Parse(y->masks_json);
-        double si = masks_same_index(mx, my, (uint32_t)x->height, (uint32_t)x->width);
-        if (si < 0) die("agree: annotation %lld: a multimask output that does not cover %dx%d", x->ann_id, x->height, x->width);
-        if (!isnan(si)) {
-            same_sum += si;
-            same_n++;
-            other_index += top_index(x, mx) != top_index(y, my);
-        }
-        cJSON_Delete(mx);
-        cJSON_Delete(my);
+        pairs[i] = (AgreePair){.rle_a = x->rle, .rle_b = y->rle, .masks_a = x->masks_json, .masks_b = y->masks_json,
+                               .h = (uint32_t)x->height, .w = (uint32_t)x->width};
     }
+    agree_pairs(pairs, a.n_anns);
+    double sum = 0, low = INFINITY, same_sum = 0;
+    long long low_ann = -1, other_index = 0, same_n = 0;
+    for (int i = 0; i < a.n_anns; i++) {
+        const AnnMask *x = &a.anns[i];
+        const AgreePair *p = &pairs[i];
+        if (p->top < 0) die("agree: annotation %lld: a top mask that does not cover %dx%d", x->ann_id, x->height, x->width);
+        sum += p->top;
+        if (p->top < low) low = p->top, low_ann = x->ann_id;
+        if (p->same < 0)
+            die("agree: annotation %lld: a multimask output that does not cover %dx%d", x->ann_id, x->height, x->width);
+        if (!isnan(p->same)) {
+            same_sum += p->same;
+            same_n++;
+            other_index += p->other_index;
+        }
+    }
+    free(pairs);
     double mean = sum / a.n_anns;
     printf("%d annotations: top-mask agreement %.5f (lowest %.4f, annotation %lld)", a.n_anns, mean, low, low_ann);
     if (same_n == a.n_anns)

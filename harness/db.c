@@ -214,6 +214,7 @@ void db_migrate_from(sqlite3 *db, int from) {
 // leaves the last committed state), synchronous FULL (a committed experiment survives power
 // loss too, not only a killed process), foreign keys, the schema migrated to this version.
 static void db_setup(sqlite3 *db, const char *path) {
+    db_exec(db, "PRAGMA page_size = 65536");
     set_wal(db, path);
     db_exec(db, "PRAGMA synchronous = FULL");
     db_exec(db, "PRAGMA foreign_keys = ON");

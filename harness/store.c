@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "agreement.h"
 #include "db.h"
 #include "../datasets/metrics.h"
 #include "stats.h"
@@ -101,7 +102,7 @@ typedef struct {
     long long ann_id;
     int h, w;
     char *rle;
-    cJSON *masks;  // every multimask output (array of RLE strings), NULL when not stored
+    char *masks;  // every multimask output (JSON array of RLE strings), NULL when not stored
 } RefMask;
 
 static int cmp_ref(const void *a, const void *b) {
@@ -123,7 +124,7 @@ static RefMask *load_masks(sqlite3 *db, long long exp_id, int *n) {
         }
         const char *m = (const char *)sqlite3_column_text(st, 4);
         v[*n] = (RefMask){sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
-                          sqlite3_column_int(st, 2), xstrdup(db_col_text(st, 3)), m ? cJSON_Parse(m) : NULL};
+                          sqlite3_column_int(st, 2), xstrdup(db_col_text(st, 3)), m ? xstrdup(m) : NULL};
         (*n)++;
     }
     db_finalize(db, st);
@@ -133,14 +134,9 @@ static RefMask *load_masks(sqlite3 *db, long long exp_id, int *n) {
 static void free_masks(RefMask *v, int n) {
     for (int i = 0; i < n; i++) {
         free(v[i].rle);
-        cJSON_Delete(v[i].masks);
+        free(v[i].masks);
     }
     free(v);
-}
-
-// Same-index agreement of one annotation (proto.h masks_same_index).
-static double same_index(const RefMask *a, const RefMask *b) {
-    return masks_same_index(a->masks, b->masks, (uint32_t)a->h, (uint32_t)a->w);
 }
 
 // Judges one ok experiment inside the caller's transaction (design.md section 4): agreement
@@ -220,16 +216,27 @@ static void gate_experiment(sqlite3 *db, long long exp_id) {
     } else {
         int na, nr;
         RefMask *mine = load_masks(db, exp_id, &na), *ref = load_masks(db, ref_id, &nr);
+        // The pairs with the reference's annotation of the same id and size, measured on every
+        // core (agreement.h); summed below in annotation order.
+        AgreePair *pairs = xcalloc((size_t)na + 1, sizeof(AgreePair));
+        int *pair_of = xmalloc(sizeof(int) * ((size_t)na + 1));  // mine[i]'s pair, -1: none, -2: sizes differ
+        int n_pairs = 0;
+        for (int i = 0; i < na; i++) {
+            RefMask *r = bsearch(&mine[i], ref, (size_t)nr, sizeof(RefMask), cmp_ref);
+            pair_of[i] = !r ? -1 : r->h != mine[i].h || r->w != mine[i].w ? -2 : n_pairs;
+            if (pair_of[i] >= 0)
+                pairs[n_pairs++] = (AgreePair){.rle_a = mine[i].rle, .rle_b = r->rle, .masks_a = mine[i].masks,
+                                               .masks_b = r->masks, .h = (uint32_t)r->h, .w = (uint32_t)r->w};
+        }
+        agree_pairs(pairs, n_pairs);
         sqlite3_stmt *up = db_prepare(db,
             "UPDATE annotations SET agreement = ?1, same_index = ?2 WHERE experiment_id = ?3 AND ann_id = ?4");
         double sum = 0, same_sum = 0;
         int matched = 0, bad = 0, same_n = 0;
         for (int i = 0; i < na; i++) {
-            RefMask *r = bsearch(&mine[i], ref, (size_t)nr, sizeof(RefMask), cmp_ref);
-            if (!r) continue;
-            int same_size = r->h == mine[i].h && r->w == mine[i].w;
-            double a = same_size ? rle_string_agreement(mine[i].rle, r->rle, (uint32_t)r->h, (uint32_t)r->w) : -1;
-            double si = same_size ? same_index(&mine[i], r) : -1;
+            if (pair_of[i] == -1) continue;
+            double a = pair_of[i] >= 0 ? pairs[pair_of[i]].top : -1;
+            double si = pair_of[i] >= 0 ? pairs[pair_of[i]].same : -1;
             if (a < 0 || si < 0) {
                 bad++;
                 continue;
@@ -283,6 +290,8 @@ static void gate_experiment(sqlite3 *db, long long exp_id) {
                      agree_floor, GATE_FRACTION * 100, ref_stage, extra);
         }
         str_free(&why);
+        free(pairs);
+        free(pair_of);
         free_masks(mine, na);
         free_masks(ref, nr);
     }

@@ -10,6 +10,7 @@
 
 #include "../../datasets/metrics.h"
 #include "../../datasets/rle.h"
+#include "../../harness/agreement.c"
 #include "../../harness/db.c"
 #include "../../harness/plan.c"
 #include "../../harness/proto.c"
@@ -340,8 +341,83 @@ static void test_plan(void) {
     }
 }
 
+static double pixel_iou(const uint8_t *a, const uint8_t *b, int n) {
+    long long inter = 0, uni = 0;
+    for (int i = 0; i < n; i++) inter += a[i] && b[i], uni += a[i] || b[i];
+    return uni ? (double)inter / uni : 1.0;
+}
+
+// agree_pairs (harness/agreement.h) on every core against pixel IoU: the top masks, the
+// same-index mean of three outputs, which index each top stands at; lines without outputs.
+static void test_agreement(void) {
+    enum { N = 203, K = 3 };
+    int h = 37, w = 53, n = h * w;
+    AgreePair *v = xcalloc(N, sizeof(AgreePair));
+    double *want_top = xmalloc(sizeof(double) * N), *want_same = xmalloc(sizeof(double) * N);
+    int *want_other = xmalloc(sizeof(int) * N);
+    char **strings = xcalloc((size_t)N * 2 * (K + 1), sizeof(char *));
+    uint8_t *m = xmalloc((size_t)2 * K * n);
+    for (int i = 0; i < N; i++) {
+        char *json[2];
+        int top[2];
+        for (int side = 0; side < 2; side++) {
+            Str js;
+            str_init(&js);
+            str_add(&js, "[");
+            for (int k = 0; k < K; k++) {
+                random_mask(m + (size_t)(side * K + k) * n, h, w);
+                Rle r;
+                rle_encode(&r, m + (size_t)(side * K + k) * n, (uint32_t)h, (uint32_t)w);
+                char *str = rle_to_string(&r);
+                rle_free(&r);
+                // As JSON text: the RLE alphabet (48..111) holds the backslash.
+                str_add(&js, k ? ",\"" : "\"");
+                for (const char *c = str; *c; c++) str_add(&js, *c == '\\' ? "\\\\" : (char[2]){*c, 0});
+                str_add(&js, "\"");
+                strings[(i * 2 + side) * (K + 1) + k] = str;
+            }
+            str_add(&js, "]");
+            json[side] = js.s;
+            strings[(i * 2 + side) * (K + 1) + K] = json[side];
+            top[side] = (int)(next_u64() % K);
+        }
+        int with_outputs = i % 7 != 0;
+        v[i] = (AgreePair){.rle_a = strings[(i * 2) * (K + 1) + top[0]], .rle_b = strings[(i * 2 + 1) * (K + 1) + top[1]],
+                           .masks_a = with_outputs ? json[0] : NULL, .masks_b = json[1], .h = (uint32_t)h, .w = (uint32_t)w};
+        want_top[i] = pixel_iou(m + (size_t)top[0] * n, m + (size_t)(K + top[1]) * n, n);
+        double s = 0;
+        for (int k = 0; k < K; k++) s += pixel_iou(m + (size_t)k * n, m + (size_t)(K + k) * n, n);
+        want_same[i] = with_outputs ? s / K : NAN;
+        // The index a top stands at is the first output equal to it (equal masks, equal strings).
+        int first[2];
+        for (int side = 0; side < 2; side++) {
+            first[side] = 0;
+            while (strcmp(strings[(i * 2 + side) * (K + 1) + first[side]], side ? v[i].rle_b : v[i].rle_a)) first[side]++;
+        }
+        want_other[i] = with_outputs && first[0] != first[1];
+    }
+    agree_pairs(v, N);
+    int bad_top = 0, bad_same = 0, bad_other = 0;
+    for (int i = 0; i < N; i++) {
+        bad_top += fabs(v[i].top - want_top[i]) > 1e-12;
+        bad_same += isnan(want_same[i]) ? !isnan(v[i].same) : !(fabs(v[i].same - want_same[i]) <= 1e-12);
+        bad_other += v[i].other_index != want_other[i];
+    }
+    EXPECT(bad_top == 0, "agree_pairs: top-mask agreement equals pixel IoU on %d pairs (%d wrong)", N, bad_top);
+    EXPECT(bad_same == 0, "agree_pairs: same-index agreement equals the pixel mean over %d outputs, NaN where a line "
+           "kept none (%d wrong)", K, bad_same);
+    EXPECT(bad_other == 0, "agree_pairs: a different top index counted where both kept outputs (%d wrong)", bad_other);
+    AgreePair broken = {.rle_a = "0=", .rle_b = "0=", .masks_a = "[\"0=\"]", .masks_b = "[\"0=\"]", .h = 3, .w = 3};
+    agree_pairs(&broken, 1);
+    EXPECT(broken.top < 0 && broken.same < 0, "agree_pairs: masks that do not cover h x w are refused (top %g, same %g)",
+           broken.top, broken.same);
+    for (int i = 0; i < N * 2 * (K + 1); i++) free(strings[i]);
+    free(strings), free(m), free(v), free(want_top), free(want_same), free(want_other);
+}
+
 int main(void) {
     test_rle();
+    test_agreement();
     test_stats();
     test_proto();
     test_migration();
