@@ -1,9 +1,9 @@
 // The accuracy gate's per-annotation agreement (design.md section 4), over the machine's cores.
-// One annotation's masks on synthetic weights are four COCO RLE strings of some 70 KB each
-// (noise-like masks have a run every few pixels): decoding them for the 830 annotations of one
-// experiment took 5 s of the H200 host single-threaded, a third of a vit_b experiment's time
-// in the harness. The annotations are independent; the sums stay with the caller, in order, so
-// a result does not depend on the thread count.
+// One annotation's masks on synthetic weights are four COCO RLE strings of 50-90 KB each
+// (noise-like masks have a run every few pixels), and on the H200 host the harness spent 1-6 s
+// between experiments storing them and computing this, a third of a vit_b run's time. The
+// annotations are independent; the sums stay with the caller, in order, so a result does not
+// depend on the thread count.
 #ifndef WF_AGREEMENT_H
 #define WF_AGREEMENT_H
 

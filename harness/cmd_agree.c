@@ -6,11 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 
 #include "agreement.h"
 #include "cmds.h"
-#include "datasets/metrics.h"
 #include "proto.h"
 #include "util.h"
 

@@ -236,8 +236,8 @@ static int run_experiments(sqlite3 *db, long long run_id, const Plan *p, const c
         if (tty) fprintf(stderr, "\r\033[K");
         // The expected duration: the experiments left at the mean time of those run so far,
         // storing each included (its masks and their agreement with the reference's: on the
-        // H200 a third of a vit_b experiment's time; the reference stage runs first, so the
-        // first estimate errs long on a GPU).
+        // H200 a third of a vit_b run's time; the reference stage runs first, so the first
+        // estimate errs long on a GPU).
         spent += mono_now() - iter_start;
         int left = n - i - 1;
         char eta[64] = "", took[32];

@@ -411,11 +411,8 @@ int plan_resolve(Plan *p, char *err, size_t err_len) {
     if (p->n_stages == 0) FAIL("no stage to run (no GPU stage is built in %s)", plan_stage_dir(p));
     sort_stages(p->stages, p->n_stages);
     // The same experiment twice in one run would be paired twice by compare and drawn twice
-    // (a stage named twice is run once: add_stage, as 'gpu' and 'all' may name it again).
-    for (int i = 0; i < p->n_models; i++)
-        for (int k = 0; k < i; k++)
-            if (!strcmp(p->models[i].label, p->models[k].label))
-                FAIL("model \"%s\" is listed twice (give each model spec its own LABEL=)", p->models[i].label);
+    // (a stage named twice is run once: add_stage, as 'gpu' and 'all' may name it again; a
+    // model label twice is refused below).
     for (int i = 0; i < p->n_batch_sizes; i++)
         for (int k = 0; k < i; k++)
             if (p->batch_sizes[i] == p->batch_sizes[k]) FAIL("batch size %d is listed twice", p->batch_sizes[i]);
@@ -451,10 +448,7 @@ int plan_resolve(Plan *p, char *err, size_t err_len) {
     }
     for (int i = 0; i < p->n_models; i++) {
         const char *spec = p->models[i].spec;
-        size_t flen = spec_file_len(spec);
-        char *file = xmalloc(flen + 1);
-        memcpy(file, spec, flen);
-        file[flen] = 0;
+        char *file = spec_file(spec);
         int unreadable = strncmp(spec, "synthetic:", 10) != 0 && access(file, R_OK) != 0;
         int e = errno;
         free(file);

@@ -526,9 +526,7 @@ void store_checkpoint_hash(sqlite3 *db, const char *spec, char out[72]) {
     // other weights from the same file) hashed with it.
     size_t flen = spec_file_len(spec);
     if (flen < strlen(spec)) {
-        char *file = xmalloc(flen + 1), hex[65];
-        memcpy(file, spec, flen);
-        file[flen] = 0;
+        char *file = spec_file(spec), hex[65];
         store_checkpoint_hash(db, file, out);
         free(file);
         Sha256 c;

@@ -297,6 +297,14 @@ char *read_file_all(const char *path, size_t *len_out) {
     return b.s;
 }
 
+char *spec_file(const char *spec) {
+    size_t n = spec_file_len(spec);
+    char *file = xmalloc(n + 1);
+    memcpy(file, spec, n);
+    file[n] = 0;
+    return file;
+}
+
 size_t spec_file_len(const char *spec) {
     size_t end = strlen(spec);
     for (;;) {

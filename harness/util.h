@@ -77,6 +77,8 @@ int file_exists(const char *path);
 // an option is the text after a '+' made only of letters, digits, '_' and '-', as the stages
 // parse it, so "/data/a+b/sam.pth" stays a path). Returns the length of the file part.
 size_t spec_file_len(const char *spec);
+// That file part as a new string (the caller frees it).
+char *spec_file(const char *spec);
 // Reads a whole file (NUL-terminated). NULL with errno on failure.
 char *read_file_all(const char *path, size_t *len_out);
 

@@ -443,7 +443,7 @@ extern "C" void cuda_sparse24_run(Exec *x, void *y, const void *in, const Linear
         char *xs = (char *)C.tail, *ys = xs + (size_t)SP24_ROW_ALIGN * in_f * 2;
         char *yt = (char *)y + (size_t)main_rows * out * 2;
         cudaCheck(cudaMemsetAsync(xs, 0, (size_t)SP24_ROW_ALIGN * in_f * 2, s));
-        cuda_count_copy(bk);
+        cuda_count_copy(bk);  // the memset (cuda_copy_device counts the copies)
         cuda_copy_device(x, xs, (const char *)in + (size_t)main_rows * in_f * 2, (size_t)tail * in_f * 2);
         if (beta_one) cuda_copy_device(x, ys, yt, (size_t)tail * out * 2);
         matmul(x, p, sl, xs, ys);

@@ -19,8 +19,9 @@ fi
 export BUILD=build
 # cuDNN for sam-sdpa (and the tests that call its attention): the executables' RUNPATH names
 # /usr/local/cuda/lib64, which on this machine may lack cuDNN (design.md section 8). Prefer the
-# 9.19 in PyTorch's environment, else the system's 9.14 (design.md section 8; the H200 runs so far loaded 9.19). cuDNN 9 opens its sub-libraries
-# (libcudnn_graph, libcudnn_engines_*) with dlopen, so the whole folder goes on the path; the
+# 9.19 in PyTorch's environment, else the system's 9.14 (design.md section 8; the H200 runs so
+# far loaded 9.19). cuDNN 9 opens its sub-libraries (libcudnn_graph, libcudnn_engines_*) with
+# dlopen, so the whole folder goes on the path; the
 # describe JSON of a run (eval's hello line, test_sdpa's "NOTE device") names the one loaded.
 for d in /opt/torch/.venv/lib/python3.12/site-packages/nvidia/cudnn/lib /usr/lib/x86_64-linux-gnu; do
     if [ -e "$d/libcudnn.so.9" ]; then

@@ -5,8 +5,9 @@
 # written over Q's buffer, the output staged over them), then synccheck and initcheck.
 # Not named test_*: tests/run.sh does not run it; run it on the GPU machine by hand:
 #   bash tests/gpu/sanitize_flash_relpos.sh        (BUILD=build by default; a few minutes)
-# Each tool runs `test_flash_relpos --small` (racecheck: `--race`, the same without references): graph capture, every compiled tile config on the
-# small windowed and global grids of both head dims, the fixtures' grids. Passes when every
+# Each tool runs `test_flash_relpos --small` (racecheck: `--race`, the same without references):
+# graph capture, every compiled tile config on the small windowed and global grids of both head
+# dims, the fixtures' grids. Passes when every
 # tool reports 0 errors and the test itself passes under it.
 set -u
 B=${BUILD:-build}

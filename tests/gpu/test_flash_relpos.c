@@ -17,9 +17,10 @@
 //                                               tests/gpu/sanitize_flash_relpos.sh)
 //   build/tests/gpu/test_flash_relpos --race    the small shapes, the build's tile choices only, no
 //                                               reference products: every element written, no gap
-//                                               touched, graph replay equal to eager (racecheck: compute-sanitizer's racecheck
-//                                               failed inside cuBLAS's Hopper kernels of the
-//                                               references on the H200, so the run has none)
+//                                               touched, graph replay equal to eager (for
+//                                               racecheck: it failed inside cuBLAS's Hopper
+//                                               kernels of the references on the H200, so the
+//                                               run has none)
 //   build/tests/gpu/test_flash_relpos --bench   timings at batch 8: one global attention of
 //                                               vit_b and vit_h, one windowed attention of each,
 //                                               every serving config and the explicit bf16 path,

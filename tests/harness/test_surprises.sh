@@ -41,7 +41,7 @@ $WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --stages cpu --batch-size
 expect "a batch size listed twice: refused by name" eq "$? $(cat "$TMP/err_bs")" "1 waterfall: run: batch size 8 is listed twice"
 $WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --stages cpu --models a=synthetic:vit_b,a=synthetic:vit_h \
     >/dev/null 2>"$TMP/err_lab"
-expect "a model label listed twice: refused by name" grep -q '^waterfall: run: model "a" is listed twice' "$TMP/err_lab"
+expect "a model label listed twice: refused by name" eq "$? $(cat "$TMP/err_lab")" '1 waterfall: run: model "a" is listed twice'
 expect "none of them made a database, a folder or a log" [ ! -e "$TMP/new" ]
 # A checkpoint file with weights options ("+prune24"): the file is what must be readable, and
 # the options are part of the checkpoint's identity (other weights from the same file).

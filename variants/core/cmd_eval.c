@@ -412,13 +412,9 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
                  median(t.launches, n_timed), median(t.kernels, n_timed), graphs.captures);
     }
     if (n_timed > 0) {
-        double *s = xmalloc(sizeof(double) * (size_t)n_timed);
-        memcpy(s, t.ms, sizeof(double) * (size_t)n_timed);
-        qsort(s, (size_t)n_timed, sizeof(double), cmp_double);
-        med = n_timed % 2 ? s[n_timed / 2] : 0.5 * (s[n_timed / 2 - 1] + s[n_timed / 2]);
-        mn = s[0];
-        mx = s[n_timed - 1];
-        free(s);
+        med = median(t.ms, n_timed);
+        mn = mx = t.ms[0];
+        for (int i = 1; i < n_timed; i++) mn = t.ms[i] < mn ? t.ms[i] : mn, mx = t.ms[i] > mx ? t.ms[i] : mx;
         noise = noise_of(t.ms, n_timed);
     }
     char miou[64];

@@ -10,12 +10,12 @@ int cmd_info(int argc, char **argv, const StageDesc *stage);
 int cmd_predict(int argc, char **argv, const StageDesc *stage);
 int cmd_eval(int argc, char **argv, const StageDesc *stage);
 
-// Opens the stage's backend into x, loads the weights named by spec (a .pth path or
-// "synthetic:<model>[:seed]") and builds the model. Exits with one error line on failure.
-// Returns the seconds spent loading and building.
 // The weights of spec as the stage builds its model: the stage's pruning choice applied (its
 // format needs 2:4 weights) beside the spec's own +prune24. Exits with the source's error.
 void stage_weights_load(const StageDesc *stage, const char *spec, TensorMap *t);
+// Opens the stage's backend into x, loads the weights named by spec (a .pth path or
+// "synthetic:<model>[:seed]") and builds the model. Exits with one error line on failure.
+// Returns the seconds spent loading and building.
 double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m);
 void model_close(const StageDesc *stage, Exec *x, Sam *m);
 
