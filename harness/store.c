@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "agreement.h"
+#include "common/weights_spec.h"
 #include "db.h"
 #include "../datasets/metrics.h"
 #include "stats.h"
@@ -524,7 +525,7 @@ void store_checkpoint_hash(sqlite3 *db, const char *spec, char out[72]) {
     }
     // The file's hash (cached by path, size and mtime), then its weights options ("+prune24":
     // other weights from the same file) hashed with it.
-    size_t flen = spec_file_len(spec);
+    size_t flen = weights_spec_source_len(spec);
     if (flen < strlen(spec)) {
         char *file = spec_file(spec), hex[65];
         store_checkpoint_hash(db, file, out);

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/weights_spec.h"
+
 void wf_die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -298,25 +300,10 @@ char *read_file_all(const char *path, size_t *len_out) {
 }
 
 char *spec_file(const char *spec) {
-    size_t n = spec_file_len(spec);
+    size_t n = weights_spec_source_len(spec);
     char *file = xmalloc(n + 1);
     memcpy(file, spec, n);
     file[n] = 0;
     return file;
 }
 
-size_t spec_file_len(const char *spec) {
-    size_t end = strlen(spec);
-    for (;;) {
-        size_t i = end;
-        while (i > 0 && spec[i - 1] != '+') i--;
-        if (i == 0) return end;
-        int option = i < end;
-        for (size_t k = i; k < end && option; k++) {
-            char c = spec[k];
-            option = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-        }
-        if (!option) return end;
-        end = i - 1;
-    }
-}

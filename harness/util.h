@@ -73,11 +73,8 @@ int capture_cmd(char *const argv[], char *buf, size_t len);
 // mkdir -p. Returns 0 or -1 (errno set).
 int mkdir_p(const char *path);
 int file_exists(const char *path);
-// The file of a checkpoint spec: the spec without its trailing weights options ("+prune24";
-// an option is the text after a '+' made only of letters, digits, '_' and '-', as the stages
-// parse it, so "/data/a+b/sam.pth" stays a path). Returns the length of the file part.
-size_t spec_file_len(const char *spec);
-// That file part as a new string (the caller frees it).
+// The file of a checkpoint spec, without its weights options ("+prune24"; the grammar the stages
+// parse, common/weights_spec.h), as a new string (the caller frees it).
 char *spec_file(const char *spec);
 // Reads a whole file (NUL-terminated). NULL with errno on failure.
 char *read_file_all(const char *path, size_t *len_out);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/check.h"
+#include "common/weights_spec.h"
 #include "torchpickle.h"
 #include "zipread.h"
 
@@ -291,37 +292,20 @@ out:
 
 // ---- the weights spec: SOURCE[+OPTION]... -----------------------------------------------------
 
-static int option_shaped(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 int weights_spec_parse(const char *spec, char *base, size_t base_len, int *prune24, char *err,
                        size_t len) {
     *prune24 = 0;
-    size_t end = strlen(spec);
-    // Options from the last one back; a '+' whose tail is not option-shaped belongs to the source.
-    for (;;) {
-        const char *plus = NULL;
-        for (size_t i = end; i-- > 0;)
-            if (spec[i] == '+') {
-                plus = spec + i;
-                break;
-            }
-        if (!plus) break;
+    size_t end = weights_spec_source_len(spec);
+    // The options after the source, each option-shaped (common/weights_spec.h): no '+' inside.
+    for (const char *plus = spec + end; *plus == '+';) {
         const char *opt = plus + 1;
-        size_t n = (size_t)(spec + end - opt);
-        if (!option_shaped(opt, n)) break;
+        size_t n = strcspn(opt, "+");
         if (n == 7 && strncmp(opt, "prune24", 7) == 0) *prune24 = 1;
         else if (n == 0) return fail(err, len, spec, "empty weights option after '+' (known: +prune24)");
         else
             return fail(err, len, spec, "unknown weights option \"+%.*s\" (known: +prune24)",
                         n > 32 ? 32 : (int)n, opt);
-        end = (size_t)(plus - spec);
+        plus = opt + n;
     }
     if (end == 0) return fail(err, len, spec, "no weights source before the options");
     if (end >= base_len) return fail(err, len, spec, "the weights source is too long");
