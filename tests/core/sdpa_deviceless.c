@@ -1,8 +1,9 @@
 // The sdpa stage's cuDNN graphs checked without a GPU (run by tests/core/test_sdpa_deviceless.sh,
 // which puts the CUDA toolkit's libcuda stub on the library path: cuDNN's engine support checks
 // open libcuda, though nothing here runs on a device). For every attention shape of vit_b and
-// vit_h at batch 8 and of the golden fixtures, the graph sdpa_cudnn.cu builds is given to cuDNN's heuristics (mode A) for an H200 described in cuDNN's
-// device-property JSON (cuDNN >= 9.8); each must be offered at least one engine configuration.
+// vit_h at batch 8 and of the golden fixtures, the graph sdpa_cudnn.cu builds is given to
+// cuDNN's heuristics (mode A) for an H200 described in cuDNN's device-property JSON (cuDNN >=
+// 9.8); each must be offered at least one engine configuration.
 // So CI proves cuDNN accepts the graph, its layout and strides for every shape the model makes,
 // before any GPU run (plan finalisation compiles the kernel with NVRTC and loads it: GPU only).
 #include <math.h>
