@@ -149,7 +149,12 @@ static inline LinearWeight *linear_prepare(const LinearFormat *f, Exec *x, const
 // What a stage chooses of its backend. A backend refuses, by name, a choice it cannot do.
 typedef struct OpsChoices {
     DType precision;                             // activations and weights
-    int fusion;                                  // fused kernels for the composite operations
+    // Fused kernels for the composite operations (the fused stage's choice). Off (fp32, bf16:
+    // the official code's eager order), a linear layer's activation and residual add, a
+    // LayerNorm's activation and the encoder's rel-pos add are each a pass of their own over
+    // memory (variants/core/exec.h, the attention implementations); on, they are folded into
+    // the GEMM epilogue, the LayerNorm and the softmax.
+    int fusion;
     const AttentionImpl *encoder_attention;      // the image encoder's (rel-pos) attention
     const AttentionImpl *decoder_attention;      // the two-way transformer's attention
     const LinearFormat *encoder_linear;          // qkv, proj, lin1, lin2 of every encoder block
@@ -229,6 +234,9 @@ struct Ops {
                       int64_t c_batch_stride, float alpha);
 
     // ---- element-wise and data movement ----------------------------------------------------
+    // y[i] = act(y[i]) for i < n, in place (GELU: exact erf, as nn.GELU; ReLU). The activation
+    // as a pass of its own: what a stage without fusion runs after a linear layer or LayerNorm.
+    void (*activation)(Exec *x, void *y_act, int64_t n, Act act);
     // y[i] = a[i % a_period] + b[i % b_period] for i < n (broadcasting by period). y may alias.
     void (*add)(Exec *x, void *y_act, const void *a_act, const void *b_act, int64_t n,
                 int64_t a_period, int64_t b_period);

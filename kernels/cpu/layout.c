@@ -10,6 +10,11 @@ void cpu_add(Exec *x, void *y_, const void *a_, const void *b_, int64_t n, int64
     for (int64_t i = 0; i < n; i++) y[i] = a[i % ap] + b[i % bp];
 }
 
+void cpu_activation(Exec *x, void *y_, int64_t n, Act act) {
+    float *y = y_;
+    for (int64_t i = 0; i < n; i++) y[i] = cpu_act(y[i], act);
+}
+
 // The per-image block of each prompt, read through the prompt's image index, plus b.
 void cpu_gather_add(Exec *x, void *y_, const void *a_, const int32_t *index, const void *b_,
                     int64_t n, int64_t block, int64_t bp) {

@@ -11,6 +11,8 @@
 //                                           of official's gathered (g, g) tables
 //   3. S += RH[qy - ky + g - 1] + RW[qx - kx + g - 1]; P = softmax(S)   one fused kernel that
 //                                           reads S once and writes P in place (float32 math)
+//                                           where the stage chose fusion; else the add is a
+//                                           pass of its own over S, as in eager PyTorch
 //   4. o = P v                              cuBLAS batched
 // Pairs are numbered outer-major over (outer, inner) = (batch, head) or (head, batch), the
 // longer index inner. A chunk within one outer index has a uniform stride between its pairs
@@ -316,6 +318,39 @@ static const SoftmaxKernel softmax_sub_kernels[1][2][3] = {SM_ROW(sub8, 32)};
 static const SoftmaxKernel softmax_warp_kernels[1][2][3] = {SM_ROW(warp, 32)};
 static const SoftmaxKernel softmax_block_kernels[3][2][3] = {SM_ROW(block, 8), SM_ROW(block, 16), SM_ROW(block, 32)};
 
+// The rel-pos add as a pass of its own (a stage without fusion: the official code's broadcast
+// add `attn + rel_h + rel_w` in eager PyTorch): S += RH[qy - ky + gh - 1] + RW[qx - kx + gw - 1],
+// read and written in the activation type, one block per score row, VEC consecutive keys per
+// thread. The softmax then runs without rel-pos. Indexing as softmax_body's.
+static __device__ __forceinline__ void relpos_add_body(void *S, int k_len, int64_t ld,
+                                                       const void *rh, const void *rw, int rel_ld,
+                                                       int row0, int rows, int gw,
+                                                       FastDiv div_rows, FastDiv div_gw,
+                                                       int gh, const int BF, const int VEC) {
+    int row = blockIdx.x;
+    int r = row0 + row - fdiv(row, div_rows) * rows;
+    int qy = fdiv(r, div_gw), qx = r - qy * gw;
+    int64_t h = (int64_t)row * rel_ld + qy + gh - 1, w = (int64_t)row * rel_ld + qx + gw - 1;
+    int64_t base = (int64_t)row * ld;
+    for (int j0 = threadIdx.x * VEC; j0 < k_len; j0 += blockDim.x * VEC) {
+        int ky = fdiv(j0, div_gw), kx = j0 - ky * gw;
+        float v[4];
+        ldv(S, base + j0, v, BF, VEC);
+#pragma unroll
+        for (int u = 0; u < VEC; u++) {
+            v[u] += ld1(rh, h - ky, BF) + ld1(rw, w - kx, BF);
+            if (++kx == gw) kx = 0, ky++;
+        }
+        stv(S, base + j0, v, BF, VEC);
+    }
+}
+#define RA_ARGS void *S, int k_len, int64_t ld, const void *rh, const void *rw, int rel_ld, int row0, int rows, int gw, FastDiv div_rows, FastDiv div_gw, int gh
+#define RA_PASS S, k_len, ld, rh, rw, rel_ld, row0, rows, gw, div_rows, div_gw, gh
+__global__ void relpos_add_f32_v1(RA_ARGS) { relpos_add_body(RA_PASS, 0, 1); }
+__global__ void relpos_add_f32_v4(RA_ARGS) { relpos_add_body(RA_PASS, 0, 4); }
+__global__ void relpos_add_bf16_v1(RA_ARGS) { relpos_add_body(RA_PASS, 1, 1); }
+__global__ void relpos_add_bf16_v4(RA_ARGS) { relpos_add_body(RA_PASS, 1, 4); }
+
 // Device pointer arrays of a multi-outer chunk, pairs p0 .. p0 + np - 1 (pair p: outer
 // p / n_inner, inner p % n_inner): out[a * np + i] = base[a] + outer[a] o + inner[a] i for the
 // arrays below, in this order (the workspace arrays' bases are shifted so pair p0 is first).
@@ -343,6 +378,19 @@ static void launch_softmax(Exec *x, void *S, int64_t nrows, int k_len, int64_t l
     int vi = 0;
     if (bf && k_len % 8 == 0 && ld % 8 == 0 && aligned16(S)) vi = 2;
     else if (k_len % 4 == 0 && ld % 4 == 0 && (bf ? aligned8(S) : aligned16(S))) vi = 1;
+    if (nrows > 0x7fffffff) die("cuda attention: %lld score rows in one chunk", (long long)nrows);
+    if (rh && !x->ops->choices.fusion) {
+        // Without fusion the rel-pos terms are added by a pass of their own (above).
+        int v4 = vi > 0;
+        int threads = k_len / (v4 ? 4 : 1) >= 256 ? 256 : 64;
+        void (*ra)(RA_ARGS) = bf ? (v4 ? relpos_add_bf16_v4 : relpos_add_bf16_v1)
+                                 : (v4 ? relpos_add_f32_v4 : relpos_add_f32_v1);
+        ra<<<(unsigned)nrows, threads, 0, cuda_stream(x)>>>(S, k_len, ld, rh, rw, rel_ld, row0, rows, gw,
+                                                           fast_div(rows), fast_div(gw), gh);
+        LAUNCH_CHECK(x, "attention rel-pos add");
+        rh = rw = NULL;
+        gh = gw = 1;
+    }
     // A thread per row up to 32 keys (the rel-pos terms of a grid that small come from global
     // memory: no staging on that path), 8 threads up to 256, a warp up to 1024, a block beyond.
     // Measured on the H100, vit_b's windowed attention (196 keys) at batch 8: 0.96 ms with a

@@ -252,6 +252,7 @@ void cuda_linear(Exec *x, void *y, const void *in, const LinearWeight *w, int64_
 // y = act(y + bias) + res over (rows, out), in place; bias and res may be NULL (gemm.cu).
 void cuda_linear_epilogue(Exec *x, void *y, const void *bias, const void *res, int64_t rows, int out,
                           Act act);
+void cuda_activation(Exec *x, void *y, int64_t n, Act act);
 void cuda_matmul_nt(Exec *x, void *c, const void *a, const void *b, int batch, int m, int n,
                     int k, int64_t sa, int64_t sb, int64_t sc, float alpha);
 void cuda_layernorm(Exec *x, void *y, const void *in, const void *g, const void *b,

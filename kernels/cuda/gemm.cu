@@ -338,6 +338,14 @@ extern "C" void cuda_linear_epilogue(Exec *x, void *y, const void *bias, const v
     LAUNCH_CHECK(x, "linear epilogue");
 }
 
+// The activation as a pass of its own (ops.h activation): the kernels of the GELU after the Lt
+// bias epilogue.
+extern "C" void cuda_activation(Exec *x, void *y, int64_t n, Act act) {
+    if (n <= 0 || act == ACT_NONE) return;
+    if (n > 0x7fffffff) die("cuda activation: %lld elements in one call", (long long)n);
+    cuda_linear_epilogue(x, y, NULL, NULL, 1, (int)n, act);
+}
+
 // ref: torch.nn.Linear: y = x W^T + b, then the activation, then the residual add.
 extern "C" void cuda_linear(Exec *x, void *y, const void *in, const LinearWeight *w,
                             int64_t rows, Act act, const void *residual) {

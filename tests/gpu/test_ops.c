@@ -278,7 +278,14 @@ static void test_attention_encoder(int batch, int heads, int g, int hd, int vari
     void *drel = dev_act(rel, n_rel);
     size_t pair_bytes = cuda_attention_pair_bytes(&pc, G.ops->act_dtype == DT_BF16);
     int n_inner = heads >= batch ? heads : batch;
+    // Both fusion choices: off (the table's), the rel-pos add a pass of its own over the scores;
+    // on (the fused stage's), the add inside the softmax.
+    for (int fusion = 0; fusion < 2; fusion++)
     for (int pass = 0; pass < (variants ? 4 : 1); pass++) {
+        Ops table = *G.ops;
+        table.choices.fusion = fusion;
+        Exec E = G;
+        E.ops = &table;
         void *dout = dev_poisoned(act_bytes(no));
         AttnParams pg = p;
         pg.q = dqkv, pg.k = act_at(&G, dqkv, C), pg.v = act_at(&G, dqkv, 2 * C), pg.o = dout;
@@ -286,12 +293,12 @@ static void test_attention_encoder(int batch, int heads, int g, int hd, int vari
         if (pass == 1) cuda_backend_set_attn_workspace(BK, small_ws);
         if (pass == 2) cuda_backend_set_attn_workspace(BK, pair_bytes * (size_t)n_inner * 2 + pair_bytes / 2);
         if (pass == 3) cuda_backend_set_attn_workspace(BK, pair_bytes * (size_t)(n_inner > 1 ? n_inner / 2 : 1) + pair_bytes / 2);
-        G.ops->choices.encoder_attention->run(&G, &pg);
+        table.choices.encoder_attention->run(&E, &pg);
         cuda_backend_set_attn_workspace(BK, CUDA_ATTN_WORKSPACE_DEFAULT);
         float *go = get_act(dout, no);
         char what[200];
-        snprintf(what, sizeof what, "encoder qkv layout, rel-pos %dx%d grid, batch=%d heads=%d hd=%d%s",
-                 g, g, batch, heads, hd,
+        snprintf(what, sizeof what, "encoder qkv layout, rel-pos %dx%d grid, batch=%d heads=%d hd=%d, fusion %s%s",
+                 g, g, batch, heads, hd, fusion ? "on" : "off",
                  pass == 0 ? "" : pass == 1 ? ", small workspace (row blocks)"
                  : pass == 2 ? ", workspace of two outer indices" : ", workspace of half an outer index");
         compare("attention", what, go, co, no, tol_of(2e-5, 2e-2));
@@ -355,6 +362,21 @@ static void test_add(int64_t n, int64_t ap, int64_t bp, int alias) {
     dfree(da), dfree(db);
     if (!alias) dfree(dy);
     free(a), free(b), free(cy), free(gy);
+}
+
+// The activation as a pass of its own (a stage without fusion), in place.
+static void test_activation(int64_t n, Act act) {
+    float *h = rnd(n, -4, 4), *cy = xmalloc((size_t)n * 4);
+    memcpy(cy, h, (size_t)n * 4);
+    CPU.ops->activation(&CPU, cy, n, act);
+    void *dy = dev_act(h, n);
+    G.ops->activation(&G, dy, n, act);
+    float *gy = get_act(dy, n);
+    char what[96];
+    snprintf(what, sizeof what, "n=%lld %s", (long long)n, act == ACT_GELU ? "gelu" : "relu");
+    compare("activation", what, gy, cy, n, tol_of(1e-6, 8e-3));
+    dfree(dy);
+    free(h), free(cy), free(gy);
 }
 
 static void test_copy3d(int64_t batch, int64_t rows, int64_t cols, int64_t dbs, int64_t drs,
@@ -720,6 +742,11 @@ static void run_suite(void) {
     test_add(4096 * 3, 1024, 4096 * 3, 0);          // a broadcast
     test_add(4096 * 3, 4096 * 3, 256, 0);           // + no_mask_embed per token
     test_add(1001, 1001, 7, 0);                     // odd: scalar path
+    test_add(4096 * 3, 4096 * 3, 4096 * 3, 1);      // a residual add in place (16-byte path)
+    test_add(4100, 4100, 4100, 0);                  // no broadcast, not whole 16-byte units
+    test_activation(4096 * 3, ACT_GELU);            // 16-byte path
+    test_activation(1001, ACT_GELU);                // scalar path
+    test_activation(4096 * 3, ACT_RELU);
     test_copy3d(3, 5, 256, 9 * 256, 256, 0, 256);   // output tokens broadcast to every prompt
     test_copy3d(4, 3, 7, 40, 9, 30, 13);            // odd sizes and strides
     test_copy3d(1, 1, 10000, 0, 10000, 0, 10000);   // one contiguous block
@@ -801,6 +828,16 @@ static void run_linear(void *c) {
     G.ops->dense_linear->run(&G, b->y, b->x, b->w, b->rows, b->act, b->res);
 }
 static void run_attn(void *c) { G.ops->choices.encoder_attention->run(&G, &((BenchCtx *)c)->p); }
+// The same attention on a table with the fusion choice on (the rel-pos add inside the softmax).
+static Exec GFUSED;
+static void run_attn_fused(void *c) { GFUSED.ops->choices.encoder_attention->run(&GFUSED, &((BenchCtx *)c)->p); }
+// A residual linear without fusion: the product into a temporary, then the add (exec.h op_linear).
+static void run_linear_unfused(void *c) {
+    BenchCtx *b = c;
+    int64_t n = b->rows * b->w->out_features;
+    G.ops->dense_linear->run(&G, b->g, b->x, b->w, b->rows, ACT_NONE, NULL);
+    G.ops->add(&G, b->y, b->g, b->res, n, n, n);
+}
 static void run_ln(void *c) {
     BenchCtx *b = c;
     G.ops->layernorm(&G, b->y, b->x, b->g, b->b, b->rows, b->dim, 1e-6f, ACT_NONE);
@@ -842,6 +879,49 @@ static void run_lnw(void *p) {
     }
 }
 static void bench_fusion(void) {
+    // What the fusion choice saves per operation, batch 8 (the note of issue 12 cites these):
+    // the residual add in the GEMM (proj and lin2 of every block) and the rel-pos add in the
+    // softmax (every attention), against the passes of their own a stage without fusion runs.
+    Ops fused_table = *G.ops;
+    fused_table.choices.fusion = 1;
+    GFUSED = G;
+    GFUSED.ops = &fused_table;
+    cuda_backend_set_sync_each_launch(BK, 0);
+    for (int c = 768; c <= 1280; c += 512) {
+        int hidden = 4 * c, heads = c == 768 ? 12 : 16, hd = 64 + (c == 1280) * 16;
+        int64_t tokens = (int64_t)8 * 64 * 64, wtokens = (int64_t)8 * 25 * 196;
+        float *hw = rnd((int64_t)hidden * c, -0.05f, 0.05f), *hb = rnd(hidden, -0.1f, 0.1f);
+        float *hx = rnd(wtokens * 3 * c, -1, 1);
+        void *big1 = dev_act(hx, wtokens * 3 * c), *big2 = dev_act(hx, wtokens * 3 * c);
+        void *tmp = G.ops->mem_alloc(&G, act_bytes(tokens * c));
+        void *hid = G.ops->mem_alloc(&G, act_bytes(tokens * hidden));
+        LinearWeight *wl2 = G.ops->dense_linear->prepare(&G, hw, hb, c, hidden);
+        BenchCtx l2 = {.y = big2, .x = hid, .w = wl2, .rows = tokens, .act = ACT_NONE, .res = big2, .g = tmp};
+        double lin2_fused = time_ms(run_linear, &l2, 10), lin2_unfused = time_ms(run_linear_unfused, &l2, 10);
+        float *rel = rnd(2 * 127 * hd, -0.5f, 0.5f);
+        void *drel = dev_act(rel, 2 * 127 * hd);
+        double att[2][2];  // [windowed][fused]
+        for (int wnd = 0; wnd < 2; wnd++) {
+            int g = wnd ? 14 : 64, T = g * g, nb = wnd ? 8 * 25 : 8;
+            BenchCtx a = {.p = {.q = big1, .k = act_at(&G, big1, c), .v = act_at(&G, big1, 2 * c), .o = big2,
+                                .batch = nb, .heads = heads, .q_len = T, .k_len = T, .head_dim = hd,
+                                .q_batch_stride = (int64_t)T * 3 * c, .q_tok_stride = 3 * c, .q_head_stride = hd,
+                                .k_batch_stride = (int64_t)T * 3 * c, .k_tok_stride = 3 * c, .k_head_stride = hd,
+                                .v_batch_stride = (int64_t)T * 3 * c, .v_tok_stride = 3 * c, .v_head_stride = hd,
+                                .o_batch_stride = (int64_t)T * c, .o_tok_stride = c, .o_head_stride = hd,
+                                .scale = 0.125f, .rel_pos = drel, .grid_h = g, .grid_w = g}};
+            att[wnd][0] = time_ms(run_attn, &a, 5);
+            att[wnd][1] = time_ms(run_attn_fused, &a, 5);
+        }
+        printf("NOTE bench %s batch 8, %d channels: lin2 + residual %.3f ms unfused (GEMM, then add), %.3f ms "
+               "fused (saves %.3f ms per residual linear); global attention %.3f ms unfused rel-pos add, "
+               "%.3f ms fused (saves %.3f); windowed %.3f / %.3f ms (saves %.3f)\n",
+               TNAME, c, lin2_unfused, lin2_fused, lin2_unfused - lin2_fused, att[0][0], att[0][1],
+               att[0][0] - att[0][1], att[1][0], att[1][1], att[1][0] - att[1][1]);
+        G.ops->dense_linear->release(&G, wl2);
+        dfree(big1), dfree(big2), dfree(tmp), dfree(hid), dfree(drel);
+        free(hw), free(hb), free(hx), free(rel);
+    }
     for (int c = 768; c <= 1280; c += 512) {
         int64_t ni = (int64_t)8 * 64 * 64 * c, nw = (int64_t)8 * 25 * 196 * c;
         float *h = rnd(ni, -1, 1), *hg = rnd(c, 0.5f, 1.5f);
@@ -855,6 +935,7 @@ static void bench_fusion(void) {
         dfree(l.x), dfree(l.t), dfree(l.out), dfree(l.g), dfree(l.b);
         free(h), free(hg);
     }
+    cuda_backend_set_sync_each_launch(BK, 1);
 }
 
 static void bench(void) {

@@ -26,10 +26,18 @@ static inline void ex_release(Exec *x, size_t mark) { x->arena_top = mark; }
 #define EX_SKIP(x) ((x)->planning || (x)->preparing)
 #define EX_RUN(x, call) do { if (!EX_SKIP(x)) (x)->ops->call; } while (0)
 
+static inline void op_add(Exec *x, void *y, const void *a, const void *b, int64_t n,
+                          int64_t a_period, int64_t b_period) {
+    EX_RUN(x, add(x, y, a, b, n, a_period, b_period));
+}
+static inline void op_activation(Exec *x, void *y, int64_t n, Act act) {
+    EX_RUN(x, activation(x, y, n, act));
+}
+
 // Through the layer's own format (the stage's choice for its role); the planning pass records
 // the scratch the format will need, as op_attention's.
-static inline void op_linear(Exec *x, void *y, const void *in, const LinearWeight *w, int64_t rows,
-                             Act act, const void *residual) {
+static inline void op_linear_format(Exec *x, void *y, const void *in, const LinearWeight *w,
+                                    int64_t rows, Act act, const void *residual) {
     if (x->planning) {
         size_t need = w->format->workspace_bytes ? w->format->workspace_bytes(x, w, rows) : 0;
         exec_need_workspace(x, need);
@@ -38,9 +46,34 @@ static inline void op_linear(Exec *x, void *y, const void *in, const LinearWeigh
     }
     if (!x->preparing) w->format->run(x, y, in, w, rows, act, residual);
 }
+// y = act(in W^T + b) [+ residual]; residual may equal y. With the stage's fusion off, the
+// activation and the residual add are passes of their own after the product and its bias, as
+// the official code's nn.GELU / nn.ReLU and `x = shortcut + x` run in eager PyTorch (the bf16
+// stage); with it on, the format folds them into its epilogue (the fused stage and later).
+// The residual's product goes to an arena temporary first, as eager's does: y is the shortcut.
+static inline void op_linear(Exec *x, void *y, const void *in, const LinearWeight *w, int64_t rows,
+                             Act act, const void *residual) {
+    if (x->ops->choices.fusion || (act == ACT_NONE && residual == NULL)) {
+        op_linear_format(x, y, in, w, rows, act, residual);
+        return;
+    }
+    int64_t n = rows * w->out_features;
+    size_t mark = ex_mark(x);
+    void *t = residual ? ex_act(x, n) : y;  // (rows, out)
+    op_linear_format(x, t, in, w, rows, ACT_NONE, NULL);
+    if (act != ACT_NONE) op_activation(x, t, n, act);
+    if (residual) op_add(x, y, t, residual, n, n, n);
+    ex_release(x, mark);
+}
+// y(rows, dim) = act(LayerNorm(in)); without fusion the activation is a pass of its own.
 static inline void op_layernorm(Exec *x, void *y, const void *in, const void *g, const void *b,
                                 int64_t rows, int dim, float eps, Act act) {
-    EX_RUN(x, layernorm(x, y, in, g, b, rows, dim, eps, act));
+    if (x->ops->choices.fusion || act == ACT_NONE) {
+        EX_RUN(x, layernorm(x, y, in, g, b, rows, dim, eps, act));
+        return;
+    }
+    EX_RUN(x, layernorm(x, y, in, g, b, rows, dim, eps, ACT_NONE));
+    op_activation(x, y, rows * dim, act);
 }
 // Through the stage's attention choice for the call's site; the planning pass records the
 // scratch it will need, so the workspace exists before any run or capture.
@@ -57,10 +90,6 @@ static inline void op_attention(Exec *x, const AttnParams *p) {
 static inline void op_matmul_nt(Exec *x, void *c, const void *a, const void *b, int batch, int m,
                                 int n, int k, int64_t sa, int64_t sb, int64_t sc, float alpha) {
     EX_RUN(x, matmul_nt(x, c, a, b, batch, m, n, k, sa, sb, sc, alpha));
-}
-static inline void op_add(Exec *x, void *y, const void *a, const void *b, int64_t n,
-                          int64_t a_period, int64_t b_period) {
-    EX_RUN(x, add(x, y, a, b, n, a_period, b_period));
 }
 static inline void op_gather_add(Exec *x, void *y, const void *a, const int32_t *index,
                                  const void *b, int64_t n, int64_t block, int64_t b_period) {
