@@ -21,7 +21,9 @@
 //   bf16: one bfloat16 rounding is at most 2^-9 relative (0.2 %). add and embed_prompts round
 //         once: 8e-3; im2col from a float32 image rounds once: 4e-3; linear, matmul_nt,
 //         layernorm, attention round several intermediate results (GEMM output, epilogue,
-//         scores, probabilities): 2e-2; data movement of bfloat16 values is exact (0).
+//         scores, probabilities): 2e-2, and 3e-2 for the attention without fusion (the
+//         scores rounded again after the rel-pos add, as eager PyTorch); activation rounds
+//         once: 8e-3; data movement of bfloat16 values is exact (0).
 //
 // With --bench, it also times the vit_b encoder's operations at batch 8 on both tables
 // (median of repeated runs between CUDA events) and prints NOTE lines.
@@ -301,7 +303,11 @@ static void test_attention_encoder(int batch, int heads, int g, int hd, int vari
                  g, g, batch, heads, hd, fusion ? "on" : "off",
                  pass == 0 ? "" : pass == 1 ? ", small workspace (row blocks)"
                  : pass == 2 ? ", workspace of two outer indices" : ", workspace of half an outer index");
-        compare("attention", what, go, co, no, tol_of(2e-5, 2e-2));
+        // Without fusion the bfloat16 scores are rounded once more, after the rel-pos add (as
+        // eager PyTorch rounds attn + rel_h + rel_w): a score of 8 moves by up to 2^-9 x 8 =
+        // 0.016, its probability by 1.6 %. The H200 measured 0.0235 at the 64 x 64 grid with
+        // head dim 80 (fusion on: under 0.02).
+        compare("attention", what, go, co, no, fusion ? tol_of(2e-5, 2e-2) : tol_of(2e-5, 3e-2));
         dfree(dout);
         free(go);
     }
