@@ -1,6 +1,6 @@
 // The int8 linear format (design.md section 2, stage int8): dynamic symmetric int8 for the image
 // encoder's four linears per block, as torchao's dynamic quantisation, on Hopper tensor cores.
-//   prepare: weights quantised once per output channel (kernels/int8_rules.h), int8 (out, in)
+//   prepare: weights quantised once per output channel (kernels/int8_rules.h) by a kernel, int8 (out, in)
 //            plus float32 scales and a float32 bias on the device.
 //   run:     1. int8_quant_rows: one pass over the bfloat16 activations, one warp per row:
 //               max|x|, scale = max / 127, int8 values, into the operation scratch (reserved by
@@ -169,6 +169,24 @@ __global__ void int8_quant_rows(const bf16 *x, int8_t *q, float *scale, int64_t 
         }
         qr[c] = make_uint2(w[0], w[1]);
     }
+}
+
+// Per-output-channel weight quantisation at load: W (rows, K) float32 -> q (rows, K) int8 and
+// scale (rows), one warp per row, the rules of int8_rules.h (IEEE division: nvcc's default
+// -prec-div=true), so the values equal the CPU reference's bit for bit (test_int8 compares the
+// int32 products exactly). On the GPU because the host loop, one thread, took 2.3 s of int8
+// vit_h's time to first mask on the H200 (630 M weights; 1.5 s for nested).
+__global__ void int8_quant_weight_rows(const float *w, int8_t *q, float *scale, int rows, int K) {
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= rows) return;
+    const float *wr = w + (size_t)row * K;
+    float amax = 0.0f;
+    for (int i = lane; i < K; i += 32) amax = fmaxf(amax, fabsf(wr[i]));
+    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    float s = int8_scale(amax);
+    if (lane == 0) scale[row] = s;
+    for (int i = lane; i < K; i += 32) q[(size_t)row * K + i] = int8_quantize(wr[i], s);
 }
 
 // The GEMM's epilogue operands.
@@ -440,26 +458,19 @@ extern "C" LinearWeight *cuda_int8_prepare(Exec *x, const float *W, const float 
     CudaInt8Linear *cl = (CudaInt8Linear *)xcalloc(1, sizeof *cl);
     lw->out_features = out;
     lw->in_features = in;
-    int8_t *q = (int8_t *)xmalloc((size_t)out * in);
-    float *s = (float *)xmalloc((size_t)out * sizeof(float));
-    for (int o = 0; o < out; o++) {
-        const float *w = W + (size_t)o * in;
-        float amax = 0.0f;
-        for (int i = 0; i < in; i++) amax = fmaxf(amax, fabsf(w[i]));
-        s[o] = int8_scale(amax);
-        for (int i = 0; i < in; i++) q[(size_t)o * in + i] = int8_quantize(w[i], s[o]);
-    }
     cl->Wq = (int8_t *)cuda_mem_alloc(x, (size_t)out * in);
     cl->w_scale = (float *)cuda_mem_alloc(x, (size_t)out * sizeof(float));
-    cuda_copy_to_device(x, cl->Wq, q, (size_t)out * in);
-    cuda_copy_to_device(x, cl->w_scale, s, (size_t)out * sizeof(float));
+    float *w32 = (float *)cuda_mem_alloc(x, (size_t)out * in * sizeof(float));
+    cuda_copy_to_device(x, w32, W, (size_t)out * in * sizeof(float));
+    int8_quant_weight_rows<<<(out + 7) / 8, 256, 0, cuda_stream(x)>>>(w32, cl->Wq, cl->w_scale, out, in);
+    LAUNCH_CHECK(x, "int8 weight quantisation");
+    cuda_sync(x);  // w32 is freed next
+    cuda_mem_free(x, w32);
     if (b) {
         cl->bias = (float *)cuda_mem_alloc(x, (size_t)out * sizeof(float));
         cuda_copy_to_device(x, cl->bias, b, (size_t)out * sizeof(float));
     }
     cl->tmap_w = int8_tmap(cl->Wq, out, in, I8_BN);
-    free(q);
-    free(s);
     lw->impl = cl;
     return lw;
 }

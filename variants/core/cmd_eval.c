@@ -73,7 +73,7 @@ static double process_age_s(void) {
 static void usage(const StageDesc *stage) {
     printf("usage: sam-%s eval --checkpoint C [--coco DIR] [--slice val2017] [--batch-size B]\n"
            "           [--limit N] [--warmup W] [--categories A,B] [--masks-out FILE]\n"
-           "           [--min-batches N] [--max-passes P] [--target-noise X]\n"
+           "           [--min-batches N] [--max-passes P] [--target-noise X] [--eager]\n"
            "The timed COCO evaluation (design.md section 3) run by build/waterfall: one centre-point\n"
            "prompt per annotation, multimask, top-scored mask vs the ground truth. The first batch\n"
            "runs W times (default 3) as warm-up; then every full batch is timed. When a pass over the\n"
@@ -82,7 +82,10 @@ static void usage(const StageDesc *stage) {
            "over the subset follows, at most P passes in all (default 1); accuracy and masks come from\n"
            "the first pass. Prints JSON lines on stdout (harness/PROTOCOL.md) and writes each\n"
            "annotation's masks as compressed COCO RLE to FILE. DIR defaults to the synthetic subset\n"
-           "beside the executable (data/synthetic-coco, made by 'sam-data synth').\n",
+           "beside the executable (data/synthetic-coco, made by 'sam-data synth').\n"
+           "--eager runs a stage that captures graphs without them (its kernels launched one by one,\n"
+           "the summary's graphs_captured 0): what a replay must equal (tests/gpu/test_gpu_graphs.sh).\n"
+           "The harness never passes it: a stage's timings are those of its choices.\n",
            stage->name);
 }
 
@@ -198,6 +201,7 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
     const char *ckpt = NULL, *coco = NULL, *slice = "val2017", *masks_out = NULL, *cats = NULL;
     int batch_size = 1, limit = 0, warmup = 3, min_batches = 1, max_passes = 1;
     double target_noise = -1.0;  // none
+    int eager = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -209,6 +213,7 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
         else if (strcmp(a, "--slice") == 0 && more) slice = argv[++i];
         else if (strcmp(a, "--masks-out") == 0 && more) masks_out = argv[++i];
         else if (strcmp(a, "--categories") == 0 && more) cats = argv[++i];
+        else if (strcmp(a, "--eager") == 0) eager = 1;
         else if (strcmp(a, "--batch-size") == 0 && more) {
             if (parse_int(argv[++i], 1, &batch_size)) die("eval: --batch-size wants an integer >= 1, got '%s'", argv[i]);
         } else if (strcmp(a, "--limit") == 0 && more) {
@@ -270,8 +275,9 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
 
     GraphCache graphs;
     graph_cache_init(&graphs, &x);
+    int use_graphs = stage->choices.graphs && !eager;
     // Lanes serve per-image decoding only (the ragged decoding is one graph on the main lane).
-    if (stage->choices.graphs && stage->choices.decoding == DECODE_PER_IMAGE && x.ops->lanes_open)
+    if (use_graphs && stage->choices.decoding == DECODE_PER_IMAGE && x.ops->lanes_open)
         x.ops->lanes_open(&x, 1 + eval_decode_lanes());
     EvalIO io = {0};
     Samples t = {0};
@@ -314,7 +320,7 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
             // first batches nothing is allocated), missing graphs captured.
             eval_io_load(&x, &io, b, C);
             EvalBatch e = {.m = &m, .b = b, .n_images = b->n_images, .choices = &stage->choices,
-                           .io = &io, .graphs = stage->choices.graphs ? &graphs : NULL};
+                           .io = &io, .graphs = use_graphs ? &graphs : NULL};
             sam_plan(&m, eval_batch, &e);
             if (e.graphs) {
                 x.preparing = 1;
