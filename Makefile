@@ -82,6 +82,19 @@ $(BUILD)/obj/%.o: %.cu | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
+# The commit the binaries are built from (common/build_info.h): the header is rewritten only
+# when the commit or the tree's dirtiness changes, so that and nothing else rebuilds it.
+BUILD_COMMIT := $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) || c=unknown; \
+                  [ "$$c" != unknown ] && [ -n "$$(git status --porcelain 2>/dev/null)" ] && c="$$c+dirty"; echo $$c)
+$(BUILD)/gen/build_commit.h: FORCE | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo '#define SAM_BUILD_COMMIT "$(BUILD_COMMIT)"' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/obj/common/build_info.o: $(BUILD)/gen/build_commit.h
+$(BUILD)/obj/common/build_info.o: CFLAGS += -I$(BUILD)/gen
+FORCE:
+.PHONY: FORCE
+
 $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(CORE_LIB): $(call obj,$(CORE_SRC))

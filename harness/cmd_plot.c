@@ -375,6 +375,9 @@ int cmd_plot(int argc, char **argv) {
     int width_chars = (360 * models.n + 80 < 720 ? 720 : 360 * models.n + 80) / 7 - 4;
     str_addf(&title, "SAM waterfall, run %lld (%s) on %s, %s, commit %.8s", run_id, db_col_text(st, 0),
              db_col_text(st, 1), db_col_text(st, 2), db_col_text(st, 3));
+    char builds[512];
+    run_stage_builds(db, run_id, builds, sizeof builds);
+    if (builds[0]) str_addf(&title, " (stages built from %s)", builds);
     for (int m = 0, first = 1; n_ours > 1 && m < models.n; m++)
         if (model_run[m] == run_id) {
             str_addf(&title, "%s%s", first ? ": " : ", ", models.v[m]);

@@ -29,6 +29,9 @@ void report_stages(sqlite3 *db, long long run_id, FILE *f);
 // same run ("precision=bf16, graphs=on"), or its whole choices when `after` is null or not in
 // the run. Empty when the experiment has no stage_info.
 void stage_changes(sqlite3 *db, long long run_id, const char *stage_info, char *buf, size_t len);
+// The commits the run's stage executables were built from (their stage_info's build),
+// distinct, ", "-separated, into buf; "" when none reported one (runs before stages did).
+void run_stage_builds(sqlite3 *db, long long run_id, char *buf, size_t len);
 // The latest complete run of our own (not an imported published one); with or_published, the
 // latest published run when there is none of our own. 0 if none.
 long long report_latest_complete(sqlite3 *db, int or_published);

@@ -99,6 +99,8 @@ static int on_hello(ExpResult *r, const cJSON *j, const char *line) {
     cJSON_ArrayForEach(c, si_choices) {
         if (!cJSON_IsString(c)) return violation(r, line, "%s", "stage_info choices must be strings");
     }
+    const cJSON *si_build = cJSON_GetObjectItemCaseSensitive(si, "build");
+    if (si_build && !cJSON_IsString(si_build)) return violation(r, line, "%s", "stage_info build must be a string");
     const cJSON *prec = cJSON_GetObjectItemCaseSensitive(si_choices, "precision");
     r->stage_info_json = print_compact(si);
     r->precision = cJSON_IsString(prec) ? xstrdup(prec->valuestring) : NULL;

@@ -107,6 +107,18 @@ static void fmt(char *buf, size_t len, const char *f, double v) {
     else snprintf(buf, len, f, v);
 }
 
+void run_stage_builds(sqlite3 *db, long long run_id, char *buf, size_t len) {
+    sqlite3_stmt *st = db_prepare(db,
+        "SELECT DISTINCT json_extract(stage_info, '$.build') FROM experiments WHERE run_id = ?1"
+        " AND json_valid(stage_info) AND json_type(stage_info, '$.build') = 'text' ORDER BY 1");
+    db_bind_int(db, st, 1, run_id);
+    size_t o = 0;
+    buf[0] = 0;
+    while (SQL_ROW(db, st) && o < len)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "", db_col_text(st, 0));
+    db_finalize(db, st);
+}
+
 static void run_header(sqlite3 *db, long long run_id, FILE *f) {
     sqlite3_stmt *st = db_prepare(db,
         "SELECT name, started_at, ended_at, git_commit, git_dirty, host, device_name,"
@@ -129,6 +141,9 @@ static void run_header(sqlite3 *db, long long run_id, FILE *f) {
     fprintf(f, "  commit %s%s  host %s  device %s\n", shown,
             sqlite3_column_type(st, 4) != SQLITE_NULL && sqlite3_column_int(st, 4) ? " (dirty)" : "",
             db_col_text(st, 5), db_col_text(st, 6)[0] ? db_col_text(st, 6) : "(no stage reported one)");
+    char builds[512];
+    run_stage_builds(db, run_id, builds, sizeof builds);
+    if (builds[0]) fprintf(f, "  stages built from %s\n", builds);
     fprintf(f, "  dataset %s (sha256 %.12s)  reference stage %s\n", db_col_text(st, 8),
             db_col_text(st, 9), db_col_text(st, 7));
     db_finalize(db, st);

@@ -9,9 +9,9 @@ TEST_LIBS := $(HOST_ARCHIVES) $(CPU_LIB) $(COMMON_LIB) $(BLAS_LIBS) $(HOST_LIBS)
 $(BUILD)/tests/gpu/%: tests/gpu/%.c $(CORE_LIB) $(DATA_LIB) $(CUDA_LIB) $(CPU_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(HOST_ARCHIVES) $(CUDA_LIB) $(CPU_LIB) $(COMMON_LIB) $(BLAS_LIBS) $(CUDA_LIBS) $(HOST_LIBS) -lstdc++ -o $@
-$(BUILD)/tests/fault/%: tests/fault/%.c $(CORE_SRC) $(DATA_SRC) $(CPU_SRC) $(COMMON_SRC) | $(BUILD)/.deps
+$(BUILD)/tests/fault/%: tests/fault/%.c $(CORE_SRC) $(DATA_SRC) $(CPU_SRC) $(COMMON_SRC) $(BUILD)/gen/build_commit.h | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -O1 $(SAN_FLAGS) $< $(CORE_SRC) $(DATA_SRC) $(CPU_SRC) $(COMMON_SRC) $(BLAS_LIBS) $(HOST_LIBS) -o $@
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -I$(BUILD)/gen -O1 $(SAN_FLAGS) $< $(CORE_SRC) $(DATA_SRC) $(CPU_SRC) $(COMMON_SRC) $(BLAS_LIBS) $(HOST_LIBS) -o $@
 $(BUILD)/tests/%: tests/%.c $(CORE_LIB) $(DATA_LIB) $(CPU_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(TEST_LIBS) -o $@
@@ -26,9 +26,9 @@ test: $(SDPA_DEVICELESS)
 
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(DATA_SRC) $(COMMON_SRC) | $(BUILD)/.deps
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(DATA_SRC) $(COMMON_SRC) $(BUILD)/gen/build_commit.h | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
-	clang -std=c11 -O1 -g -D_GNU_SOURCE -I. -I$(CUDA_HOME)/include -fsanitize=fuzzer,address,undefined \
+	clang -std=c11 -O1 -g -D_GNU_SOURCE -I. -I$(BUILD)/gen -I$(CUDA_HOME)/include -fsanitize=fuzzer,address,undefined \
 	  $< $(DATA_SRC) $(COMMON_SRC) $(HOST_LIBS) -o $@
 
 CPU_TEST_BINS := $(filter-out $(BUILD)/tests/gpu/%,$(TEST_BINS))

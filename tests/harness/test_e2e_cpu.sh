@@ -58,12 +58,24 @@ expect "masks file: scores of every mask, the top index and its score" grep -q "
 expect "masks file: every multimask output, the top one among them" grep -q "^masks True" "$TMP/py"
 expect "hello: stage_info (cpu after nothing, precision fp32, string choices)" grep -q "^stage_info True" "$TMP/py"
 expect "sam-cpu eval --help" grep -q "^usage: sam-cpu eval" <<<"$("$B/sam-cpu" eval --help)"
+# The commit the executable was built from (common/build_info.h): the checkout's HEAD when the
+# tree is clean (as CI builds it), a commit of this repository in any case.
+build=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["stage_info"].get("build", ""))' "$TMP/proto")
+head=$(git rev-parse --short=12 HEAD 2>/dev/null)
+if [ -n "$head" ] && [ -z "$(git status --porcelain 2>/dev/null)" ]; then
+    expect "hello: stage_info build is the clean checkout's HEAD ($head)" eq "$build" "$head"
+elif [ -n "$head" ]; then
+    expect "hello: stage_info build names a commit of this repository ($build)" git cat-file -e "${build%+dirty}^{commit}"
+else
+    expect "hello: stage_info build outside a checkout is unknown" eq "$build" "unknown"
+fi
 
 # ---- through the harness ----
 $WF run --db "$DB" --coco "$TMP/syn" --models "tiny=$CKPT" --batch-sizes 1,3 --limit 10 --max-passes 3 >"$TMP/out" 2>"$TMP/err"
 expect "waterfall run exits 0" [ $? -eq 0 ]
 expect "both experiments ok" eq "$(q "$DB" "select group_concat(status || ' ' || coalesce(reason, ''), ';') from experiments")" "ok ;ok "
 expect "summary table printed" grep -q "^cpu .*tiny .* 1 ok .*ok: reference" "$TMP/out"
+expect "show: the commit the stages were built from" grep -qxF "  stages built from $build" <<<"$($WF show --db "$DB")"
 python3 - "$DB" "$TMP/syn/annotations/instances_val2017.json" "$CKPT" <<'PY' >"$TMP/rows" 2>&1
 import hashlib, json, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])

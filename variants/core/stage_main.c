@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/build_info.h"
 #include "common/check.h"
 #include "checkpoint.h"
 #include "commands.h"
@@ -35,12 +36,13 @@ void stage_info_json(const StageDesc *stage, char *buf, size_t len) {
     snprintf(buf, len,
              "{\"name\":\"%s\",\"after\":%s,\"adds\":\"%s\",\"choices\":{\"device\":\"%s\","
              "\"precision\":\"%s\",\"graphs\":\"%s\",\"fusion\":\"%s\",\"attention\":\"%s\","
-             "\"decoder_attention\":\"%s\",\"decoding\":\"%s\",\"linear\":\"%s\",\"prune\":\"%s\"}}",
+             "\"decoder_attention\":\"%s\",\"decoding\":\"%s\",\"linear\":\"%s\",\"prune\":\"%s\"},"
+             "\"build\":\"%s\"}",
              stage->name, after, json_escape(stage->adds, adds, sizeof adds), c->device,
              c->ops.precision == DT_BF16 ? "bf16" : "fp32", c->graphs ? "on" : "off",
              c->ops.fusion ? "on" : "off", c->ops.encoder_attention->name,
              c->ops.decoder_attention->name, decoding_names[c->decoding], c->ops.encoder_linear->name,
-             c->prune24 ? "2:4" : "none");
+             c->prune24 ? "2:4" : "none", sam_build_commit());
 }
 
 void stage_weights_load(const StageDesc *stage, const char *spec, TensorMap *t) {
