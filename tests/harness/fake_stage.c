@@ -112,9 +112,13 @@ static void print_stage_info(const char *name) {
     else snprintf(after, sizeof after, "null");
     printf(",\"stage_info\":{\"name\":\"%s\",\"after\":%s,\"adds\":\"%s\",\"choices\":{\"device\":\"%s\","
            "\"precision\":\"%s\",\"graphs\":\"%s\",\"fusion\":\"%s\",\"attention\":\"%s\",\"decoding\":\"%s\","
-           "\"linear\":\"%s\",\"prune\":\"%s\"}}", in->name, after, in->adds, in->device, prec && *prec ? prec : in->precision,
+           "\"linear\":\"%s\",\"prune\":\"%s\"}", in->name, after, in->adds, in->device, prec && *prec ? prec : in->precision,
            in->graphs, in->fusion, in->attention, in->decoding, in->linear,
            strcmp(in->linear, "sparse24") == 0 ? "2:4" : "none");  // as the stages say (sparse prunes)
+    // FAKE_BUILD: the commit the stage says it was built from (none without it, as older stages)
+    const char *build = getenv("FAKE_BUILD");
+    if (build) printf(",\"build\":\"%s\"", build);
+    printf("}");
 }
 
 // Relative sample standard deviation.

@@ -90,3 +90,14 @@ $WF frobnicate >/dev/null 2>&1
 expect "an unknown command exits 2" [ $? -eq 2 ]
 $WF run --db "$DB" --stage-dir "$FAKES" --coco "$COCO" --stages nosuch >/dev/null 2>"$TMP/err2"
 expect "an unbuilt stage is refused by name" grep -q 'stage "nosuch": .*sam-nosuch is not an executable' "$TMP/err2"
+
+# A stage built from another commit than the waterfall (stage_info.build): said once per stage
+# on stderr, and show lists every build of the run; a stage that reports none is not noted.
+DB5=$TMP/builds.db
+FAKE_BUILD=deadbeef0000 $WF run --db "$DB5" --stage-dir "$FAKES" --coco "$COCO" --models m1 \
+    --batch-sizes 2,4 --stages cpu,good >/dev/null 2>"$TMP/err5"
+expect "another build noted once per stage" eq "$(grep -c '^waterfall: note: sam-.* was built from deadbeef0000, this waterfall from ' "$TMP/err5")" 2
+expect "show lists the stages' build" grep -qxF "  stages built from deadbeef0000" <<<"$($WF show --db "$DB5")"
+$WF run --db "$DB5" --stage-dir "$FAKES" --coco "$COCO" --models m1 --batch-sizes 2 --stages cpu >/dev/null 2>"$TMP/err6"
+expect "a stage that reports no build is not noted" eq "$(grep -c 'was built from' "$TMP/err6")" 0
+expect "show of a run whose stages report no build prints no build line" eq "$($WF show --db "$DB5" | grep -c 'stages built from')" 0
