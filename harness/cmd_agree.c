@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "agreement.h"
 #include "cmds.h"
 #include "proto.h"

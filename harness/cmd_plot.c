@@ -114,6 +114,16 @@ static void run_info(sqlite3 *db, long long id, RunInfo *r) {
     db_finalize(db, st);
 }
 
+// What code a run ran, for the title: its checkout's commit, and the commits its stages say
+// they were built from where they say it (on a machine the build was copied to, those name the
+// code).
+static void title_code(Str *title, sqlite3 *db, long long run_id, const char *commit) {
+    str_addf(title, "commit %.8s", commit);
+    char builds[512];
+    run_stage_builds(db, run_id, builds, sizeof builds);
+    if (builds[0]) str_addf(title, " (stages built from %s)", builds);
+}
+
 int cmd_plot(int argc, char **argv) {
     const char *db_path = WF_DEFAULT_DB, *out = "results/bar_chart.svg", *script = NULL;
     enum { MAX_RUNS = 8 };
@@ -373,11 +383,9 @@ int cmd_plot(int argc, char **argv) {
     db_bind_int(db, st, 1, run_id);
     CHECK(SQL_ROW(db, st));
     int width_chars = (360 * models.n + 80 < 720 ? 720 : 360 * models.n + 80) / 7 - 4;
-    str_addf(&title, "SAM waterfall, run %lld (%s) on %s, %s, commit %.8s", run_id, db_col_text(st, 0),
-             db_col_text(st, 1), db_col_text(st, 2), db_col_text(st, 3));
-    char builds[512];
-    run_stage_builds(db, run_id, builds, sizeof builds);
-    if (builds[0]) str_addf(&title, " (stages built from %s)", builds);
+    str_addf(&title, "SAM waterfall, run %lld (%s) on %s, %s, ", run_id, db_col_text(st, 0),
+             db_col_text(st, 1), db_col_text(st, 2));
+    title_code(&title, db, run_id, db_col_text(st, 3));
     for (int m = 0, first = 1; n_ours > 1 && m < models.n; m++)
         if (model_run[m] == run_id) {
             str_addf(&title, "%s%s", first ? ": " : ", ", models.v[m]);
@@ -391,8 +399,10 @@ int cmd_plot(int argc, char **argv) {
             SQL_OK(db, sqlite3_reset(o));
             db_bind_int(db, o, 1, ours[r]);
             CHECK(SQL_ROW(db, o));
-            str_addf(&title, "%s run %lld (%s, %s, commit %.8s: ", r > 1 ? ";" : "", ours[r], db_col_text(o, 0),
-                     db_col_text(o, 1), db_col_text(o, 2));
+            str_addf(&title, "%s run %lld (%s, %s, ", r > 1 ? ";" : "", ours[r], db_col_text(o, 0),
+                     db_col_text(o, 1));
+            title_code(&title, db, ours[r], db_col_text(o, 2));
+            str_add(&title, ": ");
             int first = 1;
             for (int m = 0; m < models.n; m++)
                 if (model_run[m] == ours[r]) {

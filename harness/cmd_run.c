@@ -7,8 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "cmds.h"
 #include "common/build_info.h"
 #include "db.h"
@@ -62,17 +60,6 @@ static void format_duration(double s, char *buf, size_t len) {
     if (s < 90) snprintf(buf, len, "%.0f s", s);
     else if (s < 5400) snprintf(buf, len, "%.0f min", s / 60);
     else snprintf(buf, len, "%.1f h", s / 3600);
-}
-
-// A stage built from another commit than this waterfall (a bundle mixed by hand, a stage
-// folder from elsewhere): said once per stage on stderr. `show` lists every build of a run.
-static void note_stage_build(const char *stage, const char *stage_info_json) {
-    cJSON *si = stage_info_json ? cJSON_Parse(stage_info_json) : NULL;
-    const cJSON *b = si ? cJSON_GetObjectItemCaseSensitive(si, "build") : NULL;
-    if (cJSON_IsString(b) && strcmp(b->valuestring, sam_build_commit()) != 0)
-        fprintf(stderr, "waterfall: note: sam-%s was built from %s, this waterfall from %s\n", stage,
-                b->valuestring, sam_build_commit());
-    cJSON_Delete(si);
 }
 
 // ---- identity -------------------------------------------------------------------------------
@@ -216,7 +203,7 @@ static int run_experiments(sqlite3 *db, long long run_id, const Plan *p, const c
 
     int tty = isatty(2);
     double spent = 0;  // wall seconds of the experiments run by this process
-    Str noted_builds;  // " stage " for each stage whose build was looked at
+    Str noted_builds;  // " stage " for each stage noted as built from another commit
     str_init(&noted_builds);
     for (int i = 0; i < n; i++) {
         PendingExp *e = &v[i];
@@ -247,10 +234,13 @@ static int run_experiments(sqlite3 *db, long long run_id, const Plan *p, const c
         RunOutcome o;
         exp_result_init(&r);
         runner_run(&spec, &r, &o);
+        // A stage built from another commit than this waterfall (a bundle mixed by hand, a
+        // stage folder from elsewhere): said once per stage. `show` lists every build of a run.
         char key[96];
         snprintf(key, sizeof key, " %s ", e->stage);
-        if (r.stage_info_json && !strstr(noted_builds.s, key)) {
-            note_stage_build(e->stage, r.stage_info_json);
+        if (r.build && strcmp(r.build, sam_build_commit()) != 0 && !strstr(noted_builds.s, key)) {
+            fprintf(stderr, "waterfall: note: sam-%s was built from %s, this waterfall from %s\n", e->stage,
+                    r.build, sam_build_commit());
             str_add(&noted_builds, key);
         }
         if (r.device_name) store_run_device(db, run_id, r.device_name, r.device_json);

@@ -22,6 +22,7 @@ void exp_result_free(ExpResult *r) {
     free(r->model_json);
     free(r->stage_info_json);
     free(r->precision);
+    free(r->build);
     free(r->samples);
     free(r->summary_json);
     free(r->status_error);
@@ -104,6 +105,7 @@ static int on_hello(ExpResult *r, const cJSON *j, const char *line) {
     const cJSON *prec = cJSON_GetObjectItemCaseSensitive(si_choices, "precision");
     r->stage_info_json = print_compact(si);
     r->precision = cJSON_IsString(prec) ? xstrdup(prec->valuestring) : NULL;
+    r->build = si_build ? xstrdup(si_build->valuestring) : NULL;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
     if (model) r->model_json = print_compact(model);
     r->have_hello = 1;

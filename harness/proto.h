@@ -31,6 +31,7 @@ typedef struct {
     char *device_json, *device_name, *model_json;
     char *stage_info_json;  // {"name","after","adds","choices":{...}} as the stage printed it
     char *precision;        // stage_info.choices.precision, NULL if the stage names none
+    char *build;            // stage_info.build, the commit it was built from; NULL if it names none
     // batches
     Sample *samples;
     int n_samples, cap_samples;

@@ -306,4 +306,3 @@ char *spec_file(const char *spec) {
     file[n] = 0;
     return file;
 }
-

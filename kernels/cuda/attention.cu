@@ -419,7 +419,6 @@ static void launch_softmax(Exec *x, void *S, int64_t nrows, int k_len, int64_t l
     LAUNCH_CHECK(x, "attention softmax");
 }
 
-
 // Workspace per query row: S (ld) then [RH | RW] (rel_row: RH in columns [0, rel_h_n), RW
 // after it), act, rows padded to 8 elements (aligned rows for cuBLAS and the softmax's 16-byte
 // accesses; the rel-pos terms are read one by one).

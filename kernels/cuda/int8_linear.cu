@@ -174,8 +174,9 @@ __global__ void int8_quant_rows(const bf16 *x, int8_t *q, float *scale, int64_t 
 // Per-output-channel weight quantisation at load: W (rows, K) float32 -> q (rows, K) int8 and
 // scale (rows), one warp per row, the rules of int8_rules.h (IEEE division: nvcc's default
 // -prec-div=true), so the values equal the CPU reference's bit for bit (test_int8 compares the
-// int32 products exactly). On the GPU because the host loop, one thread, took 2.3 s of int8
-// vit_h's time to first mask on the H200 (630 M weights; 1.5 s for nested).
+// int32 products exactly). On the GPU because with the host loop (one thread over vit_h's 630 M
+// encoder weights) int8 vit_h's time to first mask was 3.80 s on the H200 against nested's
+// 1.47 s; 1.15 s with this kernel (experiments/h200-gpu-results.sql, runs 6 and 8).
 __global__ void int8_quant_weight_rows(const float *w, int8_t *q, float *scale, int rows, int K) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x % 32;

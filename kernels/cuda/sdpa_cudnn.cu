@@ -453,7 +453,6 @@ static void build_plan(SdpaState *st, SdpaPlan *k) {
     k->build_ms = host_seconds() * 1e3 - t0;
 }
 
-
 // One execution of plan p on the backend's current stream; bias NULL without rel-pos, ws the
 // plan's workspace (NULL when it needs none). scale is read by value during the call.
 static void execute(CudaBackend *bk, SdpaState *st, const SdpaPlan *p, const void *q,

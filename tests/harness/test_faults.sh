@@ -96,8 +96,14 @@ expect "an unbuilt stage is refused by name" grep -q 'stage "nosuch": .*sam-nosu
 DB5=$TMP/builds.db
 FAKE_BUILD=deadbeef0000 $WF run --db "$DB5" --stage-dir "$FAKES" --coco "$COCO" --models m1 \
     --batch-sizes 2,4 --stages cpu,good >/dev/null 2>"$TMP/err5"
+expect "the run of stages built elsewhere is complete and ok" eq \
+    "$(q "$DB5" "select r.status || ' ' || group_concat(e.status) from runs r join experiments e on e.run_id = r.id where r.id = 1")" "complete ok,ok,ok,ok"
 expect "another build noted once per stage" eq "$(grep -c '^waterfall: note: sam-.* was built from deadbeef0000, this waterfall from ' "$TMP/err5")" 2
 expect "show lists the stages' build" grep -qxF "  stages built from deadbeef0000" <<<"$($WF show --db "$DB5")"
+$WF plot --db "$DB5" --out "$TMP/builds.svg" 2>/dev/null
+expect "the chart's title names the stages' build" grep -q "stages built from deadbeef0000" "$TMP/builds.svg"
 $WF run --db "$DB5" --stage-dir "$FAKES" --coco "$COCO" --models m1 --batch-sizes 2 --stages cpu >/dev/null 2>"$TMP/err6"
+expect "the run of a stage that reports no build is complete and ok" eq \
+    "$(q "$DB5" "select r.status || ' ' || group_concat(e.status) from runs r join experiments e on e.run_id = r.id where r.id = 2")" "complete ok"
 expect "a stage that reports no build is not noted" eq "$(grep -c 'was built from' "$TMP/err6")" 0
 expect "show of a run whose stages report no build prints no build line" eq "$($WF show --db "$DB5" | grep -c 'stages built from')" 0
