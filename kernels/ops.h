@@ -94,6 +94,12 @@ typedef struct {
     // Only q_len == k_len == grid_h * grid_w is supported.
     const void *rel_pos;  // (2 * grid_h - 1 + 2 * grid_w - 1, head_dim) act
     int grid_h, grid_w;
+    // Ragged decoding (variants/core/decoder.c): call entry b reads q from batch entry
+    // q_batch_of[b] and k, v from kv_batch_of[b] of their buffers (int32, backend memory),
+    // instead of entry b: a prompt reads its image's shared rows without a per-prompt copy.
+    // The output is always entry b's. NULL: entry b. Only an implementation whose
+    // takes_batch_index is set serves a call that sets them (op_attention refuses the others).
+    const int32_t *q_batch_of, *kv_batch_of;
 } AttnParams;
 
 // ---- implementation choices of a stage (variants/core/stage.h) -------------------------------
@@ -110,6 +116,7 @@ typedef struct AttentionImpl {
     // Scratch bytes the call will need; the planning pass asks, so the workspace is allocated
     // before anything runs (nothing allocates inside a captured graph). NULL: none.
     size_t (*workspace_bytes)(Exec *x, const AttnParams *p);
+    int takes_batch_index;  // serves AttnParams.q_batch_of / kv_batch_of
 } AttentionImpl;
 
 // A linear-layer format: how weights are prepared and multiplied.
@@ -265,9 +272,13 @@ struct Ops {
     // ref: image_encoder.py window_unpartition: inverse of the above, padding dropped.
     void (*window_unpartition)(Exec *x, void *dst_act, const void *src_act, int b, int h, int w,
                                int c, int win);
-    // ConvTranspose2d(k=2, s=2) output scatter: src (N, H, W, C*4) with columns (c, dy, dx)
-    // -> dst (N, 2H, 2W, C).
-    void (*pixel_shuffle2)(Exec *x, void *dst_act, const void *src_act, int n, int h, int w, int c);
+    // The mask decoder's low-res masks put in image order (variants/core/decoder.c
+    // mask_decode: its two 2x upscalings leave their output pixels in sub-pixel order).
+    // src (n, m, g*g*16) act, pixel order (y, x, s1, s2) with s = 2 dy + dx of each 2x step;
+    // dst (n, count, 4g, 4g) float32: masks first .. first + count - 1 of each prompt, the
+    // pixel (y, x, s1, s2) at (4y + 2 dy1 + dy2, 4x + 2 dx1 + dx2).
+    void (*select_masks)(Exec *x, float *dst, const void *src_act, int n, int m, int first,
+                         int count, int g);
 
     // ---- prompt encoding ------------------------------------------------------------------
     // ref: prompt_encoder.py PromptEncoder._embed_points / _embed_boxes

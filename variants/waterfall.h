@@ -47,8 +47,12 @@
 // nested = relpos with ragged decoding: every prompt of a batch through the prompt encoder, the
 // mask decoder (captured as one graph per batch shape), post-processing and the top-mask
 // statistics at once, with a per-prompt image index and no padding (the seed's NT stage,
-// NestedTensors; variants/core/eval_batch.c decode_ragged).
-#define WATERFALL_NESTED WATERFALL_RELPOS, .decoding = DECODE_RAGGED
+// NestedTensors; variants/core/eval_batch.c decode_ragged). The ragged set's attentions (a few
+// tokens against every prompt's 4096 image tokens) run as flash kernels made for that shape,
+// which read the rows a prompt shares with its image through the index
+// (kernels/cuda/decoder_attention.cu); relpos keeps explicit attention in its decoder.
+#define WATERFALL_NESTED \
+    WATERFALL_RELPOS, .decoding = DECODE_RAGGED, .ops.decoder_attention = &cuda_attention_decoder_flash
 
 // int8 = nested with the four linears of every encoder block as dynamic symmetric int8 (weights
 // per output channel at load, activations per token at run time, wgmma int8 GEMM with the

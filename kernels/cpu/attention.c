@@ -65,9 +65,10 @@ void cpu_attention(Exec *x, const AttnParams *p) {
     float *scores = xmalloc((size_t)p->q_len * p->k_len * sizeof(float));
     for (int b = 0; b < p->batch; b++) {
         for (int h = 0; h < p->heads; h++) {
-            const float *q = (const float *)p->q + b * p->q_batch_stride + h * p->q_head_stride;
-            const float *k = (const float *)p->k + b * p->k_batch_stride + h * p->k_head_stride;
-            const float *v = (const float *)p->v + b * p->v_batch_stride + h * p->v_head_stride;
+            int64_t qb = p->q_batch_of ? p->q_batch_of[b] : b, kb = p->kv_batch_of ? p->kv_batch_of[b] : b;
+            const float *q = (const float *)p->q + qb * p->q_batch_stride + h * p->q_head_stride;
+            const float *k = (const float *)p->k + kb * p->k_batch_stride + h * p->k_head_stride;
+            const float *v = (const float *)p->v + kb * p->v_batch_stride + h * p->v_head_stride;
             float *o = (float *)p->o + b * p->o_batch_stride + h * p->o_head_stride;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p->q_len, p->k_len, p->head_dim,
                         p->scale, q, (int)p->q_tok_stride, k, (int)p->k_tok_stride, 0.0f, scores,

@@ -53,6 +53,7 @@ const AttentionImpl cpu_attention_explicit = {
     .dtypes = 1u << DT_F32,
     .run = cpu_attention,
     .workspace_bytes = NULL,  // per-thread score rows, allocated by the call
+    .takes_batch_index = 1,
 };
 
 const LinearFormat cpu_linear_dense = {
@@ -90,7 +91,7 @@ static const Ops CPU_OPS = {
     .im2col = cpu_im2col,
     .window_partition = cpu_window_partition,
     .window_unpartition = cpu_window_unpartition,
-    .pixel_shuffle2 = cpu_pixel_shuffle2,
+    .select_masks = cpu_select_masks,
     .embed_prompts = cpu_embed_prompts,
     .act_to_f32 = cpu_act_to_f32,
     .resize_bilinear = cpu_resize_bilinear,

@@ -48,7 +48,7 @@ void cpu_im2col(Exec *x, void *dst, const void *src, int src_f32, int src_nchw, 
                 int w, int c, int k, int stride, int pad);
 void cpu_window_partition(Exec *x, void *dst, const void *src, int b, int h, int w, int c, int win);
 void cpu_window_unpartition(Exec *x, void *dst, const void *src, int b, int h, int w, int c, int win);
-void cpu_pixel_shuffle2(Exec *x, void *dst, const void *src, int n, int h, int w, int c);
+void cpu_select_masks(Exec *x, float *dst, const void *src, int n, int m, int first, int count, int g);
 void cpu_embed_prompts(Exec *x, void *out, const float *coords, const int32_t *labels, int n, int t,
                        int dim, const float *gauss, const void *pe, const void *nap, int img);
 void cpu_resize_bilinear(Exec *x, float *dst, const float *src, int n, int hin, int win,

@@ -101,17 +101,18 @@ void cpu_window_unpartition(Exec *x, void *dst_, const void *src_, int b, int h,
 }
 
 // ref: torch.nn.ConvTranspose2d(kernel_size=2, stride=2): each input pixel writes a 2x2 block.
-void cpu_pixel_shuffle2(Exec *x, void *dst_, const void *src_, int n, int h, int w, int c) {
-    float *dst = dst_;
+void cpu_select_masks(Exec *x, float *dst, const void *src_, int n, int m, int first, int count, int g) {
+    (void)x;
     const float *src = src_;
-    for (int b = 0; b < n; b++)
-        for (int y = 0; y < h; y++)
-            for (int xx = 0; xx < w; xx++) {
-                const float *s = src + (((int64_t)b * h + y) * w + xx) * c * 4;
-                for (int co = 0; co < c; co++)
-                    for (int dy = 0; dy < 2; dy++)
-                        for (int dx = 0; dx < 2; dx++)
-                            dst[(((int64_t)b * 2 * h + 2 * y + dy) * 2 * w + 2 * xx + dx) * c + co] =
-                                s[co * 4 + dy * 2 + dx];
-            }
+    int L = 4 * g;
+    for (int64_t p = 0; p < n; p++)
+        for (int c = 0; c < count; c++) {
+            const float *s = src + (p * m + first + c) * (int64_t)L * L;
+            float *d = dst + (p * count + c) * (int64_t)L * L;
+            for (int oy = 0; oy < L; oy++)
+                for (int ox = 0; ox < L; ox++) {
+                    int s1 = ((oy >> 1) & 1) * 2 + ((ox >> 1) & 1), s2 = (oy & 1) * 2 + (ox & 1);
+                    d[(int64_t)oy * L + ox] = s[(((int64_t)(oy >> 2) * g + (ox >> 2)) * 4 + s1) * 4 + s2];
+                }
+        }
 }

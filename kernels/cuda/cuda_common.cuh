@@ -269,7 +269,7 @@ void cuda_window_partition(Exec *x, void *dst, const void *src, int b, int h, in
                            int win);
 void cuda_window_unpartition(Exec *x, void *dst, const void *src, int b, int h, int w, int c,
                              int win);
-void cuda_pixel_shuffle2(Exec *x, void *dst, const void *src, int n, int h, int w, int c);
+void cuda_select_masks(Exec *x, float *dst, const void *src, int n, int m, int first, int count, int g);
 void cuda_embed_prompts(Exec *x, void *out, const float *coords, const int32_t *labels, int n,
                         int t, int dim, const float *gauss, const void *pe, const void *nap,
                         int img);

@@ -6,6 +6,7 @@
 //   layernorm.cu  LayerNorm (+ activation), one warp per row
 //   attention.cu  explicit attention: scores materialised, rel-pos added, softmax, times V
 //   flash_relpos.cu  the encoder's attention as one flash kernel, rel-pos terms made inside
+//   decoder_attention.cu  the mask decoder's attentions as flash kernels for few tokens
 //   sdpa_cudnn.cu attention through cuDNN's fused SDPA (backend graph API), rel-pos as a bias
 //   layout.cu     add, copies, im2col, window partition, pixel shuffle, dtype conversion
 //   prompt.cu     sparse prompt embeddings
@@ -69,6 +70,11 @@ extern const LinearFormat cuda_linear_dense;          // gemm.cu: cuBLAS(Lt) GEM
 // flash_relpos.cu: bfloat16 flash attention with the decomposed rel-pos terms computed inside
 // (the image encoder's attention only: rel-pos required, head dims 64 and 80); no workspace.
 extern const AttentionImpl cuda_attention_flash_relpos;
+// decoder_attention.cu: the mask decoder's attentions (one side a few tokens) as flash kernels
+// without tensor cores, head dims 16 and 32, float32 and bfloat16; takes a batch index
+// (AttnParams.q_batch_of / kv_batch_of). Which of its two kernels a call takes (tests, bench).
+extern const AttentionImpl cuda_attention_decoder_flash;
+const char *cuda_decoder_flash_kernel(Exec *x, const AttnParams *p);
 
 // flash_relpos.cu's compiled tile configurations (the tests and the benchmark run each):
 // how many, the name of config i ("hd64-s64-w8m1n64b1": head dim, key slots per grid row,

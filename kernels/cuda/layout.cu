@@ -217,23 +217,25 @@ __global__ void window_u2(WIN_ARGS) { window_body(WIN_PASS, 2); }
 // One thread per source group of 4 (its 4 consecutive elements read together, the 4 written to
 // the 2 x 2 output pixels, adjacent threads writing adjacent channels); blockIdx.y is the image,
 // so the index math within an image is 32-bit (the launcher checks 4 h w c < 2^31).
-static __device__ __forceinline__ void shuffle_body(char *dst, const char *src, int h, int w,
-                                                    int c, const int U) {
-    int per_image = h * w * c;
-    int g = blockIdx.x * blockDim.x + threadIdx.x;
-    if (g >= per_image) return;
-    int b = blockIdx.y;
-    int co = g % c, pix = g / c, x = pix % w, y = pix / w;
-    const char *s = src + ((int64_t)b * per_image + g) * 4 * U;
-    char *d = dst + (((int64_t)b * 2 * h + 2 * y) * 2 * w + 2 * x) * c * U + (int64_t)co * U;
-    int64_t row = (int64_t)2 * w * c * U;
-    copy_unit(d, s, U);
-    copy_unit(d + c * U, s + U, U);
-    copy_unit(d + row, s + 2 * U, U);
-    copy_unit(d + row + c * U, s + 3 * U, U);
+// cuda_select_masks: thread per output pixel of one (prompt, mask) plane, plane = blockIdx.y.
+static __device__ __forceinline__ void select_masks_body(float *dst, const void *src, int m, int first,
+                                                         int count, int g, const int BF) {
+    int L = 4 * g;
+    int64_t plane = blockIdx.y, p = plane / count, c = plane % count;
+    const int64_t px = (int64_t)L * L;
+    const int64_t s0 = (p * m + first + c) * px;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < px; i += (int64_t)gridDim.x * blockDim.x) {
+        int oy = (int)(i / L), ox = (int)(i % L);
+        int s1 = ((oy >> 1) & 1) * 2 + ((ox >> 1) & 1), s2 = (oy & 1) * 2 + (ox & 1);
+        dst[plane * px + i] = ld1(src, s0 + ((((int64_t)(oy >> 2) * g + (ox >> 2)) * 4 + s1) * 4 + s2), BF);
+    }
 }
-__global__ void shuffle_u4(char *dst, const char *src, int h, int w, int c) { shuffle_body(dst, src, h, w, c, 4); }
-__global__ void shuffle_u2(char *dst, const char *src, int h, int w, int c) { shuffle_body(dst, src, h, w, c, 2); }
+__global__ void select_masks_f32(float *dst, const void *src, int m, int first, int count, int g) {
+    select_masks_body(dst, src, m, first, count, g, 0);
+}
+__global__ void select_masks_bf16(float *dst, const void *src, int m, int first, int count, int g) {
+    select_masks_body(dst, src, m, first, count, g, 1);
+}
 
 // bfloat16 -> float32, 4 elements at a time when VEC = 4.
 static __device__ __forceinline__ void to_f32_body(float *dst, const void *src, int64_t n,
@@ -407,17 +409,17 @@ extern "C" void cuda_window_unpartition(Exec *x, void *dst, const void *src, int
     launch_window(x, dst, src, b, h, w, c, win, 1);
 }
 
-extern "C" void cuda_pixel_shuffle2(Exec *x, void *dst, const void *src, int n, int h, int w,
-                                    int c) {
-    if (n <= 0 || h <= 0 || w <= 0 || c <= 0) return;
-    if (dst == src) die("cuda pixel_shuffle2: dst must not alias src");
-    if ((int64_t)4 * h * w * c > 0x7fffffff || n > 65535)
-        die("cuda pixel_shuffle2: %d images of %dx%dx%d are over the kernel's index range", n, h, w, 4 * c);
-    dim3 grid((unsigned)(((int64_t)h * w * c + 255) / 256), (unsigned)n);
+extern "C" void cuda_select_masks(Exec *x, float *dst, const void *src, int n, int m, int first,
+                                  int count, int g) {
+    if (n <= 0 || count <= 0 || g <= 0) return;
+    if (first < 0 || first + count > m) die("cuda select_masks: masks %d..%d of %d", first, first + count - 1, m);
+    if ((int64_t)n * count > 65535) die("cuda select_masks: %d prompts of %d masks are over one launch", n, count);
+    int64_t px = (int64_t)16 * g * g;
+    dim3 grid((unsigned)((px + 255) / 256 < 1024 ? (px + 255) / 256 : 1024), (unsigned)(n * count));
     cudaStream_t s = cuda_stream(x);
-    if (is_bf16(x)) shuffle_u2<<<grid, 256, 0, s>>>((char *)dst, (const char *)src, h, w, c);
-    else shuffle_u4<<<grid, 256, 0, s>>>((char *)dst, (const char *)src, h, w, c);
-    LAUNCH_CHECK(x, "pixel_shuffle2");
+    if (is_bf16(x)) select_masks_bf16<<<grid, 256, 0, s>>>(dst, src, m, first, count, g);
+    else select_masks_f32<<<grid, 256, 0, s>>>(dst, src, m, first, count, g);
+    LAUNCH_CHECK(x, "select_masks");
 }
 
 extern "C" void cuda_act_to_f32(Exec *x, float *dst, const void *src, int64_t n) {

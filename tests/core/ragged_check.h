@@ -223,7 +223,7 @@ static void rg_pass(Sam *m, void *ctx) {
         op_top_mask_stats(m->x, u->masks[0] + C * u->goff[g0], u->top[0] + g0, u->inter[0] + g0,
                           u->uni[0] + g0, logits, iou, u->gt_g + u->goff[g0], n, C, im->h, im->w);
     }
-    RaggedPrompts rp = {.n = u->P, .t = t, .image_of = u->img_s, .coords = u->coords_s,
+    RaggedPrompts rp = {.n = u->P, .t = t, .images = RG_IMAGES, .image_of = u->img_s, .coords = u->coords_s,
                         .labels = u->labels_s, .mask_input = u->mask_s};
     sam_decode_ragged(m, u->lowres[1], u->iou[1], r->embed, &rp, s->multimask);
     RaggedMasks rm = {u->P, u->size_s, u->off_s};

@@ -474,18 +474,38 @@ static void test_layernorm_window(int b, int h, int w, int c, int win) {
     free(img), free(g), free(bb), free(r), free(o);
 }
 
-static void test_pixel_shuffle2(int n, int h, int w, int c) {
-    int64_t ns = (int64_t)n * h * w * c * 4, nd = ns;
-    float *src = rnd(ns, -1, 1), *cd = nan_buf(nd);
-    CPU.ops->pixel_shuffle2(&CPU, cd, src, n, h, w, c);
-    void *ds = dev_act(src, ns), *dd = dev_poisoned(act_bytes(nd));
-    G.ops->pixel_shuffle2(&G, dd, ds, n, h, w, c);
-    float *gd = get_act(dd, nd);
+// The low-res masks from the upscaling's sub-pixel order: each source element holds a value
+// made from its destination (prompt, mask, image row and column), small integers exact in
+// bfloat16, so the CPU's mapping is checked against the layout's definition and the GPU's
+// against the CPU's, bit for bit.
+static int64_t sm_value(int p, int c, int oy, int ox) { return (oy * 7 + ox * 3 + c * 5 + p * 11) % 256; }
+static void test_select_masks(int n, int m, int first, int count, int g) {
+    int L = 4 * g;
+    int64_t ns = (int64_t)n * m * L * L, nd = (int64_t)n * count * L * L;
+    float *src = nan_buf(ns), *want = xmalloc((size_t)nd * sizeof(float)), *cd = nan_buf(nd);
+    for (int p = 0; p < n; p++)
+        for (int c = 0; c < m; c++)
+            for (int y = 0; y < g; y++)
+                for (int x = 0; x < g; x++)
+                    for (int s1 = 0; s1 < 4; s1++)
+                        for (int s2 = 0; s2 < 4; s2++) {
+                            int oy = 4 * y + 2 * (s1 / 2) + s2 / 2, ox = 4 * x + 2 * (s1 % 2) + s2 % 2;
+                            int64_t si = (((int64_t)(p * m + c) * g * g + (int64_t)y * g + x) * 4 + s1) * 4 + s2;
+                            src[si] = (float)sm_value(p, c, oy, ox);
+                            if (c >= first && c < first + count)
+                                want[((int64_t)p * count + c - first) * L * L + (int64_t)oy * L + ox] = src[si];
+                        }
+    CPU.ops->select_masks(&CPU, cd, src, n, m, first, count, g);
     char what[96];
-    snprintf(what, sizeof what, "n=%d %dx%d c=%d", n, h, w, c);
-    compare("pixel_shuffle2", what, gd, cd, nd, 0);
+    snprintf(what, sizeof what, "cpu, n=%d m=%d masks %d..%d g=%d", n, m, first, first + count - 1, g);
+    compare("select_masks", what, cd, want, nd, 0);
+    void *ds = dev_act(src, ns), *dd = dev_poisoned((size_t)nd * 4);
+    G.ops->select_masks(&G, dd, ds, n, m, first, count, g);
+    float *gd = get_f32(dd, nd);
+    snprintf(what, sizeof what, "n=%d m=%d masks %d..%d g=%d", n, m, first, first + count - 1, g);
+    compare("select_masks", what, gd, cd, nd, 0);
     dfree(ds), dfree(dd);
-    free(src), free(cd), free(gd);
+    free(src), free(want), free(cd), free(gd);
 }
 
 static void test_act_to_f32(int64_t n) {
@@ -769,8 +789,9 @@ static void run_suite(void) {
     test_layernorm_window(1, 64, 64, 1280, 14);     // vit_h's width
     test_layernorm_window(2, 16, 16, 128, 14);      // the tiny fixture: 16 -> 28
     test_layernorm_window(1, 20, 17, 6, 7);         // odd sizes, scalar path
-    test_pixel_shuffle2(2, 6, 5, 8);
-    test_pixel_shuffle2(1, 4, 4, 3);
+    test_select_masks(3, 4, 1, 3, 5);
+    test_select_masks(2, 4, 0, 1, 16);
+    test_select_masks(1, 4, 0, 4, 64);
     test_act_to_f32(1003);
     test_act_to_f32(4096);
 

@@ -13,20 +13,31 @@ static void tap(Sam *m, const char *name, const void *act, int64_t n) {
     }
 }
 
-// ref: transformer.py Attention.forward. q_in (n, tq, D), k_in/v_in (n, tk, D) act.
+// Rows a ragged set's prompts share with their image (the first two-way layer's image-side
+// inputs): `of` (n) int32 in backend memory, the image of each prompt, `count` images.
+typedef struct {
+    const int32_t *of;
+    int count;
+} SharedRows;
+
+// ref: transformer.py Attention.forward. q_in (n, tq, D), k_in/v_in (n, tk, D) act, or
+// (qs->count, tq, D) / (kvs->count, tk, D) rows shared through the index when qs / kvs are set:
+// their projections run once per image and the attention reads them through the index.
 // out (n, tq, D) = [residual +] out_proj(attention); residual may be out itself.
 static void dec_attention(Sam *m, const DecAttnW *w, void *out, const void *q_in, const void *k_in,
-                          const void *v_in, int n, int tq, int tk, const void *residual) {
+                          const void *v_in, int n, int tq, int tk, const void *residual,
+                          const SharedRows *qs, const SharedRows *kvs) {
     Exec *ex = m->x;
     int di = w->internal_dim, heads = m->cfg.dec_heads, hd = di / heads;
+    int nq = qs ? qs->count : n, nkv = kvs ? kvs->count : n;
     size_t mark = ex_mark(ex);
-    void *q = ex_act(ex, (int64_t)n * tq * di);
-    void *k = ex_act(ex, (int64_t)n * tk * di);
-    void *v = ex_act(ex, (int64_t)n * tk * di);
+    void *q = ex_act(ex, (int64_t)nq * tq * di);
+    void *k = ex_act(ex, (int64_t)nkv * tk * di);
+    void *v = ex_act(ex, (int64_t)nkv * tk * di);
     void *o = ex_act(ex, (int64_t)n * tq * di);
-    op_linear(ex, q, q_in, w->q, (int64_t)n * tq, ACT_NONE, NULL);
-    op_linear(ex, k, k_in, w->k, (int64_t)n * tk, ACT_NONE, NULL);
-    op_linear(ex, v, v_in, w->v, (int64_t)n * tk, ACT_NONE, NULL);
+    op_linear(ex, q, q_in, w->q, (int64_t)nq * tq, ACT_NONE, NULL);
+    op_linear(ex, k, k_in, w->k, (int64_t)nkv * tk, ACT_NONE, NULL);
+    op_linear(ex, v, v_in, w->v, (int64_t)nkv * tk, ACT_NONE, NULL);
     AttnParams p = {
         .site = ATTN_DECODER,
         .q = q, .k = k, .v = v, .o = o,
@@ -36,6 +47,7 @@ static void dec_attention(Sam *m, const DecAttnW *w, void *out, const void *q_in
         .v_batch_stride = (int64_t)tk * di, .v_tok_stride = di, .v_head_stride = hd,
         .o_batch_stride = (int64_t)tq * di, .o_tok_stride = di, .o_head_stride = hd,
         .scale = 1.0f / sqrtf((float)hd),
+        .q_batch_of = qs ? qs->of : NULL, .kv_batch_of = kvs ? kvs->of : NULL,
     };
     op_attention(ex, &p);
     op_linear(ex, out, o, w->out, (int64_t)n * tq, ACT_NONE, residual);
@@ -81,35 +93,44 @@ static void embed_masks(Sam *m, void *dense, const float *mask, int n) {
 
 // ref: transformer.py TwoWayAttentionBlock.forward. queries (n, T, D), keys (n, HW, D) act,
 // updated in place; qpe = the original tokens, kpe = dense_pe (HW, D) broadcast over n.
+// With img (the first layer of a ragged set without mask inputs), keys_img (img->count, HW, D)
+// holds what every prompt's keys equal before the first image-side update (its image's
+// embedding plus the no-mask embedding): the image-side projections of the token-to-image and
+// image-to-token attentions are made from it once per image and read through the index.
 static void two_way_block(Sam *m, const DecLayerW *w, int first, void *queries, void *keys,
-                          const void *qpe, int n, int T) {
+                          const void *qpe, int n, int T, const SharedRows *img, const void *keys_img) {
     Exec *ex = m->x;
     int D = m->cfg.prompt_dim, HW = m->cfg.grid * m->cfg.grid;
-    int64_t nq = (int64_t)n * T * D, nk = (int64_t)n * HW * D;
+    int64_t nq = (int64_t)n * T * D;
     size_t mark = ex_mark(ex);
     void *q = ex_act(ex, nq);
-    void *k = ex_act(ex, nk);
     // Self attention; the first layer skips the positional encoding and the residual.
     if (first) {
-        dec_attention(m, &w->self_attn, queries, queries, queries, queries, n, T, T, NULL);
+        dec_attention(m, &w->self_attn, queries, queries, queries, queries, n, T, T, NULL, NULL, NULL);
     } else {
         op_add(ex, q, queries, qpe, nq, nq, nq);
-        dec_attention(m, &w->self_attn, queries, q, q, queries, n, T, T, queries);
+        dec_attention(m, &w->self_attn, queries, q, q, queries, n, T, T, queries, NULL, NULL);
     }
     op_layernorm(ex, queries, queries, w->norm1.weight, w->norm1.bias, (int64_t)n * T, D, SAM_DEC_LN_EPS, ACT_NONE);
-    // Cross attention, tokens attending to the image.
+    // Cross attention, tokens attending to the image: k = keys + key_pe, per image when shared.
+    const SharedRows *kvs = first ? img : NULL;
+    int nkv = kvs ? kvs->count : n;
+    const void *kv_keys = kvs ? keys_img : keys;
+    int64_t nkk = (int64_t)nkv * HW * D;
+    void *k = ex_act(ex, nkk);
     op_add(ex, q, queries, qpe, nq, nq, nq);
-    op_add(ex, k, keys, m->w.dense_pe, nk, nk, (int64_t)HW * D);
-    dec_attention(m, &w->cross_t2i, queries, q, k, keys, n, T, HW, queries);
+    op_add(ex, k, kv_keys, m->w.dense_pe, nkk, nkk, (int64_t)HW * D);
+    dec_attention(m, &w->cross_t2i, queries, q, k, kv_keys, n, T, HW, queries, NULL, kvs);
     op_layernorm(ex, queries, queries, w->norm2.weight, w->norm2.bias, (int64_t)n * T, D, SAM_DEC_LN_EPS, ACT_NONE);
     // MLP (ReLU).
     void *hidden = ex_act(ex, (int64_t)n * T * w->lin1->out_features);
     op_linear(ex, hidden, queries, w->lin1, (int64_t)n * T, ACT_RELU, NULL);
     op_linear(ex, queries, hidden, w->lin2, (int64_t)n * T, ACT_NONE, queries);
     op_layernorm(ex, queries, queries, w->norm3.weight, w->norm3.bias, (int64_t)n * T, D, SAM_DEC_LN_EPS, ACT_NONE);
-    // Cross attention, image attending to tokens (k still holds keys + key_pe).
+    // Cross attention, image attending to tokens (k still holds keys + key_pe); the residual is
+    // every prompt's own keys.
     op_add(ex, q, queries, qpe, nq, nq, nq);
-    dec_attention(m, &w->cross_i2t, keys, k, q, queries, n, HW, T, keys);
+    dec_attention(m, &w->cross_i2t, keys, k, q, queries, n, HW, T, keys, kvs, NULL);
     op_layernorm(ex, keys, keys, w->norm4.weight, w->norm4.bias, (int64_t)n * HW, D, SAM_DEC_LN_EPS, ACT_NONE);
     ex_release(ex, mark);
 }
@@ -137,14 +158,17 @@ static void *prompt_tokens(Sam *m, const float *coords, const int32_t *labels, i
 }
 
 static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, void *keys, int n,
-                        int T, int multimask);
+                        int T, int multimask, const SharedRows *img, const void *keys_img);
 
 // ref: predictor.py SamPredictor.predict_torch -> PromptEncoder.forward, MaskDecoder.forward
 // n prompts of t points (and optional mask inputs) through the prompt encoder and the mask
 // decoder. Each prompt's keys are its image's embedding plus its dense prompt embedding: with
 // image_of NULL every prompt is of the one image `embed` (repeat_interleave, by period), else
 // prompt p is of image image_of[p] of `embed` (the ragged set: one gather over the set).
-static void decode_set(Sam *m, float *lowres, float *iou, const void *embed,
+// A ragged set without mask inputs shares its images' rows with its prompts in the first
+// two-way layer (two_way_block) where the decoder attention takes a batch index; `images`:
+// how many embeddings `embed` holds.
+static void decode_set(Sam *m, float *lowres, float *iou, const void *embed, int images,
                        const int32_t *image_of, const float *coords, const int32_t *labels,
                        const float *mask_input, int n, int t, int multimask) {
     Exec *ex = m->x;
@@ -169,27 +193,36 @@ static void decode_set(Sam *m, float *lowres, float *iou, const void *embed,
     if (image_of) op_gather_add(ex, keys, embed, image_of, dense, n, (int64_t)HW * D, dense_period);
     else op_add(ex, keys, embed, dense, nk, (int64_t)HW * D, dense_period);
     ex_release(ex, inner);
+    SharedRows img = {image_of, images}, *share = NULL;
+    void *keys_img = NULL;  // (images, HW, D): each image's embedding + the no-mask embedding
+    if (image_of && !mask_input && images > 0 && ex->ops->choices.decoder_attention->takes_batch_index) {
+        int64_t ni = (int64_t)images * HW * D;
+        keys_img = ex_act(ex, ni);
+        op_add(ex, keys_img, embed, m->w.no_mask_embed, ni, ni, D);
+        share = &img;
+    }
     op_range_pop(ex);
-    mask_decode(m, lowres, iou, tokens, keys, n, T, multimask);
+    mask_decode(m, lowres, iou, tokens, keys, n, T, multimask, share, keys_img);
     ex_release(ex, mark);
 }
 
 void sam_decode(Sam *m, float *lowres, float *iou, const void *embed, const Prompts *pr,
                 int multimask) {
-    decode_set(m, lowres, iou, embed, NULL, pr->coords, pr->labels, pr->mask_input, pr->n, pr->t, multimask);
+    decode_set(m, lowres, iou, embed, 1, NULL, pr->coords, pr->labels, pr->mask_input, pr->n, pr->t, multimask);
 }
 
 void sam_decode_ragged(Sam *m, float *lowres, float *iou, const void *embed,
                        const RaggedPrompts *pr, int multimask) {
-    decode_set(m, lowres, iou, embed, pr->image_of, pr->coords, pr->labels, pr->mask_input, pr->n, pr->t,
-               multimask);
+    decode_set(m, lowres, iou, embed, pr->images, pr->image_of, pr->coords, pr->labels, pr->mask_input,
+               pr->n, pr->t, multimask);
 }
 
 // ref: transformer.py TwoWayTransformer.forward, mask_decoder.py MaskDecoder.predict_masks and
 // the multimask selection of MaskDecoder.forward. tokens (n, T, D) act; keys (n, HW, D) act,
-// overwritten. lowres (n, C, 4G, 4G) and iou (n, C) float32.
+// overwritten. lowres (n, C, 4G, 4G) and iou (n, C) float32. img, keys_img: the first layer's
+// shared rows (two_way_block), or NULL.
 static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, void *keys, int n,
-                        int T, int multimask) {
+                        int T, int multimask, const SharedRows *img, const void *keys_img) {
     Exec *ex = m->x;
     const SamConfig *c = &m->cfg;
     int D = c->prompt_dim, G = c->grid, HW = G * G, M = c->num_mask_tokens;
@@ -202,35 +235,31 @@ static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, v
     void *queries = ex_act(ex, nq);
     op_copy3d(ex, queries, tokens, 1, 1, nq, 0, nq, 0, nq);
     for (int i = 0; i < c->dec_depth; i++)
-        two_way_block(m, &m->w.dec_layers[i], i == 0, queries, keys, tokens, n, T);
+        two_way_block(m, &m->w.dec_layers[i], i == 0, queries, keys, tokens, n, T, img, keys_img);
     {
         size_t inner = ex_mark(ex);
         void *q = ex_act(ex, nq), *k = ex_act(ex, nk);
         op_add(ex, q, queries, tokens, nq, nq, nq);
         op_add(ex, k, keys, m->w.dense_pe, nk, nk, (int64_t)HW * D);
-        dec_attention(m, &m->w.final_attn, queries, q, k, keys, n, T, HW, queries);
+        dec_attention(m, &m->w.final_attn, queries, q, k, keys, n, T, HW, queries, NULL, NULL);
         op_layernorm(ex, queries, queries, m->w.norm_final.weight, m->w.norm_final.bias, (int64_t)n * T, D, SAM_DEC_LN_EPS, ACT_NONE);
         ex_release(ex, inner);
     }
 
     // ---- mask prediction ----
     // ref: mask_decoder.py MaskDecoder.predict_masks
-    // Upscale: keys (n, G, G, D) -> ConvT -> LayerNorm2d -> GELU -> ConvT -> GELU (n, 4G, 4G, D/8).
-    // The shuffled first stage goes back into keys' buffer and the second stage's product where
-    // the first's was: with all prompts of a batch in one pass these buffers are n times 2 MiB
-    // (vit_b, bfloat16) each, and this keeps five of them live instead of seven.
+    // Upscale: keys (n, G, G, D) -> ConvT -> LayerNorm2d -> GELU -> ConvT -> GELU, each
+    // transposed convolution a per-pixel product (weights.c conv_transpose) whose output pixels
+    // stay in sub-pixel order: u1 (n, G, G, 2, 2, d4) is n * 4HW rows of d4 channels, one per
+    // output pixel (LayerNorm2d is per pixel), and up (n, G, G, 2, 2, 2, 2, d8) n * 16HW rows
+    // of d8. The masks are made in that pixel order and put in image order once, on M planes
+    // instead of d8 channels (op_select_masks): no pixel-shuffle pass over the upscaled maps.
     int d4 = D / 4, d8 = D / 8, HW4 = 16 * HW;  // HW4: pixels of the (4G, 4G) low-res masks
-    size_t up_mark = ex_mark(ex);
-    void *u1 = ex_act(ex, nk);  // (n, G, G, d4 * 4)
+    void *u1 = ex_act(ex, nk);  // (n * 4HW, d4)
     op_linear(ex, u1, keys, m->w.upscale1, (int64_t)n * HW, ACT_NONE, NULL);
-    void *u1s = keys;  // (n, 2G, 2G, d4): keys are read for the last time above
-    op_pixel_shuffle2(ex, u1s, u1, n, G, G, d4);
-    op_layernorm(ex, u1s, u1s, m->w.upscale_norm.weight, m->w.upscale_norm.bias, (int64_t)n * 4 * HW, d4, SAM_LN2D_EPS, ACT_GELU);
-    ex_release(ex, up_mark);  // u1 is spent
-    void *u2 = ex_act(ex, (int64_t)n * HW4 * d8);  // (n, 2G, 2G, d8 * 4)
-    op_linear(ex, u2, u1s, m->w.upscale2, (int64_t)n * 4 * HW, ACT_GELU, NULL);
-    void *up = ex_act(ex, (int64_t)n * HW4 * d8);  // (n, 4G, 4G, d8)
-    op_pixel_shuffle2(ex, up, u2, n, 2 * G, 2 * G, d8);
+    op_layernorm(ex, u1, u1, m->w.upscale_norm.weight, m->w.upscale_norm.bias, (int64_t)n * 4 * HW, d4, SAM_LN2D_EPS, ACT_GELU);
+    void *up = ex_act(ex, (int64_t)n * HW4 * d8);  // (n * 16HW, d8)
+    op_linear(ex, up, u1, m->w.upscale2, (int64_t)n * 4 * HW, ACT_GELU, NULL);
 
     // Hypernetworks: one MLP per mask token -> hyper_in (n, M, d8).
     void *hyper_in = ex_act(ex, (int64_t)n * M * d8);
@@ -240,7 +269,7 @@ static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, v
         mlp_forward(m, &m->w.hyper[i], hout, tok, n);
         op_copy3d(ex, act_at(ex, hyper_in, (int64_t)i * d8), hout, 1, n, d8, 0, (int64_t)M * d8, 0, d8);
     }
-    void *masks = ex_act(ex, (int64_t)n * M * HW4);  // (n, M, 4G, 4G)
+    void *masks = ex_act(ex, (int64_t)n * M * HW4);  // (n, M, 16HW) in up's pixel order
     op_matmul_nt(ex, masks, hyper_in, up, n, M, HW4, d8, (int64_t)M * d8, (int64_t)HW4 * d8,
                  (int64_t)M * HW4, 1.0f);
     // IoU head on the iou token.
@@ -248,12 +277,10 @@ static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, v
     void *iou_pred = ex_act(ex, (int64_t)n * M);
     mlp_forward(m, &m->w.iou_head, iou_pred, tok, n);
 
-    // Select: masks 1.. when multimask, else mask 0 (MaskDecoder.forward's mask_slice).
+    // Select: masks 1.. when multimask, else mask 0 (MaskDecoder.forward's mask_slice), in
+    // image order.
     int first = multimask ? 1 : 0, count = multimask ? M - 1 : 1;
-    void *sel = ex_act(ex, (int64_t)n * count * HW4);
-    op_copy3d(ex, sel, act_at(ex, masks, (int64_t)first * HW4), n, count, HW4,
-              (int64_t)count * HW4, HW4, (int64_t)M * HW4, HW4);
-    op_act_to_f32(ex, lowres, sel, (int64_t)n * count * HW4);
+    op_select_masks(ex, lowres, masks, n, M, first, count, G);
     void *isel = ex_act(ex, (int64_t)n * count);
     op_copy3d(ex, isel, act_at(ex, iou_pred, first), n, 1, count, count, count, M, M);
     op_act_to_f32(ex, iou, isel, (int64_t)n * count);

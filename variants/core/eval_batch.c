@@ -295,7 +295,7 @@ static void decode_set(EvalBatch *e, int P, float *lowres) {
     const int C = e->m->cfg.num_mask_tokens - 1;
     EvalIO *io = e->io;
     RaggedCall d = {e->m, e->embed,
-                    {.n = P, .t = 2, .image_of = io->image_of, .coords = io->coords, .labels = io->labels},
+                    {.n = P, .t = 2, .images = e->n_images, .image_of = io->image_of, .coords = io->coords, .labels = io->labels},
                     lowres, io->iou};
     if (!e->graphs) {
         ragged_fn(&d);

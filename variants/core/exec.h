@@ -80,6 +80,9 @@ static inline void op_layernorm(Exec *x, void *y, const void *in, const void *g,
 static inline void op_attention(Exec *x, const AttnParams *p) {
     const OpsChoices *c = &x->ops->choices;
     const AttentionImpl *a = p->site == ATTN_ENCODER ? c->encoder_attention : c->decoder_attention;
+    if ((p->q_batch_of || p->kv_batch_of) && !a->takes_batch_index)
+        die("attention '%s' (%s) does not take a batch index (AttnParams.q_batch_of / kv_batch_of)",
+            a->name, x->ops->name);
     if (x->planning) {
         size_t need = a->workspace_bytes ? a->workspace_bytes(x, p) : 0;
         exec_need_workspace(x, need);
@@ -111,9 +114,9 @@ static inline void op_window_unpartition(Exec *x, void *dst, const void *src, in
                                          int w, int c, int win) {
     EX_RUN(x, window_unpartition(x, dst, src, b, h, w, c, win));
 }
-static inline void op_pixel_shuffle2(Exec *x, void *dst, const void *src, int n, int h, int w,
-                                     int c) {
-    EX_RUN(x, pixel_shuffle2(x, dst, src, n, h, w, c));
+static inline void op_select_masks(Exec *x, float *dst, const void *src, int n, int m, int first,
+                                   int count, int g) {
+    EX_RUN(x, select_masks(x, dst, src, n, m, first, count, g));
 }
 static inline void op_embed_prompts(Exec *x, void *out, const float *coords, const int32_t *labels,
                                     int n, int t, int dim, const float *gauss, const void *pe,

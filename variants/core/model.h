@@ -120,6 +120,7 @@ void sam_decode(Sam *m, float *lowres, float *iou, const void *embed, const Prom
 // decoder needs only the index.
 typedef struct {
     int n, t;
+    int images;                 // embeddings in embed (image_of's values are below it)
     const int32_t *image_of;    // (n) int32, backend memory: the prompt's image in embed
     const float *coords;        // (n, t, 2) float32, as Prompts
     const int32_t *labels;      // (n, t)

@@ -80,15 +80,21 @@ static LinearWeight *linear(Sam *m, LayerRole role, const TensorMap *t, const ch
 
 // ConvTranspose2d(k=2, s=2) as a GEMM: W (cin, cout, 2, 2) -> (cout*4 rows (co, dy, dx), cin),
 // bias repeated over the 2x2 block.
+// ConvTranspose2d(k=2, s=2) as a per-pixel linear layer of 4 * cout outputs, sub-pixel major:
+// output k * cout + co is channel co of the output pixel (2y + dy, 2x + dx), k = 2 dy + dx. So
+// each input pixel's product row holds its four output pixels one after another, each a
+// contiguous row of cout channels: the decoder takes them as rows (per-pixel LayerNorm and the
+// next product do not care about pixel order) and puts the masks in image order at the end
+// (variants/core/decoder.c mask_decode).
 static LinearWeight *conv_transpose(Sam *m, const TensorMap *t, const char *prefix) {
     const HostTensor *w = get(m, t, "%s.weight", prefix), *b = get(m, t, "%s.bias", prefix);
     int cin = (int)w->shape[0], cout = (int)w->shape[1];
     float *W = xmalloc((size_t)cout * 4 * cin * sizeof(float));
     float *B = xmalloc((size_t)cout * 4 * sizeof(float));
-    for (int co = 0; co < cout; co++)
-        for (int k = 0; k < 4; k++) {
-            B[co * 4 + k] = b->data[co];
-            for (int ci = 0; ci < cin; ci++) W[((size_t)co * 4 + k) * cin + ci] = w->data[((size_t)ci * cout + co) * 4 + k];
+    for (int k = 0; k < 4; k++)
+        for (int co = 0; co < cout; co++) {
+            B[k * cout + co] = b->data[co];
+            for (int ci = 0; ci < cin; ci++) W[((size_t)k * cout + co) * cin + ci] = w->data[((size_t)ci * cout + co) * 4 + k];
         }
     LinearWeight *lw = linear_raw(m, LAYER_DECODER, prefix, W, B, cout * 4, cin);
     free(W);
