@@ -13,7 +13,7 @@
 // (flash-attention's running max and sum) with the output rounded once:
 //
 //   short keys  (any q_len; k_len small: self-attention, image-to-token): one thread per
-//               (query, head); the keys and values of a head group staged in shared memory
+//               (query, head); the keys and values of DA_WARPS heads staged in shared memory
 //               DA_KCHUNK at a time, the output row accumulated in registers.
 //   split keys  (few queries, k_len long: token-to-image): flash-decoding. Block (split, head,
 //               batch entry) takes a range of keys; partial (max, sum, output row) per split to
@@ -36,7 +36,6 @@
 #define DA_KEYS DA_THREADS               // split keys: keys per step, one per thread
 #define DA_MAX_Q 32                      // split keys: at most this many queries
 #define DA_QPW (DA_MAX_Q / DA_WARPS)     // split keys: queries per warp
-#define DA_HEAD_GROUP 8                  // short keys: heads per block
 #define DA_KCHUNK 8                      // short keys: keys staged per step
 #define DA_SPLIT_MIN_KEYS (2 * DA_KEYS)  // split keys serve k_len above this (and q_len <= DA_MAX_Q)
 #define DA_MAX_HD 32                     // shared arrays are sized for the larger head dim
@@ -60,17 +59,18 @@ static __device__ __forceinline__ void ld_row(const void *p, int64_t i, float *v
 }
 
 // ---- short keys --------------------------------------------------------------------------
-// grid (query chunks, head groups, batch entries), DA_THREADS threads: thread -> (query, head
-// of the group), heads fastest, so a warp's q loads cover whole token rows.
+// grid (query chunks of 32, groups of DA_WARPS heads, batch entries), DA_THREADS threads: warp
+// -> head of the group, lane -> query. A warp's lanes read the same staged key and value rows
+// (shared-memory broadcasts; with heads across a warp's lanes instead, each 16-byte read of a
+// quarter-warp was a transaction of its own and the kernel was bound by them: 43 us per
+// image-to-token call at 26 prompts, call 2).
 static __device__ __forceinline__ void short_keys_body(const DaArgs a, const int BF, const int HD) {
-    __shared__ __align__(16) float ks[DA_KCHUNK][DA_HEAD_GROUP][DA_MAX_HD + 4];  // +4: float4 reads across heads hit distinct banks
-    __shared__ __align__(16) float vs[DA_KCHUNK][DA_HEAD_GROUP][DA_MAX_HD + 4];
-    int b = blockIdx.z, g0 = blockIdx.y * DA_HEAD_GROUP;
-    int hg = a.heads - g0 < DA_HEAD_GROUP ? a.heads - g0 : DA_HEAD_GROUP;
-    int per_block = DA_THREADS / hg;  // queries per block
-    int hl = threadIdx.x % hg, tl = threadIdx.x / hg;
-    int t = blockIdx.x * per_block + tl, h = g0 + hl;
-    bool active = tl < per_block && t < a.q_len;
+    __shared__ __align__(16) float ks[DA_KCHUNK][DA_WARPS][DA_MAX_HD + 4];
+    __shared__ __align__(16) float vs[DA_KCHUNK][DA_WARPS][DA_MAX_HD + 4];
+    int b = blockIdx.z, g0 = blockIdx.y * DA_WARPS;
+    int hg = a.heads - g0 < DA_WARPS ? a.heads - g0 : DA_WARPS;
+    int hl = threadIdx.x >> 5, t = blockIdx.x * 32 + (threadIdx.x & 31), h = g0 + hl;
+    bool active = hl < hg && t < a.q_len;
     int64_t qb = a.q_of ? a.q_of[b] : b, kb = a.kv_of ? a.kv_of[b] : b;
     float q[DA_MAX_HD], o[DA_MAX_HD], m = -INFINITY, l = 0.0f;
 #pragma unroll
@@ -251,6 +251,26 @@ static __device__ __forceinline__ unsigned da_pack(float lo, float hi) {
     return *(const unsigned *)&b;
 }
 
+// One chunk's loads: the B fragments of K for the chunk's 4 n-tiles (key c0 + 8 nt + g; keys
+// past the range read the last valid key, masked later) and this lane's V row (key c0 + lane;
+// zeros past the range).
+static __device__ __forceinline__ void da_load_chunk(const bf16 *kp, const bf16 *vp, int64_t k_ts, int64_t v_ts, int c0,
+                                                     int k1, int lane, int g, int tq,
+                                                     unsigned kf[4][DA_MAX_HD / 16][2], uint2 vr[DA_MAX_HD / 4],
+                                                     const int HD) {
+#pragma unroll
+    for (int nt = 0; nt < 4; nt++) {
+        int key = c0 + 8 * nt + g;
+        const bf16 *kr = kp + (int64_t)(key < k1 ? key : k1 - 1) * k_ts + 2 * tq;
+#pragma unroll
+        for (int ks = 0; ks < HD / 16; ks++) kf[nt][ks][0] = da_ld32(kr + 16 * ks), kf[nt][ks][1] = da_ld32(kr + 16 * ks + 8);
+    }
+    int key = c0 + lane;
+#pragma unroll
+    for (int d = 0; d < HD; d += 4)
+        vr[d / 4] = key < k1 ? *(const uint2 *)(vp + (int64_t)key * v_ts + d) : make_uint2(0u, 0u);
+}
+
 static __device__ __forceinline__ void split_mma_body(const DaArgs a, const int HD) {
     const int KC = HD / 16, NV = HD / 8;  // k-steps of Q K^T, n-tiles of the output row
     __shared__ __align__(16) bf16 sv[DA_WARPS][DA_CHUNK][DA_VS];
@@ -274,27 +294,33 @@ static __device__ __forceinline__ void split_mma_body(const DaArgs a, const int 
     for (int nv = 0; nv < NV; nv++) o[nv][0] = o[nv][1] = o[nv][2] = o[nv][3] = 0.0f;
     int k0 = split * a.keys_per_split;
     int k1 = k0 + a.keys_per_split < a.k_len ? k0 + a.keys_per_split : a.k_len;
-    for (int c0 = k0 + warp * DA_CHUNK; c0 < k1; c0 += DA_WARPS * DA_CHUNK) {
-        // This lane's V row of the chunk (zeros past the range) into the warp's buffer.
+    // Software pipelined: chunk c's K fragments and V row are in registers while chunk c - 1 is
+    // computed, so each warp has a chunk's loads in flight at all times (without it the loop
+    // waited on every chunk's loads: 35 us per token-to-image call at 26 prompts, call 2).
+    unsigned kf[4][DA_MAX_HD / 16][2];
+    uint2 vr[DA_MAX_HD / 4];
+    int c0 = k0 + warp * DA_CHUNK;
+    if (c0 < k1) da_load_chunk(kp, vp, a.k_ts, a.v_ts, c0, k1, lane, g, tq, kf, vr, HD);
+    for (; c0 < k1; c0 += DA_WARPS * DA_CHUNK) {
+        unsigned kc[4][DA_MAX_HD / 16][2];
+#pragma unroll
+        for (int nt = 0; nt < 4; nt++)
+#pragma unroll
+            for (int ks = 0; ks < KC; ks++) kc[nt][ks][0] = kf[nt][ks][0], kc[nt][ks][1] = kf[nt][ks][1];
         {
-            int key = c0 + lane;
             bf16 *dst = &sv[warp][lane][0];
 #pragma unroll
-            for (int d = 0; d < HD; d += 4) {
-                uint2 u = make_uint2(0u, 0u);
-                if (key < k1) u = *(const uint2 *)(vp + (int64_t)key * a.v_ts + d);
-                *(uint2 *)(dst + d) = u;
-            }
+            for (int d = 0; d < HD; d += 4) *(uint2 *)(dst + d) = vr[d / 4];
         }
-        // S = Q K^T: 4 n-tiles of 8 keys; key = c0 + 8 nt + g for the B fragments.
+        int cn = c0 + DA_WARPS * DA_CHUNK;
+        if (cn < k1) da_load_chunk(kp, vp, a.k_ts, a.v_ts, cn, k1, lane, g, tq, kf, vr, HD);
+        // S = Q K^T: 4 n-tiles of 8 keys.
         float s[4][4];
 #pragma unroll
         for (int nt = 0; nt < 4; nt++) {
             s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-            int key = c0 + 8 * nt + g;
-            const bf16 *kr = kp + (int64_t)(key < k1 ? key : k1 - 1) * a.k_ts + 2 * tq;
 #pragma unroll
-            for (int ks = 0; ks < KC; ks++) da_mma(s[nt], qa[ks], da_ld32(kr + 16 * ks), da_ld32(kr + 16 * ks + 8));
+            for (int ks = 0; ks < KC; ks++) da_mma(s[nt], qa[ks], kc[nt][ks][0], kc[nt][ks][1]);
         }
         // Scale to base 2, mask keys past the range, running max per row over the quad.
         float mx0 = m0, mx1 = m1;
@@ -379,15 +405,19 @@ static __device__ __forceinline__ void merge_body(const DaArgs a, int64_t rows, 
     int64_t b = bh / a.heads;
     const int row = 2 + HD;
     const float *pp = a.part + r * a.splits * row;
+    // The lanes read the partials' maxima and sums side by side; the output rows' loads are
+    // independent of each other (unrolled), so they overlap instead of queueing.
     float mx = -INFINITY;
-    for (int s = 0; s < a.splits; s++) mx = fmaxf(mx, pp[s * row]);
-    float sum = 0.0f, acc = 0.0f;
-    for (int s = 0; s < a.splits; s++) {
-        float w = exp2f(pp[s * row] - mx);
-        sum += pp[s * row + 1] * w;
-        if (lane < HD) acc += pp[s * row + 2 + lane] * w;
-    }
-    if (lane < HD) st1(a.o, b * a.o_bs + (int64_t)t * a.o_ts + (int64_t)h * a.o_hs + lane, acc / sum, BF);
+    for (int s = lane; s < a.splits; s += 32) mx = fmaxf(mx, pp[s * row]);
+    mx = warp_max(mx);
+    float sum = 0.0f;
+    for (int s = lane; s < a.splits; s += 32) sum += pp[s * row + 1] * exp2f(pp[s * row] - mx);
+    sum = warp_sum(sum);
+    if (lane >= HD) return;
+    float acc = 0.0f;
+#pragma unroll 8
+    for (int s = 0; s < a.splits; s++) acc += pp[s * row + 2 + lane] * exp2f(pp[s * row] - mx);
+    st1(a.o, b * a.o_bs + (int64_t)t * a.o_ts + (int64_t)h * a.o_hs + lane, acc / sum, BF);
 }
 
 #define DA_KERNELS(HD)                                                                                  \
@@ -492,10 +522,8 @@ static void da_run(Exec *x, const AttnParams *p) {
         da_merge[hi][bf]<<<(unsigned)blocks, DA_THREADS, 0, s>>>(a, rows);
         LAUNCH_CHECK(x, "decoder-flash merge");
     } else {
-        int hg = p->heads < DA_HEAD_GROUP ? p->heads : DA_HEAD_GROUP;
-        int per_block = DA_THREADS / hg;
-        dim3 grid((unsigned)((p->q_len + per_block - 1) / per_block),
-                  (unsigned)((p->heads + DA_HEAD_GROUP - 1) / DA_HEAD_GROUP), (unsigned)p->batch);
+        dim3 grid((unsigned)((p->q_len + 31) / 32), (unsigned)((p->heads + DA_WARPS - 1) / DA_WARPS),
+                  (unsigned)p->batch);
         da_short[hi][bf]<<<grid, DA_THREADS, 0, s>>>(a);
         LAUNCH_CHECK(x, "decoder-flash short keys");
     }
