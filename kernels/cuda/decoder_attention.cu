@@ -8,24 +8,30 @@
 // Explicit attention runs these as batched GEMMs whose shapes (7 x 4096 x 16 per prompt and
 // head) cuBLAS serves with its slow fallbacks (cutlass_75 wmma, magma_sgemmEx: 0.35 ms per
 // batch of 26 prompts on the H200, tests/gpu/logs/h200-2026-12-01-c/step-call3-ncu_nested_all.log)
-// plus a materialised score matrix and a softmax pass. Both kernels here read q, k and v once,
+// plus a materialised score matrix and a softmax pass. The kernels here read q, k and v once,
 // keep the scores in registers and shared memory, and take a float32 online softmax
-// (flash-attention's running max and sum) with the output rounded once:
+// (flash-attention's running max and sum) with the output rounded once. Per prompt and head
+// the products are a few MFLOP: the aim is to move q, k, v and o once at memory speed.
 //
-//   short keys  (any q_len; k_len small: self-attention, image-to-token): one thread per
-//               (query, head); the keys and values of DA_WARPS heads staged in shared memory
-//               DA_KCHUNK at a time, the output row accumulated in registers.
-//   split keys  (few queries, k_len long: token-to-image): flash-decoding. Block (split, head,
-//               batch entry) takes a range of keys; partial (max, sum, output row) per split to
-//               the workspace, and a second kernel merges the splits. bfloat16 (q_len <= 16):
-//               on tensor cores, each warp a flash-attention-2 loop over chunks of 32 keys
-//               (split_mma_body). float32 (q_len <= 32, the tests' reference-precision path):
-//               on CUDA cores, one key per thread per step (split_keys_body).
+//   bfloat16, every head of a batch entry in one block, on tensor cores (below: t2i_mma_body,
+//   i2t_mma_body): token-to-image (q_len <= 16) as flash-decoding over splits of the keys,
+//   image-to-token and the tokens' self-attention (k_len <= 16) one product per 16 queries.
+//   CUDA cores, float32 (the tests' reference-precision path) and bfloat16 calls past those
+//   limits (more than 16 prompt tokens against more than 16 keys, e.g. predict with many
+//   points):
+//   short keys  one thread per (query, head); the keys and values of DA_WARPS heads staged in
+//               shared memory DA_KCHUNK at a time, the output row accumulated in registers.
+//   split keys  (q_len <= 32, k_len > 256) flash-decoding: block (split, head, batch entry),
+//               one key per thread per step.
+// The split kernels write a partial (max, sum, output row) per split to the workspace and a
+// second kernel merges them. cuda_decoder_flash_kernel names the kernel a call takes.
 //
-// Per prompt and head the token-to-image products are 7 x 4096 x 16, a few MFLOP: the aim is
-// to read k and v (and q and o for image-to-token) once each at memory speed. The first
-// version of the split kernel on CUDA cores took 0.19 ms per call at 52 prompts (explicit
-// bf16: 0.12; tests/gpu/logs/h200-2026-12-01-d/call1), its P V loop issue-bound.
+// History on the H200 at 52 prompts (tests/gpu/logs/h200-2026-12-01-d): the split kernel on
+// CUDA cores took 0.19 ms per token-to-image call (explicit bf16: 0.12), its P V loop
+// issue-bound; on tensor cores with each head's 32-byte row slices loaded straight into
+// fragments, 0.072 ms, bound by L1 wavefronts (call 4's ncu: 93 % of L1 throughput); the
+// image-to-token calls on CUDA cores 0.086-0.117 ms, bound by shared-memory transactions or,
+// with a warp per head, by L2 (82 %, partial-sector accesses).
 //
 // Ragged decoding: AttnParams.q_batch_of / kv_batch_of let call entry b read q (or k and v) of
 // another batch entry (its image's, shared by all its prompts) without a per-prompt copy.
@@ -220,20 +226,39 @@ static __device__ __forceinline__ void split_keys_body(const DaArgs a, const int
     }
 }
 
-// ---- split keys on tensor cores (bfloat16) ------------------------------------------------
-// As split_keys_body, with mma.sync.m16n8k16 (bfloat16 in, float32 accumulate): the queries
-// (q_len <= 16, zero rows past it) are one 16-row A operand held in registers for the whole
-// range; each warp takes chunks of 32 keys (warp w: chunks w, w + DA_WARPS, ...) with its own
-// running softmax, flash-attention-2 style: S = Q K^T (K's B fragments straight from global
-// memory), the scaled scores' row max over the quad, P = exp2(S - max) kept in registers as the
-// next product's A operand (bfloat16, as flash attention rounds P), O += P V (V's chunk staged
-// in shared memory and read transposed by ldmatrix). Each warp's partial (max, sum, output row)
-// goes to the workspace as a split of its own: splits x DA_WARPS of them, merged by merge_body.
-#define DA_MMA_MAX_Q 16
-#define DA_CHUNK 32
-#define DA_VS (DA_MAX_HD + 8)  // V chunk row: 80 bytes, so an ldmatrix's 8 rows hit 8 bank groups
+// ---- tensor-core kernels (bfloat16): every head of a batch entry in one block -------------
+// mma.sync.m16n8k16 (bfloat16 in, float32 accumulate), one warp per head. The block stages
+// whole token rows (all heads: contiguous, 16-byte loads) in shared memory and each warp takes
+// its head's columns with ldmatrix. (A first version gave each head its own block and loaded
+// its 32-byte slice of every row straight into fragments: bound by L1 wavefronts, 93 % of L1
+// throughput at 1.9 TB/s, 60 us per token-to-image call at 52 prompts; call 4's ncu.)
+//
+//   t2i (q_len <= 16, k_len > 16: token-to-image): block (split, batch entry) takes a range of
+//       keys in chunks of 32, double-buffered through cp.async. The queries are one 16-row A
+//       operand in registers; per chunk S = Q K^T, the scaled scores' row max over the quad,
+//       P = exp2(S - max) as the next product's A operand (bfloat16, as flash attention rounds
+//       P), O += P V (V read transposed by ldmatrix). Partial (max, sum, row) per split.
+//   i2t (k_len <= 16: image-to-token, token self-attention): block (tile of DA_QTILE queries,
+//       batch entry); K and V (zero rows past k_len) staged once, their fragments kept in
+//       registers; per 16 queries one product for S, a softmax over the quad, one for P V; the
+//       normalised rows go back over the tile's q rows in shared memory and leave as whole
+//       16-byte row pieces.
+#define DA_CHUNK 32        // t2i: keys per step
+#define DA_MMA_MAX_Q 16    // t2i: queries (one m-tile)
+#define DA_MMA_MAX_K 16    // i2t: keys (one k-step)
+#define DA_QTILE 64        // i2t: queries per block
+#define DA_MMA_MAX_DI 256  // heads x head dim staged per row
+#define DA_MMA_MAX_HEADS 16
 
 static __device__ __forceinline__ unsigned da_ld32(const bf16 *p) { return *(const unsigned *)p; }
+static __device__ __forceinline__ void da_cp16(void *dst, const void *src, int src_bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(src_bytes));
+}
+static __device__ __forceinline__ void da_ldsm_x4(unsigned r[4], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(p)));
+}
 static __device__ __forceinline__ void da_ldsm_x4_t(unsigned r[4], const void *p) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
@@ -250,36 +275,41 @@ static __device__ __forceinline__ unsigned da_pack(float lo, float hi) {
     __nv_bfloat162 b = __floats2bfloat162_rn(lo, hi);
     return *(const unsigned *)&b;
 }
-
-// One chunk's loads: the B fragments of K for the chunk's 4 n-tiles (key c0 + 8 nt + g; keys
-// past the range read the last valid key, masked later) and this lane's V row (key c0 + lane;
-// zeros past the range).
-static __device__ __forceinline__ void da_load_chunk(const bf16 *kp, const bf16 *vp, int64_t k_ts, int64_t v_ts, int c0,
-                                                     int k1, int lane, int g, int tq,
-                                                     unsigned kf[4][DA_MAX_HD / 16][2], uint2 vr[DA_MAX_HD / 4],
-                                                     const int HD) {
-#pragma unroll
-    for (int nt = 0; nt < 4; nt++) {
-        int key = c0 + 8 * nt + g;
-        const bf16 *kr = kp + (int64_t)(key < k1 ? key : k1 - 1) * k_ts + 2 * tq;
-#pragma unroll
-        for (int ks = 0; ks < HD / 16; ks++) kf[nt][ks][0] = da_ld32(kr + 16 * ks), kf[nt][ks][1] = da_ld32(kr + 16 * ks + 8);
-    }
-    int key = c0 + lane;
-#pragma unroll
-    for (int d = 0; d < HD; d += 4)
-        vr[d / 4] = key < k1 ? *(const uint2 *)(vp + (int64_t)key * v_ts + d) : make_uint2(0u, 0u);
+static __host__ __device__ __forceinline__ int da_rs(int di) { return di + 8; }  // smem row: an odd count of 16-byte units
+static __host__ __device__ __forceinline__ size_t da_t2i_smem(int di) { return (size_t)4 * DA_CHUNK * da_rs(di) * 2; }
+static __host__ __device__ __forceinline__ size_t da_i2t_smem(int di) {
+    return (size_t)(2 * DA_MMA_MAX_K + DA_QTILE) * da_rs(di) * 2;
 }
 
-static __device__ __forceinline__ void split_mma_body(const DaArgs a, const int HD) {
-    const int KC = HD / 16, NV = HD / 8;  // k-steps of Q K^T, n-tiles of the output row
-    __shared__ __align__(16) bf16 sv[DA_WARPS][DA_CHUNK][DA_VS];
-    int split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+// Rows [r0, r0 + n) of a (rows, heads, HD) tensor (explicit strides) into shared rows of RS
+// elements, head hh at column hh * HD, by 16-byte cp.async pieces; rows at or past `valid`
+// are zero-filled (their source clamped to row 0, never read).
+static __device__ __forceinline__ void da_stage(bf16 *dst, int RS, const bf16 *src, int64_t ts, int64_t hs,
+                                                int r0, int n, int valid, int heads, const int HD) {
+    const int per_row = heads * (HD / 8);
+    for (int i = threadIdx.x; i < n * per_row; i += blockDim.x) {
+        int r = i / per_row, rem = i - r * per_row, hh = rem / (HD / 8), cc = rem - hh * (HD / 8);
+        int row = r0 + r;
+        bool ok = row < valid;
+        da_cp16(dst + (int64_t)r * RS + hh * HD + cc * 8, src + (ok ? (int64_t)row * ts : 0) + hh * hs + cc * 8, ok ? 16 : 0);
+    }
+    asm volatile("cp.async.commit_group;\n" ::);
+}
+
+static __device__ __forceinline__ void t2i_mma_body(const DaArgs a, const int HD) {
+    extern __shared__ __align__(16) unsigned char da_smem[];
+    const int KC = HD / 16, NV = HD / 8;
+    const int heads = a.heads, RS = da_rs(heads * HD);
+    bf16 *sK = (bf16 *)da_smem, *sV = sK + 2 * DA_CHUNK * RS;  // [stage][key][RS] each
+    int split = blockIdx.x, b = blockIdx.y;
+    int h = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
     int64_t qb = a.q_of ? a.q_of[b] : b, kb = a.kv_of ? a.kv_of[b] : b;
     const bf16 *qp = (const bf16 *)a.q + qb * a.q_bs + (int64_t)h * a.q_hs;
-    const bf16 *kp = (const bf16 *)a.k + kb * a.k_bs + (int64_t)h * a.k_hs;
-    const bf16 *vp = (const bf16 *)a.v + kb * a.v_bs + (int64_t)h * a.v_hs;
+    const bf16 *kbase = (const bf16 *)a.k + kb * a.k_bs, *vbase = (const bf16 *)a.v + kb * a.v_bs;
+    int k0 = split * a.keys_per_split;
+    int k1 = k0 + a.keys_per_split < a.k_len ? k0 + a.keys_per_split : a.k_len;
+    da_stage(sK, RS, kbase, a.k_ts, a.k_hs, k0, DA_CHUNK, k1, heads, HD);
+    da_stage(sV, RS, vbase, a.v_ts, a.v_hs, k0, DA_CHUNK, k1, heads, HD);
     unsigned qa[DA_MAX_HD / 16][4];
 #pragma unroll
     for (int ks = 0; ks < KC; ks++) {
@@ -292,36 +322,30 @@ static __device__ __forceinline__ void split_mma_body(const DaArgs a, const int 
     float o[DA_MAX_HD / 8][4];
 #pragma unroll
     for (int nv = 0; nv < NV; nv++) o[nv][0] = o[nv][1] = o[nv][2] = o[nv][3] = 0.0f;
-    int k0 = split * a.keys_per_split;
-    int k1 = k0 + a.keys_per_split < a.k_len ? k0 + a.keys_per_split : a.k_len;
-    // Software pipelined: chunk c's K fragments and V row are in registers while chunk c - 1 is
-    // computed, so each warp has a chunk's loads in flight at all times (without it the loop
-    // waited on every chunk's loads: 35 us per token-to-image call at 26 prompts, call 2).
-    unsigned kf[4][DA_MAX_HD / 16][2];
-    uint2 vr[DA_MAX_HD / 4];
-    int c0 = k0 + warp * DA_CHUNK;
-    if (c0 < k1) da_load_chunk(kp, vp, a.k_ts, a.v_ts, c0, k1, lane, g, tq, kf, vr, HD);
-    for (; c0 < k1; c0 += DA_WARPS * DA_CHUNK) {
-        unsigned kc[4][DA_MAX_HD / 16][2];
-#pragma unroll
-        for (int nt = 0; nt < 4; nt++)
-#pragma unroll
-            for (int ks = 0; ks < KC; ks++) kc[nt][ks][0] = kf[nt][ks][0], kc[nt][ks][1] = kf[nt][ks][1];
-        {
-            bf16 *dst = &sv[warp][lane][0];
-#pragma unroll
-            for (int d = 0; d < HD; d += 4) *(uint2 *)(dst + d) = vr[d / 4];
+    int st = 0;
+    for (int c0 = k0; c0 < k1; c0 += DA_CHUNK, st ^= 1) {
+        if (c0 + DA_CHUNK < k1) {
+            da_stage(sK + (st ^ 1) * DA_CHUNK * RS, RS, kbase, a.k_ts, a.k_hs, c0 + DA_CHUNK, DA_CHUNK, k1, heads, HD);
+            da_stage(sV + (st ^ 1) * DA_CHUNK * RS, RS, vbase, a.v_ts, a.v_hs, c0 + DA_CHUNK, DA_CHUNK, k1, heads, HD);
+            asm volatile("cp.async.wait_group 2;\n" ::: "memory");
+        } else {
+            asm volatile("cp.async.wait_group 0;\n" ::: "memory");
         }
-        int cn = c0 + DA_WARPS * DA_CHUNK;
-        if (cn < k1) da_load_chunk(kp, vp, a.k_ts, a.v_ts, cn, k1, lane, g, tq, kf, vr, HD);
-        // S = Q K^T: 4 n-tiles of 8 keys.
+        __syncthreads();
+        const bf16 *cK = sK + st * DA_CHUNK * RS + h * HD, *cV = sV + st * DA_CHUNK * RS + h * HD;
+        // S = Q K^T: n-tiles of 8 keys, two per ldmatrix.x4 (key rows, head columns).
         float s[4][4];
 #pragma unroll
-        for (int nt = 0; nt < 4; nt++) {
-            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+        for (int nt = 0; nt < 4; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
 #pragma unroll
-            for (int ks = 0; ks < KC; ks++) da_mma(s[nt], qa[ks], kc[nt][ks][0], kc[nt][ks][1]);
-        }
+        for (int np = 0; np < 2; np++)
+#pragma unroll
+            for (int ks = 0; ks < KC; ks++) {
+                unsigned r[4];
+                da_ldsm_x4(r, cK + (16 * np + (lane & 7) + ((lane >> 4) << 3)) * RS + 16 * ks + ((lane >> 3) & 1) * 8);
+                da_mma(s[2 * np], qa[ks], r[0], r[1]);
+                da_mma(s[2 * np + 1], qa[ks], r[2], r[3]);
+            }
         // Scale to base 2, mask keys past the range, running max per row over the quad.
         float mx0 = m0, mx1 = m1;
 #pragma unroll
@@ -352,27 +376,17 @@ static __device__ __forceinline__ void split_mma_body(const DaArgs a, const int 
             pa[nt >> 1][(nt & 1) * 2] = da_pack(p0, p1);
             pa[nt >> 1][(nt & 1) * 2 + 1] = da_pack(p2, p3);
         }
-        __syncwarp();  // the V chunk is written
         // O += P V: k-steps of 16 keys; V's B fragments by ldmatrix.trans, two n-tiles per x4.
 #pragma unroll
-        for (int j = 0; j < 2; j++) {
-            int key = 16 * j + (lane & 7) + ((lane >> 3) & 1) * 8;
-            if (NV >= 4) {
+        for (int j = 0; j < 2; j++)
 #pragma unroll
-                for (int pr = 0; pr < NV / 2; pr++) {
-                    unsigned r[4];
-                    da_ldsm_x4_t(r, &sv[warp][key][16 * pr + (lane >> 4) * 8]);
-                    da_mma(o[2 * pr], pa[j], r[0], r[1]);
-                    da_mma(o[2 * pr + 1], pa[j], r[2], r[3]);
-                }
-            } else {
+            for (int pr = 0; pr < NV / 2; pr++) {
                 unsigned r[4];
-                da_ldsm_x4_t(r, &sv[warp][key][(lane >> 4) * 8]);
-                da_mma(o[0], pa[j], r[0], r[1]);
-                da_mma(o[1], pa[j], r[2], r[3]);
+                da_ldsm_x4_t(r, cV + (16 * j + (lane & 7) + ((lane >> 3) & 1) * 8) * RS + 16 * pr + (lane >> 4) * 8);
+                da_mma(o[2 * pr], pa[j], r[0], r[1]);
+                da_mma(o[2 * pr + 1], pa[j], r[2], r[3]);
             }
-        }
-        __syncwarp();  // read before the next chunk overwrites it
+        __syncthreads();  // stage st is read before the next iteration loads into it
     }
     l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
     l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
@@ -383,13 +397,102 @@ static __device__ __forceinline__ void split_mma_body(const DaArgs a, const int 
     for (int half = 0; half < 2; half++) {
         int t = g + 8 * half;
         if (t >= a.q_len) continue;
-        float *pp = a.part + ((((int64_t)b * a.heads + h) * a.q_len + t) * a.splits + (int64_t)split * DA_WARPS + warp) * row;
+        float *pp = a.part + ((((int64_t)b * heads + h) * a.q_len + t) * a.splits + split) * row;
         if (tq == 0) pp[0] = half ? m1 : m0, pp[1] = half ? l1 : l0;
 #pragma unroll
         for (int nv = 0; nv < NV; nv++) {
             pp[2 + 8 * nv + 2 * tq] = o[nv][2 * half];
             pp[2 + 8 * nv + 2 * tq + 1] = o[nv][2 * half + 1];
         }
+    }
+}
+
+static __device__ __forceinline__ void i2t_mma_body(const DaArgs a, const int HD) {
+    extern __shared__ __align__(16) unsigned char da_smem[];
+    const int KC = HD / 16, NV = HD / 8;
+    const int heads = a.heads, RS = da_rs(heads * HD);
+    bf16 *sK = (bf16 *)da_smem, *sV = sK + DA_MMA_MAX_K * RS, *sQ = sV + DA_MMA_MAX_K * RS;
+    int t0 = blockIdx.x * DA_QTILE, b = blockIdx.y;
+    int h = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+    int64_t qb = a.q_of ? a.q_of[b] : b, kb = a.kv_of ? a.kv_of[b] : b;
+    da_stage(sK, RS, (const bf16 *)a.k + kb * a.k_bs, a.k_ts, a.k_hs, 0, DA_MMA_MAX_K, a.k_len, heads, HD);
+    da_stage(sV, RS, (const bf16 *)a.v + kb * a.v_bs, a.v_ts, a.v_hs, 0, DA_MMA_MAX_K, a.k_len, heads, HD);
+    da_stage(sQ, RS, (const bf16 *)a.q + qb * a.q_bs, a.q_ts, a.q_hs, t0, DA_QTILE, a.q_len, heads, HD);
+    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+    __syncthreads();
+    // K's B fragments (n-tiles of keys 0-7, 8-15) and V's (two n-tiles of head dims per x4).
+    unsigned kf[DA_MAX_HD / 16][4], vf[DA_MAX_HD / 16][4];
+#pragma unroll
+    for (int ks = 0; ks < KC; ks++)
+        da_ldsm_x4(kf[ks], sK + ((lane & 7) + ((lane >> 4) << 3)) * RS + h * HD + 16 * ks + ((lane >> 3) & 1) * 8);
+#pragma unroll
+    for (int pr = 0; pr < NV / 2; pr++)
+        da_ldsm_x4_t(vf[pr], sV + ((lane & 7) + ((lane >> 3) & 1) * 8) * RS + h * HD + 16 * pr + (lane >> 4) * 8);
+    int mtiles = (a.q_len - t0 + 15) / 16;
+    if (mtiles > DA_QTILE / 16) mtiles = DA_QTILE / 16;
+    for (int mt = 0; mt < mtiles; mt++) {
+        bf16 *rows = sQ + 16 * mt * RS + h * HD;
+        float s[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+#pragma unroll
+        for (int ks = 0; ks < KC; ks++) {
+            unsigned qa[4];
+            da_ldsm_x4(qa, rows + (lane & 15) * RS + 16 * ks + (lane >> 4) * 8);
+            da_mma(s[0], qa, kf[ks][0], kf[ks][1]);
+            da_mma(s[1], qa, kf[ks][2], kf[ks][3]);
+        }
+        float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int key = 8 * nt + 2 * tq + (e & 1);
+                float v = key < a.k_len ? s[nt][e] * a.c : -INFINITY;
+                s[nt][e] = v;
+                if (e < 2) mx0 = fmaxf(mx0, v);
+                else mx1 = fmaxf(mx1, v);
+            }
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        float p[2][4], l0 = 0.0f, l1 = 0.0f;
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+            p[nt][0] = exp2f(s[nt][0] - mx0), p[nt][1] = exp2f(s[nt][1] - mx0);
+            p[nt][2] = exp2f(s[nt][2] - mx1), p[nt][3] = exp2f(s[nt][3] - mx1);
+            l0 += p[nt][0] + p[nt][1], l1 += p[nt][2] + p[nt][3];
+        }
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+        unsigned pa[4] = {da_pack(p[0][0], p[0][1]), da_pack(p[0][2], p[0][3]), da_pack(p[1][0], p[1][1]),
+                          da_pack(p[1][2], p[1][3])};
+        float o[DA_MAX_HD / 8][4];
+#pragma unroll
+        for (int pr = 0; pr < NV / 2; pr++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) o[2 * pr][e] = o[2 * pr + 1][e] = 0.0f;
+            da_mma(o[2 * pr], pa, vf[pr][0], vf[pr][1]);
+            da_mma(o[2 * pr + 1], pa, vf[pr][2], vf[pr][3]);
+        }
+        float i0 = 1.0f / l0, i1 = 1.0f / l1;
+        __syncwarp();  // every lane's q fragments are read before the rows are overwritten
+#pragma unroll
+        for (int nv = 0; nv < NV; nv++) {
+            *(unsigned *)(rows + g * RS + 8 * nv + 2 * tq) = da_pack(o[nv][0] * i0, o[nv][1] * i0);
+            *(unsigned *)(rows + (g + 8) * RS + 8 * nv + 2 * tq) = da_pack(o[nv][2] * i1, o[nv][3] * i1);
+        }
+    }
+    __syncthreads();
+    // The tile's output rows, as 16-byte pieces of each head's columns.
+    const int per_row = heads * (HD / 8);
+    int n = a.q_len - t0 < DA_QTILE ? a.q_len - t0 : DA_QTILE;
+    bf16 *op = (bf16 *)a.o + (int64_t)b * a.o_bs;
+    for (int i = threadIdx.x; i < n * per_row; i += blockDim.x) {
+        int r = i / per_row, rem = i - r * per_row, hh = rem / (HD / 8), cc = rem - hh * (HD / 8);
+        *(uint4 *)(op + (int64_t)(t0 + r) * a.o_ts + (int64_t)hh * a.o_hs + cc * 8) =
+            *(const uint4 *)(sQ + r * RS + hh * HD + cc * 8);
     }
 }
 
@@ -425,7 +528,8 @@ static __device__ __forceinline__ void merge_body(const DaArgs a, int64_t rows, 
     __global__ void __launch_bounds__(DA_THREADS) da_short_bf16_hd##HD(DaArgs a) { short_keys_body(a, 1, HD); } \
     __global__ void __launch_bounds__(DA_THREADS) da_split_f32_hd##HD(DaArgs a) { split_keys_body(a, 0, HD); } \
     __global__ void __launch_bounds__(DA_THREADS) da_split_bf16_hd##HD(DaArgs a) { split_keys_body(a, 1, HD); } \
-    __global__ void __launch_bounds__(DA_THREADS) da_split_mma_hd##HD(DaArgs a) { split_mma_body(a, HD); } \
+    __global__ void __launch_bounds__(32 * DA_MMA_MAX_HEADS) da_t2i_mma_hd##HD(DaArgs a) { t2i_mma_body(a, HD); } \
+    __global__ void __launch_bounds__(32 * DA_MMA_MAX_HEADS) da_i2t_mma_hd##HD(DaArgs a) { i2t_mma_body(a, HD); } \
     __global__ void __launch_bounds__(DA_THREADS) da_merge_f32_hd##HD(DaArgs a, int64_t rows) { merge_body(a, rows, 0, HD); } \
     __global__ void __launch_bounds__(DA_THREADS) da_merge_bf16_hd##HD(DaArgs a, int64_t rows) { merge_body(a, rows, 1, HD); }
 DA_KERNELS(16)
@@ -436,15 +540,17 @@ typedef void (*DaMerge)(DaArgs, int64_t);
 // [head dim 16, 32][float32, bfloat16]
 static const DaKernel da_short[2][2] = {{da_short_f32_hd16, da_short_bf16_hd16}, {da_short_f32_hd32, da_short_bf16_hd32}};
 static const DaKernel da_split[2][2] = {{da_split_f32_hd16, da_split_bf16_hd16}, {da_split_f32_hd32, da_split_bf16_hd32}};
-static const DaKernel da_split_mma[2] = {da_split_mma_hd16, da_split_mma_hd32};
+static const DaKernel da_t2i[2] = {da_t2i_mma_hd16, da_t2i_mma_hd32};
+static const DaKernel da_i2t[2] = {da_i2t_mma_hd16, da_i2t_mma_hd32};
 static const DaMerge da_merge[2][2] = {{da_merge_f32_hd16, da_merge_bf16_hd16}, {da_merge_f32_hd32, da_merge_bf16_hd32}};
+static size_t da_smem_set[2][2];  // [t2i, i2t][head dim]: the dynamic shared-memory limit raised so far
 
 // =============================================================================================
 // launcher
 // =============================================================================================
 
 // Refuses, by name, what the kernels do not do.
-static void da_check(const AttnParams *p) {
+static void da_check(Exec *x, const AttnParams *p) {
     const char *who = "cuda attention decoder-flash";
     if (p->rel_pos) die("%s: a rel-pos table is not implemented (the decoder's attentions have none)", who);
     if (p->head_dim != 16 && p->head_dim != 32)
@@ -458,43 +564,64 @@ static void da_check(const AttnParams *p) {
                             p->k_batch_stride, p->k_tok_stride, p->k_head_stride,
                             p->v_batch_stride, p->v_tok_stride, p->v_head_stride,
                             p->o_batch_stride, p->o_tok_stride, p->o_head_stride};
+    int unit = is_bf16(x) ? 8 : 4;  // 16 bytes: the tensor-core kernels move 16-byte row pieces
     for (int i = 0; i < 12; i++)
-        if (st[i] % 4 != 0) die("%s: strides must be multiples of 4 elements", who);
+        if (st[i] % unit != 0) die("%s: strides must be multiples of %d elements (16 bytes)", who, unit);
     if (p->batch > 65535 || p->heads > 65535)
         die("%s: batch %d or heads %d over 65535 is not implemented", who, p->batch, p->heads);
 }
 
-// 0: short keys; 1: split keys on CUDA cores (float32); 2: split keys on tensor cores (bfloat16).
+// Which kernel: 0 short keys (CUDA cores), 1 split keys (CUDA cores), 2 t2i and 3 i2t (tensor
+// cores, bfloat16, every head of an entry in one block: up to DA_MMA_MAX_HEADS heads and
+// DA_MMA_MAX_DI columns).
 static int da_kind(Exec *x, const AttnParams *p) {
-    if (p->k_len <= DA_SPLIT_MIN_KEYS) return 0;
-    if (is_bf16(x)) return p->q_len <= DA_MMA_MAX_Q ? 2 : 0;
-    return p->q_len <= DA_MAX_Q ? 1 : 0;
+    if (is_bf16(x) && p->heads <= DA_MMA_MAX_HEADS && p->heads * p->head_dim <= DA_MMA_MAX_DI) {
+        if (p->k_len <= DA_MMA_MAX_K) return 3;
+        if (p->q_len <= DA_MMA_MAX_Q) return 2;
+    }
+    return p->q_len <= DA_MAX_Q && p->k_len > DA_SPLIT_MIN_KEYS ? 1 : 0;
 }
 
-// Splits of the keys: enough blocks for 8 per SM, whole steps of DA_KEYS keys each. Partial
-// results per split, or per split and warp on tensor cores.
-static void da_splits(Exec *x, const AttnParams *p, int *splits, int *keys_per_split, int *partials) {
-    int64_t pairs = (int64_t)p->batch * p->heads, want = 8LL * cuda_backend(x)->prop.multiProcessorCount;
-    int steps = (p->k_len + DA_KEYS - 1) / DA_KEYS;
-    int64_t s = (want + pairs - 1) / pairs;
+// Splits of the keys: t2i blocks take whole chunks of DA_CHUNK keys, about 4 blocks per SM;
+// the CUDA-core split kernel whole steps of DA_KEYS, about 8 blocks per SM.
+static void da_splits(Exec *x, const AttnParams *p, int *splits, int *keys_per_split) {
+    int mma = da_kind(x, p) == 2, unit = mma ? DA_CHUNK : DA_KEYS;
+    int64_t per_split = mma ? p->batch : (int64_t)p->batch * p->heads;  // blocks per split
+    int64_t want = (mma ? 4LL : 8LL) * cuda_backend(x)->prop.multiProcessorCount;
+    int steps = (p->k_len + unit - 1) / unit;
+    int64_t s = (want + per_split - 1) / per_split;
     if (s > steps) s = steps;
     if (s < 1) s = 1;
-    int per = (int)((steps + s - 1) / s) * DA_KEYS;
+    int per = (int)((steps + s - 1) / s) * unit;
     *keys_per_split = per;
     *splits = (p->k_len + per - 1) / per;
-    *partials = *splits * (da_kind(x, p) == 2 ? DA_WARPS : 1);
 }
 
 static size_t da_workspace_bytes(Exec *x, const AttnParams *p) {
-    if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0 || p->k_len <= 0 || da_kind(x, p) == 0) return 0;
-    int splits, per, partials;
-    da_splits(x, p, &splits, &per, &partials);
-    return (size_t)p->batch * p->heads * p->q_len * partials * (2 + p->head_dim) * sizeof(float);
+    int kind = da_kind(x, p);
+    if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0 || p->k_len <= 0 || (kind != 1 && kind != 2)) return 0;
+    int splits, per;
+    da_splits(x, p, &splits, &per);
+    return (size_t)p->batch * p->heads * p->q_len * splits * (2 + p->head_dim) * sizeof(float);
+}
+
+// Raises a tensor-core kernel's dynamic shared-memory limit to `smem`, once (not a stream
+// operation: allowed while a graph is captured); refuses what the device cannot give.
+static void da_smem_limit(Exec *x, int which, int hi, size_t smem) {
+    CudaBackend *bk = cuda_backend(x);
+    if (smem > bk->prop.sharedMemPerBlockOptin)
+        die("cuda attention decoder-flash: %zu bytes of shared memory needed (device: %zu)", smem,
+            (size_t)bk->prop.sharedMemPerBlockOptin);
+    if (da_smem_set[which][hi] < smem) {
+        const void *k = which ? (const void *)da_i2t[hi] : (const void *)da_t2i[hi];
+        cudaCheck(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        da_smem_set[which][hi] = smem;
+    }
 }
 
 static void da_run(Exec *x, const AttnParams *p) {
     if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0) return;
-    da_check(p);
+    da_check(x, p);
     int bf = is_bf16(x), hi = p->head_dim == 32;
     DaArgs a;
     memset(&a, 0, sizeof a);
@@ -507,15 +634,29 @@ static void da_run(Exec *x, const AttnParams *p) {
     a.o_bs = p->o_batch_stride, a.o_ts = p->o_tok_stride, a.o_hs = p->o_head_stride;
     a.c = p->scale * DA_LOG2E;
     cudaStream_t s = cuda_stream(x);
-    int kind = da_kind(x, p);
-    if (kind) {
+    int kind = da_kind(x, p), di = p->heads * p->head_dim;
+    if (kind == 3) {
+        size_t smem = da_i2t_smem(di);
+        da_smem_limit(x, 1, hi, smem);
+        dim3 grid((unsigned)((p->q_len + DA_QTILE - 1) / DA_QTILE), (unsigned)p->batch);
+        da_i2t[hi]<<<grid, 32 * p->heads, smem, s>>>(a);
+        LAUNCH_CHECK(x, "decoder-flash i2t (tensor cores)");
+    } else if (kind) {
         int splits;
-        da_splits(x, p, &splits, &a.keys_per_split, &a.splits);
+        da_splits(x, p, &splits, &a.keys_per_split);
+        a.splits = splits;
         a.part = (float *)cuda_workspace(x, da_workspace_bytes(x, p));
-        dim3 grid((unsigned)splits, (unsigned)p->heads, (unsigned)p->batch);
-        if (kind == 2) da_split_mma[hi]<<<grid, DA_THREADS, 0, s>>>(a);
-        else da_split[hi][bf]<<<grid, DA_THREADS, 0, s>>>(a);
-        LAUNCH_CHECK(x, "decoder-flash split keys");
+        if (kind == 2) {
+            size_t smem = da_t2i_smem(di);
+            da_smem_limit(x, 0, hi, smem);
+            dim3 grid((unsigned)splits, (unsigned)p->batch);
+            da_t2i[hi]<<<grid, 32 * p->heads, smem, s>>>(a);
+            LAUNCH_CHECK(x, "decoder-flash t2i (tensor cores)");
+        } else {
+            dim3 grid((unsigned)splits, (unsigned)p->heads, (unsigned)p->batch);
+            da_split[hi][bf]<<<grid, DA_THREADS, 0, s>>>(a);
+            LAUNCH_CHECK(x, "decoder-flash split keys");
+        }
         int64_t rows = (int64_t)p->batch * p->heads * p->q_len;
         int64_t blocks = (rows * 32 + DA_THREADS - 1) / DA_THREADS;
         if (blocks > 0x7fffffffLL) die("cuda attention decoder-flash: %lld rows are too many", (long long)rows);
@@ -531,7 +672,7 @@ static void da_run(Exec *x, const AttnParams *p) {
 
 // Which kernel a call takes (the tests and the benchmark name it).
 extern "C" const char *cuda_decoder_flash_kernel(Exec *x, const AttnParams *p) {
-    static const char *const name[3] = {"short keys", "split keys", "split keys (tensor cores)"};
+    static const char *const name[4] = {"short keys", "split keys", "t2i (tensor cores)", "i2t (tensor cores)"};
     return name[da_kind(x, p)];
 }
 

@@ -260,7 +260,7 @@ static void check_shape(Shape s) {
 // refusals: each in a child process (die() exits), which must exit 1 naming the kernel
 // =============================================================================================
 
-static const char *REFUSALS[] = {"head dim 64", "head dim 8", "a rel-pos table", "token stride not a multiple of 4",
+static const char *REFUSALS[] = {"head dim 64", "head dim 8", "a rel-pos table", "token stride not a multiple of 8 (bf16)",
                                  "q not 16-byte aligned"};
 #define N_REFUSALS ((int)(sizeof REFUSALS / sizeof REFUSALS[0]))
 
@@ -402,10 +402,18 @@ int main(int argc, char **argv) {
     check_shape((Shape){"split edge", 3, 3, 1, 257, 16, 0, 0, 1});
     check_shape((Shape){"split edge", 2, 2, 32, 1000, 32, 0, 0, 0});
     check_shape((Shape){"split limit", 2, 2, 33, 1000, 16, 0, 0, 1});
-    check_shape((Shape){"mma limit", 2, 3, 16, 700, 16, 0, 0, 1});
-    check_shape((Shape){"mma limit", 2, 2, 17, 700, 16, 0, 0, 0});
-    check_shape((Shape){"mma hd32", 3, 2, 9, 1500, 32, 2, 2, 1});
+    // The tensor-core kernels' limits: 16 queries (token-to-image), 16 keys (image-to-token),
+    // 16 heads and 256 columns; past them the CUDA-core kernels take the call.
+    check_shape((Shape){"t2i limit", 2, 3, 16, 700, 16, 0, 0, 1});
+    check_shape((Shape){"t2i limit", 2, 2, 17, 700, 16, 0, 0, 0});
+    check_shape((Shape){"t2i hd32", 3, 2, 9, 1500, 32, 2, 2, 1});
+    check_shape((Shape){"t2i short range", 2, 4, 5, 20, 16, 0, 0, 0});
     check_shape((Shape){"one split", 1, 1, 7, 4096, 16, 0, 0, 0});
+    check_shape((Shape){"i2t limit", 2, 3, 100, 16, 32, 0, 0, 1});
+    check_shape((Shape){"i2t limit", 2, 3, 100, 17, 16, 0, 0, 1});
+    check_shape((Shape){"i2t hd32 shared q", 5, 8, 130, 9, 32, 1, 2, 0});
+    check_shape((Shape){"heads limit", 2, 16, 7, 300, 16, 0, 0, 0});
+    check_shape((Shape){"heads limit", 2, 17, 7, 300, 16, 0, 0, 0});
     check_shape((Shape){"many heads", 2, 11, 5, 300, 16, 0, 0, 1});  // head groups of 8 and 3
     check_shape((Shape){"many tokens", 2, 9, 70, 70, 32, 0, 0, 1});
     // Full size, batch 8 (52 prompts, 8 heads).
