@@ -582,14 +582,12 @@ static int da_kind(Exec *x, const AttnParams *p) {
     return p->q_len <= DA_MAX_Q && p->k_len > DA_SPLIT_MIN_KEYS ? 1 : 0;
 }
 
-// Splits of the keys: t2i blocks take whole chunks of DA_CHUNK keys, about 16 blocks per SM;
+// Splits of the keys: t2i blocks take whole chunks of DA_CHUNK keys, about 4 blocks per SM;
 // the CUDA-core split kernel whole steps of DA_KEYS, about 8 blocks per SM.
 static void da_splits(Exec *x, const AttnParams *p, int *splits, int *keys_per_split) {
     int mma = da_kind(x, p) == 2, unit = mma ? DA_CHUNK : DA_KEYS;
     int64_t per_split = mma ? p->batch : (int64_t)p->batch * p->heads;  // blocks per split
-    // t2i: 16 blocks per SM's worth, so each takes a few chunks and the loads of several are in
-    // flight per SM (at 4, 12 chunks a block: 59 us per call at 52 prompts, call 5).
-    int64_t want = (mma ? 16LL : 8LL) * cuda_backend(x)->prop.multiProcessorCount;
+    int64_t want = (mma ? 4LL : 8LL) * cuda_backend(x)->prop.multiProcessorCount;
     int steps = (p->k_len + unit - 1) / unit;
     int64_t s = (want + per_split - 1) / per_split;
     if (s > steps) s = steps;

@@ -87,10 +87,8 @@ __global__ void resize_bilinear_kernel(float *dst, const float *src, int n, int 
 // resize_bilinear_kernel passes in their order, so the result is theirs bit for bit, without
 // the crop (up to hfull x wfull floats per mask) going through memory. The plane is cut into
 // tiles of RZ_ROWS rows x blockDim.x columns: a thread keeps its column's source columns and
-// weights in registers, the tile's rows' source rows and weights are in shared memory, and the
-// first stage's horizontal products of the source rows the tile passes are kept per thread
-// (below): a source row's 4 loads serve every output row that reads it. (With 16 loads per
-// pixel the kernel took 0.16 ms for 26 prompts' 3 masks each; call 1's ncu.)
+// weights in registers, the tile's rows' source rows and weights are in shared memory, so a
+// pixel costs its 16 loads (cached: src is 256 KB per mask) and the arithmetic.
 #define RZ_ROWS 16
 #define RZ_THREADS 256
 
@@ -128,55 +126,18 @@ resize_masks_ragged_kernel(float *dst, const float *src, int c, int hin, int win
         float cw[2][2], lx0, lx1;
         two_stage_index(ox, in_w, ow, win, wfull, cols, cw, &lx0, &lx1);
         int y1 = y0 + RZ_ROWS < oh ? y0 + RZ_ROWS : oh;
-        // The first stage's horizontal products H(sr, q) = cw[q][0] src[sr][cols[q][0]] +
-        // cw[q][1] src[sr][cols[q][1]] of a window of 4 consecutive source rows from wb: the
-        // tile's rows step down the source rows a few output rows at a time (the 4x upscaling),
-        // so each is loaded once per thread instead of once per output row and crop row.
-        int wb = -8;
-        float hw[4][2];
-        bool hv[4] = {false, false, false, false};
         for (int oy = y0; oy < y1; oy++) {
-            int r = oy - y0, lo = rows[r][0][0];
-            if (lo < wb || lo - wb >= 4) {
-                wb = lo;
-#pragma unroll
-                for (int e = 0; e < 4; e++) hv[e] = false;
-            }
-            while (wb < lo) {
-#pragma unroll
-                for (int e = 0; e < 3; e++) hw[e][0] = hw[e + 1][0], hw[e][1] = hw[e + 1][1], hv[e] = hv[e + 1];
-                hv[3] = false;
-                wb++;
-            }
+            int r = oy - y0;
             float crop[2][2];  // [crop row k][crop column q]
 #pragma unroll
             for (int k = 0; k < 2; k++) {
-                float hk[2][2];  // [source row 0/1 of crop row k][crop column q]
+                const float *s0 = s + (int64_t)rows[r][k][0] * win, *s1 = s + (int64_t)rows[r][k][1] * win;
 #pragma unroll
-                for (int side = 0; side < 2; side++) {
-                    int sr = rows[r][k][side], e = sr - wb;
-                    const float *sp = s + (int64_t)sr * win;
-                    bool cached = false;
-#pragma unroll
-                    for (int ee = 0; ee < 4; ee++)
-                        if (e == ee) {
-                            if (!hv[ee]) {
-#pragma unroll
-                                for (int q = 0; q < 2; q++)
-                                    hw[ee][q] = __fadd_rn(__fmul_rn(cw[q][0], sp[cols[q][0]]), __fmul_rn(cw[q][1], sp[cols[q][1]]));
-                                hv[ee] = true;
-                            }
-                            hk[side][0] = hw[ee][0], hk[side][1] = hw[ee][1];
-                            cached = true;
-                        }
-                    if (!cached)  // outside the window (a downscaling first stage): computed here
-#pragma unroll
-                        for (int q = 0; q < 2; q++)
-                            hk[side][q] = __fadd_rn(__fmul_rn(cw[q][0], sp[cols[q][0]]), __fmul_rn(cw[q][1], sp[cols[q][1]]));
+                for (int q = 0; q < 2; q++) {
+                    float a = __fadd_rn(__fmul_rn(cw[q][0], s0[cols[q][0]]), __fmul_rn(cw[q][1], s0[cols[q][1]]));
+                    float b = __fadd_rn(__fmul_rn(cw[q][0], s1[cols[q][0]]), __fmul_rn(cw[q][1], s1[cols[q][1]]));
+                    crop[k][q] = __fadd_rn(__fmul_rn(rw[r][k][0], a), __fmul_rn(rw[r][k][1], b));
                 }
-#pragma unroll
-                for (int q = 0; q < 2; q++)
-                    crop[k][q] = __fadd_rn(__fmul_rn(rw[r][k][0], hk[0][q]), __fmul_rn(rw[r][k][1], hk[1][q]));
             }
             float a = __fadd_rn(__fmul_rn(lx0, crop[0][0]), __fmul_rn(lx1, crop[0][1]));
             float b = __fadd_rn(__fmul_rn(lx0, crop[1][0]), __fmul_rn(lx1, crop[1][1]));
