@@ -88,7 +88,11 @@ __global__ void resize_bilinear_kernel(float *dst, const float *src, int n, int 
 // the crop (up to hfull x wfull floats per mask) going through memory. The plane is cut into
 // tiles of RZ_ROWS rows x blockDim.x columns: a thread keeps its column's source columns and
 // weights in registers, the tile's rows' source rows and weights are in shared memory, so a
-// pixel costs its 16 loads (cached: src is 256 KB per mask) and the arithmetic.
+// pixel costs its 16 loads (cached: src is 256 KB per mask) and the arithmetic. Tried and
+// reverted (78b61ce): a per-thread window of the source rows' horizontal products, so a row's
+// loads serve every output row that reads it, made the post phase slower on the H200 (0.42 ->
+// 0.69 ms per batch of 8 images; tests/gpu/logs/h200-2026-12-01-d call 6): its branches and
+// register shuffling cost more than the cached loads it saved.
 #define RZ_ROWS 16
 #define RZ_THREADS 256
 
