@@ -70,8 +70,8 @@ extern const LinearFormat cuda_linear_dense;          // gemm.cu: cuBLAS(Lt) GEM
 // flash_relpos.cu: bfloat16 flash attention with the decomposed rel-pos terms computed inside
 // (the image encoder's attention only: rel-pos required, head dims 64 and 80); no workspace.
 extern const AttentionImpl cuda_attention_flash_relpos;
-// decoder_attention.cu: the mask decoder's attentions (one side a few tokens) as flash kernels
-// without tensor cores, head dims 16 and 32, float32 and bfloat16; takes a batch index
+// decoder_attention.cu: the mask decoder's attentions (one side a few tokens) as flash kernels,
+// head dims 16 and 32, float32 and bfloat16 (tensor cores for bfloat16); takes a batch index
 // (AttnParams.q_batch_of / kv_batch_of). Which of its two kernels a call takes (tests, bench).
 extern const AttentionImpl cuda_attention_decoder_flash;
 const char *cuda_decoder_flash_kernel(Exec *x, const AttnParams *p);

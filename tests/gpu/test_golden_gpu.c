@@ -63,5 +63,13 @@ int main(int argc, char **argv) {
     const Ops *ro = cuda_stage_open("relpos", &relpos, &rb);
     golden_run(root, ro, rb, (GoldenTolerance){"relpos", 3e-2, 3e-2, BF16_MASK_MIN_IOU});
     cuda_stage_close(rb);
+    // nested's table: relpos with the decoder's attentions as flash kernels for few tokens
+    // (the ragged path itself: test_ragged_gpu)
+    OpsChoices nested = relpos;
+    nested.decoder_attention = &cuda_attention_decoder_flash;
+    void *nb;
+    const Ops *no = cuda_stage_open("nested", &nested, &nb);
+    golden_run(root, no, nb, (GoldenTolerance){"nested", 3e-2, 3e-2, BF16_MASK_MIN_IOU});
+    cuda_stage_close(nb);
     return test_exit_status();
 }
