@@ -36,6 +36,7 @@
 // Ragged decoding: AttnParams.q_batch_of / kv_batch_of let call entry b read q (or k and v) of
 // another batch entry (its image's, shared by all its prompts) without a per-prompt copy.
 #include "cuda_common.cuh"
+#include "mma_ptx.cuh"
 
 #define DA_THREADS 128
 #define DA_WARPS (DA_THREADS / 32)
@@ -251,30 +252,6 @@ static __device__ __forceinline__ void split_keys_body(const DaArgs a, const int
 #define DA_MMA_MAX_HEADS 16
 
 static __device__ __forceinline__ unsigned da_ld32(const bf16 *p) { return *(const unsigned *)p; }
-static __device__ __forceinline__ void da_cp16(void *dst, const void *src, int src_bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(src_bytes));
-}
-static __device__ __forceinline__ void da_ldsm_x4(unsigned r[4], const void *p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_u32(p)));
-}
-static __device__ __forceinline__ void da_ldsm_x4_t(unsigned r[4], const void *p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_u32(p)));
-}
-// d (16 x 8, float32) += a (16 x 16, bfloat16, row) b (16 x 8, bfloat16, col)
-static __device__ __forceinline__ void da_mma(float d[4], const unsigned a[4], unsigned b0, unsigned b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
-                 "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-static __device__ __forceinline__ unsigned da_pack(float lo, float hi) {
-    __nv_bfloat162 b = __floats2bfloat162_rn(lo, hi);
-    return *(const unsigned *)&b;
-}
 static __host__ __device__ __forceinline__ int da_rs(int di) { return di + 8; }  // smem row: an odd count of 16-byte units
 static __host__ __device__ __forceinline__ size_t da_t2i_smem(int di) { return (size_t)4 * DA_CHUNK * da_rs(di) * 2; }
 static __host__ __device__ __forceinline__ size_t da_i2t_smem(int di) {
@@ -291,9 +268,9 @@ static __device__ __forceinline__ void da_stage(bf16 *dst, int RS, const bf16 *s
         int r = i / per_row, rem = i - r * per_row, hh = rem / (HD / 8), cc = rem - hh * (HD / 8);
         int row = r0 + r;
         bool ok = row < valid;
-        da_cp16(dst + (int64_t)r * RS + hh * HD + cc * 8, src + (ok ? (int64_t)row * ts : 0) + hh * hs + cc * 8, ok ? 16 : 0);
+        cp_async16(dst + (int64_t)r * RS + hh * HD + cc * 8, src + (ok ? (int64_t)row * ts : 0) + hh * hs + cc * 8, ok ? 16 : 0);
     }
-    asm volatile("cp.async.commit_group;\n" ::);
+    cp_async_commit();
 }
 
 static __device__ __forceinline__ void t2i_mma_body(const DaArgs a, const int HD) {
@@ -327,9 +304,9 @@ static __device__ __forceinline__ void t2i_mma_body(const DaArgs a, const int HD
         if (c0 + DA_CHUNK < k1) {
             da_stage(sK + (st ^ 1) * DA_CHUNK * RS, RS, kbase, a.k_ts, a.k_hs, c0 + DA_CHUNK, DA_CHUNK, k1, heads, HD);
             da_stage(sV + (st ^ 1) * DA_CHUNK * RS, RS, vbase, a.v_ts, a.v_hs, c0 + DA_CHUNK, DA_CHUNK, k1, heads, HD);
-            asm volatile("cp.async.wait_group 2;\n" ::: "memory");
+            cp_async_wait2();
         } else {
-            asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+            cp_async_wait0();
         }
         __syncthreads();
         const bf16 *cK = sK + st * DA_CHUNK * RS + h * HD, *cV = sV + st * DA_CHUNK * RS + h * HD;
@@ -342,9 +319,9 @@ static __device__ __forceinline__ void t2i_mma_body(const DaArgs a, const int HD
 #pragma unroll
             for (int ks = 0; ks < KC; ks++) {
                 unsigned r[4];
-                da_ldsm_x4(r, cK + (16 * np + (lane & 7) + ((lane >> 4) << 3)) * RS + 16 * ks + ((lane >> 3) & 1) * 8);
-                da_mma(s[2 * np], qa[ks], r[0], r[1]);
-                da_mma(s[2 * np + 1], qa[ks], r[2], r[3]);
+                ldsm_x4(r, cK + (16 * np + (lane & 7) + ((lane >> 4) << 3)) * RS + 16 * ks + ((lane >> 3) & 1) * 8);
+                mma_bf16(s[2 * np], qa[ks], r[0], r[1]);
+                mma_bf16(s[2 * np + 1], qa[ks], r[2], r[3]);
             }
         // Scale to base 2, mask keys past the range, running max per row over the quad.
         float mx0 = m0, mx1 = m1;
@@ -373,8 +350,8 @@ static __device__ __forceinline__ void t2i_mma_body(const DaArgs a, const int HD
             float p0 = exp2f(s[nt][0] - mx0), p1 = exp2f(s[nt][1] - mx0);
             float p2 = exp2f(s[nt][2] - mx1), p3 = exp2f(s[nt][3] - mx1);
             l0 += p0 + p1, l1 += p2 + p3;
-            pa[nt >> 1][(nt & 1) * 2] = da_pack(p0, p1);
-            pa[nt >> 1][(nt & 1) * 2 + 1] = da_pack(p2, p3);
+            pa[nt >> 1][(nt & 1) * 2] = pack_bf16(p0, p1);
+            pa[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16(p2, p3);
         }
         // O += P V: k-steps of 16 keys; V's B fragments by ldmatrix.trans, two n-tiles per x4.
 #pragma unroll
@@ -382,9 +359,9 @@ static __device__ __forceinline__ void t2i_mma_body(const DaArgs a, const int HD
 #pragma unroll
             for (int pr = 0; pr < NV / 2; pr++) {
                 unsigned r[4];
-                da_ldsm_x4_t(r, cV + (16 * j + (lane & 7) + ((lane >> 3) & 1) * 8) * RS + 16 * pr + (lane >> 4) * 8);
-                da_mma(o[2 * pr], pa[j], r[0], r[1]);
-                da_mma(o[2 * pr + 1], pa[j], r[2], r[3]);
+                ldsm_x4_t(r, cV + (16 * j + (lane & 7) + ((lane >> 3) & 1) * 8) * RS + 16 * pr + (lane >> 4) * 8);
+                mma_bf16(o[2 * pr], pa[j], r[0], r[1]);
+                mma_bf16(o[2 * pr + 1], pa[j], r[2], r[3]);
             }
         __syncthreads();  // stage st is read before the next iteration loads into it
     }
@@ -418,16 +395,16 @@ static __device__ __forceinline__ void i2t_mma_body(const DaArgs a, const int HD
     da_stage(sK, RS, (const bf16 *)a.k + kb * a.k_bs, a.k_ts, a.k_hs, 0, DA_MMA_MAX_K, a.k_len, heads, HD);
     da_stage(sV, RS, (const bf16 *)a.v + kb * a.v_bs, a.v_ts, a.v_hs, 0, DA_MMA_MAX_K, a.k_len, heads, HD);
     da_stage(sQ, RS, (const bf16 *)a.q + qb * a.q_bs, a.q_ts, a.q_hs, t0, DA_QTILE, a.q_len, heads, HD);
-    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+    cp_async_wait0();
     __syncthreads();
     // K's B fragments (n-tiles of keys 0-7, 8-15) and V's (two n-tiles of head dims per x4).
     unsigned kf[DA_MAX_HD / 16][4], vf[DA_MAX_HD / 16][4];
 #pragma unroll
     for (int ks = 0; ks < KC; ks++)
-        da_ldsm_x4(kf[ks], sK + ((lane & 7) + ((lane >> 4) << 3)) * RS + h * HD + 16 * ks + ((lane >> 3) & 1) * 8);
+        ldsm_x4(kf[ks], sK + ((lane & 7) + ((lane >> 4) << 3)) * RS + h * HD + 16 * ks + ((lane >> 3) & 1) * 8);
 #pragma unroll
     for (int pr = 0; pr < NV / 2; pr++)
-        da_ldsm_x4_t(vf[pr], sV + ((lane & 7) + ((lane >> 3) & 1) * 8) * RS + h * HD + 16 * pr + (lane >> 4) * 8);
+        ldsm_x4_t(vf[pr], sV + ((lane & 7) + ((lane >> 3) & 1) * 8) * RS + h * HD + 16 * pr + (lane >> 4) * 8);
     int mtiles = (a.q_len - t0 + 15) / 16;
     if (mtiles > DA_QTILE / 16) mtiles = DA_QTILE / 16;
     for (int mt = 0; mt < mtiles; mt++) {
@@ -436,9 +413,9 @@ static __device__ __forceinline__ void i2t_mma_body(const DaArgs a, const int HD
 #pragma unroll
         for (int ks = 0; ks < KC; ks++) {
             unsigned qa[4];
-            da_ldsm_x4(qa, rows + (lane & 15) * RS + 16 * ks + (lane >> 4) * 8);
-            da_mma(s[0], qa, kf[ks][0], kf[ks][1]);
-            da_mma(s[1], qa, kf[ks][2], kf[ks][3]);
+            ldsm_x4(qa, rows + (lane & 15) * RS + 16 * ks + (lane >> 4) * 8);
+            mma_bf16(s[0], qa, kf[ks][0], kf[ks][1]);
+            mma_bf16(s[1], qa, kf[ks][2], kf[ks][3]);
         }
         float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll
@@ -466,22 +443,22 @@ static __device__ __forceinline__ void i2t_mma_body(const DaArgs a, const int HD
         l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
         l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
         l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-        unsigned pa[4] = {da_pack(p[0][0], p[0][1]), da_pack(p[0][2], p[0][3]), da_pack(p[1][0], p[1][1]),
-                          da_pack(p[1][2], p[1][3])};
+        unsigned pa[4] = {pack_bf16(p[0][0], p[0][1]), pack_bf16(p[0][2], p[0][3]), pack_bf16(p[1][0], p[1][1]),
+                          pack_bf16(p[1][2], p[1][3])};
         float o[DA_MAX_HD / 8][4];
 #pragma unroll
         for (int pr = 0; pr < NV / 2; pr++) {
 #pragma unroll
             for (int e = 0; e < 4; e++) o[2 * pr][e] = o[2 * pr + 1][e] = 0.0f;
-            da_mma(o[2 * pr], pa, vf[pr][0], vf[pr][1]);
-            da_mma(o[2 * pr + 1], pa, vf[pr][2], vf[pr][3]);
+            mma_bf16(o[2 * pr], pa, vf[pr][0], vf[pr][1]);
+            mma_bf16(o[2 * pr + 1], pa, vf[pr][2], vf[pr][3]);
         }
         float i0 = 1.0f / l0, i1 = 1.0f / l1;
         __syncwarp();  // every lane's q fragments are read before the rows are overwritten
 #pragma unroll
         for (int nv = 0; nv < NV; nv++) {
-            *(unsigned *)(rows + g * RS + 8 * nv + 2 * tq) = da_pack(o[nv][0] * i0, o[nv][1] * i0);
-            *(unsigned *)(rows + (g + 8) * RS + 8 * nv + 2 * tq) = da_pack(o[nv][2] * i1, o[nv][3] * i1);
+            *(unsigned *)(rows + g * RS + 8 * nv + 2 * tq) = pack_bf16(o[nv][0] * i0, o[nv][1] * i0);
+            *(unsigned *)(rows + (g + 8) * RS + 8 * nv + 2 * tq) = pack_bf16(o[nv][2] * i1, o[nv][3] * i1);
         }
     }
     __syncthreads();
