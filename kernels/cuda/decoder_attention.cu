@@ -252,6 +252,33 @@ static __device__ __forceinline__ void split_keys_body(const DaArgs a, const int
 #define DA_MMA_MAX_HEADS 16
 
 static __device__ __forceinline__ unsigned da_ld32(const bf16 *p) { return *(const unsigned *)p; }
+// The max and the sum over a quad (the 4 lanes holding one accumulator row of an m16n8 tile).
+static __device__ __forceinline__ float quad_max(float v) {
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+    return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+static __device__ __forceinline__ float quad_sum(float v) {
+    v += __shfl_xor_sync(0xffffffffu, v, 1);
+    return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+// S's accumulators over NT n-tiles (key key0 + 8 nt + 2 tq + (e & 1)) scaled to base 2 by c,
+// keys at or past `limit` set to -inf; *mx0, *mx1 (rows g, g + 8) raised to the rows' maxima
+// over the quad.
+static __device__ __forceinline__ void scale_mask_max(float s[][4], const int NT, int key0, int limit, float c,
+                                                      int tq, float *mx0, float *mx1) {
+    float a = *mx0, b = *mx1;
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int key = key0 + 8 * nt + 2 * tq + (e & 1);
+            float v = key < limit ? s[nt][e] * c : -INFINITY;
+            s[nt][e] = v;
+            if (e < 2) a = fmaxf(a, v);
+            else b = fmaxf(b, v);
+        }
+    *mx0 = quad_max(a), *mx1 = quad_max(b);
+}
 static __host__ __device__ __forceinline__ int da_rs(int di) { return di + 8; }  // smem row: an odd count of 16-byte units
 static __host__ __device__ __forceinline__ size_t da_t2i_smem(int di) { return (size_t)4 * DA_CHUNK * da_rs(di) * 2; }
 static __host__ __device__ __forceinline__ size_t da_i2t_smem(int di) {
@@ -325,20 +352,7 @@ static __device__ __forceinline__ void t2i_mma_body(const DaArgs a, const int HD
             }
         // Scale to base 2, mask keys past the range, running max per row over the quad.
         float mx0 = m0, mx1 = m1;
-#pragma unroll
-        for (int nt = 0; nt < 4; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int key = c0 + 8 * nt + 2 * tq + (e & 1);
-                float v = key < k1 ? s[nt][e] * a.c : -INFINITY;
-                s[nt][e] = v;
-                if (e < 2) mx0 = fmaxf(mx0, v);
-                else mx1 = fmaxf(mx1, v);
-            }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        scale_mask_max(s, 4, c0, k1, a.c, tq, &mx0, &mx1);
         float c0r = exp2f(m0 - mx0), c1r = exp2f(m1 - mx1);  // finite maxima: a chunk has a key
         m0 = mx0, m1 = mx1;
         l0 *= c0r, l1 *= c1r;  // per-lane partial sums, reduced over the quad at the end
@@ -365,10 +379,7 @@ static __device__ __forceinline__ void t2i_mma_body(const DaArgs a, const int HD
             }
         __syncthreads();  // stage st is read before the next iteration loads into it
     }
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    l0 = quad_sum(l0), l1 = quad_sum(l1);
     const int row = 2 + HD;
 #pragma unroll
     for (int half = 0; half < 2; half++) {
@@ -418,20 +429,7 @@ static __device__ __forceinline__ void i2t_mma_body(const DaArgs a, const int HD
             mma_bf16(s[1], qa, kf[ks][2], kf[ks][3]);
         }
         float mx0 = -INFINITY, mx1 = -INFINITY;
-#pragma unroll
-        for (int nt = 0; nt < 2; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int key = 8 * nt + 2 * tq + (e & 1);
-                float v = key < a.k_len ? s[nt][e] * a.c : -INFINITY;
-                s[nt][e] = v;
-                if (e < 2) mx0 = fmaxf(mx0, v);
-                else mx1 = fmaxf(mx1, v);
-            }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        scale_mask_max(s, 2, 0, a.k_len, a.c, tq, &mx0, &mx1);
         float p[2][4], l0 = 0.0f, l1 = 0.0f;
 #pragma unroll
         for (int nt = 0; nt < 2; nt++) {
@@ -439,10 +437,7 @@ static __device__ __forceinline__ void i2t_mma_body(const DaArgs a, const int HD
             p[nt][2] = exp2f(s[nt][2] - mx1), p[nt][3] = exp2f(s[nt][3] - mx1);
             l0 += p[nt][0] + p[nt][1], l1 += p[nt][2] + p[nt][3];
         }
-        l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-        l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-        l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-        l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+        l0 = quad_sum(l0), l1 = quad_sum(l1);
         unsigned pa[4] = {pack_bf16(p[0][0], p[0][1]), pack_bf16(p[0][2], p[0][3]), pack_bf16(p[1][0], p[1][1]),
                           pack_bf16(p[1][2], p[1][3])};
         float o[DA_MAX_HD / 8][4];

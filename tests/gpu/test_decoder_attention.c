@@ -19,58 +19,13 @@
 //                                                     beside explicit bf16
 //   build/tests/gpu/test_decoder_attention --refuse N (internal: one refusal, must exit 1)
 // SAM_TEST_SEED sets the random seed.
-#include <math.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include "../../kernels/cuda/cuda_ops.h"
-#include "common/check.h"
-#include "../../variants/core/exec.h"
+#include "attn_check.h"
 #include "test_rand.h"
 
 static CudaBackend *BK;
 static Exec F32, BF;
-static int n_pass, n_fail;
 static uint64_t rng = 0xdec0a77e1ull;
-
-static void result(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void result(int ok, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s ", ok ? "PASS" : "FAIL");
-    vprintf(fmt, ap);
-    printf("\n");
-    fflush(stdout);
-    va_end(ap);
-    if (ok) n_pass++;
-    else n_fail++;
-}
-
-static void *dev_poisoned(Exec *x, size_t bytes) {
-    void *d = x->ops->mem_alloc(x, bytes);
-    unsigned char *h = xmalloc(bytes + 1);
-    memset(h, 0xff, bytes);  // NaN in float32 and in bfloat16
-    x->ops->copy_to_device(x, d, h, bytes);
-    x->ops->sync(x);
-    free(h);
-    return d;
-}
-static void *dev_act(Exec *x, const float *h, int64_t n) {
-    void *d = x->ops->mem_alloc(x, (size_t)(n > 0 ? n : 1) * x->act_size);
-    if (n > 0) x->ops->upload_act(x, d, h, (size_t)n);
-    return d;
-}
-static float *get_act(Exec *x, const void *d, int64_t n) {
-    float *h = xmalloc((size_t)n * sizeof(float) + 4);
-    x->ops->download_act(x, h, d, (size_t)n);
-    return h;
-}
-static void dfree(Exec *x, void *d) { x->ops->mem_free(x, d); }
 
 // =============================================================================================
 // problems
@@ -95,32 +50,6 @@ typedef struct {
     float *ref;        // float32 result, NaN in the gaps
     double ex_max, ex_fro;  // explicit bfloat16's error
 } Case;
-
-typedef struct {
-    double max, fro;
-    int64_t unwritten, overwritten;
-} Err;
-static Err error_of(const float *x, const float *ref, int64_t n) {
-    Err e = {0, 0, 0, 0};
-    double num = 0, den = 0, ss = 0, sr = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (isnan(ref[i])) {
-            if (!isnan(x[i])) e.overwritten++;
-            continue;
-        }
-        if (!isfinite(x[i])) {
-            e.unwritten++;
-            continue;
-        }
-        double d = (double)x[i] - ref[i];
-        if (fabs(d) > num) num = fabs(d);
-        if (fabs(ref[i]) > den) den = fabs(ref[i]);
-        ss += d * d, sr += (double)ref[i] * ref[i];
-    }
-    e.max = den > 0 ? num / den : num;
-    e.fro = sr > 0 ? sqrt(ss / sr) : sqrt(ss);
-    return e;
-}
 
 static void case_layout(Case *c) {
     Shape s = c->s;
@@ -284,22 +213,9 @@ static int refuse_child(int r) {
 }
 
 static void check_refusals(void) {
-    char self[1024];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len <= 0) die("readlink /proc/self/exe");
-    self[len] = 0;
     for (int n = 0; n < N_REFUSALS; n++) {
-        char cmd[2048], out[1024] = "", line[512];
-        snprintf(cmd, sizeof cmd, "'%s' --refuse %d 2>&1", self, n);
-        FILE *f = popen(cmd, "r");
-        if (!f) die("popen %s", cmd);
-        size_t used = 0;
-        while (fgets(line, sizeof line, f))
-            if (used + strlen(line) < sizeof out) strcpy(out + used, line), used += strlen(line);
-        int st = pclose(f);
-        int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        char *nl = strrchr(out, '\n');
-        if (nl && nl[1] == 0) *nl = 0;
+        char out[1024];
+        int code = refusal_run(n, out, sizeof out);
         result(code == 1 && strstr(out, "decoder-flash") != NULL, "decoder-flash refuses %s: exit %d, \"%s\"",
                REFUSALS[n], code, out);
     }
@@ -308,11 +224,6 @@ static void check_refusals(void) {
 // =============================================================================================
 // benchmark
 // =============================================================================================
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static double time_impl(const AttentionImpl *impl, const AttnParams *p) {
     double t[15];

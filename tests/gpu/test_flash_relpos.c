@@ -27,61 +27,14 @@
 //                                               TFLOP/s counted as 4 B H L^2 d
 //   build/tests/gpu/test_flash_relpos --refuse N   (internal: one refusal case, must exit 1)
 // SAM_TEST_SEED sets the random seed.
-#include <math.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include "../../kernels/cuda/cuda_ops.h"
-#include "common/check.h"
-#include "../../variants/core/exec.h"
+#include "attn_check.h"
 #include "test_rand.h"
 
 static CudaBackend *BK;
 static Exec F32, BF;  // the cuda-fp32 and cuda-bf16 tables on one backend
-static int n_pass, n_fail;
 static uint64_t rng = 0xf1a5e7e1ull;
 static int coverage_only;  // --race: no reference products, only which elements are written
-
-
-static void result(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void result(int ok, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s ", ok ? "PASS" : "FAIL");
-    vprintf(fmt, ap);
-    printf("\n");
-    fflush(stdout);
-    va_end(ap);
-    if (ok) n_pass++;
-    else n_fail++;
-}
-
-// ---- device buffers (on the backend's stream, through the tables) ----------------------------
-static void *dev_poisoned(Exec *x, size_t bytes) {
-    void *d = x->ops->mem_alloc(x, bytes);
-    unsigned char *h = xmalloc(bytes + 1);
-    memset(h, 0xff, bytes);  // NaN in float32 and in bfloat16
-    x->ops->copy_to_device(x, d, h, bytes);
-    x->ops->sync(x);
-    free(h);
-    return d;
-}
-static void *dev_act(Exec *x, const float *h, int64_t n) {
-    void *d = x->ops->mem_alloc(x, (size_t)n * x->act_size);
-    x->ops->upload_act(x, d, h, (size_t)n);
-    return d;
-}
-static float *get_act(Exec *x, const void *d, int64_t n) {
-    float *h = xmalloc((size_t)n * sizeof(float) + 4);
-    x->ops->download_act(x, h, d, (size_t)n);
-    return h;
-}
-static void dfree(Exec *x, void *d) { x->ops->mem_free(x, d); }
 
 // =============================================================================================
 // problems: sizes and layouts
@@ -139,33 +92,6 @@ static AttnParams bind(const Problem *pr, Exec *x, void *in, void *rel, void *ou
     p.q = act_at(x, in, pr->q_off), p.k = act_at(x, in, pr->k_off), p.v = act_at(x, in, pr->v_off);
     p.o = out, p.rel_pos = rel;
     return p;
-}
-
-// ---- errors against the float32 result -------------------------------------------------------
-typedef struct {
-    double max, fro;
-    int64_t unwritten, overwritten;
-} Err;
-static Err error_of(const float *x, const float *ref, int64_t n) {
-    Err e = {0, 0, 0, 0};
-    double num = 0, den = 0, ss = 0, sr = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (isnan(ref[i])) {  // a gap of the layout
-            if (!isnan(x[i])) e.overwritten++;
-            continue;
-        }
-        if (!isfinite(x[i])) {
-            e.unwritten++;
-            continue;
-        }
-        double d = (double)x[i] - ref[i];
-        if (fabs(d) > num) num = fabs(d);
-        if (fabs(ref[i]) > den) den = fabs(ref[i]);
-        ss += d * d, sr += (double)ref[i] * ref[i];
-    }
-    e.max = den > 0 ? num / den : num;
-    e.fro = sr > 0 ? sqrt(ss / sr) : sqrt(ss);
-    return e;
 }
 
 // One problem on the device: its float32 result, the explicit bfloat16 path's error, and the
@@ -328,20 +254,10 @@ static int refuse_child(int n) {
     return 0;
 }
 
-static void check_refusals(const char *self) {
+static void check_refusals(void) {
     for (int n = 0; n < N_REFUSALS; n++) {
-        char cmd[2048], out[1024] = "";
-        snprintf(cmd, sizeof cmd, "'%s' --refuse %d 2>&1", self, n);
-        FILE *f = popen(cmd, "r");
-        if (!f) die("popen %s", cmd);
-        size_t len = 0;
-        char line[512];
-        while (fgets(line, sizeof line, f))
-            if (len + strlen(line) < sizeof out) strcpy(out + len, line), len += strlen(line);
-        int st = pclose(f);
-        int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        char *nl = strrchr(out, '\n');
-        if (nl && nl[1] == 0) *nl = 0;
+        char out[1024];
+        int code = refusal_run(n, out, sizeof out);
         result(code == 1 && strstr(out, "flash_relpos") != NULL,
                "flash_relpos refuses %s: exit %d, \"%s\"", REFUSALS[n], code, out);
     }
@@ -350,11 +266,6 @@ static void check_refusals(const char *self) {
 // =============================================================================================
 // benchmark
 // =============================================================================================
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 // Median over reps of the milliseconds per call, `inner` back-to-back calls per timed region,
 // after warm-up calls. ci: a flash config, -1 the explicit bf16 path.
@@ -483,11 +394,7 @@ int main(int argc, char **argv) {
         check_shape((Shape){"vit_b windowed", 200, 12, 14, 14, 64, 0}, 1);
         check_shape((Shape){"vit_h global", 8, 16, 64, 64, 80, 0}, 1);
         check_shape((Shape){"vit_h windowed", 200, 16, 14, 14, 80, 0}, 1);
-        char self[1024];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n <= 0) die("readlink /proc/self/exe");
-        self[n] = 0;
-        check_refusals(self);
+        check_refusals();
     }
     printf("peak device memory through the backend: %.1f MiB\n", BF.ops->peak_bytes(&BF) / 1048576.0);
     cuda_backend_close(BK);
