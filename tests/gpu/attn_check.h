@@ -1,4 +1,4 @@
-// Shared by the attention op tests (test_flash_relpos, test_decoder_attention): PASS/FAIL
+// Shared by the attention op tests (test_flash_relpos, test_decoder_attention, test_sdpa): PASS/FAIL
 // lines and their counts, device buffers through a table (poisoned with NaN first, so unwritten
 // elements show), the error measures against a float32 result, and the refusal runner (each
 // refusal in a child process of the test itself, since die() exits).
@@ -14,13 +14,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../kernels/cuda/cuda_ops.h"
 #include "../../variants/core/exec.h"
 #include "common/check.h"
 
 static int n_pass, n_fail;
 
-static void result(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void result(int ok, const char *fmt, ...) {
+// The test's backend on device 0 and its float32 and bfloat16 tables on it; SAM_TEST_SEED, when
+// set, replaces the random seed.
+static inline CudaBackend *attn_test_open(const char *name, Exec *f32, Exec *bf, uint64_t *seed) {
+    const char *env = getenv("SAM_TEST_SEED");
+    if (env) *seed = strtoull(env, NULL, 0);
+    CudaBackend *b = cuda_backend_open(name);
+    exec_init(f32, cuda_ops_fp32(), b);
+    exec_init(bf, cuda_ops_bf16(), b);
+    return b;
+}
+
+static inline void result(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void result(int ok, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     printf("%s ", ok ? "PASS" : "FAIL");
@@ -33,26 +45,29 @@ static void result(int ok, const char *fmt, ...) {
 }
 
 // ---- device buffers (on the backend's stream, through the tables) ----------------------------
-static void *dev_poisoned(Exec *x, size_t bytes) {
-    void *d = x->ops->mem_alloc(x, bytes);
+static inline void poison(Exec *x, void *d, size_t bytes) {
     unsigned char *h = xmalloc(bytes + 1);
     memset(h, 0xff, bytes);  // NaN in float32 and in bfloat16
     x->ops->copy_to_device(x, d, h, bytes);
     x->ops->sync(x);
     free(h);
+}
+static inline void *dev_poisoned(Exec *x, size_t bytes) {
+    void *d = x->ops->mem_alloc(x, bytes);
+    poison(x, d, bytes);
     return d;
 }
-static void *dev_act(Exec *x, const float *h, int64_t n) {
+static inline void *dev_act(Exec *x, const float *h, int64_t n) {
     void *d = x->ops->mem_alloc(x, (size_t)(n > 0 ? n : 1) * x->act_size);
     if (n > 0) x->ops->upload_act(x, d, h, (size_t)n);
     return d;
 }
-static float *get_act(Exec *x, const void *d, int64_t n) {
+static inline float *get_act(Exec *x, const void *d, int64_t n) {
     float *h = xmalloc((size_t)n * sizeof(float) + 4);
     x->ops->download_act(x, h, d, (size_t)n);
     return h;
 }
-static void dfree(Exec *x, void *d) { x->ops->mem_free(x, d); }
+static inline void dfree(Exec *x, void *d) { x->ops->mem_free(x, d); }
 
 // ---- errors against the float32 result -------------------------------------------------------
 //   max   max|x - ref| / max|ref|
@@ -63,7 +78,7 @@ typedef struct {
     double max, fro;
     int64_t unwritten, overwritten;
 } Err;
-static Err error_of(const float *x, const float *ref, int64_t n) {
+static inline Err error_of(const float *x, const float *ref, int64_t n) {
     Err e = {0, 0, 0, 0};
     double num = 0, den = 0, ss = 0, sr = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -85,14 +100,14 @@ static Err error_of(const float *x, const float *ref, int64_t n) {
     return e;
 }
 
-static int cmp_double(const void *a, const void *b) {
+static inline int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
 // Runs this test program as `--refuse n`; returns its exit status (-1 when it did not exit)
 // and its output (the last newline dropped) in out.
-static int refusal_run(int n, char *out, size_t len) {
+static inline int refusal_run(int n, char *out, size_t len) {
     char self[1024], cmd[2048], line[512];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
     if (sl <= 0) die("readlink /proc/self/exe");

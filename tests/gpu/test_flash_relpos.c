@@ -352,11 +352,7 @@ static void bench(void) {
 
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
-    const char *seed = getenv("SAM_TEST_SEED");
-    if (seed) rng = strtoull(seed, NULL, 0);
-    BK = cuda_backend_open("test_flash_relpos");
-    exec_init(&F32, cuda_ops_fp32(), BK);
-    exec_init(&BF, cuda_ops_bf16(), BK);
+    BK = attn_test_open("test_flash_relpos", &F32, &BF, &rng);
     if (strcmp(mode, "--refuse") == 0 && argc > 2) return refuse_child(atoi(argv[2]));
     printf("test_flash_relpos: seed 0x%llx\n", (unsigned long long)rng);
     if (strcmp(mode, "--bench") == 0) {

@@ -4,7 +4,9 @@
 // within the bf16 bounds (issue 12; its graphs are eval's and are tested by
 // test_gpu_graphs.sh); the sdpa stage's choices (fused's, with cuDNN's fused attention in the
 // encoder and the decoder, issue 14) and the relpos stage's (fused's, with the flash rel-pos
-// attention in the encoder, issue 15) within the same bounds. Checks are in tests/core/golden_check.h.
+// attention in the encoder, issue 15) and the nested stage's table (relpos's, with the decoder's
+// flash attention for few tokens, issue 16) within the same bounds. Checks are in
+// tests/core/golden_check.h.
 // Usage: test_golden_gpu [FIXTURES_DIR] (default $BUILD/fixtures/sam-golden, BUILD=build).
 #include "../../kernels/cuda/cuda_ops.h"
 #include "../core/golden_check.h"
@@ -18,6 +20,14 @@
 // on that prompt on the H200, fused and later stages 0.98-0.99.
 #define BF16_MASK_MIN_IOU 0.975
 
+// A stage's table on a backend of its own, through the golden checks within the bf16 bounds.
+static void golden_stage(const char *root, const char *name, const OpsChoices *c) {
+    void *b;
+    const Ops *o = cuda_stage_open(name, c, &b);
+    golden_run(root, o, b, (GoldenTolerance){name, 3e-2, 3e-2, BF16_MASK_MIN_IOU});
+    cuda_stage_close(b);
+}
+
 int main(int argc, char **argv) {
     char dflt[1024];
     snprintf(dflt, sizeof dflt, "%s/fixtures/sam-golden", getenv("BUILD") ? getenv("BUILD") : "build");
@@ -28,10 +38,7 @@ int main(int argc, char **argv) {
     cuda_backend_close(b);
     OpsChoices fused = cuda_ops_bf16()->choices;
     fused.fusion = 1;
-    void *fb;
-    const Ops *fo = cuda_stage_open("fused", &fused, &fb);
-    golden_run(root, fo, fb, (GoldenTolerance){"fused", 3e-2, 3e-2, BF16_MASK_MIN_IOU});
-    cuda_stage_close(fb);
+    golden_stage(root, "fused", &fused);
     // sdpa: fused's choices with cuDNN's fused attention in the encoder and the decoder (issue 14)
     OpsChoices sdpa = fused;
     sdpa.encoder_attention = sdpa.decoder_attention = &cuda_attention_cudnn_sdpa;
@@ -52,24 +59,15 @@ int main(int argc, char **argv) {
         OpsChoices c = fused;
         if (parts[i].encoder) c.encoder_attention = &cuda_attention_cudnn_sdpa;
         if (parts[i].decoder) c.decoder_attention = &cuda_attention_cudnn_sdpa;
-        void *pb;
-        const Ops *po = cuda_stage_open(parts[i].name, &c, &pb);
-        golden_run(root, po, pb, (GoldenTolerance){parts[i].name, 3e-2, 3e-2, BF16_MASK_MIN_IOU});
-        cuda_stage_close(pb);
+        golden_stage(root, parts[i].name, &c);
     }
     OpsChoices relpos = fused;
     relpos.encoder_attention = &cuda_attention_flash_relpos;
-    void *rb;
-    const Ops *ro = cuda_stage_open("relpos", &relpos, &rb);
-    golden_run(root, ro, rb, (GoldenTolerance){"relpos", 3e-2, 3e-2, BF16_MASK_MIN_IOU});
-    cuda_stage_close(rb);
+    golden_stage(root, "relpos", &relpos);
     // nested's table: relpos with the decoder's attentions as flash kernels for few tokens
     // (the ragged path itself: test_ragged_gpu)
     OpsChoices nested = relpos;
     nested.decoder_attention = &cuda_attention_decoder_flash;
-    void *nb;
-    const Ops *no = cuda_stage_open("nested", &nested, &nb);
-    golden_run(root, no, nb, (GoldenTolerance){"nested", 3e-2, 3e-2, BF16_MASK_MIN_IOU});
-    cuda_stage_close(nb);
+    golden_stage(root, "nested", &nested);
     return test_exit_status();
 }

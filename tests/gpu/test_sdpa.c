@@ -29,21 +29,13 @@
 // 200 = 8 x 25 windows of 196 tokens, padded windows included; global 8 x 4096 tokens; decoder
 // 8 heads, hd 16 (cross, internal dim 128) and 32 (self), 7 tokens against 4096 and back), plus
 // bounded workspaces that cut the bias into chunks of whole sequences (a shorter last chunk).
-#include <math.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "../../kernels/cuda/cuda_ops.h"
-#include "../../variants/core/exec.h"
-#include "common/check.h"
+#include "attn_check.h"
 #include "test_rand.h"
 
 static Exec GB, GF;     // bfloat16 and float32 tables on one backend
 static CudaBackend *BK;
-static int n_pass, n_fail;
 static const AttentionImpl *SDPA = &cuda_attention_cudnn_sdpa;
 
 static uint64_t rng = 0x5d9a5eedull;
@@ -64,19 +56,6 @@ static void pair_free(Pair p) {
     GB.ops->mem_free(&GB, p.b);
     GF.ops->mem_free(&GF, p.f);
 }
-static void poison(Exec *x, void *d, size_t bytes) {
-    unsigned char *h = xmalloc(bytes + 1);
-    memset(h, 0xff, bytes);  // NaN in float32 and in bfloat16
-    x->ops->copy_to_device(x, d, h, bytes);
-    x->ops->sync(x);
-    free(h);
-}
-static float *download(Exec *x, const void *d, int64_t n) {
-    float *h = xmalloc((size_t)n * sizeof(float) + 4);
-    x->ops->download_act(x, h, d, (size_t)n);
-    return h;
-}
-
 // max|a - ref| / max|ref|; an element not finite in a or in the reference counts as unwritten
 // (infinite error): a reference the float32 path left unwritten fails every check against it.
 static double rel_err(const float *a, const float *ref, int64_t n, int64_t *unwritten) {
@@ -92,19 +71,6 @@ static double rel_err(const float *a, const float *ref, int64_t n, int64_t *unwr
         if (fabs(ref[i]) > den) den = fabs(ref[i]);
     }
     return *unwritten ? INFINITY : den > 0 ? num / den : num;
-}
-
-static void report(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void report(int ok, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s ", ok ? "PASS" : "FAIL");
-    vprintf(fmt, ap);
-    printf("\n");
-    fflush(stdout);
-    va_end(ap);
-    if (ok) n_pass++;
-    else n_fail++;
 }
 
 // ---- one attention shape ---------------------------------------------------------------------
@@ -190,10 +156,10 @@ static void run_case(const Case *c, int ws_seqs) {
     // float32 and bfloat16 explicit attention (the default workspace bound)
     poison(&GF, of, (size_t)no * 4);
     cuda_attention_explicit.run(&GF, &pf);
-    float *ref = download(&GF, of, no);
+    float *ref = get_act(&GF, of, no);
     poison(&GB, ob, (size_t)no * 2);
     cuda_attention_explicit.run(&GB, &pb);
-    float *ex = download(&GB, ob, no);
+    float *ex = get_act(&GB, ob, no);
     int64_t unw;
     double err_ex = rel_err(ex, ref, no, &unw);
 
@@ -207,25 +173,25 @@ static void run_case(const Case *c, int ws_seqs) {
     void *graph = GB.ops->graph_end(&GB);
     GB.ops->graph_launch(&GB, graph);
     GB.ops->sync(&GB);
-    float *cap_out = download(&GB, ob, no);
+    float *cap_out = get_act(&GB, ob, no);
     GB.ops->graph_free(&GB, graph);
     int64_t unw_cap;
     double err_cap = rel_err(cap_out, ref, no, &unw_cap);
     // 2. eager, the plan reused
     poison(&GB, ob, (size_t)no * 2);
     SDPA->run(&GB, &pb);
-    float *eager = download(&GB, ob, no);
+    float *eager = get_act(&GB, ob, no);
     cuda_backend_set_attn_workspace(BK, CUDA_ATTN_WORKSPACE_DEFAULT);
     int64_t unw_eager;
     double err_eager = rel_err(eager, ref, no, &unw_eager);
 
     double bound = 2 * err_ex;
-    report(unw == 0 && isfinite(err_ex), "explicit bf16 %s%s: err %.3g against explicit fp32", what,
+    result(unw == 0 && isfinite(err_ex), "explicit bf16 %s%s: err %.3g against explicit fp32", what,
            ws_note, err_ex);
-    report(err_cap <= bound, "cudnn-sdpa captured %s%s: err %.3g (bound 2 x explicit bf16's %.3g = %.3g)%s",
+    result(err_cap <= bound, "cudnn-sdpa captured %s%s: err %.3g (bound 2 x explicit bf16's %.3g = %.3g)%s",
            what, ws_note, err_cap, err_ex, bound, unw_cap ? " (elements not written)" : "");
     int same = memcmp(cap_out, eager, (size_t)no * sizeof(float)) == 0;
-    report(same && err_eager <= bound, "cudnn-sdpa eager %s%s: err %.3g, %s the captured replay", what,
+    result(same && err_eager <= bound, "cudnn-sdpa eager %s%s: err %.3g, %s the captured replay", what,
            ws_note, err_eager, same ? "identical to" : "DIFFERENT from");
     printf("NOTE errors %-40s explicit-bf16 %.3g  cudnn-sdpa %.3g\n", c->label, err_ex, err_cap);
 
@@ -244,10 +210,6 @@ static Case dec(const char *label, int n, int heads, int tq, int tk, int hd) {
 }
 
 // ---- benchmark -------------------------------------------------------------------------------
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 typedef void (*RunFn)(const AttnParams *p);
 static void run_sdpa(const AttnParams *p) { SDPA->run(&GB, p); }
 static void run_explicit(const AttnParams *p) { cuda_attention_explicit.run(&GB, p); }
@@ -339,12 +301,8 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--bias-f32") == 0) bias_f32 = 1;
         else die("test_sdpa: unknown option '%s' (--bench, --bias-f32)", argv[i]);
     }
-    const char *seed = getenv("SAM_TEST_SEED");
-    if (seed) rng = strtoull(seed, NULL, 0);
+    BK = attn_test_open("test_sdpa", &GF, &GB, &rng);
     printf("test_sdpa: seed 0x%llx\n", (unsigned long long)rng);
-    BK = cuda_backend_open("test_sdpa");
-    exec_init(&GB, cuda_ops_bf16(), BK);
-    exec_init(&GF, cuda_ops_fp32(), BK);
     cuda_backend_set_sync_each_launch(BK, 1);  // a fault is reported at its operation
     char desc[2048];
     cuda_backend_describe(BK, desc, sizeof desc);
