@@ -1,5 +1,8 @@
 // The waterfall's stages as sets of choices (design.md section 2), each the previous stage's set
-// with one choice changed, as the seed's columns (use_half, use_compile, ...) change one thing.
+// with what the seed's column (use_half, use_compile, ...) changes: one choice for most; fused
+// changes two (fusion and graphs: torch.compile gave the seed both), and nested two (ragged
+// decoding, and the decoder attention made for the ragged set's shapes; relpos keeps explicit
+// attention in its per-image decoder, so nested / relpos counts both).
 // variants/<stage>.c takes its set from here and names the stage; the choices' descriptors
 // come from the kernels, so an executable links only the code its own choices use.
 #ifndef SAM_WATERFALL_H

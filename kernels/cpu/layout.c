@@ -100,7 +100,8 @@ void cpu_window_unpartition(Exec *x, void *dst_, const void *src_, int b, int h,
             }
 }
 
-// ref: torch.nn.ConvTranspose2d(kernel_size=2, stride=2): each input pixel writes a 2x2 block.
+// The decoder's masks from the upscaling's sub-pixel order into image order (kernels/ops.h
+// select_masks).
 void cpu_select_masks(Exec *x, float *dst, const void *src_, int n, int m, int first, int count, int g) {
     (void)x;
     const float *src = src_;

@@ -8,7 +8,7 @@
 //   flash_relpos.cu  the encoder's attention as one flash kernel, rel-pos terms made inside
 //   decoder_attention.cu  the mask decoder's attentions as flash kernels for few tokens
 //   sdpa_cudnn.cu attention through cuDNN's fused SDPA (backend graph API), rel-pos as a bias
-//   layout.cu     add, copies, im2col, window partition, pixel shuffle, dtype conversion
+//   layout.cu     add, copies, im2col, window partition, the masks into image order, dtype conversion
 //   prompt.cu     sparse prompt embeddings
 //   resample.cu   bilinear mask resizing and the top-mask statistics
 //   cuda_ops.cu   the operation tables: per stage's choices, and the two defaults
@@ -72,7 +72,7 @@ extern const LinearFormat cuda_linear_dense;          // gemm.cu: cuBLAS(Lt) GEM
 extern const AttentionImpl cuda_attention_flash_relpos;
 // decoder_attention.cu: the mask decoder's attentions (one side a few tokens) as flash kernels,
 // head dims 16 and 32, float32 and bfloat16 (tensor cores for bfloat16); takes a batch index
-// (AttnParams.q_batch_of / kv_batch_of). Which of its two kernels a call takes (tests, bench).
+// (AttnParams.q_batch_of / kv_batch_of). Which of its four kernels a call takes (tests, bench).
 extern const AttentionImpl cuda_attention_decoder_flash;
 const char *cuda_decoder_flash_kernel(Exec *x, const AttnParams *p);
 

@@ -46,7 +46,6 @@
 #define DA_KCHUNK 8                      // short keys: keys staged per step
 #define DA_SPLIT_MIN_KEYS (2 * DA_KEYS)  // split keys serve k_len above this (and q_len <= DA_MAX_Q)
 #define DA_MAX_HD 32                     // shared arrays are sized for the larger head dim
-#define DA_LOG2E 1.4426950408889634f
 
 typedef struct {
     const void *q, *k, *v;
@@ -249,7 +248,7 @@ static __device__ __forceinline__ void split_keys_body(const DaArgs a, const int
 #define DA_MMA_MAX_K 16    // i2t: keys (one k-step)
 #define DA_QTILE 64        // i2t: queries per block
 #define DA_MMA_MAX_DI 256  // heads x head dim staged per row
-#define DA_MMA_MAX_HEADS 16
+#define DA_MMA_MAX_THREADS (32 * DA_MMA_MAX_DI / 16)  // a warp per head, head dim at least 16
 
 static __device__ __forceinline__ unsigned da_ld32(const bf16 *p) { return *(const unsigned *)p; }
 // The max and the sum over a quad (the 4 lanes holding one accumulator row of an m16n8 tile).
@@ -500,8 +499,8 @@ static __device__ __forceinline__ void merge_body(const DaArgs a, int64_t rows, 
     __global__ void __launch_bounds__(DA_THREADS) da_short_bf16_hd##HD(DaArgs a) { short_keys_body(a, 1, HD); } \
     __global__ void __launch_bounds__(DA_THREADS) da_split_f32_hd##HD(DaArgs a) { split_keys_body(a, 0, HD); } \
     __global__ void __launch_bounds__(DA_THREADS) da_split_bf16_hd##HD(DaArgs a) { split_keys_body(a, 1, HD); } \
-    __global__ void __launch_bounds__(32 * DA_MMA_MAX_HEADS) da_t2i_mma_hd##HD(DaArgs a) { t2i_mma_body(a, HD); } \
-    __global__ void __launch_bounds__(32 * DA_MMA_MAX_HEADS) da_i2t_mma_hd##HD(DaArgs a) { i2t_mma_body(a, HD); } \
+    __global__ void __launch_bounds__(DA_MMA_MAX_THREADS) da_t2i_mma_hd##HD(DaArgs a) { t2i_mma_body(a, HD); } \
+    __global__ void __launch_bounds__(DA_MMA_MAX_THREADS) da_i2t_mma_hd##HD(DaArgs a) { i2t_mma_body(a, HD); } \
     __global__ void __launch_bounds__(DA_THREADS) da_merge_f32_hd##HD(DaArgs a, int64_t rows) { merge_body(a, rows, 0, HD); } \
     __global__ void __launch_bounds__(DA_THREADS) da_merge_bf16_hd##HD(DaArgs a, int64_t rows) { merge_body(a, rows, 1, HD); }
 DA_KERNELS(16)
@@ -544,37 +543,44 @@ static void da_check(Exec *x, const AttnParams *p) {
 }
 
 // Which kernel: 0 short keys (CUDA cores), 1 split keys (CUDA cores), 2 t2i and 3 i2t (tensor
-// cores, bfloat16, every head of an entry in one block: up to DA_MMA_MAX_HEADS heads and
-// DA_MMA_MAX_DI columns).
+// cores, bfloat16, every head of an entry in one block: up to DA_MMA_MAX_DI columns, so at most
+// 16 heads of 16).
 static int da_kind(Exec *x, const AttnParams *p) {
-    if (is_bf16(x) && p->heads <= DA_MMA_MAX_HEADS && p->heads * p->head_dim <= DA_MMA_MAX_DI) {
+    if (is_bf16(x) && p->heads * p->head_dim <= DA_MMA_MAX_DI) {
         if (p->k_len <= DA_MMA_MAX_K) return 3;
         if (p->q_len <= DA_MMA_MAX_Q) return 2;
     }
     return p->q_len <= DA_MAX_Q && p->k_len > DA_SPLIT_MIN_KEYS ? 1 : 0;
 }
 
-// Splits of the keys: t2i blocks take whole chunks of DA_CHUNK keys, about 4 blocks per SM;
-// the CUDA-core split kernel whole steps of DA_KEYS, about 8 blocks per SM.
-static void da_splits(Exec *x, const AttnParams *p, int *splits, int *keys_per_split) {
-    int mma = da_kind(x, p) == 2, unit = mma ? DA_CHUNK : DA_KEYS;
+// A call's kernel and, for the split kernels, its splits of the keys and workspace: t2i blocks
+// take whole chunks of DA_CHUNK keys, about 4 blocks per SM; the CUDA-core split kernel whole
+// steps of DA_KEYS, about 8 blocks per SM.
+typedef struct {
+    int kind;            // da_kind
+    int splits, keys_per_split;
+    size_t ws_bytes;     // partials of the split kernels
+} DaPlan;
+
+static DaPlan da_plan(Exec *x, const AttnParams *p) {
+    DaPlan pl = {da_kind(x, p), 0, 0, 0};
+    if (pl.kind != 1 && pl.kind != 2) return pl;
+    int mma = pl.kind == 2, unit = mma ? DA_CHUNK : DA_KEYS;
     int64_t per_split = mma ? p->batch : (int64_t)p->batch * p->heads;  // blocks per split
     int64_t want = (mma ? 4LL : 8LL) * cuda_backend(x)->prop.multiProcessorCount;
     int steps = (p->k_len + unit - 1) / unit;
     int64_t s = (want + per_split - 1) / per_split;
     if (s > steps) s = steps;
     if (s < 1) s = 1;
-    int per = (int)((steps + s - 1) / s) * unit;
-    *keys_per_split = per;
-    *splits = (p->k_len + per - 1) / per;
+    pl.keys_per_split = (int)((steps + s - 1) / s) * unit;
+    pl.splits = (p->k_len + pl.keys_per_split - 1) / pl.keys_per_split;
+    pl.ws_bytes = (size_t)p->batch * p->heads * p->q_len * pl.splits * (2 + p->head_dim) * sizeof(float);
+    return pl;
 }
 
 static size_t da_workspace_bytes(Exec *x, const AttnParams *p) {
-    int kind = da_kind(x, p);
-    if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0 || p->k_len <= 0 || (kind != 1 && kind != 2)) return 0;
-    int splits, per;
-    da_splits(x, p, &splits, &per);
-    return (size_t)p->batch * p->heads * p->q_len * splits * (2 + p->head_dim) * sizeof(float);
+    if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0 || p->k_len <= 0) return 0;
+    return da_plan(x, p).ws_bytes;
 }
 
 // Raises a tensor-core kernel's dynamic shared-memory limit to `smem`, once (not a stream
@@ -604,21 +610,21 @@ static void da_run(Exec *x, const AttnParams *p) {
     a.k_bs = p->k_batch_stride, a.k_ts = p->k_tok_stride, a.k_hs = p->k_head_stride;
     a.v_bs = p->v_batch_stride, a.v_ts = p->v_tok_stride, a.v_hs = p->v_head_stride;
     a.o_bs = p->o_batch_stride, a.o_ts = p->o_tok_stride, a.o_hs = p->o_head_stride;
-    a.c = p->scale * DA_LOG2E;
+    a.c = p->scale * LOG2E_F;
     cudaStream_t s = cuda_stream(x);
-    int kind = da_kind(x, p), di = p->heads * p->head_dim;
-    if (kind == 3) {
+    DaPlan pl = da_plan(x, p);
+    int di = p->heads * p->head_dim;
+    if (pl.kind == 3) {
         size_t smem = da_i2t_smem(di);
         da_smem_limit(x, 1, hi, smem);
         dim3 grid((unsigned)((p->q_len + DA_QTILE - 1) / DA_QTILE), (unsigned)p->batch);
         da_i2t[hi]<<<grid, 32 * p->heads, smem, s>>>(a);
         LAUNCH_CHECK(x, "decoder-flash i2t (tensor cores)");
-    } else if (kind) {
-        int splits;
-        da_splits(x, p, &splits, &a.keys_per_split);
-        a.splits = splits;
-        a.part = (float *)cuda_workspace(x, da_workspace_bytes(x, p));
-        if (kind == 2) {
+    } else if (pl.kind) {
+        int splits = pl.splits;
+        a.splits = splits, a.keys_per_split = pl.keys_per_split;
+        a.part = (float *)cuda_workspace(x, pl.ws_bytes);
+        if (pl.kind == 2) {
             size_t smem = da_t2i_smem(di);
             da_smem_limit(x, 0, hi, smem);
             dim3 grid((unsigned)splits, (unsigned)p->batch);

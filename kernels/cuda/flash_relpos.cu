@@ -48,7 +48,6 @@
 #include "mma_ptx.cuh"
 
 #define FLASH_MAX_GRID 64
-#define FLASH_LOG2E 1.4426950408889634f
 
 typedef struct {
     const bf16 *q, *k, *v;
@@ -494,7 +493,7 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     a.v_bs = p->v_batch_stride, a.v_hs = p->v_head_stride, a.v_ts = p->v_tok_stride;
     a.o_bs = p->o_batch_stride, a.o_hs = p->o_head_stride, a.o_ts = p->o_tok_stride;
     a.heads = p->heads, a.L = p->q_len, a.H = p->grid_h, a.W = p->grid_w;
-    a.c = p->scale * FLASH_LOG2E;
+    a.c = p->scale * LOG2E_F;
     a.inv_scale = 1.0f / p->scale;
     dim3 grid((unsigned)((p->q_len + BM - 1) / BM), (unsigned)(p->batch * p->heads));
     f->kernel<<<grid, f->warps * 32, smem, cuda_stream(x)>>>(a);

@@ -1,6 +1,6 @@
 // Element-wise adds and data movement on the GPU: the broadcasting add, strided copies,
-// im2col, window partition and unpartition, the ConvTranspose2d(2, 2) scatter, and the
-// activation -> float32 conversion.
+// im2col, window partition and unpartition, the decoder's masks into image order
+// (select_masks), and the activation -> float32 conversion.
 // Pure moves work on bytes in "units": the widest of 16, 8, 4 or 2 bytes that divides every
 // size, stride and address involved, so a row of 768 bfloat16 moves as 96 16-byte accesses
 // and the same kernel serves both tables.
@@ -212,29 +212,27 @@ __global__ void window_u8(WIN_ARGS) { window_body(WIN_PASS, 8); }
 __global__ void window_u4(WIN_ARGS) { window_body(WIN_PASS, 4); }
 __global__ void window_u2(WIN_ARGS) { window_body(WIN_PASS, 2); }
 
-// ref: torch.nn.ConvTranspose2d(kernel_size=2, stride=2) scatter: dst (n, 2h, 2w, c) element
-// (y2, x2, co) = src (n, h, w, c * 4) element (y2 / 2, x2 / 2, co * 4 + (y2 % 2) * 2 + x2 % 2).
-// One thread per source group of 4 (its 4 consecutive elements read together, the 4 written to
-// the 2 x 2 output pixels, adjacent threads writing adjacent channels); blockIdx.y is the image,
-// so the index math within an image is 32-bit (the launcher checks 4 h w c < 2^31).
-// cuda_select_masks: thread per output pixel of one (prompt, mask) plane, plane = blockIdx.y.
-static __device__ __forceinline__ void select_masks_body(float *dst, const void *src, int m, int first,
-                                                         int count, int g, const int BF) {
-    int L = 4 * g;
-    int64_t plane = blockIdx.y, p = plane / count, c = plane % count;
-    const int64_t px = (int64_t)L * L;
-    const int64_t s0 = (p * m + first + c) * px;
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < px; i += (int64_t)gridDim.x * blockDim.x) {
-        int oy = (int)(i / L), ox = (int)(i % L);
-        int s1 = ((oy >> 1) & 1) * 2 + ((ox >> 1) & 1), s2 = (oy & 1) * 2 + (ox & 1);
-        dst[plane * px + i] = ld1(src, s0 + ((((int64_t)(oy >> 2) * g + (ox >> 2)) * 4 + s1) * 4 + s2), BF);
+// cuda_select_masks: thread per output pixel of a (prompt, mask) plane; blockIdx.y strides over
+// the n x count planes, so any count of prompts is one launch. Within a plane (16 g^2 pixels,
+// the launcher checks it fits) the index math is 32-bit.
+static __device__ __forceinline__ void select_masks_body(float *dst, const void *src, int64_t planes, int m,
+                                                         int first, int count, int g, const int BF) {
+    const int L = 4 * g, px = L * L;
+    for (int64_t plane = blockIdx.y; plane < planes; plane += gridDim.y) {
+        int64_t p = plane / count, c = plane % count;
+        const int64_t s0 = (p * m + first + c) * px;
+        for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < px; i += gridDim.x * blockDim.x) {
+            int oy = i / L, ox = i - oy * L;
+            int s1 = ((oy >> 1) & 1) * 2 + ((ox >> 1) & 1), s2 = (oy & 1) * 2 + (ox & 1);
+            dst[plane * px + i] = ld1(src, s0 + (((oy >> 2) * g + (ox >> 2)) * 4 + s1) * 4 + s2, BF);
+        }
     }
 }
-__global__ void select_masks_f32(float *dst, const void *src, int m, int first, int count, int g) {
-    select_masks_body(dst, src, m, first, count, g, 0);
+__global__ void select_masks_f32(float *dst, const void *src, int64_t planes, int m, int first, int count, int g) {
+    select_masks_body(dst, src, planes, m, first, count, g, 0);
 }
-__global__ void select_masks_bf16(float *dst, const void *src, int m, int first, int count, int g) {
-    select_masks_body(dst, src, m, first, count, g, 1);
+__global__ void select_masks_bf16(float *dst, const void *src, int64_t planes, int m, int first, int count, int g) {
+    select_masks_body(dst, src, planes, m, first, count, g, 1);
 }
 
 // bfloat16 -> float32, 4 elements at a time when VEC = 4.
@@ -413,12 +411,13 @@ extern "C" void cuda_select_masks(Exec *x, float *dst, const void *src, int n, i
                                   int count, int g) {
     if (n <= 0 || count <= 0 || g <= 0) return;
     if (first < 0 || first + count > m) die("cuda select_masks: masks %d..%d of %d", first, first + count - 1, m);
-    if ((int64_t)n * count > 65535) die("cuda select_masks: %d prompts of %d masks are over one launch", n, count);
-    int64_t px = (int64_t)16 * g * g;
-    dim3 grid((unsigned)((px + 255) / 256 < 1024 ? (px + 255) / 256 : 1024), (unsigned)(n * count));
+    if ((const void *)dst == src) die("cuda select_masks: dst must not alias src");
+    int64_t px = (int64_t)16 * g * g, planes = (int64_t)n * count;
+    if (px > 0x7fffffff) die("cuda select_masks: a %d x %d plane is over the kernel's index range", 4 * g, 4 * g);
+    dim3 grid(grid_for(px, 256) < 1024 ? grid_for(px, 256) : 1024, (unsigned)(planes < 65535 ? planes : 65535));
     cudaStream_t s = cuda_stream(x);
-    if (is_bf16(x)) select_masks_bf16<<<grid, 256, 0, s>>>(dst, src, m, first, count, g);
-    else select_masks_f32<<<grid, 256, 0, s>>>(dst, src, m, first, count, g);
+    if (is_bf16(x)) select_masks_bf16<<<grid, 256, 0, s>>>(dst, src, planes, m, first, count, g);
+    else select_masks_f32<<<grid, 256, 0, s>>>(dst, src, planes, m, first, count, g);
     LAUNCH_CHECK(x, "select_masks");
 }
 

@@ -6,6 +6,8 @@
 
 #include "cuda_common.cuh"
 
+#define LOG2E_F 1.4426950408889634f  // log2(e): scores scaled by it run the softmax in base 2 (exp2)
+
 // 16 bytes global -> shared; src_bytes 0 zero-fills (rows past the sequence).
 static __device__ __forceinline__ void cp_async16(void *dst, const void *src, int src_bytes) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src),

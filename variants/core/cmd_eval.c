@@ -263,7 +263,9 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
         char dev[2048], cfg[4096], esc[8192], st[2048];
         stage->describe(x.backend, dev, sizeof dev);
         sam_config_json(c, cfg, sizeof cfg);
-        stage_info_json(stage, st, sizeof st);
+        StageDesc shown = *stage;  // --eager runs without graphs: the hello says so
+        if (eager) shown.choices.graphs = 0;
+        stage_info_json(&shown, st, sizeof st);
         printf("{\"type\":\"hello\",\"protocol\":%d,\"stage\":\"%s\",\"ops\":\"%s\",\"stage_info\":%s,"
                "\"device\":%s,\"model\":%s,\"checkpoint\":\"%s\",\"prune\":\"%s\",\"batch_size\":%d,"
                "\"images\":%d,\"warmup\":%d,\"load_s\":%.6f}\n",

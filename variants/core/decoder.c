@@ -93,7 +93,8 @@ static void embed_masks(Sam *m, void *dense, const float *mask, int n) {
 
 // ref: transformer.py TwoWayAttentionBlock.forward. queries (n, T, D), keys (n, HW, D) act,
 // updated in place; qpe = the original tokens, kpe = dense_pe (HW, D) broadcast over n.
-// With img (the first layer of a ragged set without mask inputs), keys_img (img->count, HW, D)
+// With img (mask_decode passes it to the first layer of a ragged set without mask inputs only),
+// keys_img (img->count, HW, D)
 // holds what every prompt's keys equal before the first image-side update (its image's
 // embedding plus the no-mask embedding): the image-side projections of the token-to-image and
 // image-to-token attentions are made from it once per image and read through the index.
@@ -113,7 +114,7 @@ static void two_way_block(Sam *m, const DecLayerW *w, int first, void *queries, 
     }
     op_layernorm(ex, queries, queries, w->norm1.weight, w->norm1.bias, (int64_t)n * T, D, SAM_DEC_LN_EPS, ACT_NONE);
     // Cross attention, tokens attending to the image: k = keys + key_pe, per image when shared.
-    const SharedRows *kvs = first ? img : NULL;
+    const SharedRows *kvs = img;
     int nkv = kvs ? kvs->count : n;
     const void *kv_keys = kvs ? keys_img : keys;
     int64_t nkk = (int64_t)nkv * HW * D;
@@ -195,7 +196,7 @@ static void decode_set(Sam *m, float *lowres, float *iou, const void *embed, int
     ex_release(ex, inner);
     SharedRows img = {image_of, images}, *share = NULL;
     void *keys_img = NULL;  // (images, HW, D): each image's embedding + the no-mask embedding
-    if (image_of && !mask_input && images > 0 && ex->ops->choices.decoder_attention->takes_batch_index) {
+    if (image_of && !mask_input && ex->ops->choices.decoder_attention->takes_batch_index) {
         int64_t ni = (int64_t)images * HW * D;
         keys_img = ex_act(ex, ni);
         op_add(ex, keys_img, embed, m->w.no_mask_embed, ni, ni, D);
@@ -213,6 +214,9 @@ void sam_decode(Sam *m, float *lowres, float *iou, const void *embed, const Prom
 
 void sam_decode_ragged(Sam *m, float *lowres, float *iou, const void *embed,
                        const RaggedPrompts *pr, int multimask) {
+    if (pr->n > 0 && pr->images <= 0)
+        die("sam_decode_ragged: %d prompts but RaggedPrompts.images is %d (the embeddings they index)", pr->n,
+            pr->images);
     decode_set(m, lowres, iou, embed, pr->images, pr->image_of, pr->coords, pr->labels, pr->mask_input,
                pr->n, pr->t, multimask);
 }
@@ -235,7 +239,7 @@ static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, v
     void *queries = ex_act(ex, nq);
     op_copy3d(ex, queries, tokens, 1, 1, nq, 0, nq, 0, nq);
     for (int i = 0; i < c->dec_depth; i++)
-        two_way_block(m, &m->w.dec_layers[i], i == 0, queries, keys, tokens, n, T, img, keys_img);
+        two_way_block(m, &m->w.dec_layers[i], i == 0, queries, keys, tokens, n, T, i == 0 ? img : NULL, keys_img);
     {
         size_t inner = ex_mark(ex);
         void *q = ex_act(ex, nq), *k = ex_act(ex, nk);

@@ -67,7 +67,7 @@ typedef struct {
     DecAttnW final_attn;
     NormW norm_final;
     const void *output_tokens;  // (1 + num_mask_tokens, D) act: iou_token then mask_tokens
-    LinearWeight *upscale1;     // (D/4*4, D) ConvTranspose2d as GEMM, columns (co, dy, dx)
+    LinearWeight *upscale1;     // (4*D/4, D) ConvTranspose2d as GEMM, outputs (dy, dx, co): weights.c conv_transpose
     NormW upscale_norm;
     LinearWeight *upscale2;     // (D/8*4, D/4)
     MlpW hyper[16];             // per mask token: D -> D -> D/8

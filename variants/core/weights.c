@@ -78,8 +78,6 @@ static LinearWeight *linear(Sam *m, LayerRole role, const TensorMap *t, const ch
     return linear_raw(m, role, prefix, w->data, b ? b->data : NULL, out, (int)(w->count / (size_t)out));
 }
 
-// ConvTranspose2d(k=2, s=2) as a GEMM: W (cin, cout, 2, 2) -> (cout*4 rows (co, dy, dx), cin),
-// bias repeated over the 2x2 block.
 // ConvTranspose2d(k=2, s=2) as a per-pixel linear layer of 4 * cout outputs, sub-pixel major:
 // output k * cout + co is channel co of the output pixel (2y + dy, 2x + dx), k = 2 dy + dx. So
 // each input pixel's product row holds its four output pixels one after another, each a
