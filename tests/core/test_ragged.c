@@ -5,7 +5,9 @@
 // models over awkward prompt sets (tests/core/ragged_check.h); and eval's timed batch with
 // decoding "ragged" must give the same masks file contents as with "per-image" (every
 // annotation's masks, top index, counts and predicted IoUs) over a synthetic COCO subset with
-// the tiny fixture's model, batches of 4 with a short last one.
+// the tiny fixture's model, batches of 4 with a short last one. The fixture sets run twice: with
+// the first two-way layer's image rows shared through the batch index (the CPU attention takes
+// it) and without.
 // Usage: test_ragged [FIXTURES_DIR] (default $BUILD/fixtures/sam-golden, BUILD=build).
 #include "../../kernels/cpu/cpu_ops.h"
 #include "ragged_check.h"
@@ -18,6 +20,15 @@ int main(int argc, char **argv) {
     RaggedTolerance tol = {"cpu", 1e-5, 0, 1e-4};
     ragged_fixture_run(root, "tiny", cpu_ops(), NULL, tol);
     ragged_fixture_run(root, "tiny1024", cpu_ops(), NULL, tol);
+    // The same without the first layer's rows shared per image: the path of a decoder attention
+    // that takes no batch index (CUDA's explicit one, relpos's), and of sets with mask inputs.
+    Ops unshared = *cpu_ops();
+    AttentionImpl plain = cpu_attention_explicit;
+    plain.takes_batch_index = 0;
+    unshared.choices.decoder_attention = &plain;
+    RaggedTolerance tol_unshared = {"cpu (first layer unshared)", 1e-5, 0, 1e-4};
+    ragged_fixture_run(root, "tiny", &unshared, NULL, tol_unshared);
+    ragged_fixture_run(root, "tiny1024", &unshared, NULL, tol_unshared);
 
     // eval_batch: per-image against ragged, the CPU stage's choices but for the decoding.
     snprintf(path, sizeof path, "%s/tiny/model.pth", root);

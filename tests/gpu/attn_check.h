@@ -73,16 +73,19 @@ static inline void dfree(Exec *x, void *d) { x->ops->mem_free(x, d); }
 //   max   max|x - ref| / max|ref|
 //   fro   ||x - ref||_F / ||ref||_F
 // Where the reference holds NaN (a gap of the output layout) x must too (else `overwritten`);
-// every other element of x must be finite (else `unwritten`).
+// every other element of x must be finite (else `unwritten`). ref_nan counts the reference's
+// NaNs: a caller checks it equals its layout's gap count, so a NaN the reference computed is
+// not taken for a gap.
 typedef struct {
     double max, fro;
-    int64_t unwritten, overwritten;
+    int64_t unwritten, overwritten, ref_nan;
 } Err;
 static inline Err error_of(const float *x, const float *ref, int64_t n) {
-    Err e = {0, 0, 0, 0};
+    Err e = {0, 0, 0, 0, 0};
     double num = 0, den = 0, ss = 0, sr = 0;
     for (int64_t i = 0; i < n; i++) {
         if (isnan(ref[i])) {
+            e.ref_nan++;
             if (!isnan(x[i])) e.overwritten++;
             continue;
         }
@@ -123,6 +126,17 @@ static inline int refusal_run(int n, char *out, size_t len) {
     char *nl = strrchr(out, '\n');
     if (nl && nl[1] == 0) *nl = 0;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+// Every refusal case n of `cases` (its name, and the words its message must give) through
+// refusal_run: exit 1 with both `who` and those words on the output.
+static inline void check_refusals_of(const char *who, const char *const (*cases)[2], int n_cases) {
+    for (int n = 0; n < n_cases; n++) {
+        char out[1024];
+        int code = refusal_run(n, out, sizeof out);
+        result(code == 1 && strstr(out, who) != NULL && strstr(out, cases[n][1]) != NULL,
+               "%s refuses %s: exit %d, \"%s\"", who, cases[n][0], code, out);
+    }
 }
 
 #endif

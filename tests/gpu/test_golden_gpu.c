@@ -1,7 +1,7 @@
 // Golden parity of the GPU stages on both fixtures (issue 5): fp32 within 1e-4 relative like
 // the CPU reference; bf16 within 3e-2 relative with the top mask's IoU against the golden
 // masks >= BF16_MASK_MIN_IOU (predicted IoUs within 3e-2); the fused stage's kernels (its fusion choice)
-// within the bf16 bounds (issue 12; its graphs are eval's and are tested by
+// within the bf16 bounds but a top-mask IoU of at least FUSED_MASK_MIN_IOU (issue 12; its graphs are eval's and are tested by
 // test_gpu_graphs.sh); the sdpa stage's choices (fused's, with cuDNN's fused attention in the
 // encoder and the decoder, issue 14) and the relpos stage's (fused's, with the flash rel-pos
 // attention in the encoder, issue 15) and the nested stage's table (relpos's, with the decoder's
@@ -17,14 +17,17 @@
 // experiments/oracle/golden_bf16.py, results/golden_bf16.log). Issue 5's 0.98 sat 0.004 under
 // that; the bf16 stage in the official code's eager order (fusion off: the rel-pos sum and the
 // residual stream rounded to bfloat16 as eager PyTorch rounds them, issue 12) reached 0.9775
-// on that prompt on the H200, fused and later stages 0.98-0.99.
+// on that prompt on the H200, so its bound is that lowest less 0.01 (0.9744, rounded up).
+// Fused and later stages (the rel-pos add in float32 inside the softmax) kept issue 5's 0.98:
+// their lowest on the H200 0.9804-0.9849 (tests/gpu/logs/h200-2026-12-01-d, call 5).
 #define BF16_MASK_MIN_IOU 0.975
+#define FUSED_MASK_MIN_IOU 0.98
 
 // A stage's table on a backend of its own, through the golden checks within the bf16 bounds.
 static void golden_stage(const char *root, const char *name, const OpsChoices *c) {
     void *b;
     const Ops *o = cuda_stage_open(name, c, &b);
-    golden_run(root, o, b, (GoldenTolerance){name, 3e-2, 3e-2, BF16_MASK_MIN_IOU});
+    golden_run(root, o, b, (GoldenTolerance){name, 3e-2, 3e-2, FUSED_MASK_MIN_IOU});
     cuda_stage_close(b);
 }
 
@@ -44,7 +47,7 @@ int main(int argc, char **argv) {
     sdpa.encoder_attention = sdpa.decoder_attention = &cuda_attention_cudnn_sdpa;
     void *sb;
     const Ops *so = cuda_stage_open("sdpa", &sdpa, &sb);
-    golden_run(root, so, sb, (GoldenTolerance){"sdpa", 3e-2, 3e-2, BF16_MASK_MIN_IOU});
+    golden_run(root, so, sb, (GoldenTolerance){"sdpa", 3e-2, 3e-2, FUSED_MASK_MIN_IOU});
     char plans[1 << 13];
     int n = cuda_sdpa_plans((CudaBackend *)sb, plans, sizeof plans);
     printf("NOTE sdpa: %d cuDNN execution plans built\n%s", n, plans);

@@ -769,7 +769,7 @@ static void run_suite(void) {
     test_add(4096 * 3, 4096 * 3, 256, 0);           // + no_mask_embed per token
     test_add(1001, 1001, 7, 0);                     // odd: scalar path
     test_add(4096 * 3, 4096 * 3, 4096 * 3, 1);      // a residual add in place (16-byte path)
-    test_add(4100, 4100, 4100, 0);                  // no broadcast, not whole 16-byte units
+    test_add(4098, 4098, 4098, 0);                  // no broadcast, not whole 16-byte units in either dtype
     test_activation(4096 * 3, ACT_GELU);            // 16-byte path
     test_activation(1001, ACT_GELU);                // scalar path
     test_activation(4096 * 3, ACT_RELU);
