@@ -27,11 +27,11 @@
 // second kernel merges them. cuda_decoder_flash_kernel names the kernel a call takes.
 //
 // History on the H200 at 52 prompts (tests/gpu/logs/h200-2026-12-01-d): the split kernel on
-// CUDA cores took 0.19 ms per token-to-image call (explicit bf16: 0.12), its P V loop
-// issue-bound; on tensor cores with each head's 32-byte row slices loaded straight into
-// fragments, 0.072 ms, bound by L1 wavefronts (call 4's ncu: 93 % of L1 throughput); the
-// image-to-token calls on CUDA cores 0.086-0.117 ms, bound by shared-memory transactions or,
-// with a warp per head, by L2 (82 %, partial-sector accesses).
+// CUDA cores took 0.19 ms per token-to-image call (explicit bf16: 0.12; not profiled); on tensor
+// cores with each head's 32-byte row slices loaded straight into fragments, 0.072 ms, bound by
+// L1 wavefronts (call 4's ncu: 93 % of L1 throughput); the image-to-token calls on CUDA cores
+// 0.086 ms with heads across a warp's lanes (not profiled) and 0.117 ms with a warp per head,
+// bound by L2 (call 4's ncu: 82 %, partial-sector accesses).
 //
 // Ragged decoding: AttnParams.q_batch_of / kv_batch_of let call entry b read q (or k and v) of
 // another batch entry (its image's, shared by all its prompts) without a per-prompt copy.
@@ -66,10 +66,11 @@ static __device__ __forceinline__ void ld_row(const void *p, int64_t i, float *v
 
 // ---- short keys --------------------------------------------------------------------------
 // grid (query chunks of 32, groups of DA_WARPS heads, batch entries), DA_THREADS threads: warp
-// -> head of the group, lane -> query. A warp's lanes read the same staged key and value rows
-// (shared-memory broadcasts; with heads across a warp's lanes instead, each 16-byte read of a
-// quarter-warp was a transaction of its own and the kernel was bound by them: 43 us per
-// image-to-token call at 26 prompts, call 2).
+// -> head of the group, lane -> query: a warp's lanes read the same staged key and value rows
+// (shared-memory broadcasts). Measured for bfloat16 image-to-token at 52 prompts this mapping
+// was slower than heads across a warp's lanes (0.117 against 0.086 ms a call, calls 2-3: L2-bound
+// on partial-sector q loads and o stores); bfloat16 calls within the tensor-core kernels' limits
+// no longer come here, so this kernel serves float32 and the calls past those limits.
 static __device__ __forceinline__ void short_keys_body(const DaArgs a, const int BF, const int HD) {
     __shared__ __align__(16) float ks[DA_KCHUNK][DA_WARPS][DA_MAX_HD + 4];
     __shared__ __align__(16) float vs[DA_KCHUNK][DA_WARPS][DA_MAX_HD + 4];
