@@ -279,6 +279,14 @@ struct Ops {
     // pixel (y, x, s1, s2) at (4y + 2 dy1 + dy2, 4x + 2 dx1 + dx2).
     void (*select_masks)(Exec *x, float *dst, const void *src_act, int n, int m, int first,
                          int count, int g);
+    // The mask decoder's second upscaling, its GELU, the masks' product and select_masks in
+    // one (a fused kernel; NULL where the backend has none: variants/core/exec.h
+    // op_upscale_masks composes it from linear, matmul_nt and select_masks without fusion).
+    // u1 (n * 4g*g, d4) act in sub-pixel order (y, x, s1); w the second transposed
+    // convolution as a linear layer (4 d8 outputs, sub-pixel s2 major); hyper_in (n, m, d8)
+    // act; dst as select_masks'. Each pixel's masks are hyper_in[p] . GELU(u1 row . W[s2]^T + b).
+    void (*upscale_masks)(Exec *x, float *dst, const void *u1_act, const LinearWeight *w,
+                          const void *hyper_in_act, int n, int m, int first, int count, int g);
 
     // ---- prompt encoding ------------------------------------------------------------------
     // ref: prompt_encoder.py PromptEncoder._embed_points / _embed_boxes

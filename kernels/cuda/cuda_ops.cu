@@ -38,6 +38,7 @@ static void fill(Ops *t, const char *name, DType dt) {
     t->window_partition = cuda_window_partition;
     t->window_unpartition = cuda_window_unpartition;
     t->select_masks = cuda_select_masks;
+    t->upscale_masks = cuda_upscale_masks;
     t->embed_prompts = cuda_embed_prompts;
     t->act_to_f32 = cuda_act_to_f32;
     t->resize_bilinear = cuda_resize_bilinear;

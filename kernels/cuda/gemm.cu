@@ -378,6 +378,13 @@ extern "C" void cuda_linear(Exec *x, void *y, const void *in, const LinearWeight
     if (cl->b || act != ACT_NONE || residual) cuda_linear_epilogue(x, y, cl->b, residual, rows, out, act);
 }
 
+extern "C" void cuda_linear_dense_params(const LinearWeight *w, const void **W, const void **b, const char *who) {
+    if (w->format != &cuda_linear_dense)
+        die("cuda %s: the layer is in the '%s' format, not the dense one whose weights it reads", who, w->format->name);
+    const CudaLinear *cl = (const CudaLinear *)w->impl;
+    *W = cl->W, *b = cl->b;
+}
+
 extern "C" void cuda_linear_release(Exec *x, LinearWeight *w) {
     CudaLinear *cl = (CudaLinear *)w->impl;
     cuda_mem_free(x, cl->W);

@@ -508,6 +508,43 @@ static void test_select_masks(int n, int m, int first, int count, int g) {
     free(src), free(want), free(cd), free(gd);
 }
 
+// The fused upscale_masks (kernels/cuda/upscale_masks.cu; bfloat16 only, the fused stage's)
+// against the same computed as its parts, as op_upscale_masks composes them without fusion:
+// the float32 CPU's parts (bf16 bound) and the GPU's own parts (the fused kernel rounds where
+// they round, so they differ only where a product summed in another order rounds the other
+// way: one bfloat16 step of one value, 2^-8 of it).
+static void test_upscale_masks(int n, int m, int first, int count, int g, int dim) {
+    int d4 = dim / 4, d8 = dim / 8, L = 4 * g;
+    int64_t rows = (int64_t)n * 4 * g * g, HW16 = (int64_t)L * L;
+    int64_t nd = (int64_t)n * count * HW16;
+    float *u1 = rnd(rows * d4, -0.2f, 2.0f), *W = rnd((int64_t)4 * d8 * d4, -0.2f, 0.2f);
+    float *b = rnd(4 * d8, -0.5f, 0.5f), *hyper = rnd((int64_t)n * m * d8, -1.0f, 1.0f);
+    LinearWeight *cw = CPU.ops->dense_linear->prepare(&CPU, W, b, 4 * d8, d4);
+    LinearWeight *gw = G.ops->dense_linear->prepare(&G, W, b, 4 * d8, d4);
+    float *cup = xmalloc((size_t)(rows * 4 * d8) * 4), *cmasks = xmalloc((size_t)(n * m * HW16) * 4);
+    float *cd = nan_buf(nd);
+    CPU.ops->dense_linear->run(&CPU, cup, u1, cw, rows, ACT_GELU, NULL);
+    CPU.ops->matmul_nt(&CPU, cmasks, hyper, cup, n, m, (int)HW16, d8, (int64_t)m * d8, HW16 * d8, (int64_t)m * HW16, 1.0f);
+    CPU.ops->select_masks(&CPU, cd, cmasks, n, m, first, count, g);
+    void *du1 = dev_act(u1, rows * d4), *dh = dev_act(hyper, (int64_t)n * m * d8);
+    void *dup = dev_poisoned(act_bytes(rows * 4 * d8)), *dmasks = dev_poisoned(act_bytes(n * m * HW16));
+    void *dparts = dev_poisoned((size_t)nd * 4), *dfused = dev_poisoned((size_t)nd * 4);
+    G.ops->dense_linear->run(&G, dup, du1, gw, rows, ACT_GELU, NULL);
+    G.ops->matmul_nt(&G, dmasks, dh, dup, n, m, (int)HW16, d8, (int64_t)m * d8, HW16 * d8, (int64_t)m * HW16, 1.0f);
+    G.ops->select_masks(&G, dparts, dmasks, n, m, first, count, g);
+    G.ops->upscale_masks(&G, dfused, du1, gw, dh, n, m, first, count, g);
+    float *gparts = get_f32(dparts, nd), *gfused = get_f32(dfused, nd);
+    char what[128];
+    snprintf(what, sizeof what, "n=%d m=%d masks %d..%d g=%d dim=%d: fused vs float32 parts", n, m, first,
+             first + count - 1, g, dim);
+    compare("upscale_masks", what, gfused, cd, nd, 2e-2);
+    snprintf(what, sizeof what, "n=%d m=%d masks %d..%d g=%d dim=%d: fused vs its own parts", n, m, first,
+             first + count - 1, g, dim);
+    compare("upscale_masks", what, gfused, gparts, nd, 8e-3);
+    dfree(du1), dfree(dh), dfree(dup), dfree(dmasks), dfree(dparts), dfree(dfused);
+    free(u1), free(W), free(b), free(hyper), free(cup), free(cmasks), free(cd), free(gparts), free(gfused);
+}
+
 static void test_act_to_f32(int64_t n) {
     float *src = rnd(n, -3, 3), *cd = nan_buf(n);
     CPU.ops->act_to_f32(&CPU, cd, src, n);
@@ -782,6 +819,13 @@ static void run_suite(void) {
     test_im2col(0, 0, 1, 16, 16, 256, 3, 1, 1);
     test_im2col(1, 1, 3, 32, 32, 1, 2, 2, 0);       // mask downscaling 2x2 stride 2, float32
     test_im2col(0, 0, 3, 16, 16, 4, 2, 2, 0);       // and on the NHWC activation
+    // The fast paths (kernels/cuda/layout.cu) at full size and at shapes that leave a partial
+    // group of rows, a stride and an image that is not square.
+    test_im2col(1, 1, 1, 1024, 1024, 3, 16, 16, 0);  // vit_b's patch embedding, one image
+    test_im2col(1, 1, 1, 48, 32, 3, 16, 16, 0);
+    test_im2col(0, 0, 2, 64, 64, 256, 3, 1, 1);      // the neck's 3x3 convolution
+    test_im2col(0, 0, 1, 7, 5, 16, 3, 1, 1);
+    test_im2col(0, 0, 2, 9, 9, 8, 3, 2, 1);
     test_window(2, 64, 64, 16, 14);                 // 64 -> 70: 25 windows, padding
     test_window(1, 28, 28, 12, 14);                 // exact multiple
     test_window(2, 20, 17, 3, 7);                   // odd channels and sizes
@@ -792,6 +836,12 @@ static void run_suite(void) {
     test_select_masks(3, 4, 1, 3, 5);
     test_select_masks(2, 4, 0, 1, 16);
     test_select_masks(1, 4, 0, 4, 64);
+    if (BF) {  // the fused kernel is bfloat16's (float32 stages run the parts)
+        test_upscale_masks(3, 4, 1, 3, 8, 256);       // SAM's decoder dim, multimask
+        test_upscale_masks(2, 4, 0, 1, 16, 64);       // the fixtures' dim 64, single mask
+        test_upscale_masks(2, 3, 0, 3, 6, 256);       // fewer mask tokens, every one kept
+        test_upscale_masks(26, 4, 1, 3, 64, 256);     // vit_b's batch of 8 images: 26 prompts
+    }
     test_act_to_f32(1003);
     test_act_to_f32(4096);
 

@@ -158,14 +158,23 @@ static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
-static double time_layer(const Shape *s, const Inputs *in, const LinearWeight *w, void *y) {
+// The timed runs sit in an NVTX range "<model>.<layer>.<format>" (layer spaces as '_', format
+// "dense", "sparse0" or "sparse1" by cuSPARSELt layout), so ncu can take one shape's kernels:
+//   ncu --nvtx --nvtx-include "vit_b.lin2.sparse0/" build/tests/gpu/test_sparse24 --bench
+static double time_layer(const Shape *s, const Inputs *in, const LinearWeight *w, void *y, const char *fmt) {
+    char range[96];
+    snprintf(range, sizeof range, "%s.%s.%s", s->model, s->layer, fmt);
+    for (char *c = range; *c; c++)
+        if (*c == ' ') *c = '_';
     double t[15];
     for (int i = 0; i < 3; i++) w->format->run(&G, y, in->dx, w, s->rows, s->act, in->dres ? y : NULL);
+    G.ops->range_push(&G, range);
     for (int i = 0; i < 15; i++) {
         G.ops->timer_begin(&G);
         w->format->run(&G, y, in->dx, w, s->rows, s->act, in->dres ? y : NULL);
         t[i] = G.ops->timer_end_ms(&G);
     }
+    G.ops->range_pop(&G);
     qsort(t, 15, sizeof t[0], cmp_double);
     return t[7];
 }
@@ -183,7 +192,7 @@ static void check_shape(const Shape *s, int do_bench) {
     void *yd = run_layer(s, &in, in.dense, NULL);
     float *hd = get_act(yd, n);
     BenchRow *br = do_bench && s->bench ? &bench_rows[n_bench++] : NULL;
-    if (br) br->s = s, br->dense_ms = time_layer(s, &in, in.dense, yd);
+    if (br) br->s = s, br->dense_ms = time_layer(s, &in, in.dense, yd, "dense");
     for (int layout = 0; layout < (br ? 2 : 1); layout++) {
         cuda_sparse24_set_options(layout);
         LinearWeight *sw = linear_prepare(&cuda_linear_sparse24, &G, in.W, in.b, s->out, s->in);
@@ -225,7 +234,7 @@ static void check_shape(const Shape *s, int do_bench) {
             G.ops->mem_free(&G, ys2);
             cuda_linear_sparse24.release(&G, sw2);
         }
-        if (br) br->sparse_ms[layout] = time_layer(s, &in, sw, ys);
+        if (br) br->sparse_ms[layout] = time_layer(s, &in, sw, ys, layout ? "sparse1" : "sparse0");
         free(hs);
         G.ops->mem_free(&G, ys);
         cuda_linear_sparse24.release(&G, sw);

@@ -255,15 +255,13 @@ static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, v
     // Upscale: keys (n, G, G, D) -> ConvT -> LayerNorm2d -> GELU -> ConvT -> GELU, each
     // transposed convolution a per-pixel product (weights.c conv_transpose) whose output pixels
     // stay in sub-pixel order: u1 (n, G, G, 2, 2, d4) is n * 4HW rows of d4 channels, one per
-    // output pixel (LayerNorm2d is per pixel), and up (n, G, G, 2, 2, 2, 2, d8) n * 16HW rows
-    // of d8. The masks are made in that pixel order and put in image order once, on M planes
-    // instead of d8 channels (op_select_masks): no pixel-shuffle pass over the upscaled maps.
-    int d4 = D / 4, d8 = D / 8, HW4 = 16 * HW;  // HW4: pixels of the (4G, 4G) low-res masks
+    // output pixel (LayerNorm2d is per pixel); the second one's output (n, G, G, 2, 2, 2, 2, d8)
+    // meets the hypernetworks' vectors and the masks are put in image order on M planes instead
+    // of d8 channels (op_upscale_masks: one kernel with fusion, never storing the upscaled map).
+    int d4 = D / 4, d8 = D / 8;
     void *u1 = ex_act(ex, nk);  // (n * 4HW, d4)
     op_linear(ex, u1, keys, m->w.upscale1, (int64_t)n * HW, ACT_NONE, NULL);
     op_layernorm(ex, u1, u1, m->w.upscale_norm.weight, m->w.upscale_norm.bias, (int64_t)n * 4 * HW, d4, SAM_LN2D_EPS, ACT_GELU);
-    void *up = ex_act(ex, (int64_t)n * HW4 * d8);  // (n * 16HW, d8)
-    op_linear(ex, up, u1, m->w.upscale2, (int64_t)n * 4 * HW, ACT_GELU, NULL);
 
     // Hypernetworks: one MLP per mask token -> hyper_in (n, M, d8).
     void *hyper_in = ex_act(ex, (int64_t)n * M * d8);
@@ -273,18 +271,14 @@ static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, v
         mlp_forward(m, &m->w.hyper[i], hout, tok, n);
         op_copy3d(ex, act_at(ex, hyper_in, (int64_t)i * d8), hout, 1, n, d8, 0, (int64_t)M * d8, 0, d8);
     }
-    void *masks = ex_act(ex, (int64_t)n * M * HW4);  // (n, M, 16HW) in up's pixel order
-    op_matmul_nt(ex, masks, hyper_in, up, n, M, HW4, d8, (int64_t)M * d8, (int64_t)HW4 * d8,
-                 (int64_t)M * HW4, 1.0f);
     // IoU head on the iou token.
     op_copy3d(ex, tok, queries, 1, n, D, 0, D, 0, (int64_t)T * D);
     void *iou_pred = ex_act(ex, (int64_t)n * M);
     mlp_forward(m, &m->w.iou_head, iou_pred, tok, n);
 
-    // Select: masks 1.. when multimask, else mask 0 (MaskDecoder.forward's mask_slice), in
-    // image order.
+    // Masks 1.. when multimask, else mask 0 (MaskDecoder.forward's mask_slice), in image order.
     int first = multimask ? 1 : 0, count = multimask ? M - 1 : 1;
-    op_select_masks(ex, lowres, masks, n, M, first, count, G);
+    op_upscale_masks(ex, lowres, u1, m->w.upscale2, hyper_in, n, M, first, count, G);
     void *isel = ex_act(ex, (int64_t)n * count);
     op_copy3d(ex, isel, act_at(ex, iou_pred, first), n, 1, count, count, count, M, M);
     op_act_to_f32(ex, iou, isel, (int64_t)n * count);

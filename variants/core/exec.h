@@ -118,6 +118,26 @@ static inline void op_select_masks(Exec *x, float *dst, const void *src, int n, 
                                    int count, int g) {
     EX_RUN(x, select_masks(x, dst, src, n, m, first, count, g));
 }
+// The mask decoder's second upscaling, its GELU, the masks and their image order
+// (ops.h upscale_masks): one kernel where the stage chose fusion, else a linear layer with its
+// GELU to up ((n * 16 g g, d8) act), the batched product with hyper_in to masks ((n, m, 16 g g)
+// act) and select_masks, as the official code's ConvTranspose2d, GELU and matmul run eagerly.
+static inline void op_upscale_masks(Exec *x, float *dst, const void *u1, const LinearWeight *w,
+                                    const void *hyper_in, int n, int m, int first, int count, int g) {
+    if (x->ops->choices.fusion) {
+        if (!x->ops->upscale_masks) die("%s: fusion chosen but the backend has no upscale_masks kernel", x->ops->name);
+        EX_RUN(x, upscale_masks(x, dst, u1, w, hyper_in, n, m, first, count, g));
+        return;
+    }
+    int d8 = w->out_features / 4, HW16 = 16 * g * g;
+    size_t mark = ex_mark(x);
+    void *up = ex_act(x, (int64_t)n * HW16 * d8);   // (n * 16 g g, d8)
+    void *masks = ex_act(x, (int64_t)n * m * HW16);  // (n, m, 16 g g) in up's pixel order
+    op_linear(x, up, u1, w, (int64_t)n * 4 * g * g, ACT_GELU, NULL);
+    op_matmul_nt(x, masks, hyper_in, up, n, m, HW16, d8, (int64_t)m * d8, (int64_t)HW16 * d8, (int64_t)m * HW16, 1.0f);
+    op_select_masks(x, dst, masks, n, m, first, count, g);
+    ex_release(x, mark);
+}
 static inline void op_embed_prompts(Exec *x, void *out, const float *coords, const int32_t *labels,
                                     int n, int t, int dim, const float *gauss, const void *pe,
                                     const void *nap, int img) {
