@@ -151,11 +151,22 @@ extern "C" void cuda_upscale_masks(Exec *x, float *dst, const void *u1, const Li
         die("cuda upscale_masks: u1, hyper_in and the weight must be 4-byte aligned");
     UmArgs a = {dst, (const bf16 *)u1, (const bf16 *)W, (const bf16 *)bias, (const bf16 *)hyper_in,
                 n, m, first, count, g};
-    int64_t tiles = (int64_t)n * 4 * g * g / 16;
-    int64_t blocks = (tiles + UM_WARPS - 1) / UM_WARPS;
-    unsigned grid = (unsigned)(blocks > 65535 ? 65535 : blocks);
+    // As many blocks as fit on the GPU at once, each walking tiles: W is staged into shared
+    // memory once per block (with a block per 4 tiles, the first H200 run restaged its 16 KB
+    // for every 64 rows: 128 us for 26 prompts, step-call1-ncu_nested_all.log of
+    // tests/gpu/logs/h200-2026-12-01-e).
+    void (*kernel)(UmArgs) = d4 == 64 ? upscale_masks_d64 : upscale_masks_d16;
     size_t smem = (size_t)4 * d8 * (d4 + 8) * sizeof(bf16);
-    if (d4 == 64) upscale_masks_d64<<<grid, UM_WARPS * 32, smem, cuda_stream(x)>>>(a);
-    else upscale_masks_d16<<<grid, UM_WARPS * 32, smem, cuda_stream(x)>>>(a);
+    static int per_sm_of[2];  // [d4 == 64], asked once (the kernels do not change)
+    int *per_sm_p = &per_sm_of[d4 == 64], per_sm = *per_sm_p;
+    if (per_sm == 0) {
+        cudaCheck(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, UM_WARPS * 32, smem));
+        *per_sm_p = per_sm;
+    }
+    if (per_sm < 1) die("cuda upscale_masks: no block fits on a multiprocessor (%zu bytes of shared memory)", smem);
+    int64_t tiles = (int64_t)n * 4 * g * g / 16;
+    int64_t blocks = (tiles + UM_WARPS - 1) / UM_WARPS, fit = (int64_t)per_sm * cuda_backend(x)->prop.multiProcessorCount;
+    if (blocks > fit) blocks = fit;
+    kernel<<<(unsigned)blocks, UM_WARPS * 32, smem, cuda_stream(x)>>>(a);
     LAUNCH_CHECK(x, "upscale_masks");
 }

@@ -519,8 +519,9 @@ static void test_upscale_masks(int n, int m, int first, int count, int g, int di
     int64_t nd = (int64_t)n * count * HW16;
     float *u1 = rnd(rows * d4, -0.2f, 2.0f), *W = rnd((int64_t)4 * d8 * d4, -0.2f, 0.2f);
     float *b = rnd(4 * d8, -0.5f, 0.5f), *hyper = rnd((int64_t)n * m * d8, -1.0f, 1.0f);
-    LinearWeight *cw = CPU.ops->dense_linear->prepare(&CPU, W, b, 4 * d8, d4);
-    LinearWeight *gw = G.ops->dense_linear->prepare(&G, W, b, 4 * d8, d4);
+    // linear_prepare marks the layers as dense (the fused op reads the dense format's weights)
+    LinearWeight *cw = linear_prepare(CPU.ops->dense_linear, &CPU, W, b, 4 * d8, d4);
+    LinearWeight *gw = linear_prepare(G.ops->dense_linear, &G, W, b, 4 * d8, d4);
     float *cup = xmalloc((size_t)(rows * 4 * d8) * 4), *cmasks = xmalloc((size_t)(n * m * HW16) * 4);
     float *cd = nan_buf(nd);
     CPU.ops->dense_linear->run(&CPU, cup, u1, cw, rows, ACT_GELU, NULL);
