@@ -4,6 +4,12 @@
 //
 //   build/tests/gpu/test_ops [--bench]     (needs a GPU; run by `make test-gpu`)
 //   build/tests/gpu/test_ops --profile-attn (vit_b attention once per table, NVTX-ranged, for ncu)
+//   build/tests/gpu/test_ops --race        the shared-memory kernels of im2col (channels-last)
+//                                          and upscale_masks only, no references and no cuBLAS
+//                                          in the process: for compute-sanitizer's racecheck,
+//                                          under which cuBLASLt's Hopper kernels die ("failed
+//                                          to handle a hardware exception", session 6 call 3);
+//                                          checks that every output element is written
 //
 // Method (tool library device/METHOD.md): fresh random inputs for every check, never zeros;
 // for the bfloat16 table the inputs are rounded to bfloat16 first, so both sides compute the
@@ -1107,6 +1113,53 @@ static void profile_attn(void) {
     free(hx), free(rel);
 }
 
+// --race: the kernels run on random inputs into poisoned outputs; every element must be written
+// (finite). Sizes small enough for racecheck, with partial row groups and both dims.
+static void race_written(const char *op, const char *what, const float *h, int64_t n) {
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++) bad += !isfinite(h[i]);
+    char detail[96];
+    snprintf(detail, sizeof detail, "%lld of %lld elements not written", (long long)bad, (long long)n);
+    check_bool(op, what, bad == 0, bad ? detail : "");
+}
+static void race_suite(void) {
+    static const int im2col_shapes[][7] = {  // n, h, w, c, k, stride, pad
+        {1, 12, 12, 256, 3, 1, 1}, {1, 7, 5, 16, 3, 1, 1}, {2, 9, 9, 8, 3, 2, 1}};
+    for (int i = 0; i < 3; i++) {
+        const int *a = im2col_shapes[i];
+        int oh = (a[1] + 2 * a[6] - a[4]) / a[5] + 1, ow = (a[2] + 2 * a[6] - a[4]) / a[5] + 1;
+        int64_t ns = (int64_t)a[0] * a[1] * a[2] * a[3], nd = (int64_t)a[0] * oh * ow * a[3] * a[4] * a[4];
+        float *src = rnd(ns, -1, 1);
+        void *ds = dev_act(src, ns), *dd = dev_poisoned(act_bytes(nd));
+        G.ops->im2col(&G, dd, ds, 0, 0, a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
+        float *h = get_act(dd, nd);
+        char what[96];
+        snprintf(what, sizeof what, "NHWC n=%d %dx%dx%d k=%d stride=%d pad=%d", a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
+        race_written("im2col", what, h, nd);
+        dfree(ds), dfree(dd);
+        free(src), free(h);
+    }
+    if (!BF) return;  // upscale_masks is bfloat16's
+    static const int um_shapes[][6] = {{3, 4, 1, 3, 8, 256}, {2, 4, 0, 1, 16, 64}};  // n, m, first, count, g, dim
+    for (int i = 0; i < 2; i++) {
+        const int *a = um_shapes[i];
+        int n = a[0], m = a[1], g = a[4], d4 = a[5] / 4, d8 = a[5] / 8;
+        int64_t rows = (int64_t)n * 4 * g * g, nd = (int64_t)n * a[3] * 16 * g * g;
+        float *u1 = rnd(rows * d4, -0.2f, 2.0f), *W = rnd((int64_t)4 * d8 * d4, -0.2f, 0.2f);
+        float *b = rnd(4 * d8, -0.5f, 0.5f), *hyper = rnd((int64_t)n * m * d8, -1.0f, 1.0f);
+        LinearWeight *gw = linear_prepare(G.ops->dense_linear, &G, W, b, 4 * d8, d4);
+        void *du1 = dev_act(u1, rows * d4), *dh = dev_act(hyper, (int64_t)n * m * d8);
+        void *dd = dev_poisoned((size_t)nd * 4);
+        G.ops->upscale_masks(&G, dd, du1, gw, dh, n, m, a[2], a[3], g);
+        float *h = get_f32(dd, nd);
+        char what[96];
+        snprintf(what, sizeof what, "n=%d m=%d masks %d..%d g=%d dim=%d", n, m, a[2], a[2] + a[3] - 1, g, a[5]);
+        race_written("upscale_masks", what, h, nd);
+        dfree(du1), dfree(dh), dfree(dd);
+        free(u1), free(W), free(b), free(hyper), free(h);
+    }
+}
+
 int main(int argc, char **argv) {
     int do_bench = argc > 1 && strcmp(argv[1], "--bench") == 0;
     int do_profile = argc > 1 && strcmp(argv[1], "--profile-attn") == 0;
@@ -1121,6 +1174,17 @@ int main(int argc, char **argv) {
     cuda_backend_set_sync_each_launch(BK, 1);
     exec_init(&CPU, cpu_ops(), NULL);
     const Ops *tables[2] = {cuda_ops_fp32(), cuda_ops_bf16()};
+    if (argc > 1 && strcmp(argv[1], "--race") == 0) {
+        for (int t = 0; t < 2; t++) {
+            exec_init(&G, tables[t], BK);
+            BF = tables[t]->act_dtype == DT_BF16;
+            TNAME = tables[t]->name;
+            race_suite();
+        }
+        cuda_backend_close(BK);
+        printf("test_ops: %d passed, %d failed\n", n_pass, n_fail);
+        return n_fail ? 1 : 0;
+    }
     if (do_profile) {
         for (int t = 0; t < 2; t++) {
             exec_init(&G, tables[t], BK);
