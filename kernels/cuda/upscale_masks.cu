@@ -39,7 +39,6 @@ typedef struct {
     int n, m, first, count, g;
 } UmArgs;
 
-static __device__ __forceinline__ float gelu_erf(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
 static __device__ __forceinline__ float bf16_round(float v) { return __bfloat162float(__float2bfloat16(v)); }
 
 static __device__ __forceinline__ void um_body(const UmArgs a, const int D4, const int D8) {
@@ -108,7 +107,7 @@ static __device__ __forceinline__ void um_body(const UmArgs a, const int D4, con
                 float b0 = __bfloat162float(a.bias[col]), b1 = __bfloat162float(a.bias[col + 1]);
                 float v[4];
 #pragma unroll
-                for (int e = 0; e < 4; e++) v[e] = bf16_round(gelu_erf(bf16_round(c[nt][e] + ((e & 1) ? b1 : b0))));
+                for (int e = 0; e < 4; e++) v[e] = bf16_round(act_apply(bf16_round(c[nt][e] + ((e & 1) ? b1 : b0)), ACT_GELU));
                 pa[nt >> 1][(nt & 1) * 2 + 0] = pack_bf16(v[0], v[1]);
                 pa[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16(v[2], v[3]);
             }
@@ -146,7 +145,7 @@ extern "C" void cuda_upscale_masks(Exec *x, float *dst, const void *u1, const Li
     if (m < 1 || m > 8) die("cuda upscale_masks: %d mask tokens (1 to 8 are served)", m);
     if (first < 0 || first + count > m) die("cuda upscale_masks: masks %d..%d of %d", first, first + count - 1, m);
     if (g <= 0 || g % 2) die("cuda upscale_masks: grid %d is not even (a warp's 16 rows must be one prompt's)", g);
-    if ((int64_t)n * 16 * g * g * count > ((int64_t)1 << 40)) die("cuda upscale_masks: %d prompts is too many", n);
+    if ((int64_t)4 * g * g > 0x7fffffff) die("cuda upscale_masks: grid %d: a prompt's 4 g^2 rows are over the kernel's 32-bit row index", g);
     if (((uintptr_t)u1 & 3) || ((uintptr_t)hyper_in & 3) || ((uintptr_t)W & 3))
         die("cuda upscale_masks: u1, hyper_in and the weight must be 4-byte aligned");
     UmArgs a = {dst, (const bf16 *)u1, (const bf16 *)W, (const bf16 *)bias, (const bf16 *)hyper_in,

@@ -514,42 +514,62 @@ static void test_select_masks(int n, int m, int first, int count, int g) {
     free(src), free(want), free(cd), free(gd);
 }
 
+// One upscale_masks case: random inputs (u1 as after the first upscaling's GELU), the layer
+// made dense through linear_prepare (the fused op reads the dense format's weights and checks
+// the format), the GPU's copies of u1 and hyper_in; what the case is, for the check lines.
+typedef struct {
+    int n, m, first, count, g, d4, d8;
+    int64_t rows, HW16, nd;  // u1's rows, pixels of a low-res mask, elements of the output
+    float *u1, *W, *b, *hyper;
+    LinearWeight *gw;
+    void *du1, *dh;
+    char what[96];
+} UmCase;
+static UmCase um_case(int n, int m, int first, int count, int g, int dim) {
+    UmCase c = {.n = n, .m = m, .first = first, .count = count, .g = g, .d4 = dim / 4, .d8 = dim / 8};
+    c.rows = (int64_t)n * 4 * g * g, c.HW16 = (int64_t)16 * g * g, c.nd = (int64_t)n * count * c.HW16;
+    c.u1 = rnd(c.rows * c.d4, -0.2f, 2.0f), c.W = rnd((int64_t)4 * c.d8 * c.d4, -0.2f, 0.2f);
+    c.b = rnd(4 * c.d8, -0.5f, 0.5f), c.hyper = rnd((int64_t)n * m * c.d8, -1.0f, 1.0f);
+    c.gw = linear_prepare(G.ops->dense_linear, &G, c.W, c.b, 4 * c.d8, c.d4);
+    c.du1 = dev_act(c.u1, c.rows * c.d4), c.dh = dev_act(c.hyper, (int64_t)n * m * c.d8);
+    snprintf(c.what, sizeof c.what, "n=%d m=%d masks %d..%d g=%d dim=%d", n, m, first, first + count - 1, g, dim);
+    return c;
+}
+static void um_free(UmCase *c) {
+    dfree(c->du1), dfree(c->dh);
+    free(c->u1), free(c->W), free(c->b), free(c->hyper);
+}
+
 // The fused upscale_masks (kernels/cuda/upscale_masks.cu; bfloat16 only, the fused stage's)
 // against the same computed as its parts, as op_upscale_masks composes them without fusion:
 // the float32 CPU's parts (bf16 bound) and the GPU's own parts (the fused kernel rounds where
 // they round, so they differ only where a product summed in another order rounds the other
 // way: one bfloat16 step of one value, 2^-8 of it).
 static void test_upscale_masks(int n, int m, int first, int count, int g, int dim) {
-    int d4 = dim / 4, d8 = dim / 8, L = 4 * g;
-    int64_t rows = (int64_t)n * 4 * g * g, HW16 = (int64_t)L * L;
-    int64_t nd = (int64_t)n * count * HW16;
-    float *u1 = rnd(rows * d4, -0.2f, 2.0f), *W = rnd((int64_t)4 * d8 * d4, -0.2f, 0.2f);
-    float *b = rnd(4 * d8, -0.5f, 0.5f), *hyper = rnd((int64_t)n * m * d8, -1.0f, 1.0f);
-    // linear_prepare marks the layers as dense (the fused op reads the dense format's weights)
-    LinearWeight *cw = linear_prepare(CPU.ops->dense_linear, &CPU, W, b, 4 * d8, d4);
-    LinearWeight *gw = linear_prepare(G.ops->dense_linear, &G, W, b, 4 * d8, d4);
+    UmCase c = um_case(n, m, first, count, g, dim);
+    int d4 = c.d4, d8 = c.d8;
+    int64_t rows = c.rows, HW16 = c.HW16, nd = c.nd;
+    LinearWeight *cw = linear_prepare(CPU.ops->dense_linear, &CPU, c.W, c.b, 4 * d8, d4);
     float *cup = xmalloc((size_t)(rows * 4 * d8) * 4), *cmasks = xmalloc((size_t)(n * m * HW16) * 4);
     float *cd = nan_buf(nd);
-    CPU.ops->dense_linear->run(&CPU, cup, u1, cw, rows, ACT_GELU, NULL);
-    CPU.ops->matmul_nt(&CPU, cmasks, hyper, cup, n, m, (int)HW16, d8, (int64_t)m * d8, HW16 * d8, (int64_t)m * HW16, 1.0f);
+    CPU.ops->dense_linear->run(&CPU, cup, c.u1, cw, rows, ACT_GELU, NULL);
+    CPU.ops->matmul_nt(&CPU, cmasks, c.hyper, cup, n, m, (int)HW16, d8, (int64_t)m * d8, HW16 * d8, (int64_t)m * HW16, 1.0f);
     CPU.ops->select_masks(&CPU, cd, cmasks, n, m, first, count, g);
-    void *du1 = dev_act(u1, rows * d4), *dh = dev_act(hyper, (int64_t)n * m * d8);
     void *dup = dev_poisoned(act_bytes(rows * 4 * d8)), *dmasks = dev_poisoned(act_bytes(n * m * HW16));
     void *dparts = dev_poisoned((size_t)nd * 4), *dfused = dev_poisoned((size_t)nd * 4);
-    G.ops->dense_linear->run(&G, dup, du1, gw, rows, ACT_GELU, NULL);
-    G.ops->matmul_nt(&G, dmasks, dh, dup, n, m, (int)HW16, d8, (int64_t)m * d8, HW16 * d8, (int64_t)m * HW16, 1.0f);
+    G.ops->dense_linear->run(&G, dup, c.du1, c.gw, rows, ACT_GELU, NULL);
+    G.ops->matmul_nt(&G, dmasks, c.dh, dup, n, m, (int)HW16, d8, (int64_t)m * d8, HW16 * d8, (int64_t)m * HW16, 1.0f);
     G.ops->select_masks(&G, dparts, dmasks, n, m, first, count, g);
-    G.ops->upscale_masks(&G, dfused, du1, gw, dh, n, m, first, count, g);
+    G.ops->upscale_masks(&G, dfused, c.du1, c.gw, c.dh, n, m, first, count, g);
     float *gparts = get_f32(dparts, nd), *gfused = get_f32(dfused, nd);
-    char what[128];
-    snprintf(what, sizeof what, "n=%d m=%d masks %d..%d g=%d dim=%d: fused vs float32 parts", n, m, first,
-             first + count - 1, g, dim);
+    char what[160];
+    snprintf(what, sizeof what, "%s: fused vs float32 parts", c.what);
     compare("upscale_masks", what, gfused, cd, nd, 2e-2);
-    snprintf(what, sizeof what, "n=%d m=%d masks %d..%d g=%d dim=%d: fused vs its own parts", n, m, first,
-             first + count - 1, g, dim);
+    snprintf(what, sizeof what, "%s: fused vs its own parts", c.what);
     compare("upscale_masks", what, gfused, gparts, nd, 8e-3);
-    dfree(du1), dfree(dh), dfree(dup), dfree(dmasks), dfree(dparts), dfree(dfused);
-    free(u1), free(W), free(b), free(hyper), free(cup), free(cmasks), free(cd), free(gparts), free(gfused);
+    dfree(dup), dfree(dmasks), dfree(dparts), dfree(dfused);
+    free(cup), free(cmasks), free(cd), free(gparts), free(gfused);
+    um_free(&c);
 }
 
 static void test_act_to_f32(int64_t n) {
@@ -1143,20 +1163,14 @@ static void race_suite(void) {
     static const int um_shapes[][6] = {{3, 4, 1, 3, 8, 256}, {2, 4, 0, 1, 16, 64}};  // n, m, first, count, g, dim
     for (int i = 0; i < 2; i++) {
         const int *a = um_shapes[i];
-        int n = a[0], m = a[1], g = a[4], d4 = a[5] / 4, d8 = a[5] / 8;
-        int64_t rows = (int64_t)n * 4 * g * g, nd = (int64_t)n * a[3] * 16 * g * g;
-        float *u1 = rnd(rows * d4, -0.2f, 2.0f), *W = rnd((int64_t)4 * d8 * d4, -0.2f, 0.2f);
-        float *b = rnd(4 * d8, -0.5f, 0.5f), *hyper = rnd((int64_t)n * m * d8, -1.0f, 1.0f);
-        LinearWeight *gw = linear_prepare(G.ops->dense_linear, &G, W, b, 4 * d8, d4);
-        void *du1 = dev_act(u1, rows * d4), *dh = dev_act(hyper, (int64_t)n * m * d8);
-        void *dd = dev_poisoned((size_t)nd * 4);
-        G.ops->upscale_masks(&G, dd, du1, gw, dh, n, m, a[2], a[3], g);
-        float *h = get_f32(dd, nd);
-        char what[96];
-        snprintf(what, sizeof what, "n=%d m=%d masks %d..%d g=%d dim=%d", n, m, a[2], a[2] + a[3] - 1, g, a[5]);
-        race_written("upscale_masks", what, h, nd);
-        dfree(du1), dfree(dh), dfree(dd);
-        free(u1), free(W), free(b), free(hyper), free(h);
+        UmCase c = um_case(a[0], a[1], a[2], a[3], a[4], a[5]);
+        void *dd = dev_poisoned((size_t)c.nd * 4);
+        G.ops->upscale_masks(&G, dd, c.du1, c.gw, c.dh, c.n, c.m, c.first, c.count, c.g);
+        float *h = get_f32(dd, c.nd);
+        race_written("upscale_masks", c.what, h, c.nd);
+        dfree(dd);
+        free(h);
+        um_free(&c);
     }
 }
 

@@ -94,10 +94,10 @@ static void embed_masks(Sam *m, void *dense, const float *mask, int n) {
 // ref: transformer.py TwoWayAttentionBlock.forward. queries (n, T, D), keys (n, HW, D) act,
 // updated in place; qpe = the original tokens, kpe = dense_pe (HW, D) broadcast over n.
 // With img (mask_decode passes it to the first layer of a ragged set without mask inputs only),
-// keys_img (img->count, HW, D)
-// holds what every prompt's keys equal before the first image-side update (its image's
-// embedding plus the no-mask embedding): the image-side projections of the token-to-image and
-// image-to-token attentions are made from it once per image and read through the index.
+// keys_img (img->count, HW, D) holds what every prompt's keys equal before the first
+// image-side update (its image's embedding plus the no-mask embedding): the image-side
+// projections of the token-to-image and image-to-token attentions are made from it once per
+// image and read through the index.
 static void two_way_block(Sam *m, const DecLayerW *w, int first, void *queries, void *keys,
                           const void *qpe, int n, int T, const SharedRows *img, const void *keys_img) {
     Exec *ex = m->x;
@@ -114,14 +114,12 @@ static void two_way_block(Sam *m, const DecLayerW *w, int first, void *queries, 
     }
     op_layernorm(ex, queries, queries, w->norm1.weight, w->norm1.bias, (int64_t)n * T, D, SAM_DEC_LN_EPS, ACT_NONE);
     // Cross attention, tokens attending to the image: k = keys + key_pe, per image when shared.
-    const SharedRows *kvs = img;
-    int nkv = kvs ? kvs->count : n;
-    const void *kv_keys = kvs ? keys_img : keys;
-    int64_t nkk = (int64_t)nkv * HW * D;
+    const void *kv_keys = img ? keys_img : keys;
+    int64_t nkk = (int64_t)(img ? img->count : n) * HW * D;
     void *k = ex_act(ex, nkk);
     op_add(ex, q, queries, qpe, nq, nq, nq);
     op_add(ex, k, kv_keys, m->w.dense_pe, nkk, nkk, (int64_t)HW * D);
-    dec_attention(m, &w->cross_t2i, queries, q, k, kv_keys, n, T, HW, queries, NULL, kvs);
+    dec_attention(m, &w->cross_t2i, queries, q, k, kv_keys, n, T, HW, queries, NULL, img);
     op_layernorm(ex, queries, queries, w->norm2.weight, w->norm2.bias, (int64_t)n * T, D, SAM_DEC_LN_EPS, ACT_NONE);
     // MLP (ReLU).
     void *hidden = ex_act(ex, (int64_t)n * T * w->lin1->out_features);
@@ -131,7 +129,7 @@ static void two_way_block(Sam *m, const DecLayerW *w, int first, void *queries, 
     // Cross attention, image attending to tokens (k still holds keys + key_pe); the residual is
     // every prompt's own keys.
     op_add(ex, q, queries, qpe, nq, nq, nq);
-    dec_attention(m, &w->cross_i2t, keys, k, q, queries, n, HW, T, keys, kvs, NULL);
+    dec_attention(m, &w->cross_i2t, keys, k, q, queries, n, HW, T, keys, img, NULL);
     op_layernorm(ex, keys, keys, w->norm4.weight, w->norm4.bias, (int64_t)n * HW, D, SAM_DEC_LN_EPS, ACT_NONE);
     ex_release(ex, mark);
 }
