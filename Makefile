@@ -186,8 +186,11 @@ include tests/tests.mk
 
 # ---- the GPU machine (see README "Running on the lent H200") ------------------------------
 # One compressed bundle of what the GPU machine needs and lacks: stripped executables, test
-# programs, cJSON and the golden fixtures. Carry .carry in the device call; tests/gpu/device.sh
-# unpacks it into build/ there and runs the GPU tests and the benchmarks.
+# programs and cJSON; the golden fixtures beside it (.carry/sam-golden.tar.xz, 17 MB that do not
+# compress). Carry .carry in the device call when it runs tests that read the fixtures, else
+# .carry/bundle.tar.xz alone: the device copies the checkout and the carried paths, at most
+# 64 MiB together. tests/gpu/device.sh unpacks them into build/ there and runs the GPU tests and
+# the benchmarks.
 BUNDLE := .carry/bundle.tar.xz
 gpu-bundle: all $(GPU_TEST_BINS) $(FIXTURES)
 	@rm -rf $(BUILD)/bundle && mkdir -p $(BUILD)/bundle/build/tests/gpu $(BUILD)/bundle/build/lib .carry
@@ -195,7 +198,7 @@ gpu-bundle: all $(GPU_TEST_BINS) $(FIXTURES)
 	cp $(GPU_TEST_BINS) $(BUILD)/bundle/build/tests/gpu/
 	cp $(BUILD)/lib/libcjson.so.1 $(BUILD)/bundle/build/lib/
 	strip $(BUILD)/bundle/build/sam-* $(BUILD)/bundle/build/tests/gpu/* $(if $(HARNESS_BIN),$(BUILD)/bundle/build/waterfall)
-	cp $(FIXTURES_TAR) $(BUILD)/bundle/build/sam-golden.tar.xz
+	[ "$(FIXTURES_TAR)" = .carry/sam-golden.tar.xz ] || cp $(FIXTURES_TAR) .carry/sam-golden.tar.xz
 	# One xz stream with a dictionary over the whole bundle: the executables share most of their
 	# bytes (the CUDA runtime, the kernels), so this is half the size of a default tar -J.
 	tar -C $(BUILD)/bundle -cf - build | xz -T1 --lzma2=preset=6,dict=512MiB >$(BUNDLE)

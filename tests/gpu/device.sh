@@ -14,7 +14,10 @@ set -u
 cd "$(dirname "$0")/../.."
 if [ ! -x build/sam-fp32 ]; then
     tar -xJf .carry/bundle.tar.xz || { echo "sam: cannot unpack .carry/bundle.tar.xz"; exit 1; }
-    mkdir -p build/fixtures && tar -C build/fixtures -xJf build/sam-golden.tar.xz
+fi
+# The fixtures come only when the call carried them (.carry whole, not .carry/bundle.tar.xz).
+if [ ! -d build/fixtures/sam-golden ] && [ -f .carry/sam-golden.tar.xz ]; then
+    mkdir -p build/fixtures && tar -C build/fixtures -xJf .carry/sam-golden.tar.xz
 fi
 export BUILD=build
 # cuDNN for sam-sdpa (and the tests that call its attention): the executables' RUNPATH names
