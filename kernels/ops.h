@@ -235,6 +235,13 @@ struct Ops {
     // window_partition (below) into dst. One kernel where the stage chose fusion, else the two.
     void (*layernorm_window)(Exec *x, void *dst_act, const void *x_act, const void *gamma_act,
                              const void *beta_act, int b, int h, int w, int c, float eps, int win);
+    // y(rows, out) = x(rows, in) W^T + table[r % period]: a linear layer whose bias is a
+    // (period, out) act table repeated over the rows (rows a multiple of period). w is of the
+    // backend's dense format and has no bias (the table holds it). The ragged decoder's
+    // image-side products (variants/core/decoder.c): (keys + pe) W^T + b = keys W^T + table
+    // with table = pe W^T + b, the same for every prompt.
+    void (*linear_table)(Exec *x, void *y_act, const void *x_act, const LinearWeight *w,
+                         int64_t rows, const void *table_act, int64_t period);
     // c[b](m, n) = alpha * sum_k a[b](m, k) * bmat[b](n, k), row-major with batch strides.
     void (*matmul_nt)(Exec *x, void *c_act, const void *a_act, const void *b_act, int batch, int m,
                       int n, int k, int64_t a_batch_stride, int64_t b_batch_stride,
@@ -279,13 +286,16 @@ struct Ops {
     // pixel (y, x, s1, s2) at (4y + 2 dy1 + dy2, 4x + 2 dx1 + dx2).
     void (*select_masks)(Exec *x, float *dst, const void *src_act, int n, int m, int first,
                          int count, int g);
-    // The mask decoder's second upscaling, its GELU, the masks' product and select_masks in
-    // one (a fused kernel; NULL where the backend has none: variants/core/exec.h
-    // op_upscale_masks composes it from linear, matmul_nt and select_masks without fusion).
-    // u1 (n * 4g*g, d4) act in sub-pixel order (y, x, s1); w the second transposed
-    // convolution as a linear layer (4 d8 outputs, sub-pixel s2 major); hyper_in (n, m, d8)
-    // act; dst as select_masks'. Each pixel's masks are hyper_in[p] . GELU(u1 row . W[s2]^T + b).
-    void (*upscale_masks)(Exec *x, float *dst, const void *u1_act, const LinearWeight *w,
+    // The first upscaling's LayerNorm2d and GELU, the second upscaling, its GELU, the masks'
+    // product and select_masks in one (a fused kernel; NULL where the backend has none:
+    // variants/core/exec.h op_upscale_masks composes it from layernorm, linear, matmul_nt and
+    // select_masks without fusion). u1 (n * 4g*g, d4) act in sub-pixel order (y, x, s1), the
+    // first upscaling's product before its norm; ln_g, ln_b (d4) act and eps the norm's; w the
+    // second transposed convolution as a linear layer (4 d8 outputs, sub-pixel s2 major);
+    // hyper_in (n, m, d8) act; dst as select_masks'. Each pixel's masks are
+    // hyper_in[p] . GELU(GELU(LN(u1 row)) . W[s2]^T + b).
+    void (*upscale_masks)(Exec *x, float *dst, const void *u1_act, const void *ln_g_act,
+                          const void *ln_b_act, float eps, const LinearWeight *w,
                           const void *hyper_in_act, int n, int m, int first, int count, int g);
 
     // ---- prompt encoding ------------------------------------------------------------------

@@ -84,6 +84,7 @@ static const Ops CPU_OPS = {
     .range_pop = cpu_range_pop,
     .layernorm = cpu_layernorm,
     .matmul_nt = cpu_matmul_nt,
+    .linear_table = cpu_linear_table,
     .activation = cpu_activation,
     .add = cpu_add,
     .gather_add = cpu_gather_add,

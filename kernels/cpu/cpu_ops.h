@@ -40,6 +40,8 @@ void cpu_layernorm(Exec *x, void *y, const void *in, const void *g, const void *
 void cpu_attention(Exec *x, const AttnParams *p);
 void cpu_add(Exec *x, void *y, const void *a, const void *b, int64_t n, int64_t ap, int64_t bp);
 void cpu_activation(Exec *x, void *y, int64_t n, Act act);
+void cpu_linear_table(Exec *x, void *y, const void *in, const LinearWeight *w, int64_t rows,
+                      const void *table, int64_t period);
 void cpu_gather_add(Exec *x, void *y, const void *a, const int32_t *index, const void *b,
                     int64_t n, int64_t block, int64_t bp);
 void cpu_copy3d(Exec *x, void *dst, const void *src, int64_t batch, int64_t rows, int64_t cols,

@@ -124,6 +124,35 @@ void cpu_linear(Exec *x, void *y_, const void *in_, const LinearWeight *w, int64
     free(saved);
 }
 
+typedef struct {
+    float *y;
+    const float *table;
+    int64_t period;
+    int out;
+} TableAdd;
+
+static void table_add_rows(void *ctx, int64_t r0, int64_t r1) {
+    const TableAdd *t = ctx;
+    for (int64_t r = r0; r < r1; r++) {
+        float *y = t->y + r * t->out;
+        const float *b = t->table + (r % t->period) * t->out;
+        for (int c = 0; c < t->out; c++) y[c] += b[c];
+    }
+}
+
+// ref: ops.h linear_table: the layer's product, then the table's row added to each row.
+void cpu_linear_table(Exec *x, void *y, const void *in, const LinearWeight *w, int64_t rows,
+                      const void *table, int64_t period) {
+    if (rows <= 0) return;
+    const CpuLinear *cl = w->impl;
+    if (w->format->run != cpu_linear) die("cpu linear_table: the layer is in the '%s' format, not the dense one", w->format->name);
+    if (cl->b) die("cpu linear_table: the layer has a bias (the table holds it: ops.h linear_table)");
+    if (period <= 0 || rows % period) die("cpu linear_table: %lld rows are not whole blocks of %lld", (long long)rows, (long long)period);
+    linear_gemm(y, in, cl->W, rows, w->out_features, w->in_features);
+    TableAdd t = {y, table, period, w->out_features};
+    cpu_parallel_for(rows, table_add_rows, &t);
+}
+
 void cpu_matmul_nt(Exec *x, void *c_, const void *a_, const void *b_, int batch, int m, int n,
                    int k, int64_t sa, int64_t sb, int64_t sc, float alpha) {
     for (int i = 0; i < batch; i++)

@@ -83,6 +83,7 @@ extern "C" void cuda_backend_close(CudaBackend *b) {
         cublasCheck(cublasLtMatrixLayoutDestroy(p->a));
         cublasCheck(cublasLtMatrixLayoutDestroy(p->b));
         cublasCheck(cublasLtMatrixLayoutDestroy(p->c));
+        if (p->d) cublasCheck(cublasLtMatrixLayoutDestroy(p->d));
         cublasCheck(cublasLtMatmulDescDestroy(p->op));
     }
     free(b->lt_plans);

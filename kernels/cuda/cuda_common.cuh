@@ -55,8 +55,10 @@ typedef struct {
 // shape, dtype, epilogue and operand alignment, made on first use (the warm-up) and reused.
 typedef struct {
     int m, n, k, bf, epilogue, beta_one, align;  // the key
+    int batch;  // 0: a linear layer's plan; else linear_table's blocks of n rows (the key too)
     cublasLtMatmulDesc_t op;
     cublasLtMatrixLayout_t a, b, c;
+    cublasLtMatrixLayout_t d;  // linear_table's output (NULL: D = C, c's layout)
     cublasLtMatmulAlgo_t algo;
 } LtPlan;
 
@@ -270,12 +272,14 @@ void cuda_window_partition(Exec *x, void *dst, const void *src, int b, int h, in
 void cuda_window_unpartition(Exec *x, void *dst, const void *src, int b, int h, int w, int c,
                              int win);
 void cuda_select_masks(Exec *x, float *dst, const void *src, int n, int m, int first, int count, int g);
-void cuda_upscale_masks(Exec *x, float *dst, const void *u1, const LinearWeight *w, const void *hyper_in,
-                        int n, int m, int first, int count, int g);
+void cuda_upscale_masks(Exec *x, float *dst, const void *u1, const void *ln_g, const void *ln_b, float eps,
+                        const LinearWeight *w, const void *hyper_in, int n, int m, int first, int count, int g);
 // A dense-format layer's weight (out, in) and bias (out, or NULL) in the table's dtype, for a
 // fused kernel that reads them itself (gemm.cu); `who` names the caller when w is in another
 // format (refused).
 void cuda_linear_dense_params(const LinearWeight *w, const void **W, const void **b, const char *who);
+void cuda_linear_table(Exec *x, void *y, const void *in, const LinearWeight *w, int64_t rows,
+                       const void *table, int64_t period);
 void cuda_embed_prompts(Exec *x, void *out, const float *coords, const int32_t *labels, int n,
                         int t, int dim, const float *gauss, const void *pe, const void *nap,
                         int img);

@@ -30,6 +30,7 @@ static void fill(Ops *t, const char *name, DType dt) {
     t->layernorm = cuda_layernorm;
     t->layernorm_window = cuda_layernorm_window;
     t->matmul_nt = cuda_matmul_nt;
+    t->linear_table = cuda_linear_table;
     t->activation = cuda_activation;
     t->add = cuda_add;
     t->gather_add = cuda_gather_add;

@@ -213,8 +213,19 @@ static int rows_bucket(int rows) {
 // A plan for the same product but perhaps another row count.
 static int same_product(const LtPlan *p, int m_out, int k, int bf, cublasLtEpilogue_t epi,
                         int beta_one, int align) {
-    return p->m == m_out && p->k == k && p->bf == bf && p->epilogue == (int)epi &&
+    return p->batch == 0 && p->m == m_out && p->k == k && p->bf == bf && p->epilogue == (int)epi &&
            p->beta_one == beta_one && p->align == align;
+}
+
+// A zeroed slot at the end of the plan list (kept there by the caller's n_lt_plans++).
+static LtPlan *lt_plan_slot(CudaBackend *bk) {
+    if (bk->n_lt_plans == bk->cap_lt_plans) {
+        bk->cap_lt_plans = bk->cap_lt_plans ? 2 * bk->cap_lt_plans : 64;
+        bk->lt_plans = (LtPlan *)xrealloc(bk->lt_plans, sizeof(LtPlan) * (size_t)bk->cap_lt_plans);
+    }
+    LtPlan *p = &bk->lt_plans[bk->n_lt_plans];
+    memset(p, 0, sizeof *p);
+    return p;
 }
 
 // The plan for y(rows, out) = x(rows, in) W^T (+ bias) (+ y): column-major D(out, rows) =
@@ -227,11 +238,7 @@ static const LtPlan *lt_plan(CudaBackend *bk, int m_out, int n_rows, int k, int 
         const LtPlan *p = &bk->lt_plans[i];
         if (p->n == n_rows && same_product(p, m_out, k, bf, epi, beta_one, align)) return p;
     }
-    if (bk->n_lt_plans == bk->cap_lt_plans) {
-        bk->cap_lt_plans = bk->cap_lt_plans ? 2 * bk->cap_lt_plans : 64;
-        bk->lt_plans = (LtPlan *)xrealloc(bk->lt_plans, sizeof(LtPlan) * (size_t)bk->cap_lt_plans);
-    }
-    LtPlan *p = &bk->lt_plans[bk->n_lt_plans];
+    LtPlan *p = lt_plan_slot(bk);
     p->m = m_out, p->n = n_rows, p->k = k, p->bf = bf, p->epilogue = (int)epi;
     p->beta_one = beta_one, p->align = align;
     cudaDataType dt = bf ? CUDA_R_16BF : CUDA_R_32F;
@@ -383,6 +390,94 @@ extern "C" void cuda_linear_dense_params(const LinearWeight *w, const void **W, 
         die("cuda %s: the layer is in the '%s' format, not the dense one whose weights it reads", who, w->format->name);
     const CudaLinear *cl = (const CudaLinear *)w->impl;
     *W = cl->W, *b = cl->b;
+}
+
+// One batched layout: rows x cols column-major (ld = rows), `batch` of them `stride` apart.
+static cublasLtMatrixLayout_t lt_batched_layout(cudaDataType dt, int rows, int cols, int batch, int64_t stride) {
+    cublasLtMatrixLayout_t l;
+    cublasCheck(cublasLtMatrixLayoutCreate(&l, dt, rows, cols, rows));
+    cublasCheck(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch, sizeof batch));
+    cublasCheck(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride));
+    return l;
+}
+
+// ref: ops.h linear_table. y(rows, out) = in(rows, k) W^T + table[r % period], as rows / period
+// blocks of one strided-batched cuBLASLt product: W is every block's A (batch stride 0), the
+// table every block's C (batch stride 0, so its (period, out) rows are read from L2 after the
+// first blocks) and beta = 1, so the table's sum is part of the product's store: no pass of its
+// own and no per-block copy of the table. The algorithm is the heuristic's for the first block
+// count met, kept for the others when cuBLASLt accepts it (the prompt count changes the block
+// count from batch to batch; one kernel keeps the warm-up's loads valid, as rows_bucket does).
+extern "C" void cuda_linear_table(Exec *x, void *y, const void *in, const LinearWeight *w, int64_t rows,
+                                  const void *table, int64_t period) {
+    const void *W, *bias;
+    cuda_linear_dense_params(w, &W, &bias, "linear_table");
+    int out = w->out_features, k = w->in_features, bf = is_bf16(x);
+    if (rows <= 0) return;
+    if (bias) die("cuda linear_table: the layer has a bias (the table holds it: ops.h linear_table)");
+    if (period <= 0 || rows % period) die("cuda linear_table: %lld rows are not whole blocks of %lld", (long long)rows, (long long)period);
+    if (out % 8 || k % 8) die("cuda linear_table: %d outputs and %d inputs must be multiples of 8 (cuBLASLt's 16-byte rows)", out, k);
+    int per = as_int(period, "period"), batch = as_int(rows / period, "blocks");
+    int align = ptr_align(y), a2 = ptr_align(in), a3 = ptr_align(W), a4 = ptr_align(table);
+    if (a2 < align) align = a2;
+    if (a3 < align) align = a3;
+    if (a4 < align) align = a4;
+    CudaBackend *bk = cuda_backend(x);
+    const LtPlan *p = NULL;
+    const LtPlan *kin = NULL;  // a plan of the same product for another block count
+    for (int i = 0; i < bk->n_lt_plans && !p; i++) {
+        const LtPlan *q = &bk->lt_plans[i];
+        if (q->batch && q->m == out && q->n == per && q->k == k && q->bf == bf && q->align == align) {
+            if (q->batch == batch) p = q;
+            else if (!kin) kin = q;
+        }
+    }
+    if (!p) {
+        LtPlan *np = lt_plan_slot(bk);
+        np->m = out, np->n = per, np->k = k, np->bf = bf, np->epilogue = (int)CUBLASLT_EPILOGUE_DEFAULT;
+        np->beta_one = 1, np->align = align, np->batch = batch;
+        cudaDataType dt = bf ? CUDA_R_16BF : CUDA_R_32F;
+        cublasCheck(cublasLtMatmulDescCreate(&np->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+        cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+        cublasCheck(cublasLtMatmulDescSetAttribute(np->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+        cublasCheck(cublasLtMatmulDescSetAttribute(np->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+        np->a = lt_batched_layout(dt, k, out, batch, 0);                        // W^T, shared
+        np->b = lt_batched_layout(dt, k, per, batch, (int64_t)per * k);         // the input's blocks
+        np->c = lt_batched_layout(dt, out, per, batch, 0);                      // the table, shared
+        np->d = lt_batched_layout(dt, out, per, batch, (int64_t)per * out);     // y's blocks
+        size_t ws = bk->cublas_ws_bytes;
+        int have = 0;
+        if (kin) {
+            cublasLtMatmulHeuristicResult_t chk;
+            np->algo = kin->algo;
+            have = cublasLtMatmulAlgoCheck(bk->lt, np->op, np->a, np->b, np->c, np->d, &np->algo, &chk) ==
+                   CUBLAS_STATUS_SUCCESS && chk.workspaceSize <= ws;
+        }
+        if (!have) {
+            cublasLtMatmulPreference_t pref;
+            cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
+            uint32_t al = (uint32_t)align;
+            cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+            cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al, sizeof al));
+            cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al, sizeof al));
+            cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al, sizeof al));
+            cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al, sizeof al));
+            cublasLtMatmulHeuristicResult_t res;
+            int found = 0;
+            cublasCheck(cublasLtMatmulAlgoGetHeuristic(bk->lt, np->op, np->a, np->b, np->c, np->d, pref, 1, &res, &found));
+            cublasCheck(cublasLtMatmulPreferenceDestroy(pref));
+            if (found < 1)
+                die("cuda linear_table: cuBLASLt has no algorithm for %d blocks of (%d rows, %d in) -> %d out with a "
+                    "shared (batch stride 0) C, %s, alignment %d", batch, per, k, out, bf ? "bf16" : "fp32", align);
+            np->algo = res.algo;
+        }
+        bk->n_lt_plans++;
+        p = np;
+    }
+    float alpha = 1.0f, beta = 1.0f;
+    cublasCheck(cublasLtMatmul(bk->lt, p->op, &alpha, W, p->a, in, p->b, &beta, table, p->c, y, p->d,
+                               &p->algo, bk->cublas_ws, bk->cublas_ws_bytes, cuda_stream(x)));
+    LAUNCH_CHECK(x, "cublasLt linear_table");
 }
 
 extern "C" void cuda_linear_release(Exec *x, LinearWeight *w) {

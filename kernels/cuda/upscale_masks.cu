@@ -5,9 +5,13 @@
 // ref: segment_anything/modeling/mask_decoder.py MaskDecoder.predict_masks:
 //   upscaled = act2(ConvT2(...));  masks = (hyper_in @ upscaled.view(b, c, h * w)).view(...)
 //
-// u1 holds the first upscaling's output after its LayerNorm2d and GELU: n * 4 g g rows of d4
+// u1 holds the first upscaling's output before its LayerNorm2d and GELU: n * 4 g g rows of d4
 // channels, one per pixel of the (2g, 2g) map, in sub-pixel order (y, x, s1) (decoder.c
-// mask_decode). The second transposed convolution is a per-row product with W (4 d8, d4),
+// mask_decode). A warp's rows are normalised where they are loaded (each row's d4 channels are
+// in the registers of 4 lanes, so its mean and variance are two shuffles away), then GELU'd and
+// rounded to bfloat16 as the LayerNorm kernel stores them: the normalised map is never written
+// and read back (73 us of 26 prompts' LayerNorm + GELU pass on the H200, step-call4 of
+// tests/gpu/logs/h200-2026-12-01-e). The second transposed convolution is a per-row product with W (4 d8, d4),
 // sub-pixel major (weights.c conv_transpose): row r gives the 4 pixels (r, s2) of d8 channels.
 // Each of those pixels' masks is hyper_in[p] (m, d8) times its channels. So one warp takes 16
 // rows of u1 (always of one prompt: 4 g g is a multiple of 16 for even g) and, per sub-pixel s2:
@@ -33,7 +37,9 @@
 
 typedef struct {
     float *dst;            // (n, count, 4g, 4g)
-    const bf16 *u1;        // (n * 4 g g, d4)
+    const bf16 *u1;        // (n * 4 g g, d4), before the LayerNorm2d
+    const bf16 *ln_g, *ln_b;  // (d4) the LayerNorm2d's
+    float eps;
     const bf16 *W, *bias;  // (4 d8, d4), (4 d8)
     const bf16 *hyper;     // (n, m, d8)
     int n, m, first, count, g;
@@ -69,6 +75,54 @@ static __device__ __forceinline__ void um_body(const UmArgs a, const int D4, con
             af[ks][2] = *(const unsigned *)(ra + 16 * ks + 8 + 2 * tq);
             af[ks][3] = *(const unsigned *)(rb + 16 * ks + 8 + 2 * tq);
         }
+        // LayerNorm2d + GELU of the two rows (row g: fragments 0 and 2, row g + 8: 1 and 3),
+        // the statistics as the LayerNorm kernel makes them: the mean, then the mean squared
+        // deviation, in float32 over the row's d4 values, summed across the quad's 4 lanes.
+        float xv[4][4][2];  // [ks][fragment][pair element]
+        float sum[2] = {0.0f, 0.0f}, sq[2] = {0.0f, 0.0f};
+#pragma unroll
+        for (int ks = 0; ks < KS1; ks++)
+#pragma unroll
+            for (int f = 0; f < 4; f++) {
+                float2 v = __bfloat1622float2(*(const __nv_bfloat162 *)&af[ks][f]);
+                xv[ks][f][0] = v.x, xv[ks][f][1] = v.y;
+                sum[f & 1] += v.x + v.y;
+            }
+        float mean[2], rstd[2];
+#pragma unroll
+        for (int hf = 0; hf < 2; hf++) {
+            sum[hf] += __shfl_xor_sync(0xffffffffu, sum[hf], 1);
+            sum[hf] += __shfl_xor_sync(0xffffffffu, sum[hf], 2);
+            mean[hf] = sum[hf] / (float)D4;
+        }
+#pragma unroll
+        for (int ks = 0; ks < KS1; ks++)
+#pragma unroll
+            for (int f = 0; f < 4; f++)
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    float d = xv[ks][f][e] - mean[f & 1];
+                    sq[f & 1] += d * d;
+                }
+#pragma unroll
+        for (int hf = 0; hf < 2; hf++) {
+            sq[hf] += __shfl_xor_sync(0xffffffffu, sq[hf], 1);
+            sq[hf] += __shfl_xor_sync(0xffffffffu, sq[hf], 2);
+            rstd[hf] = 1.0f / sqrtf(sq[hf] / (float)D4 + a.eps);
+        }
+#pragma unroll
+        for (int ks = 0; ks < KS1; ks++)
+#pragma unroll
+            for (int f = 0; f < 4; f++) {
+                int col = 16 * ks + 8 * (f >> 1) + 2 * tq, hf = f & 1;
+                float o[2];
+#pragma unroll
+                for (int e = 0; e < 2; e++)
+                    o[e] = act_apply((xv[ks][f][e] - mean[hf]) * rstd[hf] * __bfloat162float(a.ln_g[col + e]) +
+                                         __bfloat162float(a.ln_b[col + e]),
+                                     ACT_GELU);
+                af[ks][f] = pack_bf16(o[0], o[1]);
+            }
         // B fragments of hyper_in[p]^T (d8 x m, n = mask index g; zero past m and past d8).
         unsigned hb[2][2];
         const bf16 *hr = a.hyper + ((int64_t)p * a.m + g) * D8;
@@ -131,8 +185,9 @@ __global__ void __launch_bounds__(UM_WARPS * 32) upscale_masks_d64(UmArgs a) { u
 __global__ void __launch_bounds__(UM_WARPS * 32) upscale_masks_d16(UmArgs a) { um_body(a, 16, 8); }
 
 // The fused op needs the layer's bfloat16 weight and bias as the dense format keeps them.
-extern "C" void cuda_upscale_masks(Exec *x, float *dst, const void *u1, const LinearWeight *w,
-                                   const void *hyper_in, int n, int m, int first, int count, int g) {
+extern "C" void cuda_upscale_masks(Exec *x, float *dst, const void *u1, const void *ln_g, const void *ln_b,
+                                   float eps, const LinearWeight *w, const void *hyper_in, int n, int m,
+                                   int first, int count, int g) {
     if (n <= 0 || count <= 0) return;
     if (!is_bf16(x)) die("cuda upscale_masks: bfloat16 only (%s runs it unfused)", x->ops->name);
     const void *W, *bias;
@@ -148,8 +203,9 @@ extern "C" void cuda_upscale_masks(Exec *x, float *dst, const void *u1, const Li
     if ((int64_t)4 * g * g > 0x7fffffff) die("cuda upscale_masks: grid %d: a prompt's 4 g^2 rows are over the kernel's 32-bit row index", g);
     if (((uintptr_t)u1 & 3) || ((uintptr_t)hyper_in & 3) || ((uintptr_t)W & 3))
         die("cuda upscale_masks: u1, hyper_in and the weight must be 4-byte aligned");
-    UmArgs a = {dst, (const bf16 *)u1, (const bf16 *)W, (const bf16 *)bias, (const bf16 *)hyper_in,
-                n, m, first, count, g};
+    if (!ln_g || !ln_b) die("cuda upscale_masks: the LayerNorm2d's weight and bias are required");
+    UmArgs a = {dst, (const bf16 *)u1, (const bf16 *)ln_g, (const bf16 *)ln_b, eps, (const bf16 *)W,
+                (const bf16 *)bias, (const bf16 *)hyper_in, n, m, first, count, g};
     // As many blocks as fit on the GPU at once, each walking tiles: W is staged into shared
     // memory once per block (with a block per 4 tiles, the first H200 run restaged its 16 KB
     // for every 64 rows: 128 us for 26 prompts, step-call1-ncu_nested_all.log of

@@ -586,7 +586,7 @@ static int ragged_eval_compare(Sam *m, const char *coco, int batch_size, int lim
     graph_cache_init(&gc, x);
     EvalIO io = {0};
     int annotations = 0, batches = 0;
-    int64_t bad_mask = 0;
+    int64_t bad_mask = 0, all_mask = 0;
     int bad_top = 0, bad_counts = 0;
     double iou_num = 0, iou_den = 0, top_sum = 0, top_worst = 1;
     for (;;) {
@@ -610,9 +610,12 @@ static int ragged_eval_compare(Sam *m, const char *coco, int batch_size, int lim
             int img = bt->prompt_image[p];
             int64_t hw = (int64_t)bt->orig_h[img] * bt->orig_w[img];
             const uint8_t *ma = o[0].masks + bt->mask_offset[p] * (size_t)C, *mb = o[1].masks + bt->mask_offset[p] * (size_t)C;
-            for (int64_t i = 0; i < C * hw; i++) bad_mask += ma[i] != mb[i];
+            int64_t bad_here = 0;
+            for (int64_t i = 0; i < C * hw; i++) bad_here += ma[i] != mb[i];
+            bad_mask += bad_here, all_mask += C * hw;
             bad_top += o[0].top[p] != o[1].top[p];
-            bad_counts += o[0].inter[p] != o[1].inter[p] || o[0].uni[p] != o[1].uni[p];
+            // A count may move by the pixels that flipped, no more.
+            bad_counts += llabs(o[0].inter[p] - o[1].inter[p]) > bad_here || llabs(o[0].uni[p] - o[1].uni[p]) > bad_here;
             int64_t in = 0, un = 0;
             for (int64_t i = 0; i < hw; i++) {
                 uint8_t u = ma[o[0].top[p] * hw + i], v = mb[o[1].top[p] * hw + i];
@@ -629,11 +632,17 @@ static int ragged_eval_compare(Sam *m, const char *coco, int batch_size, int lim
     double e = iou_den > 0 ? iou_num / iou_den : iou_num;
     report(annotations > 0 && e <= tol.float_tol, "%s: %d annotations in %d batches, predicted IoUs within %.3g (tol %.0e)",
            what, annotations, batches, e, tol.float_tol);
+    // Float32 paths whose sums are grouped differently (the ragged decoder's merged image-side
+    // products, weights.c pe_split) flip the pixels whose logit is within rounding of zero; the
+    // masks file keeps no logits to excuse them one by one, so their count is bounded instead:
+    // at most float_tol of the pixels, each count moved by no more than its prompt's flips.
     if (tol.mask_min_iou == 0)
-        report(annotations > 0 && bad_mask == 0 && bad_top == 0 && bad_counts == 0,
-               "%s: every annotation's masks (the masks file), top index and counts identical "
-               "(%lld mask pixels, %d top indices, %d counts differ)",
-               what, (long long)bad_mask, bad_top, bad_counts);
+        report(annotations > 0 && (double)bad_mask <= tol.float_tol * (double)all_mask && bad_top == 0 &&
+                   bad_counts == 0,
+               "%s: every annotation's masks (the masks file) identical but for %lld of %lld pixels "
+               "(at most %.0e of them), top indices identical (%d differ), counts within the flips "
+               "(%d differ more)",
+               what, (long long)bad_mask, (long long)all_mask, tol.float_tol, bad_top, bad_counts);
     else
         report(annotations > 0 && top_sum / annotations >= tol.mask_min_iou,
                "%s: top masks agree at mean IoU %.5f (min %.2f; lowest %.4f; %d top indices and "

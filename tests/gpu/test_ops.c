@@ -213,6 +213,30 @@ static void test_linear(int64_t rows, int in, int out, Act act, int bias, int re
     free(W), free(b), free(xin), free(res), free(cy), free(gy);
 }
 
+// linear_table (the ragged decoder's merged image-side products): the CUDA table's one batched
+// cuBLASLt product with the table as a shared C against the CPU's product and row adds. Made
+// through linear_prepare without a bias, as weights.c pe_split makes the layer.
+static void test_linear_table(int blocks, int period, int in, int out) {
+    int64_t rows = (int64_t)blocks * period;
+    float *W = rnd((int64_t)out * in, -0.2f, 0.2f), *tab = rnd((int64_t)period * out, -1.0f, 1.0f);
+    float *xin = rnd(rows * in, -1.0f, 1.0f);
+    LinearWeight *cw = linear_prepare(CPU.ops->dense_linear, &CPU, W, NULL, out, in);
+    LinearWeight *gw = linear_prepare(G.ops->dense_linear, &G, W, NULL, out, in);
+    float *cy = nan_buf(rows * out);
+    CPU.ops->linear_table(&CPU, cy, xin, cw, rows, tab, period);
+    void *dx = dev_act(xin, rows * in), *dt = dev_act(tab, (int64_t)period * out);
+    void *dy = dev_poisoned(act_bytes(rows * out));
+    G.ops->linear_table(&G, dy, dx, gw, rows, dt, period);
+    float *gy = get_act(dy, rows * out);
+    char what[128];
+    snprintf(what, sizeof what, "blocks=%d period=%d in=%d out=%d", blocks, period, in, out);
+    compare("linear_table", what, gy, cy, rows * out, tol_of(1e-5, 2e-2));
+    dfree(dx), dfree(dt), dfree(dy);
+    cw->format->release(&CPU, cw);
+    gw->format->release(&G, gw);
+    free(W), free(tab), free(xin), free(cy), free(gy);
+}
+
 static void test_matmul_nt(int batch, int m, int n, int k, int gap, float alpha) {
     int64_t sa = (int64_t)m * k + gap, sb = (int64_t)n * k + gap, sc = (int64_t)m * n + gap;
     float *a = rnd(batch * sa, -1, 1), *b = rnd(batch * sb, -1, 1);
@@ -514,34 +538,39 @@ static void test_select_masks(int n, int m, int first, int count, int g) {
     free(src), free(want), free(cd), free(gd);
 }
 
-// One upscale_masks case: random inputs (u1 as after the first upscaling's GELU), the layer
-// made dense through linear_prepare (the fused op reads the dense format's weights and checks
-// the format), the GPU's copies of u1 and hyper_in; what the case is, for the check lines.
+// One upscale_masks case: random inputs (u1 as the first upscaling's product leaves it, before
+// its LayerNorm2d, with an offset per channel for the norm to remove), the norm's weights, the
+// layer made dense through linear_prepare (the fused op reads the dense format's weights and
+// checks the format), the GPU's copies; what the case is, for the check lines.
 typedef struct {
     int n, m, first, count, g, d4, d8;
     int64_t rows, HW16, nd;  // u1's rows, pixels of a low-res mask, elements of the output
-    float *u1, *W, *b, *hyper;
+    float *u1, *lng, *lnb, *W, *b, *hyper;
     LinearWeight *gw;
-    void *du1, *dh;
+    void *du1, *dlng, *dlnb, *dh;
     char what[96];
 } UmCase;
 static UmCase um_case(int n, int m, int first, int count, int g, int dim) {
     UmCase c = {.n = n, .m = m, .first = first, .count = count, .g = g, .d4 = dim / 4, .d8 = dim / 8};
     c.rows = (int64_t)n * 4 * g * g, c.HW16 = (int64_t)16 * g * g, c.nd = (int64_t)n * count * c.HW16;
-    c.u1 = rnd(c.rows * c.d4, -0.2f, 2.0f), c.W = rnd((int64_t)4 * c.d8 * c.d4, -0.2f, 0.2f);
+    c.u1 = rnd(c.rows * c.d4, -1.0f, 1.0f), c.W = rnd((int64_t)4 * c.d8 * c.d4, -0.2f, 0.2f);
+    for (int64_t i = 0; i < c.rows * c.d4; i++) c.u1[i] += 0.05f * (float)(i % c.d4);
+    c.lng = rnd(c.d4, 0.5f, 1.5f), c.lnb = rnd(c.d4, -0.3f, 0.3f);
     c.b = rnd(4 * c.d8, -0.5f, 0.5f), c.hyper = rnd((int64_t)n * m * c.d8, -1.0f, 1.0f);
     c.gw = linear_prepare(G.ops->dense_linear, &G, c.W, c.b, 4 * c.d8, c.d4);
     c.du1 = dev_act(c.u1, c.rows * c.d4), c.dh = dev_act(c.hyper, (int64_t)n * m * c.d8);
+    c.dlng = dev_act(c.lng, c.d4), c.dlnb = dev_act(c.lnb, c.d4);
     snprintf(c.what, sizeof c.what, "n=%d m=%d masks %d..%d g=%d dim=%d", n, m, first, first + count - 1, g, dim);
     return c;
 }
 static void um_free(UmCase *c) {
-    dfree(c->du1), dfree(c->dh);
-    free(c->u1), free(c->W), free(c->b), free(c->hyper);
+    dfree(c->du1), dfree(c->dh), dfree(c->dlng), dfree(c->dlnb);
+    free(c->u1), free(c->lng), free(c->lnb), free(c->W), free(c->b), free(c->hyper);
 }
 
 // The fused upscale_masks (kernels/cuda/upscale_masks.cu; bfloat16 only, the fused stage's)
-// against the same computed as its parts, as op_upscale_masks composes them without fusion:
+// against the same computed as its parts (the LayerNorm2d with its GELU first), as
+// op_upscale_masks composes them without fusion:
 // the float32 CPU's parts (bf16 bound) and the GPU's own parts (the fused kernel rounds where
 // they round, so they differ only where a product summed in another order rounds the other
 // way: one bfloat16 step of one value, 2^-8 of it).
@@ -551,24 +580,28 @@ static void test_upscale_masks(int n, int m, int first, int count, int g, int di
     int64_t rows = c.rows, HW16 = c.HW16, nd = c.nd;
     LinearWeight *cw = linear_prepare(CPU.ops->dense_linear, &CPU, c.W, c.b, 4 * d8, d4);
     float *cup = xmalloc((size_t)(rows * 4 * d8) * 4), *cmasks = xmalloc((size_t)(n * m * HW16) * 4);
-    float *cd = nan_buf(nd);
-    CPU.ops->dense_linear->run(&CPU, cup, c.u1, cw, rows, ACT_GELU, NULL);
+    float *cd = nan_buf(nd), *cn = xmalloc((size_t)(rows * d4) * 4);
+    CPU.ops->layernorm(&CPU, cn, c.u1, c.lng, c.lnb, rows, d4, 1e-6f, ACT_NONE);
+    CPU.ops->activation(&CPU, cn, rows * d4, ACT_GELU);
+    CPU.ops->dense_linear->run(&CPU, cup, cn, cw, rows, ACT_GELU, NULL);
     CPU.ops->matmul_nt(&CPU, cmasks, c.hyper, cup, n, m, (int)HW16, d8, (int64_t)m * d8, HW16 * d8, (int64_t)m * HW16, 1.0f);
     CPU.ops->select_masks(&CPU, cd, cmasks, n, m, first, count, g);
     void *dup = dev_poisoned(act_bytes(rows * 4 * d8)), *dmasks = dev_poisoned(act_bytes(n * m * HW16));
     void *dparts = dev_poisoned((size_t)nd * 4), *dfused = dev_poisoned((size_t)nd * 4);
-    G.ops->dense_linear->run(&G, dup, c.du1, c.gw, rows, ACT_GELU, NULL);
+    void *dn = dev_poisoned(act_bytes(rows * d4));
+    G.ops->layernorm(&G, dn, c.du1, c.dlng, c.dlnb, rows, d4, 1e-6f, ACT_GELU);
+    G.ops->dense_linear->run(&G, dup, dn, c.gw, rows, ACT_GELU, NULL);
     G.ops->matmul_nt(&G, dmasks, c.dh, dup, n, m, (int)HW16, d8, (int64_t)m * d8, HW16 * d8, (int64_t)m * HW16, 1.0f);
     G.ops->select_masks(&G, dparts, dmasks, n, m, first, count, g);
-    G.ops->upscale_masks(&G, dfused, c.du1, c.gw, c.dh, n, m, first, count, g);
+    G.ops->upscale_masks(&G, dfused, c.du1, c.dlng, c.dlnb, 1e-6f, c.gw, c.dh, n, m, first, count, g);
     float *gparts = get_f32(dparts, nd), *gfused = get_f32(dfused, nd);
     char what[160];
     snprintf(what, sizeof what, "%s: fused vs float32 parts", c.what);
     compare("upscale_masks", what, gfused, cd, nd, 2e-2);
     snprintf(what, sizeof what, "%s: fused vs its own parts", c.what);
     compare("upscale_masks", what, gfused, gparts, nd, 8e-3);
-    dfree(dup), dfree(dmasks), dfree(dparts), dfree(dfused);
-    free(cup), free(cmasks), free(cd), free(gparts), free(gfused);
+    dfree(dn), dfree(dup), dfree(dmasks), dfree(dparts), dfree(dfused);
+    free(cn), free(cup), free(cmasks), free(cd), free(gparts), free(gfused);
     um_free(&c);
 }
 
@@ -789,6 +822,10 @@ static void run_suite(void) {
     test_linear(9, 33, 7, ACT_RELU, 1, 1);         // odd sizes: scalar epilogue
     test_matmul_nt(3, 4, 1024, 32, 8, 1.0f);
     test_matmul_nt(1, 5, 7, 3, 0, 0.5f);
+    test_linear_table(3, 4096, 256, 384);  // a two-way layer's [k | v | q] of three prompts
+    test_linear_table(5, 4096, 256, 384);  // another block count: the first's algorithm kept
+    test_linear_table(2, 4096, 256, 256);  // the final attention's [k | v]
+    test_linear_table(7, 256, 64, 96);     // the fixtures' grid 16, prompt dim 64
 
     test_layernorm(333, 768, 1e-6f, ACT_NONE, 0);
     test_layernorm(333, 1280, 1e-6f, ACT_NONE, 1);
@@ -1165,7 +1202,7 @@ static void race_suite(void) {
         const int *a = um_shapes[i];
         UmCase c = um_case(a[0], a[1], a[2], a[3], a[4], a[5]);
         void *dd = dev_poisoned((size_t)c.nd * 4);
-        G.ops->upscale_masks(&G, dd, c.du1, c.gw, c.dh, c.n, c.m, c.first, c.count, c.g);
+        G.ops->upscale_masks(&G, dd, c.du1, c.dlng, c.dlnb, 1e-6f, c.gw, c.dh, c.n, c.m, c.first, c.count, c.g);
         float *h = get_f32(dd, c.nd);
         race_written("upscale_masks", c.what, h, c.nd);
         dfree(dd);

@@ -20,31 +20,46 @@ typedef struct {
     int count;
 } SharedRows;
 
+// Projections made before the attention (the ragged path's merged image-side products,
+// weights.c pe_split): q, or k and v, as rows of `stride` elements per token (n entries).
+typedef struct {
+    const void *q, *k, *v;  // NULL: dec_attention projects its input
+    int64_t q_stride, kv_stride;
+} PreProj;
+
 // ref: transformer.py Attention.forward. q_in (n, tq, D), k_in/v_in (n, tk, D) act, or
 // (qs->count, tq, D) / (kvs->count, tk, D) rows shared through the index when qs / kvs are set:
-// their projections run once per image and the attention reads them through the index.
-// out (n, tq, D) = [residual +] out_proj(attention); residual may be out itself.
+// their projections run once per image and the attention reads them through the index; or
+// already projected (pre). out (n, tq, D) = [residual +] out_proj(attention); residual may be
+// out itself.
 static void dec_attention(Sam *m, const DecAttnW *w, void *out, const void *q_in, const void *k_in,
                           const void *v_in, int n, int tq, int tk, const void *residual,
-                          const SharedRows *qs, const SharedRows *kvs) {
+                          const SharedRows *qs, const SharedRows *kvs, const PreProj *pre) {
     Exec *ex = m->x;
     int di = w->internal_dim, heads = m->cfg.dec_heads, hd = di / heads;
     int nq = qs ? qs->count : n, nkv = kvs ? kvs->count : n;
     size_t mark = ex_mark(ex);
-    void *q = ex_act(ex, (int64_t)nq * tq * di);
-    void *k = ex_act(ex, (int64_t)nkv * tk * di);
-    void *v = ex_act(ex, (int64_t)nkv * tk * di);
+    const void *q = pre ? pre->q : NULL, *k = pre ? pre->k : NULL, *v = pre ? pre->v : NULL;
+    int64_t qst = q ? pre->q_stride : di, kvst = k ? pre->kv_stride : di;
+    if (!q) {
+        void *t = ex_act(ex, (int64_t)nq * tq * di);
+        op_linear(ex, t, q_in, w->q, (int64_t)nq * tq, ACT_NONE, NULL);
+        q = t;
+    }
+    if (!k) {
+        void *tk_ = ex_act(ex, (int64_t)nkv * tk * di), *tv = ex_act(ex, (int64_t)nkv * tk * di);
+        op_linear(ex, tk_, k_in, w->k, (int64_t)nkv * tk, ACT_NONE, NULL);
+        op_linear(ex, tv, v_in, w->v, (int64_t)nkv * tk, ACT_NONE, NULL);
+        k = tk_, v = tv;
+    }
     void *o = ex_act(ex, (int64_t)n * tq * di);
-    op_linear(ex, q, q_in, w->q, (int64_t)nq * tq, ACT_NONE, NULL);
-    op_linear(ex, k, k_in, w->k, (int64_t)nkv * tk, ACT_NONE, NULL);
-    op_linear(ex, v, v_in, w->v, (int64_t)nkv * tk, ACT_NONE, NULL);
     AttnParams p = {
         .site = ATTN_DECODER,
         .q = q, .k = k, .v = v, .o = o,
         .batch = n, .heads = heads, .q_len = tq, .k_len = tk, .head_dim = hd,
-        .q_batch_stride = (int64_t)tq * di, .q_tok_stride = di, .q_head_stride = hd,
-        .k_batch_stride = (int64_t)tk * di, .k_tok_stride = di, .k_head_stride = hd,
-        .v_batch_stride = (int64_t)tk * di, .v_tok_stride = di, .v_head_stride = hd,
+        .q_batch_stride = (int64_t)tq * qst, .q_tok_stride = qst, .q_head_stride = hd,
+        .k_batch_stride = (int64_t)tk * kvst, .k_tok_stride = kvst, .k_head_stride = hd,
+        .v_batch_stride = (int64_t)tk * kvst, .v_tok_stride = kvst, .v_head_stride = hd,
         .o_batch_stride = (int64_t)tq * di, .o_tok_stride = di, .o_head_stride = hd,
         .scale = 1.0f / sqrtf((float)hd),
         .q_batch_of = qs ? qs->of : NULL, .kv_batch_of = kvs ? kvs->of : NULL,
@@ -97,9 +112,12 @@ static void embed_masks(Sam *m, void *dense, const float *mask, int n) {
 // keys_img (img->count, HW, D) holds what every prompt's keys equal before the first
 // image-side update (its image's embedding plus the no-mask embedding): the image-side
 // projections of the token-to-image and image-to-token attentions are made from it once per
-// image and read through the index.
+// image and read through the index. Else with split (a ragged set; the layer's img_proj made),
+// those three projections of every prompt's keys are one product whose table holds the
+// positional encoding's share (weights.c pe_split), and keys + key_pe is never made.
 static void two_way_block(Sam *m, const DecLayerW *w, int first, void *queries, void *keys,
-                          const void *qpe, int n, int T, const SharedRows *img, const void *keys_img) {
+                          const void *qpe, int n, int T, const SharedRows *img, const void *keys_img,
+                          int split) {
     Exec *ex = m->x;
     int D = m->cfg.prompt_dim, HW = m->cfg.grid * m->cfg.grid;
     int64_t nq = (int64_t)n * T * D;
@@ -107,29 +125,40 @@ static void two_way_block(Sam *m, const DecLayerW *w, int first, void *queries, 
     void *q = ex_act(ex, nq);
     // Self attention; the first layer skips the positional encoding and the residual.
     if (first) {
-        dec_attention(m, &w->self_attn, queries, queries, queries, queries, n, T, T, NULL, NULL, NULL);
+        dec_attention(m, &w->self_attn, queries, queries, queries, queries, n, T, T, NULL, NULL, NULL, NULL);
     } else {
         op_add(ex, q, queries, qpe, nq, nq, nq);
-        dec_attention(m, &w->self_attn, queries, q, q, queries, n, T, T, queries, NULL, NULL);
+        dec_attention(m, &w->self_attn, queries, q, q, queries, n, T, T, queries, NULL, NULL, NULL);
     }
     op_layernorm(ex, queries, queries, w->norm1.weight, w->norm1.bias, (int64_t)n * T, D, SAM_DEC_LN_EPS, ACT_NONE);
     // Cross attention, tokens attending to the image: k = keys + key_pe, per image when shared.
     const void *kv_keys = img ? keys_img : keys;
-    int64_t nkk = (int64_t)(img ? img->count : n) * HW * D;
-    void *k = ex_act(ex, nkk);
+    void *k = NULL;          // keys + key_pe (unsplit)
+    PreProj kv = {0}, iq = {0};  // the split product's parts
+    split = split && !img && w->img_proj;
+    if (split) {
+        int dk = w->cross_t2i.internal_dim, st = w->img_proj->out_features;
+        void *kvq = ex_act(ex, (int64_t)n * HW * st);  // (n, HW, [k | v | q])
+        op_linear_table(ex, kvq, keys, w->img_proj, (int64_t)n * HW, w->img_table, HW);
+        kv = (PreProj){.k = kvq, .v = act_at(ex, kvq, dk), .kv_stride = st};
+        iq = (PreProj){.q = act_at(ex, kvq, 2 * dk), .q_stride = st};
+    } else {
+        int64_t nkk = (int64_t)(img ? img->count : n) * HW * D;
+        k = ex_act(ex, nkk);
+        op_add(ex, k, kv_keys, m->w.dense_pe, nkk, nkk, (int64_t)HW * D);
+    }
     op_add(ex, q, queries, qpe, nq, nq, nq);
-    op_add(ex, k, kv_keys, m->w.dense_pe, nkk, nkk, (int64_t)HW * D);
-    dec_attention(m, &w->cross_t2i, queries, q, k, kv_keys, n, T, HW, queries, NULL, img);
+    dec_attention(m, &w->cross_t2i, queries, q, k, kv_keys, n, T, HW, queries, NULL, img, split ? &kv : NULL);
     op_layernorm(ex, queries, queries, w->norm2.weight, w->norm2.bias, (int64_t)n * T, D, SAM_DEC_LN_EPS, ACT_NONE);
     // MLP (ReLU).
     void *hidden = ex_act(ex, (int64_t)n * T * w->lin1->out_features);
     op_linear(ex, hidden, queries, w->lin1, (int64_t)n * T, ACT_RELU, NULL);
     op_linear(ex, queries, hidden, w->lin2, (int64_t)n * T, ACT_NONE, queries);
     op_layernorm(ex, queries, queries, w->norm3.weight, w->norm3.bias, (int64_t)n * T, D, SAM_DEC_LN_EPS, ACT_NONE);
-    // Cross attention, image attending to tokens (k still holds keys + key_pe); the residual is
-    // every prompt's own keys.
+    // Cross attention, image attending to tokens (its q from keys + key_pe: k, or the split
+    // product's part); the residual is every prompt's own keys.
     op_add(ex, q, queries, qpe, nq, nq, nq);
-    dec_attention(m, &w->cross_i2t, keys, k, q, queries, n, HW, T, keys, img, NULL);
+    dec_attention(m, &w->cross_i2t, keys, k, q, queries, n, HW, T, keys, img, NULL, split ? &iq : NULL);
     op_layernorm(ex, keys, keys, w->norm4.weight, w->norm4.bias, (int64_t)n * HW, D, SAM_DEC_LN_EPS, ACT_NONE);
     ex_release(ex, mark);
 }
@@ -157,7 +186,7 @@ static void *prompt_tokens(Sam *m, const float *coords, const int32_t *labels, i
 }
 
 static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, void *keys, int n,
-                        int T, int multimask, const SharedRows *img, const void *keys_img);
+                        int T, int multimask, const SharedRows *img, const void *keys_img, int split);
 
 // ref: predictor.py SamPredictor.predict_torch -> PromptEncoder.forward, MaskDecoder.forward
 // n prompts of t points (and optional mask inputs) through the prompt encoder and the mask
@@ -201,7 +230,9 @@ static void decode_set(Sam *m, float *lowres, float *iou, const void *embed, int
         share = &img;
     }
     op_range_pop(ex);
-    mask_decode(m, lowres, iou, tokens, keys, n, T, multimask, share, keys_img);
+    // A ragged set takes the merged image-side products where they were made (weights.c).
+    int split = image_of && m->w.final_kv;
+    mask_decode(m, lowres, iou, tokens, keys, n, T, multimask, share, keys_img, split);
     ex_release(ex, mark);
 }
 
@@ -222,9 +253,9 @@ void sam_decode_ragged(Sam *m, float *lowres, float *iou, const void *embed,
 // ref: transformer.py TwoWayTransformer.forward, mask_decoder.py MaskDecoder.predict_masks and
 // the multimask selection of MaskDecoder.forward. tokens (n, T, D) act; keys (n, HW, D) act,
 // overwritten. lowres (n, C, 4G, 4G) and iou (n, C) float32. img, keys_img: the first layer's
-// shared rows (two_way_block), or NULL.
+// shared rows (two_way_block), or NULL; split: the merged image-side products (two_way_block).
 static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, void *keys, int n,
-                        int T, int multimask, const SharedRows *img, const void *keys_img) {
+                        int T, int multimask, const SharedRows *img, const void *keys_img, int split) {
     Exec *ex = m->x;
     const SamConfig *c = &m->cfg;
     int D = c->prompt_dim, G = c->grid, HW = G * G, M = c->num_mask_tokens;
@@ -237,13 +268,23 @@ static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, v
     void *queries = ex_act(ex, nq);
     op_copy3d(ex, queries, tokens, 1, 1, nq, 0, nq, 0, nq);
     for (int i = 0; i < c->dec_depth; i++)
-        two_way_block(m, &m->w.dec_layers[i], i == 0, queries, keys, tokens, n, T, i == 0 ? img : NULL, keys_img);
+        two_way_block(m, &m->w.dec_layers[i], i == 0, queries, keys, tokens, n, T, i == 0 ? img : NULL,
+                      keys_img, split);
     {
         size_t inner = ex_mark(ex);
-        void *q = ex_act(ex, nq), *k = ex_act(ex, nk);
+        void *q = ex_act(ex, nq), *k = NULL;
+        PreProj kv = {0};
+        if (split) {
+            int dk = m->w.final_attn.internal_dim, st = m->w.final_kv->out_features;
+            void *kvp = ex_act(ex, (int64_t)n * HW * st);  // (n, HW, [k | v])
+            op_linear_table(ex, kvp, keys, m->w.final_kv, (int64_t)n * HW, m->w.final_kv_table, HW);
+            kv = (PreProj){.k = kvp, .v = act_at(ex, kvp, dk), .kv_stride = st};
+        } else {
+            k = ex_act(ex, nk);
+            op_add(ex, k, keys, m->w.dense_pe, nk, nk, (int64_t)HW * D);
+        }
         op_add(ex, q, queries, tokens, nq, nq, nq);
-        op_add(ex, k, keys, m->w.dense_pe, nk, nk, (int64_t)HW * D);
-        dec_attention(m, &m->w.final_attn, queries, q, k, keys, n, T, HW, queries, NULL, NULL);
+        dec_attention(m, &m->w.final_attn, queries, q, k, keys, n, T, HW, queries, NULL, NULL, split ? &kv : NULL);
         op_layernorm(ex, queries, queries, m->w.norm_final.weight, m->w.norm_final.bias, (int64_t)n * T, D, SAM_DEC_LN_EPS, ACT_NONE);
         ex_release(ex, inner);
     }
@@ -255,11 +296,11 @@ static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, v
     // stay in sub-pixel order: u1 (n, G, G, 2, 2, d4) is n * 4HW rows of d4 channels, one per
     // output pixel (LayerNorm2d is per pixel); the second one's output (n, G, G, 2, 2, 2, 2, d8)
     // meets the hypernetworks' vectors and the masks are put in image order on M planes instead
-    // of d8 channels (op_upscale_masks: one kernel with fusion, never storing the upscaled map).
-    int d4 = D / 4, d8 = D / 8;
-    void *u1 = ex_act(ex, nk);  // (n * 4HW, d4)
+    // of d8 channels (op_upscale_masks, from the LayerNorm2d on: one kernel with fusion, never
+    // storing the normalised or the upscaled map).
+    int d8 = D / 8;
+    void *u1 = ex_act(ex, nk);  // (n * 4HW, D / 4), before its LayerNorm2d
     op_linear(ex, u1, keys, m->w.upscale1, (int64_t)n * HW, ACT_NONE, NULL);
-    op_layernorm(ex, u1, u1, m->w.upscale_norm.weight, m->w.upscale_norm.bias, (int64_t)n * 4 * HW, d4, SAM_LN2D_EPS, ACT_GELU);
 
     // Hypernetworks: one MLP per mask token -> hyper_in (n, M, d8).
     void *hyper_in = ex_act(ex, (int64_t)n * M * d8);
@@ -276,7 +317,8 @@ static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, v
 
     // Masks 1.. when multimask, else mask 0 (MaskDecoder.forward's mask_slice), in image order.
     int first = multimask ? 1 : 0, count = multimask ? M - 1 : 1;
-    op_upscale_masks(ex, lowres, u1, m->w.upscale2, hyper_in, n, M, first, count, G);
+    op_upscale_masks(ex, lowres, u1, m->w.upscale_norm.weight, m->w.upscale_norm.bias, SAM_LN2D_EPS,
+                     m->w.upscale2, hyper_in, n, M, first, count, G);
     void *isel = ex_act(ex, (int64_t)n * count);
     op_copy3d(ex, isel, act_at(ex, iou_pred, first), n, 1, count, count, count, M, M);
     op_act_to_f32(ex, iou, isel, (int64_t)n * count);

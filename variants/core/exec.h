@@ -65,6 +65,11 @@ static inline void op_linear(Exec *x, void *y, const void *in, const LinearWeigh
     if (residual) op_add(x, y, t, residual, n, n, n);
     ex_release(x, mark);
 }
+// y(rows, out) = in W^T + table[r % period] (ops.h linear_table).
+static inline void op_linear_table(Exec *x, void *y, const void *in, const LinearWeight *w, int64_t rows,
+                                   const void *table, int64_t period) {
+    EX_RUN(x, linear_table(x, y, in, w, rows, table, period));
+}
 // y(rows, dim) = act(LayerNorm(in)); without fusion the activation is a pass of its own.
 static inline void op_layernorm(Exec *x, void *y, const void *in, const void *g, const void *b,
                                 int64_t rows, int dim, float eps, Act act) {
@@ -118,18 +123,21 @@ static inline void op_select_masks(Exec *x, float *dst, const void *src, int n, 
                                    int count, int g) {
     EX_RUN(x, select_masks(x, dst, src, n, m, first, count, g));
 }
-// The mask decoder's second upscaling, its GELU, the masks and their image order
-// (ops.h upscale_masks): one kernel where the stage chose fusion, else a linear layer with its
-// GELU to up ((n * 16 g g, d8) act), the batched product with hyper_in to masks ((n, m, 16 g g)
-// act) and select_masks, as the official code's ConvTranspose2d, GELU and matmul run eagerly.
-static inline void op_upscale_masks(Exec *x, float *dst, const void *u1, const LinearWeight *w,
-                                    const void *hyper_in, int n, int m, int first, int count, int g) {
+// The first upscaling's LayerNorm2d and GELU, the second upscaling, its GELU, the masks and
+// their image order (ops.h upscale_masks): one kernel where the stage chose fusion, else the
+// LayerNorm with its GELU in place on u1, a linear layer with its GELU to up ((n * 16 g g, d8)
+// act), the batched product with hyper_in to masks ((n, m, 16 g g) act) and select_masks, as
+// the official code's LayerNorm2d, GELU, ConvTranspose2d, GELU and matmul run eagerly.
+static inline void op_upscale_masks(Exec *x, float *dst, void *u1, const void *ln_g, const void *ln_b,
+                                    float eps, const LinearWeight *w, const void *hyper_in, int n,
+                                    int m, int first, int count, int g) {
     if (x->ops->choices.fusion) {
         if (!x->ops->upscale_masks) die("%s: fusion chosen but the backend has no upscale_masks kernel", x->ops->name);
-        EX_RUN(x, upscale_masks(x, dst, u1, w, hyper_in, n, m, first, count, g));
+        EX_RUN(x, upscale_masks(x, dst, u1, ln_g, ln_b, eps, w, hyper_in, n, m, first, count, g));
         return;
     }
     int d8 = w->out_features / 4, HW16 = 16 * g * g;
+    op_layernorm(x, u1, u1, ln_g, ln_b, (int64_t)n * 4 * g * g, w->in_features, eps, ACT_GELU);
     size_t mark = ex_mark(x);
     void *up = ex_act(x, (int64_t)n * HW16 * d8);   // (n * 16 g g, d8)
     void *masks = ex_act(x, (int64_t)n * m * HW16);  // (n, m, 16 g g) in up's pixel order

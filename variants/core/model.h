@@ -35,6 +35,11 @@ typedef struct {
     DecAttnW self_attn, cross_t2i, cross_i2t;
     NormW norm1, norm2, norm3, norm4;
     LinearWeight *lin1, *lin2;  // (mlp, D), (D, mlp)
+    // The ragged decoder's image-side products (weights.c pe_split; NULL where not made): the
+    // k and v of cross_t2i and the q of cross_i2t from the keys in one product, the positional
+    // encoding's share and the biases in its table.
+    LinearWeight *img_proj;     // (2 di_t2i + di_i2t, D), no bias
+    const void *img_table;      // (G*G, 2 di_t2i + di_i2t) act
 } DecLayerW;
 
 typedef struct {
@@ -65,6 +70,8 @@ typedef struct {
     // mask decoder
     DecLayerW dec_layers[16];
     DecAttnW final_attn;
+    LinearWeight *final_kv;     // (2 di, D), no bias: final_attn's k and v as img_proj (or NULL)
+    const void *final_kv_table; // (G*G, 2 di) act
     NormW norm_final;
     const void *output_tokens;  // (1 + num_mask_tokens, D) act: iou_token then mask_tokens
     LinearWeight *upscale1;     // (4*D/4, D) ConvTranspose2d as GEMM, outputs (dy, dx, co): weights.c conv_transpose

@@ -172,6 +172,50 @@ static DecAttnW dec_attn(Sam *m, const TensorMap *t, const char *prefix) {
     return a;
 }
 
+// The ragged decoder's image-side products (decoder.c two_way_block): every prompt's keys go
+// through the k and v projections of a token-to-image attention (k with the positional
+// encoding added) and, in a two-way layer, the q projection of the image-to-token attention
+// (with it added too). Since (keys + pe) W^T + b = keys W^T + (pe W^T + b) and pe is the same
+// for every prompt, one product of the keys with [Wk | Wv | Wq] and a table of pe [Wk | 0 | Wq]^T
+// + [bk | bv | bq] made here once (ops.h linear_table) replace the per-prompt positional adds
+// and three reads of the keys. kv_prefix names the attention whose k and v are made, q_prefix
+// the one whose q is (NULL: none, the final attention).
+static void pe_split(Sam *m, const char *kv_prefix, const char *q_prefix, const TensorMap *t,
+                     LinearWeight **proj, const void **table) {
+    Exec *x = m->x;
+    const SamConfig *c = &m->cfg;
+    int D = c->prompt_dim, HW = c->grid * c->grid;
+    const HostTensor *part[3][2];  // k, v, q: weight, bias
+    const char *pre[3] = {kv_prefix, kv_prefix, q_prefix}, *nm[3] = {"k_proj", "v_proj", "q_proj"};
+    int parts = q_prefix ? 3 : 2, out = 0;
+    for (int i = 0; i < parts; i++) {
+        part[i][0] = get(m, t, "%s.%s.weight", pre[i], nm[i]);
+        part[i][1] = get(m, t, "%s.%s.bias", pre[i], nm[i]);
+        if ((int)(part[i][0]->count / (size_t)part[i][0]->shape[0]) != D)
+            die("%s.%s: %d inputs, not the prompt dim %d", pre[i], nm[i], (int)(part[i][0]->count / (size_t)part[i][0]->shape[0]), D);
+        out += (int)part[i][0]->shape[0];
+    }
+    float *W = xmalloc((size_t)out * D * sizeof(float)), *Wpe = xmalloc((size_t)out * D * sizeof(float));
+    float *b = xmalloc((size_t)out * sizeof(float));
+    for (int i = 0, row = 0; i < parts; i++) {
+        int n = (int)part[i][0]->shape[0];
+        memcpy(W + (size_t)row * D, part[i][0]->data, (size_t)n * D * sizeof(float));
+        if (i == 1) memset(Wpe + (size_t)row * D, 0, (size_t)n * D * sizeof(float));  // v: no pe
+        else memcpy(Wpe + (size_t)row * D, part[i][0]->data, (size_t)n * D * sizeof(float));
+        memcpy(b + row, part[i][1]->data, (size_t)n * sizeof(float));
+        row += n;
+    }
+    *proj = linear_raw(m, LAYER_DECODER, kv_prefix, W, NULL, out, D);
+    LinearWeight *pe_layer = linear_prepare(x->ops->dense_linear, x, Wpe, b, out, D);
+    void *tab = x->ops->mem_alloc(x, (size_t)HW * out * x->act_size);
+    own(m, tab);
+    op_linear(x, tab, m->w.dense_pe, pe_layer, HW, ACT_NONE, NULL);
+    x->ops->sync(x);
+    pe_layer->format->release(x, pe_layer);
+    *table = tab;
+    free(W), free(Wpe), free(b);
+}
+
 int sam_build(Sam *m, Exec *x, const TensorMap *t, char *err, size_t err_len) {
     memset(m, 0, sizeof *m);
     m->x = x;
@@ -259,6 +303,17 @@ int sam_build(Sam *m, Exec *x, const TensorMap *t, char *err, size_t err_len) {
         l->lin2 = linear(m, LAYER_DECODER, t, p, 1);
     }
     w->final_attn = dec_attn(m, t, "mask_decoder.transformer.final_attn_token_to_image");
+    // The ragged path's merged image-side products, where the stage decodes ragged sets with a
+    // decoder attention that reads rows through a batch index (decoder.c decode_set).
+    if (x->ops->choices.decoder_attention->takes_batch_index) {
+        char q[200];
+        for (int i = 0; i < c->dec_depth; i++) {
+            snprintf(p, sizeof p, "mask_decoder.transformer.layers.%d.cross_attn_token_to_image", i);
+            snprintf(q, sizeof q, "mask_decoder.transformer.layers.%d.cross_attn_image_to_token", i);
+            pe_split(m, p, q, t, &w->dec_layers[i].img_proj, &w->dec_layers[i].img_table);
+        }
+        pe_split(m, "mask_decoder.transformer.final_attn_token_to_image", NULL, t, &w->final_kv, &w->final_kv_table);
+    }
     w->norm_final = norm(m, t, "mask_decoder.transformer.norm_final_attn");
     int M = c->num_mask_tokens;
     float *tok = xmalloc((size_t)(1 + M) * D * sizeof(float));
