@@ -5,8 +5,10 @@
 # of this machine), then relpos, then sdpa again; each prints its load time and first mask.
 set -u
 . "$(dirname "$0")/env.sh"
+i=0
 for s in sdpa relpos sdpa; do
-    TAILN=4 step gpu0.txt "ttfm_$s" $(left 200) env CUDNN_LOGLEVEL_DBG=0 build/sam-$s eval --checkpoint synthetic:vit_b \
+    i=$((i + 1))
+    TAILN=4 step gpu0.txt "ttfm_${i}_$s" $(left 200) build/sam-$s eval --checkpoint synthetic:vit_b \
         --coco build/data/synthetic-coco --batch-size 8 --limit 8 --warmup 1
 done
 grep -h '"type":"summary"' build/step-logs/ttfm_*.log | python3 -c "
