@@ -63,7 +63,7 @@ all: deps $(STAGE_BINS) $(TOOL_BINS) $(HARNESS_BIN) $(TEST_BINS) $(BUILD)/dump_w
 
 # ---- Debian packages: installed when missing (apt-get update once, then install) ----------
 DEB_PACKAGES := libopenblas-dev libcjson-dev libturbojpeg0-dev libpng-dev zlib1g-dev \
-                libsqlite3-dev sqlite3 gnuplot-nox clang libclang-rt-14-dev python3-venv
+                libsqlite3-dev sqlite3 gnuplot-nox clang libclang-rt-14-dev python3-venv xz-utils
 deps: $(BUILD)/.deps
 $(BUILD)/.deps: Makefile
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -14,8 +14,8 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: waterfall import FILE [--db FILE]\n"
                "Copies every complete run of FILE (a results database, an SQL dump made by 'waterfall\n"
-               "export --sql' or 'sqlite3 results.db .dump') into the database, with new run and\n"
-               "experiment ids. Older schemas are migrated first; runs already present (same start\n"
+               "export --sql' or 'sqlite3 results.db .dump', or such a dump xz-compressed) into the\n"
+               "database, with new run and experiment ids. Older schemas are migrated first; runs already present (same start\n"
                "time, host, process and configuration) and incomplete runs are skipped.\n"
                "FILE may also be the seed's results.csv (segment-anything-fast experiments/results.csv\n"
                "or p4d_results/*.csv): it becomes one run marked published, on the device the seed's\n"
@@ -327,6 +327,16 @@ int cmd_import(int argc, char **argv) {
     size_t len;
     char *text = read_file_all(src, &len);
     if (!text) die("import: cannot read %s: %s", src, strerror(errno));
+    // An xz-compressed dump (the committed evidence is kept compressed): its text, through xz.
+    static const unsigned char XZ_MAGIC[6] = {0xfd, '7', 'z', 'X', 'Z', 0x00};
+    if (len >= sizeof XZ_MAGIC && memcmp(text, XZ_MAGIC, sizeof XZ_MAGIC) == 0) {
+        free(text);
+        int status;
+        text = read_xz_all(src, &len, &status);
+        if (!text)
+            die("import: %s is xz-compressed and %s", src,
+                status == 127 ? "xz could not be run (the xz-utils package)" : "xz could not decompress it");
+    }
     if (strncmp(text, SEED_HEADER, strlen(SEED_HEADER)) == 0) {
         int rc = import_seed_csv(src, text, db_path);
         free(text);

@@ -299,6 +299,43 @@ char *read_file_all(const char *path, size_t *len_out) {
     return b.s;
 }
 
+char *read_xz_all(const char *path, size_t *len_out, int *status) {
+    int fd[2];
+    *status = -1;
+    if (pipe(fd) != 0) return NULL;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]), close(fd[1]);
+        return NULL;
+    }
+    if (pid == 0) {
+        dup2(fd[1], STDOUT_FILENO);
+        close(fd[0]), close(fd[1]);
+        execlp("xz", "xz", "-dc", "--", path, (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    Str b;
+    str_init(&b);
+    char tmp[65536];
+    ssize_t n;
+    while ((n = read(fd[0], tmp, sizeof tmp)) != 0) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
+        str_addn(&b, tmp, (size_t)n);
+    }
+    close(fd[0]);
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
+    *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+    if (*status != 0) {
+        str_free(&b);
+        return NULL;
+    }
+    if (len_out) *len_out = b.len;
+    return b.s;
+}
+
 char *spec_file(const char *spec) {
     size_t n = weights_spec_source_len(spec);
     char *file = xmalloc(n + 1);

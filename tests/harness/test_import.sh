@@ -71,6 +71,16 @@ $WF compare --db "$TMP/lean.db" --max-load 1 >/dev/null
 expect "the imported dump compares" [ $? -eq 0 ]
 sqlite3 "$TMP/plain.db" <"$TMP/lean.sql"
 expect "sqlite3 loads the dump into a database the harness reads" grep -q "^run 2 (flags): complete" <<<"$($WF show --db "$TMP/plain.db")"
+# The committed evidence is kept xz-compressed: import reads it through xz.
+xz -c "$TMP/lean.sql" >"$TMP/lean.sql.xz"
+$WF import "$TMP/lean.sql.xz" --db "$TMP/lean-xz.db" >"$TMP/out5"
+expect "an xz-compressed dump imports: both complete runs" grep -q "^2 runs, 12 experiments imported" "$TMP/out5"
+expect "its experiments and samples arrive as the plain dump's" eq \
+    "$(q "$TMP/lean-xz.db" "select group_concat(stage || img_s || gate, ';'), (select sum(ms) from samples) from experiments")" \
+    "$(q "$TMP/lean.db" "select group_concat(stage || img_s || gate, ';'), (select sum(ms) from samples) from experiments")"
+head -c 2000 "$TMP/lean.sql.xz" >"$TMP/cut.sql.xz"
+$WF import "$TMP/cut.sql.xz" --db "$TMP/cut.db" >/dev/null 2>"$TMP/err5"
+expect "a damaged xz file is refused by name" grep -q "cut.sql.xz is xz-compressed and xz could not decompress it" "$TMP/err5"
 $WF export --sql --run 2 --db "$SRC" >"$TMP/one.sql"
 expect "export --sql --run ID: only that run" eq "$(awk '/^INSERT INTO / { t = $3 } /^\(/ && t == "runs"' "$TMP/one.sql" | wc -l)" 1
 expect "a lean dump is smaller than the full one" [ "$(stat -c %s "$TMP/lean.sql")" -lt "$(sqlite3 "$SRC" .dump | wc -c)" ]
