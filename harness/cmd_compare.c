@@ -251,8 +251,10 @@ int cmd_compare(int argc, char **argv) {
         "SELECT eb.stage, eb.model, eb.batch_size, ea.id, eb.id, ea.status, eb.status, ea.img_s, eb.img_s,"
         " ea.miou, eb.miou, ea.agreement, eb.agreement, ea.gate, eb.gate, eb.gate_reason, eb.reason,"
         " ea.other_load, eb.other_load, json_extract(eb.device_json, '$.kind'), ea.run_id,"
-        " ea.same_index_agreement, eb.same_index_agreement"
+        " ea.same_index_agreement, eb.same_index_agreement,"
+        " (SELECT reference_stage FROM runs WHERE id = ea.run_id), (SELECT reference_stage FROM runs WHERE id = eb.run_id)"
         " FROM experiments eb JOIN experiments ea ON ea.id = ?1 WHERE eb.id = ?2");
+    char other_ref[128] = "";  // the first pair whose runs' agreements have different references
     int regressions = 0, compared = 0, counts[4] = {0}, flagged = 0, not_run = 0;
     Line *lines = NULL;
     int n_lines = 0;
@@ -332,8 +334,19 @@ int cmd_compare(int argc, char **argv) {
         else if (isnan(c.lo)) snprintf(ci, sizeof ci, "(%s)", c.why ? c.why : "-");
         else snprintf(ci, sizeof ci, "[%.3f, %.3f]", c.lo, c.hi);
         fmt_num(dm, sizeof dm, "%+.4f", db_col_real(st, 10) - db_col_real(st, 9));
-        fmt_num(dg, sizeof dg, "%+.4f", db_col_real(st, 12) - db_col_real(st, 11));
-        fmt_num(ds, sizeof ds, "%+.4f", db_col_real(st, 22) - db_col_real(st, 21));
+        // Agreements subtract only against the same reference stage (a run without fp32 or
+        // cpu measures them against its first stage).
+        const char *ref_a = db_col_text(st, 23), *ref_b = db_col_text(st, 24);
+        if (strcmp(ref_a, ref_b) == 0) {
+            fmt_num(dg, sizeof dg, "%+.4f", db_col_real(st, 12) - db_col_real(st, 11));
+            fmt_num(ds, sizeof ds, "%+.4f", db_col_real(st, 22) - db_col_real(st, 21));
+        } else {
+            snprintf(dg, sizeof dg, "other-ref");
+            snprintf(ds, sizeof ds, "other-ref");
+            if (!other_ref[0])
+                snprintf(other_ref, sizeof other_ref, "run %lld's agreements are against %s, run %lld's against %s",
+                         run_a, ref_a[0] ? ref_a : "?", b, ref_b[0] ? ref_b : "?");
+        }
         fmt_num(p, sizeof p, "%.2g", c.p_value);
         const char *gate = db_col_text(st, 14);
         if (!strcmp(gate, "flagged")) flagged++;
@@ -350,6 +363,9 @@ int cmd_compare(int argc, char **argv) {
     for (int i = 0; i < n_lines; i++) fputs(lines[i].line, stdout);
     free(lines);
     printf("p: w = paired (Wilcoxon signed-rank, same batches in both runs), u = unpaired (Mann-Whitney U)\n");
+    if (other_ref[0])
+        printf("other-ref: the two runs measured agreement against different reference stages (%s), so "
+               "their agreements are not subtracted\n", other_ref);
     if (flagged) report_gate_rule(db, b, stdout);
     printf("%d compared: %d SAME, %d FASTER, %d SLOWER, %d UNCLEAR; %d new; ", compared, counts[V_SAME],
            counts[V_FASTER], counts[V_SLOWER], counts[V_UNCLEAR], np - matched);

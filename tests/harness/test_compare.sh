@@ -83,6 +83,11 @@ expect "stage dropped, 30 % slower: exit 1" [ $rc -eq 1 ]
 expect "stage dropped: bf16 against run 2 (its latest), SLOWER at every batch size" \
     eq "$(grep -cE '^bf16 +m1 +(1|4|32) +2 .* SLOWER ' "$TMP/g2")" 3
 expect "stage dropped: int8 against run 2 too, SLOWER" eq "$(grep -cE '^int8 +m1 +(1|4|32) +2 .* SLOWER ' "$TMP/g2")" 3
+# Run 3 has no cpu stage, so its agreements are against bf16, run 2's against cpu: not
+# subtracted, and said.
+expect "other reference stage: no agreement deltas" eq "$(grep -cE '^(bf16|int8) +m1 .* other-ref +other-ref ' "$TMP/g2")" 6
+expect "other reference stage: said which" grep -q "^other-ref: .*run 2's agreements are against cpu, run 3's against bf16" "$TMP/g2"
+expect "same reference stage: deltas as before" eq "$(grep -c 'other-ref' "$TMP/g1")" 0
 $WF compare 1 3 --db "$DB3" --max-load 1 >"$TMP/g3"
 expect "explicit runs with different stages: the stages both have" \
     eq "$(grep -cE '^bf16 .* SLOWER ' "$TMP/g3") $(grep -cE '^int8 .* new: not in run A' "$TMP/g3")" "3 3"
