@@ -42,15 +42,15 @@ static void dec_attention(Sam *m, const DecAttnW *w, void *out, const void *q_in
     const void *q = pre ? pre->q : NULL, *k = pre ? pre->k : NULL, *v = pre ? pre->v : NULL;
     int64_t qst = q ? pre->q_stride : di, kvst = k ? pre->kv_stride : di;
     if (!q) {
-        void *t = ex_act(ex, (int64_t)nq * tq * di);
-        op_linear(ex, t, q_in, w->q, (int64_t)nq * tq, ACT_NONE, NULL);
-        q = t;
+        void *qp = ex_act(ex, (int64_t)nq * tq * di);
+        op_linear(ex, qp, q_in, w->q, (int64_t)nq * tq, ACT_NONE, NULL);
+        q = qp;
     }
     if (!k) {
-        void *tk_ = ex_act(ex, (int64_t)nkv * tk * di), *tv = ex_act(ex, (int64_t)nkv * tk * di);
-        op_linear(ex, tk_, k_in, w->k, (int64_t)nkv * tk, ACT_NONE, NULL);
-        op_linear(ex, tv, v_in, w->v, (int64_t)nkv * tk, ACT_NONE, NULL);
-        k = tk_, v = tv;
+        void *kp = ex_act(ex, (int64_t)nkv * tk * di), *vp = ex_act(ex, (int64_t)nkv * tk * di);
+        op_linear(ex, kp, k_in, w->k, (int64_t)nkv * tk, ACT_NONE, NULL);
+        op_linear(ex, vp, v_in, w->v, (int64_t)nkv * tk, ACT_NONE, NULL);
+        k = kp, v = vp;
     }
     void *o = ex_act(ex, (int64_t)n * tq * di);
     AttnParams p = {
