@@ -325,17 +325,18 @@ int cmd_import(int argc, char **argv) {
     }
     if (!src) die("import: which file? (see waterfall import --help)");
     size_t len;
-    char *text = read_file_all(src, &len);
-    if (!text) die("import: cannot read %s: %s", src, strerror(errno));
+    char *text;
     // An xz-compressed dump (the committed evidence is kept compressed): its text, through xz.
     static const unsigned char XZ_MAGIC[6] = {0xfd, '7', 'z', 'X', 'Z', 0x00};
-    if (len >= sizeof XZ_MAGIC && memcmp(text, XZ_MAGIC, sizeof XZ_MAGIC) == 0) {
-        free(text);
+    if (file_starts_with(src, XZ_MAGIC, sizeof XZ_MAGIC)) {
         int status;
         text = read_xz_all(src, &len, &status);
         if (!text)
             die("import: %s is xz-compressed and %s", src,
                 status == 127 ? "xz could not be run (the xz-utils package)" : "xz could not decompress it");
+    } else {
+        text = read_file_all(src, &len);
+        if (!text) die("import: cannot read %s: %s", src, strerror(errno));
     }
     if (strncmp(text, SEED_HEADER, strlen(SEED_HEADER)) == 0) {
         int rc = import_seed_csv(src, text, db_path);

@@ -299,6 +299,16 @@ char *read_file_all(const char *path, size_t *len_out) {
     return b.s;
 }
 
+int file_starts_with(const char *path, const void *magic, size_t n) {
+    unsigned char head[16];
+    if (n > sizeof head) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t got = fread(head, 1, n, f);
+    fclose(f);
+    return got == n && memcmp(head, magic, n) == 0;
+}
+
 char *read_xz_all(const char *path, size_t *len_out, int *status) {
     int fd[2];
     *status = -1;
@@ -309,6 +319,9 @@ char *read_xz_all(const char *path, size_t *len_out, int *status) {
         return NULL;
     }
     if (pid == 0) {
+        // xz's own message stays out of the output: the caller's refusal is the one line.
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) dup2(null, STDERR_FILENO);
         dup2(fd[1], STDOUT_FILENO);
         close(fd[0]), close(fd[1]);
         execlp("xz", "xz", "-dc", "--", path, (char *)NULL);

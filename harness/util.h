@@ -78,6 +78,8 @@ int file_exists(const char *path);
 char *spec_file(const char *spec);
 // Reads a whole file (NUL-terminated). NULL with errno on failure.
 char *read_file_all(const char *path, size_t *len_out);
+// Whether the file's first n bytes (n <= 16) are magic; 0 when it cannot be read.
+int file_starts_with(const char *path, const void *magic, size_t n);
 // Reads an xz-compressed file whole, decompressed (NUL-terminated), through an `xz -dc` child.
 // NULL on failure, with *status xz's exit status (127: xz could not be run; -1: no child).
 char *read_xz_all(const char *path, size_t *len_out, int *status);

@@ -145,7 +145,7 @@ void cpu_linear_table(Exec *x, void *y, const void *in, const LinearWeight *w, i
                       const void *table, int64_t period) {
     if (rows <= 0) return;
     const CpuLinear *cl = w->impl;
-    if (w->format->run != cpu_linear) die("cpu linear_table: the layer is in the '%s' format, not the dense one", w->format->name);
+    if (w->format != &cpu_linear_dense) die("cpu linear_table: the layer is in the '%s' format, not the dense one", w->format->name);
     if (cl->b) die("cpu linear_table: the layer has a bias (the table holds it: ops.h linear_table)");
     if (period <= 0 || rows % period) die("cpu linear_table: %lld rows are not whole blocks of %lld", (long long)rows, (long long)period);
     linear_gemm(y, in, cl->W, rows, w->out_features, w->in_features);

@@ -194,6 +194,11 @@ static int ptr_align(const void *p) {
     while (a > 1 && (u & (uintptr_t)(a - 1))) a >>= 1;
     return a;
 }
+// The alignment every operand of a product has (d may be NULL): the OR of the addresses has
+// the lowest set bit of any of them.
+static int operands_align(const void *a, const void *b, const void *c, const void *d) {
+    return ptr_align((const void *)((uintptr_t)a | (uintptr_t)b | (uintptr_t)c | (uintptr_t)d));
+}
 
 // The row count the algorithm is chosen for: 256 up to 256 rows, then the next power of two
 // (exact beyond 2^20). cuBLAS loads a kernel's module on its first launch, and the decoder's
@@ -228,6 +233,39 @@ static LtPlan *lt_plan_slot(CudaBackend *bk) {
     return p;
 }
 
+// A linear layer's product: op(A) = W's transpose, B = x, float32 accumulation (for float32
+// operands plain float32 arithmetic: TF32 only with CUBLAS_COMPUTE_32F_FAST_TF32, never asked for).
+static cublasLtMatmulDesc_t lt_desc(cublasLtEpilogue_t epi) {
+    cublasLtMatmulDesc_t op;
+    cublasCheck(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    cublasCheck(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+    cublasCheck(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+    cublasCheck(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+    return op;
+}
+
+// The heuristic's limits: the backend's workspace and the operands' alignment.
+static cublasLtMatmulPreference_t lt_preference(const CudaBackend *bk, int align) {
+    cublasLtMatmulPreference_t pref;
+    cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
+    size_t ws = bk->cublas_ws_bytes;
+    uint32_t al = (uint32_t)align;
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al, sizeof al));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al, sizeof al));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al, sizeof al));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al, sizeof al));
+    return pref;
+}
+
+// Whether cuBLASLt accepts algo (another shape's) for this plan's shapes within the workspace.
+static int lt_algo_fits(const CudaBackend *bk, const LtPlan *p, const cublasLtMatmulAlgo_t *algo) {
+    cublasLtMatmulHeuristicResult_t chk;
+    return cublasLtMatmulAlgoCheck(bk->lt, p->op, p->a, p->b, p->c, p->d ? p->d : p->c, algo, &chk) ==
+           CUBLAS_STATUS_SUCCESS && chk.workspaceSize <= bk->cublas_ws_bytes;
+}
+
 // The plan for y(rows, out) = x(rows, in) W^T (+ bias) (+ y): column-major D(out, rows) =
 // W^T... i.e. op(A) = A^T with A the (in, out) column-major view of W, B the (in, rows) view of
 // x, C = D (out, rows). The bias runs along D's rows (out), as the Lt epilogue adds it.
@@ -242,25 +280,11 @@ static const LtPlan *lt_plan(CudaBackend *bk, int m_out, int n_rows, int k, int 
     p->m = m_out, p->n = n_rows, p->k = k, p->bf = bf, p->epilogue = (int)epi;
     p->beta_one = beta_one, p->align = align;
     cudaDataType dt = bf ? CUDA_R_16BF : CUDA_R_32F;
-    // COMPUTE_32F: float32 accumulation; for float32 operands plain float32 arithmetic (TF32
-    // only with CUBLAS_COMPUTE_32F_FAST_TF32, never asked for).
-    cublasCheck(cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-    cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
-    cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-    cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+    p->op = lt_desc(epi);
     cublasCheck(cublasLtMatrixLayoutCreate(&p->a, dt, k, m_out, k));
     cublasCheck(cublasLtMatrixLayoutCreate(&p->b, dt, k, n_rows, k));
     cublasCheck(cublasLtMatrixLayoutCreate(&p->c, dt, m_out, n_rows, m_out));
-    cublasLtMatmulPreference_t pref;
-    cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
-    size_t ws = bk->cublas_ws_bytes;
-    uint32_t al = (uint32_t)align;
-    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
-    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al, sizeof al));
-    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al, sizeof al));
-    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al, sizeof al));
-    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al, sizeof al));
+    cublasLtMatmulPreference_t pref = lt_preference(bk, align);
     // The bucket's algorithm: from a plan of the same bucket, else the heuristic's choice for
     // the bucket's row count; used when cuBLASLt accepts it for the exact shape, otherwise the
     // heuristic's choice for the exact shape.
@@ -281,11 +305,7 @@ static const LtPlan *lt_plan(CudaBackend *bk, int m_out, int n_rows, int k, int 
         cublasCheck(cublasLtMatrixLayoutDestroy(bc));
         if (found >= 1) p->algo = res.algo, have = 1;
     }
-    if (have) {
-        cublasLtMatmulHeuristicResult_t chk;
-        have = cublasLtMatmulAlgoCheck(bk->lt, p->op, p->a, p->b, p->c, p->c, &p->algo, &chk) ==
-               CUBLAS_STATUS_SUCCESS && chk.workspaceSize <= ws;
-    }
+    if (have) have = lt_algo_fits(bk, p, &p->algo);
     if (!have) {
         cublasCheck(cublasLtMatmulAlgoGetHeuristic(bk->lt, p->op, p->a, p->b, p->c, p->c, pref, 1, &res, &found));
         if (found < 1)
@@ -305,11 +325,7 @@ static void lt_linear(Exec *x, void *y, const void *in, const void *W, const voi
     int bf = is_bf16(x);
     cublasLtEpilogue_t epi = bias ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
                                   : (relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_DEFAULT);
-    int align = ptr_align(y);
-    int a2 = ptr_align(in), a3 = ptr_align(W);
-    if (a2 < align) align = a2;
-    if (a3 < align) align = a3;
-    const LtPlan *p = lt_plan(bk, out, rows, k, bf, epi, beta_one, align);
+    const LtPlan *p = lt_plan(bk, out, rows, k, bf, epi, beta_one, operands_align(y, in, W, NULL));
     if (bias)
         cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
     float alpha = 1.0f, beta = beta_one ? 1.0f : 0.0f;
@@ -418,10 +434,7 @@ extern "C" void cuda_linear_table(Exec *x, void *y, const void *in, const Linear
     if (period <= 0 || rows % period) die("cuda linear_table: %lld rows are not whole blocks of %lld", (long long)rows, (long long)period);
     if (out % 8 || k % 8) die("cuda linear_table: %d outputs and %d inputs must be multiples of 8 (cuBLASLt's 16-byte rows)", out, k);
     int per = as_int(period, "period"), batch = as_int(rows / period, "blocks");
-    int align = ptr_align(y), a2 = ptr_align(in), a3 = ptr_align(W), a4 = ptr_align(table);
-    if (a2 < align) align = a2;
-    if (a3 < align) align = a3;
-    if (a4 < align) align = a4;
+    int align = operands_align(y, in, W, table);
     CudaBackend *bk = cuda_backend(x);
     const LtPlan *p = NULL;
     const LtPlan *kin = NULL;  // a plan of the same product for another block count
@@ -437,31 +450,18 @@ extern "C" void cuda_linear_table(Exec *x, void *y, const void *in, const Linear
         np->m = out, np->n = per, np->k = k, np->bf = bf, np->epilogue = (int)CUBLASLT_EPILOGUE_DEFAULT;
         np->beta_one = 1, np->align = align, np->batch = batch;
         cudaDataType dt = bf ? CUDA_R_16BF : CUDA_R_32F;
-        cublasCheck(cublasLtMatmulDescCreate(&np->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-        cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-        cublasCheck(cublasLtMatmulDescSetAttribute(np->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
-        cublasCheck(cublasLtMatmulDescSetAttribute(np->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+        np->op = lt_desc(CUBLASLT_EPILOGUE_DEFAULT);
         np->a = lt_batched_layout(dt, k, out, batch, 0);                        // W^T, shared
         np->b = lt_batched_layout(dt, k, per, batch, (int64_t)per * k);         // the input's blocks
         np->c = lt_batched_layout(dt, out, per, batch, 0);                      // the table, shared
         np->d = lt_batched_layout(dt, out, per, batch, (int64_t)per * out);     // y's blocks
-        size_t ws = bk->cublas_ws_bytes;
         int have = 0;
         if (kin) {
-            cublasLtMatmulHeuristicResult_t chk;
             np->algo = kin->algo;
-            have = cublasLtMatmulAlgoCheck(bk->lt, np->op, np->a, np->b, np->c, np->d, &np->algo, &chk) ==
-                   CUBLAS_STATUS_SUCCESS && chk.workspaceSize <= ws;
+            have = lt_algo_fits(bk, np, &np->algo);
         }
         if (!have) {
-            cublasLtMatmulPreference_t pref;
-            cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
-            uint32_t al = (uint32_t)align;
-            cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
-            cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al, sizeof al));
-            cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al, sizeof al));
-            cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al, sizeof al));
-            cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al, sizeof al));
+            cublasLtMatmulPreference_t pref = lt_preference(bk, align);
             cublasLtMatmulHeuristicResult_t res;
             int found = 0;
             cublasCheck(cublasLtMatmulAlgoGetHeuristic(bk->lt, np->op, np->a, np->b, np->c, np->d, pref, 1, &res, &found));

@@ -564,6 +564,7 @@ static UmCase um_case(int n, int m, int first, int count, int g, int dim) {
     return c;
 }
 static void um_free(UmCase *c) {
+    c->gw->format->release(&G, c->gw);
     dfree(c->du1), dfree(c->dh), dfree(c->dlng), dfree(c->dlnb);
     free(c->u1), free(c->lng), free(c->lnb), free(c->W), free(c->b), free(c->hyper);
 }
@@ -602,6 +603,7 @@ static void test_upscale_masks(int n, int m, int first, int count, int g, int di
     compare("upscale_masks", what, gfused, gparts, nd, 8e-3);
     dfree(dn), dfree(dup), dfree(dmasks), dfree(dparts), dfree(dfused);
     free(cn), free(cup), free(cmasks), free(cd), free(gparts), free(gfused);
+    cw->format->release(&CPU, cw);
     um_free(&c);
 }
 
@@ -823,7 +825,7 @@ static void run_suite(void) {
     test_matmul_nt(3, 4, 1024, 32, 8, 1.0f);
     test_matmul_nt(1, 5, 7, 3, 0, 0.5f);
     test_linear_table(3, 4096, 256, 384);  // a two-way layer's [k | v | q] of three prompts
-    test_linear_table(5, 4096, 256, 384);  // another block count: the first's algorithm kept
+    test_linear_table(5, 4096, 256, 384);  // another block count: the path that reuses the first's algorithm
     test_linear_table(2, 4096, 256, 256);  // the final attention's [k | v]
     test_linear_table(7, 256, 64, 96);     // the fixtures' grid 16, prompt dim 64
 

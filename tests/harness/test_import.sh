@@ -80,7 +80,7 @@ expect "its experiments and samples arrive as the plain dump's" eq \
     "$(q "$TMP/lean.db" "select group_concat(stage || img_s || gate, ';'), (select sum(ms) from samples) from experiments")"
 head -c 2000 "$TMP/lean.sql.xz" >"$TMP/cut.sql.xz"
 $WF import "$TMP/cut.sql.xz" --db "$TMP/cut.db" >/dev/null 2>"$TMP/err5"
-expect "a damaged xz file is refused by name" grep -q "cut.sql.xz is xz-compressed and xz could not decompress it" "$TMP/err5"
+expect "a damaged xz file is refused by name, in one line" eq "$(wc -l <"$TMP/err5") $(grep -c "cut.sql.xz is xz-compressed and xz could not decompress it" "$TMP/err5")" "1 1"
 $WF export --sql --run 2 --db "$SRC" >"$TMP/one.sql"
 expect "export --sql --run ID: only that run" eq "$(awk '/^INSERT INTO / { t = $3 } /^\(/ && t == "runs"' "$TMP/one.sql" | wc -l)" 1
 expect "a lean dump is smaller than the full one" [ "$(stat -c %s "$TMP/lean.sql")" -lt "$(sqlite3 "$SRC" .dump | wc -c)" ]

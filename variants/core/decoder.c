@@ -27,6 +27,20 @@ typedef struct {
     int64_t q_stride, kv_stride;
 } PreProj;
 
+// A ragged set's image-side projections of every prompt's keys (n, HW, D) as one product whose
+// table holds the positional encoding's share (weights.c pe_split). proj's outputs per token:
+// k and v of a token-to-image attention, kv_dim columns each, then, where iq is asked for, the
+// image-to-token attention's q; kv and iq point into the result (arena) with its row stride.
+static void split_products(Sam *m, const LinearWeight *proj, const void *table, const void *keys, int n,
+                           int kv_dim, PreProj *kv, PreProj *iq) {
+    Exec *ex = m->x;
+    int HW = m->cfg.grid * m->cfg.grid, st = proj->out_features;
+    void *out = ex_act(ex, (int64_t)n * HW * st);  // (n, HW, [k | v (| q)])
+    op_linear_table(ex, out, keys, proj, (int64_t)n * HW, table, HW);
+    *kv = (PreProj){.k = out, .v = act_at(ex, out, kv_dim), .kv_stride = st};
+    if (iq) *iq = (PreProj){.q = act_at(ex, out, 2 * kv_dim), .q_stride = st};
+}
+
 // ref: transformer.py Attention.forward. q_in (n, tq, D), k_in/v_in (n, tk, D) act, or
 // (qs->count, tq, D) / (kvs->count, tk, D) rows shared through the index when qs / kvs are set:
 // their projections run once per image and the attention reads them through the index; or
@@ -137,11 +151,7 @@ static void two_way_block(Sam *m, const DecLayerW *w, int first, void *queries, 
     PreProj kv = {0}, iq = {0};  // the split product's parts
     split = split && !img && w->img_proj;
     if (split) {
-        int dk = w->cross_t2i.internal_dim, st = w->img_proj->out_features;
-        void *kvq = ex_act(ex, (int64_t)n * HW * st);  // (n, HW, [k | v | q])
-        op_linear_table(ex, kvq, keys, w->img_proj, (int64_t)n * HW, w->img_table, HW);
-        kv = (PreProj){.k = kvq, .v = act_at(ex, kvq, dk), .kv_stride = st};
-        iq = (PreProj){.q = act_at(ex, kvq, 2 * dk), .q_stride = st};
+        split_products(m, w->img_proj, w->img_table, keys, n, w->cross_t2i.internal_dim, &kv, &iq);
     } else {
         int64_t nkk = (int64_t)(img ? img->count : n) * HW * D;
         k = ex_act(ex, nkk);
@@ -275,10 +285,7 @@ static void mask_decode(Sam *m, float *lowres, float *iou, const void *tokens, v
         void *q = ex_act(ex, nq), *k = NULL;
         PreProj kv = {0};
         if (split) {
-            int dk = m->w.final_attn.internal_dim, st = m->w.final_kv->out_features;
-            void *kvp = ex_act(ex, (int64_t)n * HW * st);  // (n, HW, [k | v])
-            op_linear_table(ex, kvp, keys, m->w.final_kv, (int64_t)n * HW, m->w.final_kv_table, HW);
-            kv = (PreProj){.k = kvp, .v = act_at(ex, kvp, dk), .kv_stride = st};
+            split_products(m, m->w.final_kv, m->w.final_kv_table, keys, n, m->w.final_attn.internal_dim, &kv, NULL);
         } else {
             k = ex_act(ex, nk);
             op_add(ex, k, keys, m->w.dense_pe, nk, nk, (int64_t)HW * D);
