@@ -46,6 +46,7 @@
 
 #include "cuda_common.cuh"
 #include "mma_ptx.cuh"
+#include "sm90_ptx.cuh"
 
 #define FLASH_MAX_GRID 64
 
@@ -77,8 +78,16 @@ static __host__ __device__ __forceinline__ size_t flash_a_bytes(int BM, int hd, 
     size_t q = (size_t)BM * flash_ks(hd) * 2, r = flash_rel_bytes(BM, H, segw);
     return ((q > r ? q : r) + 127) / 128 * 128;
 }
-static __host__ __device__ __forceinline__ size_t flash_smem_bytes(int BM, int BN, int hd, int H, int segw) {
-    return flash_a_bytes(BM, hd, H, segw) + (size_t)4 * BN * flash_ks(hd) * 2;
+// The wgmma kernels' K and V rows are 128 bytes (head dim 64) in the 128-byte swizzle instead of
+// padded, their tiles 1024-byte aligned: the A region is rounded up to 1024 bytes and the dynamic
+// shared memory, whose base alignment is not promised, gets 1024 bytes of slack.
+static __host__ __device__ __forceinline__ int flash_kv_row_bytes(int hd, int wg) { return wg ? 128 : 2 * flash_ks(hd); }
+static __host__ __device__ __forceinline__ size_t flash_wg_a_bytes(int BM, int hd, int H, int segw, int wg) {
+    size_t a = flash_a_bytes(BM, hd, H, segw);
+    return wg ? (a + 1023) / 1024 * 1024 : a;
+}
+static __host__ __device__ __forceinline__ size_t flash_smem_bytes(int BM, int BN, int hd, int H, int segw, int wg) {
+    return flash_wg_a_bytes(BM, hd, H, segw, wg) + (size_t)4 * BN * flash_kv_row_bytes(hd, wg) + (wg ? 1024 : 0);
 }
 
 // One rel-pos table's products for the 16 rows of one m-tile: rel[row][kk] =
@@ -110,13 +119,67 @@ static __device__ __forceinline__ void rel_products(float *dst, int dstride, con
     }
 }
 
+// ---- the wgmma kernels' two products (head dim 64; sm_90a) ------------------------------------
+// Each warpgroup (4 warps, 64 query rows) multiplies its rows by a whole key tile at once; the
+// accumulators land in the same registers, in the same layout, as the mma.sync path's (the
+// m16n8 C fragment per warp and 8 keys), so the softmax between them is shared code.
+
+// s (BN / 8 n-groups of 4 floats) += q k^T over the tile tk (BN rows of 64 bfloat16, swizzled):
+// A = the warp's Q fragments (registers), B = K rows, K-major; 64 keys per product.
+static __device__ __forceinline__ void flash_wg_qk(float *s, const unsigned qf[5][4], const bf16 *tk, const int BN) {
+#if SM90A_PTX
+    const uint64_t dk = smem_desc(tk);
+#pragma unroll
+    for (int nh = 0; nh < BN / 64; nh++) reg_fence32(s + 32 * nh);
+    wgmma_fence();
+#pragma unroll
+    for (int nh = 0; nh < BN / 64; nh++)
+#pragma unroll
+        for (int ks = 0; ks < 4; ks++)  // 64 rows of 128 bytes = 512 units of 16; 32 bytes of k = 2
+            wgmma_bf16_m64n64k16_kmajor(s + 32 * nh, qf[ks], dk + nh * 512 + 2 * ks);
+    wgmma_commit();
+    wgmma_wait0();
+#pragma unroll
+    for (int nh = 0; nh < BN / 64; nh++) reg_fence32(s + 32 * nh);
+#else
+    __trap();  // the sm_80 compilation has no wgmma; the launcher never picks these kernels there
+#endif
+}
+
+// o (8 groups of 4 floats: head dim 64) += P v over the tile tv: A = P in registers (pa[kk]: keys
+// 16 kk .. 16 kk + 15), B = V rows (keys) holding 64 head-dim values each, MN-major.
+static __device__ __forceinline__ void flash_wg_pv(float *o, const unsigned pa[][4], const bf16 *tv, const int BN) {
+#if SM90A_PTX
+    const uint64_t dv = smem_desc(tv);
+    reg_fence32(o);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; kk++)  // 16 rows of 128 bytes = 128 units of 16
+        wgmma_bf16_m64n64k16_mnmajor(o, pa[kk], dv + 128 * kk);
+    wgmma_commit();
+    wgmma_wait0();
+    reg_fence32(o);
+#else
+    __trap();
+#endif
+}
+
+// The K/V tiles' cp.async writes, made visible to the wgmma (async proxy) reads after the barrier.
+static __device__ __forceinline__ void flash_wg_publish(void) {
+#if SM90A_PTX
+    fence_proxy_async_smem();
+#endif
+}
+
 // =============================================================================================
-// the kernel body (one per config: HD, WARPS, MT, BN, SEGW are compile-time constants)
+// the kernel body (one per config: HD, WARPS, MT, BN, SEGW, WG are compile-time constants)
 // =============================================================================================
 
 static __device__ __forceinline__ void flash_body(const FlashArgs a, const int HD, const int WARPS,
-                                                  const int MT, const int BN, const int SEGW) {
-    extern __shared__ __align__(128) unsigned char smem[];
+                                                  const int MT, const int BN, const int SEGW, const int WG) {
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    // WG: the tiles must sit on 1024-byte boundaries (the swizzle's period); the size has the slack.
+    unsigned char *smem = WG ? (unsigned char *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023) : smem_raw;
     const int BM = WARPS * MT * 16, NT = WARPS * 32, KS = HD + 8, CPR = HD / 8;
     const int NSEG = BN / SEGW, NPS = SEGW / 8;  // grid rows per key tile, 8-key groups per row
     const int FOLD = SEGW == 64;                 // rel_h folded into the max (else added to C)
@@ -129,13 +192,14 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
     const bf16 *vp = a.v + b * a.v_bs + h * a.v_hs;
     bf16 *op = a.o + b * a.o_bs + h * a.o_hs;
 
-    const size_t a_bytes = flash_a_bytes(BM, HD, H, SEGW);
+    const size_t a_bytes = flash_wg_a_bytes(BM, HD, H, SEGW, WG);
+    const int KVS = flash_kv_row_bytes(HD, WG) / 2;  // K/V row stride in shared memory (elements)
     bf16 *sQ = (bf16 *)smem;
     float *relh = (float *)smem;  // (BM, HS): rel_h[row][kh] / scale
     const int HS = flash_hs(H), WS = flash_ws(SEGW);
     float *relw = relh + ((size_t)BM * HS * 4 + 15) / 16 * 4;  // (BM, WS): rel_w[row][kw] / scale
-    bf16 *sK = (bf16 *)(smem + a_bytes);  // 2 stages of (BN, KS)
-    bf16 *sV = sK + 2 * BN * KS;
+    bf16 *sK = (bf16 *)(smem + a_bytes);  // 2 stages of (BN, KVS)
+    bf16 *sV = sK + 2 * BN * KVS;
 
     // ---- loads: Q tile and K/V tile 0 in one group ---------------------------------------
     for (int c = tid; c < BM * CPR; c += NT) {
@@ -147,13 +211,14 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
     // Slot s of the tile = key (s / SEGW, s % SEGW) of the grid; padding slots zero-filled.
 #define FLASH_LOAD_KV(tile, stage)                                                                  \
     do {                                                                                            \
-        bf16 *dk = sK + (stage) * BN * KS, *dv = sV + (stage) * BN * KS;                            \
+        bf16 *dk = sK + (stage) * BN * KVS, *dv = sV + (stage) * BN * KVS;                          \
         int s0_ = (tile) * BN;                                                                      \
         for (int c = tid; c < BN * CPR; c += NT) {                                                  \
             int r = c / CPR, col = c - r * CPR, sl = s0_ + r, kh = sl / SEGW, kw = sl % SEGW;      \
             int ok = kh < H && kw < W, j = ok ? kh * W + kw : 0;                                     \
-            cp_async16(dk + r * KS + col * 8, kp + (int64_t)j * a.k_ts + col * 8, ok ? 16 : 0);     \
-            cp_async16(dv + r * KS + col * 8, vp + (int64_t)j * a.v_ts + col * 8, ok ? 16 : 0);     \
+            int at = WG ? r * 64 + ((col ^ (r & 7)) << 3) : r * KS + col * 8; /* WG: swizzled */      \
+            cp_async16(dk + at, kp + (int64_t)j * a.k_ts + col * 8, ok ? 16 : 0);                   \
+            cp_async16(dv + at, vp + (int64_t)j * a.v_ts + col * 8, ok ? 16 : 0);                   \
         }                                                                                           \
     } while (0)
     FLASH_LOAD_KV(0, 0);
@@ -209,8 +274,9 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
         } else {
             cp_async_wait0();
         }
+        if (WG) flash_wg_publish();
         __syncthreads();
-        const bf16 *tk = sK + (it & 1) * BN * KS, *tv = sV + (it & 1) * BN * KS;
+        const bf16 *tk = sK + (it & 1) * BN * KVS, *tv = sV + (it & 1) * BN * KVS;
         const int kh0 = it * NSEG;  // the tile's first grid row
 
         // C: the rel-pos terms (divided by scale), the accumulators' start. Grid rows past H
@@ -238,18 +304,22 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
         }
 
         // S += q k^T
+        if (WG) {
+            flash_wg_qk(&s[0][0][0], qf[0], tk, BN);
+        } else {
 #pragma unroll
-        for (int ks = 0; ks < HD / 16; ks++)
+            for (int ks = 0; ks < HD / 16; ks++)
 #pragma unroll
-            for (int np = 0; np < BN / 16; np++) {
-                unsigned kb[4];
-                ldsm_x4(kb, tk + (16 * np + (lane & 7) + 8 * (lane >> 4)) * KS + 16 * ks + 8 * ((lane >> 3) & 1));
+                for (int np = 0; np < BN / 16; np++) {
+                    unsigned kb[4];
+                    ldsm_x4(kb, tk + (16 * np + (lane & 7) + 8 * (lane >> 4)) * KS + 16 * ks + 8 * ((lane >> 3) & 1));
 #pragma unroll
-                for (int mt = 0; mt < MT; mt++) {
-                    mma_bf16(s[mt][2 * np], qf[mt][ks], kb[0], kb[1]);
-                    mma_bf16(s[mt][2 * np + 1], qf[mt][ks], kb[2], kb[3]);
+                    for (int mt = 0; mt < MT; mt++) {
+                        mma_bf16(s[mt][2 * np], qf[mt][ks], kb[0], kb[1]);
+                        mma_bf16(s[mt][2 * np + 1], qf[mt][ks], kb[2], kb[3]);
+                    }
                 }
-            }
+        }
 
         // Online softmax, float32, in exp2 units: score = c (S + bh) (bh = 0 unless FOLD). The
         // first tile holds a valid key for every row, so m_new is finite from there on.
@@ -290,8 +360,19 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
             }
 
         // O += P v
+        if (WG) {
+            unsigned pw[8][4];  // P's A fragments of the whole tile (BN <= 128)
 #pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++) {
+            for (int kk = 0; kk < BN / 16; kk++) {
+                pw[kk][0] = pack_bf16(s[0][2 * kk][0], s[0][2 * kk][1]);
+                pw[kk][1] = pack_bf16(s[0][2 * kk][2], s[0][2 * kk][3]);
+                pw[kk][2] = pack_bf16(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
+                pw[kk][3] = pack_bf16(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
+            }
+            flash_wg_pv(&o[0][0][0], pw, tv, BN);
+        }
+#pragma unroll
+        for (int kk = 0; kk < (WG ? 0 : BN / 16); kk++) {
             unsigned pa[2][4];
 #pragma unroll
             for (int mt = 0; mt < MT; mt++) {
@@ -344,55 +425,70 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
 // the compiled configs
 // =============================================================================================
 
-// name: hd<HD>-s<SEGW>-w<WARPS>m<MT>n<BN>b<MINB>: head dim, key slots per grid row (64: grids
-// up to 64 wide, 16: up to 16), warps per block, m-tiles of 16 query rows per warp (BM = 16
+// name: hd<HD>-s<SEGW>-w<WARPS>m<MT>n<BN>b<MINB>[-wgmma]: head dim, key slots per grid row (64:
+// grids up to 64 wide, 16: up to 16), warps per block, m-tiles of 16 query rows per warp (BM = 16
 // WARPS MT), keys per tile, and __launch_bounds__'s minimum blocks per SM (which caps the
 // registers at 65536 / (32 WARPS MINB); with 1 ptxas takes what it wants, up to 255). Shared
 // memory: BM (hd + 8) 2 bytes of Q or BM (H + 1 + SEGW + 8) 4 of rel-pos tables, whichever is
 // larger, plus 4 BN (hd + 8) 2 of K and V. (Spilling candidates, e.g. 2 m-tiles with 128-key
 // tiles, are left out.)
-#define FLASH_CONFIGS(X)      \
-    X(64, 64, 4, 1, 64, 2)    \
-    X(64, 64, 4, 1, 64, 4)    \
-    X(64, 64, 8, 1, 64, 1)    \
-    X(64, 64, 8, 1, 64, 2)    \
-    X(64, 64, 4, 2, 64, 1)    \
-    X(64, 64, 4, 1, 128, 1)   \
-    X(64, 64, 8, 1, 128, 1)   \
-    X(80, 64, 4, 1, 64, 2)    \
-    X(80, 64, 4, 1, 64, 4)    \
-    X(80, 64, 8, 1, 64, 1)    \
-    X(80, 64, 8, 1, 64, 2)    \
-    X(80, 64, 4, 1, 128, 1)   \
-    X(80, 64, 8, 1, 128, 1)   \
-    X(64, 16, 4, 1, 64, 2)    \
-    X(64, 16, 4, 1, 64, 4)    \
-    X(64, 16, 7, 1, 64, 1)    \
-    X(64, 16, 7, 1, 112, 1)   \
-    X(64, 16, 13, 1, 64, 1)   \
-    X(64, 16, 7, 2, 64, 1)    \
-    X(80, 16, 4, 1, 64, 2)    \
-    X(80, 16, 7, 1, 64, 1)    \
-    X(80, 16, 7, 1, 112, 1)   \
-    X(80, 16, 13, 1, 64, 1)
+// The last column, WG: 0 mma.sync (any sm_80+ GPU), 1 the products on wgmma (sm_90 only; head
+// dim 64, warps in whole warpgroups, one m-tile each, key tiles of 64 or 128; K and V in 128-byte
+// rows with the 128-byte swizzle, 1024 bytes more shared memory for their alignment).
+#define FLASH_CONFIGS(X)        \
+    X(64, 64, 4, 1, 64, 2, 0)   \
+    X(64, 64, 4, 1, 64, 4, 0)   \
+    X(64, 64, 8, 1, 64, 1, 0)   \
+    X(64, 64, 8, 1, 64, 2, 0)   \
+    X(64, 64, 4, 2, 64, 1, 0)   \
+    X(64, 64, 4, 1, 128, 1, 0)  \
+    X(64, 64, 8, 1, 128, 1, 0)  \
+    X(80, 64, 4, 1, 64, 2, 0)   \
+    X(80, 64, 4, 1, 64, 4, 0)   \
+    X(80, 64, 8, 1, 64, 1, 0)   \
+    X(80, 64, 8, 1, 64, 2, 0)   \
+    X(80, 64, 4, 1, 128, 1, 0)  \
+    X(80, 64, 8, 1, 128, 1, 0)  \
+    X(64, 16, 4, 1, 64, 2, 0)   \
+    X(64, 16, 4, 1, 64, 4, 0)   \
+    X(64, 16, 7, 1, 64, 1, 0)   \
+    X(64, 16, 7, 1, 112, 1, 0)  \
+    X(64, 16, 13, 1, 64, 1, 0)  \
+    X(64, 16, 7, 2, 64, 1, 0)   \
+    X(80, 16, 4, 1, 64, 2, 0)   \
+    X(80, 16, 7, 1, 64, 1, 0)   \
+    X(80, 16, 7, 1, 112, 1, 0)  \
+    X(80, 16, 13, 1, 64, 1, 0)  \
+    X(64, 64, 4, 1, 64, 3, 1)   \
+    X(64, 64, 8, 1, 64, 2, 1)   \
+    X(64, 64, 12, 1, 64, 1, 1)  \
+    X(64, 64, 4, 1, 128, 2, 1)  \
+    X(64, 64, 8, 1, 128, 1, 1)  \
+    X(64, 16, 4, 1, 64, 3, 1)   \
+    X(64, 16, 8, 1, 64, 2, 1)   \
+    X(64, 16, 4, 1, 128, 2, 1)
 
-#define FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB) flash_relpos_hd##HD##_s##SEGW##_w##WARPS##m##MT##n##BN##b##MINB
-#define FLASH_DEFINE(HD, SEGW, WARPS, MT, BN, MINB)                                    \
+#define FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG) \
+    flash_relpos_hd##HD##_s##SEGW##_w##WARPS##m##MT##n##BN##b##MINB##_g##WG
+#define FLASH_DEFINE(HD, SEGW, WARPS, MT, BN, MINB, WG)                                \
+    static_assert(!WG || (HD == 64 && WARPS % 4 == 0 && MT == 1 && BN % 64 == 0 && BN <= 128), \
+                  "a wgmma flash config: head dim 64, whole warpgroups, one m-tile, 64 or 128 keys"); \
     __global__ void __launch_bounds__(WARPS * 32, MINB)                                \
-        FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB)(FlashArgs a) {                      \
-        flash_body(a, HD, WARPS, MT, BN, SEGW);                                        \
+        FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG)(FlashArgs a) {                  \
+        flash_body(a, HD, WARPS, MT, BN, SEGW, WG);                                    \
     }
 FLASH_CONFIGS(FLASH_DEFINE)
 
 typedef void (*FlashKernel)(FlashArgs);
 typedef struct {
-    int hd, segw, warps, mt, bn, minb;
+    int hd, segw, warps, mt, bn, minb, wg;
     FlashKernel kernel;
     const char *name;
 } FlashConfig;
-#define FLASH_ENTRY(HD, SEGW, WARPS, MT, BN, MINB)                              \
-    {HD, SEGW, WARPS, MT, BN, MINB, FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB), \
-     "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB},
+#define FLASH_ENTRY(HD, SEGW, WARPS, MT, BN, MINB, WG)                                      \
+    {HD, SEGW, WARPS, MT, BN, MINB, WG, FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG),      \
+     WG ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-wgmma"                 \
+        : "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB},
 static const FlashConfig flash_configs[] = {FLASH_CONFIGS(FLASH_ENTRY)};
 #define N_FLASH_CONFIGS ((int)(sizeof flash_configs / sizeof flash_configs[0]))
 static int flash_smem_set[N_FLASH_CONFIGS];  // dynamic shared memory limit raised to (bytes)
@@ -447,9 +543,21 @@ static void flash_check(Exec *x, const AttnParams *p) {
         die("%s: %lld (batch, head) pairs over 65535 are not implemented", who, (long long)p->batch * p->heads);
 }
 
-// A config serves grids at most SEGW wide.
+// Whether this process's GPU runs the wgmma configs (sm_90: compute capability 9.x).
+static int device_has_wgmma(void) {
+    static int known = -1;
+    if (known < 0) {
+        int dev = 0, major = 0;
+        cudaCheck(cudaGetDevice(&dev));
+        cudaCheck(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+        known = major == 9;
+    }
+    return known;
+}
+
+// A config serves grids at most SEGW wide; a wgmma config only on an sm_90 GPU.
 static int config_serves(const FlashConfig *f, const AttnParams *p) {
-    return f->hd == p->head_dim && p->grid_w <= f->segw;
+    return f->hd == p->head_dim && p->grid_w <= f->segw && (!f->wg || device_has_wgmma());
 }
 
 static int chosen_config(const AttnParams *p) {
@@ -482,7 +590,7 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     const FlashConfig *f = &flash_configs[ci];
     if (!config_serves(f, p)) die("cuda attention flash_relpos: config %s does not serve this call", f->name);
     int BM = f->warps * f->mt * 16;
-    size_t smem = flash_smem_bytes(BM, f->bn, f->hd, p->grid_h, f->segw);
+    size_t smem = flash_smem_bytes(BM, f->bn, f->hd, p->grid_h, f->segw, f->wg);
     flash_smem_limit(x, ci, smem);
     FlashArgs a;
     a.q = (const bf16 *)p->q, a.k = (const bf16 *)p->k, a.v = (const bf16 *)p->v, a.o = (bf16 *)p->o;
@@ -518,7 +626,7 @@ extern "C" void cuda_flash_relpos_config_describe(Exec *x, const AttnParams *p, 
     if (i < 0 || i >= N_FLASH_CONFIGS) die("cuda attention flash_relpos: no config %d", i);
     const FlashConfig *f = &flash_configs[i];
     int BM = f->warps * f->mt * 16;
-    size_t smem = flash_smem_bytes(BM, f->bn, f->hd, p->grid_h, f->segw);
+    size_t smem = flash_smem_bytes(BM, f->bn, f->hd, p->grid_h, f->segw, f->wg);
     flash_smem_limit(x, i, smem);
     cudaFuncAttributes at;
     cudaCheck(cudaFuncGetAttributes(&at, f->kernel));

@@ -20,13 +20,8 @@
 
 #include "cuda_common.cuh"
 #include "kernels/int8_rules.h"
+#include "sm90_ptx.cuh"
 
-// wgmma and the tensor-memory accelerator exist in the sm_90a compilation only.
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define I8_WGMMA 1
-#else
-#define I8_WGMMA 0
-#endif
 
 #define I8_BM 128                          // tile rows (two consumer warpgroups of 64)
 #define I8_BN 256                          // tile columns (output features)
@@ -46,53 +41,8 @@ typedef struct {
 // =============================================================================================
 // device helpers: shared-memory barriers, TMA, wgmma (in the sm_90a compilation only)
 // =============================================================================================
-#if I8_WGMMA
+#if SM90A_PTX
 
-static __device__ __forceinline__ void mbar_init(uint64_t *bar, int count) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(count));
-}
-static __device__ __forceinline__ void mbar_expect_tx(uint64_t *bar, uint32_t bytes) {
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_u32(bar)),
-                 "r"(bytes) : "memory");
-}
-static __device__ __forceinline__ void mbar_arrive(uint64_t *bar) {
-    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_u32(bar)) : "memory");
-}
-static __device__ __forceinline__ void mbar_wait(uint64_t *bar, int parity) {
-    asm volatile(
-        "{\n"
-        ".reg .pred done;\n"
-        "WAIT_%=:\n"
-        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-        "@!done bra WAIT_%=;\n"
-        "}\n" ::"r"(smem_u32(bar)), "r"(parity) : "memory");
-}
-// A 2-D box of the tensor map at (c0 innermost, c1) into shared memory; completion counted on bar.
-static __device__ __forceinline__ void tma_load_2d(void *dst, const CUtensorMap *map, int c0, int c1,
-                                                   uint64_t *bar) {
-    asm volatile(
-        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n"
-        ::"r"(smem_u32(dst)), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(smem_u32(bar)) : "memory");
-}
-// Shared-memory matrix descriptor of a K-major tile with 128-byte rows, 128-byte swizzle: 8-row
-// groups 1024 bytes apart (stride byte offset), leading byte offset unused (16).
-static __device__ __forceinline__ uint64_t smem_desc(const void *p) {
-    uint64_t a = smem_u32(p);
-    return ((a & 0x3FFFF) >> 4) | ((uint64_t)(16 >> 4) << 16) | ((uint64_t)(1024 >> 4) << 32) |
-           (1ull << 62);
-}
-static __device__ __forceinline__ void wgmma_fence(void) {
-    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-}
-static __device__ __forceinline__ void wgmma_commit(void) {
-    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-}
-static __device__ __forceinline__ void wgmma_wait1(void) {
-    asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
-}
-static __device__ __forceinline__ void wgmma_wait0(void) {
-    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-}
 // wgmma m64n256k32, s8 x s8 -> s32, both operands K-major from shared memory (descriptors),
 // accumulating into d (scale-d = 1).
 static __device__ __forceinline__ void wgmma_s8_m64n256k32(int *d, uint64_t da, uint64_t db) {
@@ -129,7 +79,7 @@ static __device__ __forceinline__ void wgmma_s8_m64n256k32(int *d, uint64_t da, 
           "+r"(d[120]), "+r"(d[121]), "+r"(d[122]), "+r"(d[123]), "+r"(d[124]), "+r"(d[125]), "+r"(d[126]), "+r"(d[127])
         : "l"(da), "l"(db), "r"(1));
 }
-#endif  // I8_WGMMA
+#endif  // SM90A_PTX
 
 // =============================================================================================
 // kernels
@@ -307,7 +257,7 @@ static __device__ __forceinline__ void int8_epilogue(const int *acc, const I8Epi
 static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, const CUtensorMap *tb,
                                                       int M, int N, int K, const I8Epilogue &e,
                                                       const int OUT, const int ACT) {
-#if I8_WGMMA
+#if SM90A_PTX
     extern __shared__ uint8_t smem_raw[];
     __shared__ float s_ws[2][I8_BN], s_b[2][I8_BN];  // per tile, double-buffered
     __shared__ float s_ep[16][256];                  // GELU's staging (int8_epilogue)

@@ -1,0 +1,117 @@
+// Hopper's (sm_90a) PTX that the tensor-core kernels share (kernels/cuda/int8_linear.cu,
+// flash_relpos.cu): shared-memory barriers, the tensor-memory accelerator's 2-D loads, wgmma's
+// shared-memory descriptors, its fences and groups, and the bfloat16 m64n64k16 products with A
+// in registers. CUDA C through inline PTX.
+//
+// wgmma and the tensor-memory accelerator exist in the sm_90a compilation only (the build also
+// compiles sm_80 code): every helper here is defined only where SM90A_PTX is 1, and a kernel
+// that needs them traps in the other compilation rather than leave its output unwritten.
+#ifndef SAM_SM90_PTX_CUH
+#define SAM_SM90_PTX_CUH
+
+#include <cuda.h>
+
+#include "cuda_common.cuh"
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define SM90A_PTX 1
+#else
+#define SM90A_PTX 0
+#endif
+
+#if SM90A_PTX
+
+static __device__ __forceinline__ void mbar_init(uint64_t *bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(count));
+}
+static __device__ __forceinline__ void mbar_expect_tx(uint64_t *bar, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_u32(bar)),
+                 "r"(bytes) : "memory");
+}
+static __device__ __forceinline__ void mbar_arrive(uint64_t *bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_u32(bar)) : "memory");
+}
+static __device__ __forceinline__ void mbar_wait(uint64_t *bar, int parity) {
+    asm volatile(
+        "{\n"
+        ".reg .pred done;\n"
+        "WAIT_%=:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+        "@!done bra WAIT_%=;\n"
+        "}\n" ::"r"(smem_u32(bar)), "r"(parity) : "memory");
+}
+// A 2-D box of the tensor map at (c0 innermost, c1) into shared memory; completion counted on bar.
+static __device__ __forceinline__ void tma_load_2d(void *dst, const CUtensorMap *map, int c0, int c1,
+                                                   uint64_t *bar) {
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n"
+        ::"r"(smem_u32(dst)), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(smem_u32(bar)) : "memory");
+}
+// Shared-memory matrix descriptor of a tile with 128-byte rows and the 128-byte swizzle (16-byte
+// unit u of row r stored at unit u ^ (r & 7); the tile 1024-byte aligned): 8-row groups 1024
+// bytes apart (stride byte offset), leading byte offset unused (16). It serves both majors:
+//   K-major   (rows along M or N, 64 bfloat16 / 128 int8 of K per row): a k step of 32 bytes
+//             adds 2 to the descriptor (its address field counts 16-byte units);
+//   MN-major  (rows along K, 64 bfloat16 of N per row; imm-trans 1): a k step of 16 rows adds
+//             2048 bytes, 128 to the descriptor.
+static __device__ __forceinline__ uint64_t smem_desc(const void *p) {
+    uint64_t a = smem_u32(p);
+    return ((a & 0x3FFFF) >> 4) | ((uint64_t)(16 >> 4) << 16) | ((uint64_t)(1024 >> 4) << 32) |
+           (1ull << 62);
+}
+// Byte offset of 16-byte unit `unit` of row `row` in such a tile.
+static __device__ __forceinline__ int sw128_offset(int row, int unit) {
+    return row * 128 + ((unit ^ (row & 7)) << 4);
+}
+// Ordinary stores (cp.async included) to shared memory that a wgmma reads next: each writing
+// thread fences them into the async proxy before the barrier that publishes them.
+static __device__ __forceinline__ void fence_proxy_async_smem(void) {
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+static __device__ __forceinline__ void wgmma_fence(void) {
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+}
+static __device__ __forceinline__ void wgmma_commit(void) {
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+static __device__ __forceinline__ void wgmma_wait1(void) {
+    asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+}
+static __device__ __forceinline__ void wgmma_wait0(void) {
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+}
+// Keeps the compiler from moving a register's reads or writes across a wgmma issue or wait: the
+// products write the accumulators asynchronously, which the compiler does not see.
+static __device__ __forceinline__ void reg_fence32(float *d) {
+#pragma unroll
+    for (int i = 0; i < 32; i++) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+// d (this thread's 32 floats of a 64 x 64 float32 tile per warpgroup, the accumulator layout:
+// d[4 j + 2 h + e] = row 16 warp + g + 8 h, column 8 j + 2 tq + e) += A (64 x 16 bfloat16 in
+// registers: each warp's 16 rows as mma.sync m16n8k16's A fragment) x B (16 x 64 bfloat16 at
+// descriptor db). TRANS_B 0: B K-major (64 rows of 16 k, i.e. n rows of k), 1: MN-major.
+#define WGMMA_BF16_M64N64K16_RS(NAME, TRANS_B)                                                        \
+    static __device__ __forceinline__ void NAME(float *d, const unsigned a[4], uint64_t db) {         \
+        asm volatile(                                                                                  \
+            "{\n"                                                                                      \
+            ".reg .pred p;\n"                                                                          \
+            "setp.ne.b32 p, %37, 0;\n"                                                                 \
+            "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "                                    \
+            "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"                   \
+            " %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31},"        \
+            " {%32, %33, %34, %35}, %36, p, 1, 1, " #TRANS_B ";\n"                                     \
+            "}\n"                                                                                      \
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),       \
+              "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),   \
+              "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]),             \
+              "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]),             \
+              "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])              \
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));                                \
+    }
+WGMMA_BF16_M64N64K16_RS(wgmma_bf16_m64n64k16_kmajor, 0)
+WGMMA_BF16_M64N64K16_RS(wgmma_bf16_m64n64k16_mnmajor, 1)
+#undef WGMMA_BF16_M64N64K16_RS
+
+#endif  // SM90A_PTX
+#endif
