@@ -87,7 +87,8 @@ static __host__ __device__ __forceinline__ size_t flash_wg_a_bytes(int BM, int h
     return wg ? (a + 1023) / 1024 * 1024 : a;
 }
 static __host__ __device__ __forceinline__ size_t flash_smem_bytes(int BM, int BN, int hd, int H, int segw, int wg) {
-    return flash_wg_a_bytes(BM, hd, H, segw, wg) + (size_t)4 * BN * flash_kv_row_bytes(hd, wg) + (wg ? 1024 : 0);
+    int tiles = wg == 2 ? 5 : 4;  // K and V, two stages each; WG 2 a third of V
+    return flash_wg_a_bytes(BM, hd, H, segw, wg) + (size_t)tiles * BN * flash_kv_row_bytes(hd, wg) + (wg ? 1024 : 0);
 }
 
 // One rel-pos table's products for the 16 rows of one m-tile: rel[row][kk] =
@@ -122,11 +123,14 @@ static __device__ __forceinline__ void rel_products(float *dst, int dstride, con
 // ---- the wgmma kernels' two products (head dim 64; sm_90a) ------------------------------------
 // Each warpgroup (4 warps, 64 query rows) multiplies its rows by a whole key tile at once; the
 // accumulators land in the same registers, in the same layout, as the mma.sync path's (the
-// m16n8 C fragment per warp and 8 keys), so the softmax between them is shared code.
+// m16n8 C fragment per warp and 8 keys), so the softmax between them is shared code. The sm_80
+// compilation has no wgmma: there these trap, and the launcher never picks these kernels there.
 
-// s (BN / 8 n-groups of 4 floats) += q k^T over the tile tk (BN rows of 64 bfloat16, swizzled):
-// A = the warp's Q fragments (registers), B = K rows, K-major; 64 keys per product.
-static __device__ __forceinline__ void flash_wg_qk(float *s, const unsigned qf[5][4], const bf16 *tk, const int BN) {
+// Issues s (BN / 8 n-groups of 4 floats) += q k^T over the tile tk (BN rows of 64 bfloat16,
+// swizzled) as one group: A = the warp's Q fragments (registers), B = K rows, K-major; 64 keys
+// per product. The wgmma fence first orders every register write before it (s's start, and
+// o and the P fragments of the previous tile).
+static __device__ __forceinline__ void flash_wg_qk_issue(float *s, const unsigned qf[5][4], const bf16 *tk, const int BN) {
 #if SM90A_PTX
     const uint64_t dk = smem_desc(tk);
 #pragma unroll
@@ -138,27 +142,37 @@ static __device__ __forceinline__ void flash_wg_qk(float *s, const unsigned qf[5
         for (int ks = 0; ks < 4; ks++)  // 64 rows of 128 bytes = 512 units of 16; 32 bytes of k = 2
             wgmma_bf16_m64n64k16_kmajor(s + 32 * nh, qf[ks], dk + nh * 512 + 2 * ks);
     wgmma_commit();
-    wgmma_wait0();
-#pragma unroll
-    for (int nh = 0; nh < BN / 64; nh++) reg_fence32(s + 32 * nh);
 #else
-    __trap();  // the sm_80 compilation has no wgmma; the launcher never picks these kernels there
+    __trap();
 #endif
 }
 
-// o (8 groups of 4 floats: head dim 64) += P v over the tile tv: A = P in registers (pa[kk]: keys
-// 16 kk .. 16 kk + 15), B = V rows (keys) holding 64 head-dim values each, MN-major.
-static __device__ __forceinline__ void flash_wg_pv(float *o, const unsigned pa[][4], const bf16 *tv, const int BN) {
+// Issues o (8 groups of 4 floats: head dim 64) += P v over the tile tv as one group: A = P in
+// registers (pa[kk]: keys 16 kk .. 16 kk + 15), B = V rows (keys) of 64 head-dim values, MN-major.
+// fence: 1 when registers were written since the last wgmma fence.
+static __device__ __forceinline__ void flash_wg_pv_issue(float *o, const unsigned pa[][4], const bf16 *tv,
+                                                         const int BN, const int fence) {
 #if SM90A_PTX
     const uint64_t dv = smem_desc(tv);
     reg_fence32(o);
-    wgmma_fence();
+    if (fence) wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < BN / 16; kk++)  // 16 rows of 128 bytes = 128 units of 16
         wgmma_bf16_m64n64k16_mnmajor(o, pa[kk], dv + 128 * kk);
     wgmma_commit();
-    wgmma_wait0();
-    reg_fence32(o);
+#else
+    __trap();
+#endif
+}
+
+// Waits until at most `pending` (0 or 1) of this warpgroup's product groups are in flight, then
+// fences the registers of acc (n floats, a multiple of 32) that the waited-for group wrote.
+static __device__ __forceinline__ void flash_wg_wait(float *acc, const int n, const int pending) {
+#if SM90A_PTX
+    if (pending) wgmma_wait1();
+    else wgmma_wait0();
+#pragma unroll
+    for (int i = 0; i < n / 32; i++) reg_fence32(acc + 32 * i);
 #else
     __trap();
 #endif
@@ -171,9 +185,25 @@ static __device__ __forceinline__ void flash_wg_publish(void) {
 #endif
 }
 
+// P (the softmax's bfloat16 probabilities, s's registers) as A fragments, 16 keys each.
+static __device__ __forceinline__ void flash_pack_p(unsigned pa[][4], float s[][4], const int BN) {
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; kk++) {
+        pa[kk][0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
+        pa[kk][1] = pack_bf16(s[2 * kk][2], s[2 * kk][3]);
+        pa[kk][2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+        pa[kk][3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+    }
+}
+
 // =============================================================================================
 // the kernel body (one per config: HD, WARPS, MT, BN, SEGW, WG are compile-time constants)
 // =============================================================================================
+// WG 0: mma.sync. WG 1: wgmma, each tile's two products waited for in turn. WG 2: wgmma with a
+// tile's P v product in flight during the next tile's softmax (FlashAttention-3's overlap within
+// a warpgroup): per tile, issue S = q k^T of tile t and O += P v of tile t - 1, wait for S, run
+// t's softmax, wait for the P v product, rescale O. V then needs three stages (t - 1's is read
+// while t + 1's lands), K two.
 
 static __device__ __forceinline__ void flash_body(const FlashArgs a, const int HD, const int WARPS,
                                                   const int MT, const int BN, const int SEGW, const int WG) {
@@ -199,7 +229,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
     const int HS = flash_hs(H), WS = flash_ws(SEGW);
     float *relw = relh + ((size_t)BM * HS * 4 + 15) / 16 * 4;  // (BM, WS): rel_w[row][kw] / scale
     bf16 *sK = (bf16 *)(smem + a_bytes);  // 2 stages of (BN, KVS)
-    bf16 *sV = sK + 2 * BN * KVS;
+    bf16 *sV = sK + 2 * BN * KVS;         // 2 stages (WG 2: 3) of (BN, KVS)
 
     // ---- loads: Q tile and K/V tile 0 in one group ---------------------------------------
     for (int c = tid; c < BM * CPR; c += NT) {
@@ -209,9 +239,9 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
     }
     const int n_tiles = (H * SEGW + BN - 1) / BN;
     // Slot s of the tile = key (s / SEGW, s % SEGW) of the grid; padding slots zero-filled.
-#define FLASH_LOAD_KV(tile, stage)                                                                  \
+#define FLASH_LOAD_KV(tile, kstage, vstage)                                                         \
     do {                                                                                            \
-        bf16 *dk = sK + (stage) * BN * KVS, *dv = sV + (stage) * BN * KVS;                          \
+        bf16 *dk = sK + (kstage) * BN * KVS, *dv = sV + (vstage) * BN * KVS;                        \
         int s0_ = (tile) * BN;                                                                      \
         for (int c = tid; c < BN * CPR; c += NT) {                                                  \
             int r = c / CPR, col = c - r * CPR, sl = s0_ + r, kh = sl / SEGW, kw = sl % SEGW;      \
@@ -221,7 +251,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
             cp_async16(dv + at, vp + (int64_t)j * a.v_ts + col * 8, ok ? 16 : 0);                   \
         }                                                                                           \
     } while (0)
-    FLASH_LOAD_KV(0, 0);
+    FLASH_LOAD_KV(0, 0, 0);
     cp_async_commit();
     cp_async_wait0();
     __syncthreads();
@@ -266,17 +296,32 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
     }
     const float c = a.c;
 
+    unsigned pw[8][4];  // WG 2: the last tile's P fragments, multiplied by its V during this tile's softmax
     for (int it = 0; it < n_tiles; it++) {
-        if (it + 1 < n_tiles) {
-            FLASH_LOAD_KV(it + 1, (it + 1) & 1);
-            cp_async_commit();
-            cp_async_wait1();
-        } else {
+        if (WG == 2) {
+            // Tile it has landed (its group is the only one in flight). Past the barrier every
+            // warp has waited for the products of tile it - 1's K and tile it - 2's V, so tile
+            // it + 1 goes to K stage (it + 1) % 2 and V stage (it + 1) % 3 at once.
             cp_async_wait0();
+            flash_wg_publish();
+            __syncthreads();
+            if (it + 1 < n_tiles) {
+                FLASH_LOAD_KV(it + 1, (it + 1) & 1, (it + 1) % 3);
+                cp_async_commit();
+            }
+        } else {
+            if (it + 1 < n_tiles) {
+                FLASH_LOAD_KV(it + 1, (it + 1) & 1, (it + 1) & 1);
+                cp_async_commit();
+                cp_async_wait1();
+            } else {
+                cp_async_wait0();
+            }
+            if (WG) flash_wg_publish();
+            __syncthreads();
         }
-        if (WG) flash_wg_publish();
-        __syncthreads();
-        const bf16 *tk = sK + (it & 1) * BN * KVS, *tv = sV + (it & 1) * BN * KVS;
+        const bf16 *tk = sK + (it & 1) * BN * KVS;
+        const bf16 *tv = sV + (WG == 2 ? it % 3 : it & 1) * BN * KVS;
         const int kh0 = it * NSEG;  // the tile's first grid row
 
         // C: the rel-pos terms (divided by scale), the accumulators' start. Grid rows past H
@@ -303,9 +348,12 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
                 }
         }
 
-        // S += q k^T
+        // S += q k^T (WG 2: with the last tile's O += P v issued behind it)
         if (WG) {
-            flash_wg_qk(&s[0][0][0], qf[0], tk, BN);
+            flash_wg_qk_issue(&s[0][0][0], qf[0], tk, BN);
+            const int pv_pending = WG == 2 && it > 0;
+            if (pv_pending) flash_wg_pv_issue(&o[0][0][0], pw, sV + ((it - 1) % 3) * BN * KVS, BN, 0);
+            flash_wg_wait(&s[0][0][0], BN / 2, pv_pending);
         } else {
 #pragma unroll
             for (int ks = 0; ks < HD / 16; ks++)
@@ -322,7 +370,12 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
         }
 
         // Online softmax, float32, in exp2 units: score = c (S + bh) (bh = 0 unless FOLD). The
-        // first tile holds a valid key for every row, so m_new is finite from there on.
+        // first tile holds a valid key for every row, so the running max is finite from there
+        // on. Lazy max (FlashAttention-4's): a row's running max moves only when the tile's
+        // exceeds it by more than 8 exp2 units, so p <= 2^8 (float32 sums and bfloat16 P keep
+        // their relative precision), and O is rescaled only in warps where some row's moved.
+        float alpha[2][2];
+        int moved = 0;
 #pragma unroll
         for (int mt = 0; mt < MT; mt++)
 #pragma unroll
@@ -339,8 +392,10 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
                 }
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                float m_new = fmaxf(m_run[mt][hf], mx);
-                float alpha = ex2((m_run[mt][hf] - m_new) * c);  // 0 on the first tile
+                // The first tile: m_run = -inf, the difference +inf, so m_new = mx.
+                float m_new = (mx - m_run[mt][hf]) * c > 8.0f ? mx : m_run[mt][hf];
+                alpha[mt][hf] = ex2((m_run[mt][hf] - m_new) * c);  // 1 when unmoved; 0 on the first tile
+                moved |= m_new != m_run[mt][hf];
                 m_run[mt][hf] = m_new;
                 float rs = 0.0f;
 #pragma unroll
@@ -354,22 +409,26 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
                         rs += p0 + p1;
                     }
                 }
-                l_run[mt][hf] = l_run[mt][hf] * alpha + rs;  // this thread's columns; summed at the end
-#pragma unroll
-                for (int d = 0; d < HD / 8; d++) o[mt][d][2 * hf] *= alpha, o[mt][d][2 * hf + 1] *= alpha;
+                l_run[mt][hf] = l_run[mt][hf] * alpha[mt][hf] + rs;  // this thread's columns; summed at the end
             }
+        // WG 2: O holds tile it - 1's product once its group is done.
+        if (WG == 2 && it > 0) flash_wg_wait(&o[0][0][0], 32, 0);
+        if (__any_sync(0xffffffffu, moved)) {
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int hf = 0; hf < 2; hf++)
+#pragma unroll
+                    for (int d = 0; d < HD / 8; d++) o[mt][d][2 * hf] *= alpha[mt][hf], o[mt][d][2 * hf + 1] *= alpha[mt][hf];
+        }
 
-        // O += P v
+        // O += P v (WG 2: P kept for the next tile's issue, or the epilogue's)
         if (WG) {
-            unsigned pw[8][4];  // P's A fragments of the whole tile (BN <= 128)
-#pragma unroll
-            for (int kk = 0; kk < BN / 16; kk++) {
-                pw[kk][0] = pack_bf16(s[0][2 * kk][0], s[0][2 * kk][1]);
-                pw[kk][1] = pack_bf16(s[0][2 * kk][2], s[0][2 * kk][3]);
-                pw[kk][2] = pack_bf16(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
-                pw[kk][3] = pack_bf16(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
+            flash_pack_p(pw, s[0], BN);
+            if (WG == 1) {
+                flash_wg_pv_issue(&o[0][0][0], pw, tv, BN, 1);
+                flash_wg_wait(&o[0][0][0], 32, 0);
             }
-            flash_wg_pv(&o[0][0][0], pw, tv, BN);
         }
 #pragma unroll
         for (int kk = 0; kk < (WG ? 0 : BN / 16); kk++) {
@@ -392,7 +451,11 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
                 }
             }
         }
-        __syncthreads();  // this stage is refilled by the next iteration's loads
+        if (WG != 2) __syncthreads();  // this stage is refilled by the next iteration's loads
+    }
+    if (WG == 2) {  // the last tile's P v
+        flash_wg_pv_issue(&o[0][0][0], pw, sV + ((n_tiles - 1) % 3) * BN * KVS, BN, 1);
+        flash_wg_wait(&o[0][0][0], 32, 0);
     }
 #undef FLASH_LOAD_KV
 
@@ -432,9 +495,11 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
 // memory: BM (hd + 8) 2 bytes of Q or BM (H + 1 + SEGW + 8) 4 of rel-pos tables, whichever is
 // larger, plus 4 BN (hd + 8) 2 of K and V. (Spilling candidates, e.g. 2 m-tiles with 128-key
 // tiles, are left out.)
-// The last column, WG: 0 mma.sync (any sm_80+ GPU), 1 the products on wgmma (sm_90 only; head
-// dim 64, warps in whole warpgroups, one m-tile each, key tiles of 64 or 128; K and V in 128-byte
-// rows with the 128-byte swizzle, 1024 bytes more shared memory for their alignment).
+// The last column, WG: 0 mma.sync (any sm_80+ GPU), 1 the products on wgmma, 2 on wgmma with
+// the P v product overlapping the next tile's softmax (sm_90 only; head dim 64, warps in whole
+// warpgroups, one m-tile each, key tiles of 64 or 128; K and V in 128-byte rows with the
+// 128-byte swizzle, 1024 bytes more shared memory for their alignment; WG 2 a third V stage).
+// The names of the wgmma configs end in -wgmma and -wgmma2.
 #define FLASH_CONFIGS(X)        \
     X(64, 64, 4, 1, 64, 2, 0)   \
     X(64, 64, 4, 1, 64, 4, 0)   \
@@ -466,7 +531,12 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
     X(64, 64, 8, 1, 128, 1, 1)  \
     X(64, 16, 4, 1, 64, 3, 1)   \
     X(64, 16, 8, 1, 64, 2, 1)   \
-    X(64, 16, 4, 1, 128, 2, 1)
+    X(64, 16, 4, 1, 128, 2, 1)  \
+    X(64, 64, 8, 1, 64, 2, 2)   \
+    X(64, 64, 4, 1, 64, 2, 2)   \
+    X(64, 64, 12, 1, 64, 1, 2)  \
+    X(64, 16, 8, 1, 64, 2, 2)   \
+    X(64, 16, 4, 1, 64, 3, 2)
 
 #define FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG) \
     flash_relpos_hd##HD##_s##SEGW##_w##WARPS##m##MT##n##BN##b##MINB##_g##WG
@@ -487,8 +557,9 @@ typedef struct {
 } FlashConfig;
 #define FLASH_ENTRY(HD, SEGW, WARPS, MT, BN, MINB, WG)                                      \
     {HD, SEGW, WARPS, MT, BN, MINB, WG, FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG),      \
-     WG ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-wgmma"                 \
-        : "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB},
+     WG == 2 ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-wgmma2"           \
+     : WG    ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-wgmma"            \
+             : "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB},
 static const FlashConfig flash_configs[] = {FLASH_CONFIGS(FLASH_ENTRY)};
 #define N_FLASH_CONFIGS ((int)(sizeof flash_configs / sizeof flash_configs[0]))
 static int flash_smem_set[N_FLASH_CONFIGS];  // dynamic shared memory limit raised to (bytes)
