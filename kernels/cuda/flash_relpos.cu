@@ -208,8 +208,10 @@ static __device__ __forceinline__ void flash_pack_p(unsigned pa[][4], float s[][
 static __device__ __forceinline__ void flash_body(const FlashArgs a, const int HD, const int WARPS,
                                                   const int MT, const int BN, const int SEGW, const int WG) {
     extern __shared__ __align__(128) unsigned char smem_raw[];
-    // WG: the tiles must sit on 1024-byte boundaries (the swizzle's period); the size has the slack.
-    unsigned char *smem = WG ? (unsigned char *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023) : smem_raw;
+    // WG: the tiles must sit on 1024-byte boundaries (the swizzle's period); the size has the
+    // slack. An offset from smem_raw, not a rounded integer cast back: the compiler then still
+    // knows these are shared-memory pointers (LDS, not generic loads).
+    unsigned char *smem = WG ? smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u) : smem_raw;
     const int BM = WARPS * MT * 16, NT = WARPS * 32, KS = HD + 8, CPR = HD / 8;
     const int NSEG = BN / SEGW, NPS = SEGW / 8;  // grid rows per key tile, 8-key groups per row
     const int FOLD = SEGW == 64;                 // rel_h folded into the max (else added to C)
@@ -239,9 +241,28 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
     }
     const int n_tiles = (H * SEGW + BN - 1) / BN;
     // Slot s of the tile = key (s / SEGW, s % SEGW) of the grid; padding slots zero-filled.
+    // Where the row length divides the block (head dim 64: CPR 8), each thread copies the same
+    // 16-byte unit col_ of tile rows r0_, r0_ + RS_, ... (unrolled): its shared offsets are fixed
+    // and only the key's grid row moves with the tile, so the per-copy index arithmetic is a few
+    // shifts (SEGW is a power of two) and one multiply. Offsets within one (batch, head) are
+    // 32-bit (flash_check refuses sequences whose token offsets do not fit).
 #define FLASH_LOAD_KV(tile, kstage, vstage)                                                         \
     do {                                                                                            \
         bf16 *dk = sK + (kstage) * BN * KVS, *dv = sV + (vstage) * BN * KVS;                        \
+        if (NT % CPR == 0) {                                                                        \
+            const int RS_ = NT / CPR, col_ = tid % CPR, r0_ = tid / CPR, kht_ = (tile) * NSEG;     \
+            _Pragma("unroll") for (int i_ = 0; i_ < (BN + RS_ - 1) / RS_; i_++) {                  \
+                int r = r0_ + i_ * RS_;                                                             \
+                if (r < BN) {                                                                       \
+                    int kh = kht_ + r / SEGW, kw = r % SEGW;                                        \
+                    int ok = kh < H && kw < W, j = ok ? kh * W + kw : 0;                             \
+                    int at = WG ? r * 64 + ((col_ ^ (r & 7)) << 3) : r * KS + col_ * 8;              \
+                    cp_async16(dk + at, kp + j * (int)a.k_ts + col_ * 8, ok ? 16 : 0);              \
+                    cp_async16(dv + at, vp + j * (int)a.v_ts + col_ * 8, ok ? 16 : 0);              \
+                }                                                                                   \
+            }                                                                                       \
+            break;                                                                                  \
+        }                                                                                           \
         int s0_ = (tile) * BN;                                                                      \
         for (int c = tid; c < BN * CPR; c += NT) {                                                  \
             int r = c / CPR, col = c - r * CPR, sl = s0_ + r, kh = sl / SEGW, kw = sl % SEGW;      \
@@ -298,27 +319,17 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
 
     unsigned pw[8][4];  // WG 2: the last tile's P fragments, multiplied by its V during this tile's softmax
     for (int it = 0; it < n_tiles; it++) {
-        if (WG == 2) {
-            // Tile it has landed (its group is the only one in flight). Past the barrier every
-            // warp has waited for the products of tile it - 1's K and tile it - 2's V, so tile
-            // it + 1 goes to K stage (it + 1) % 2 and V stage (it + 1) % 3 at once.
-            cp_async_wait0();
-            flash_wg_publish();
-            __syncthreads();
-            if (it + 1 < n_tiles) {
-                FLASH_LOAD_KV(it + 1, (it + 1) & 1, (it + 1) % 3);
-                cp_async_commit();
-            }
-        } else {
-            if (it + 1 < n_tiles) {
-                FLASH_LOAD_KV(it + 1, (it + 1) & 1, (it + 1) & 1);
-                cp_async_commit();
-                cp_async_wait1();
-            } else {
-                cp_async_wait0();
-            }
-            if (WG) flash_wg_publish();
-            __syncthreads();
+        // One barrier per tile. Tile it has landed (its group is the only one in flight; the
+        // wgmma kernels fence it into the async proxy before any later copy is issued, so the
+        // fence waits on nothing else). Past the barrier every warp is done with tile it - 1's
+        // products (WG 2: with tile it - 1's K and tile it - 2's V), so tile it + 1 goes to the
+        // stages those held while tile it is being used.
+        cp_async_wait0();
+        if (WG) flash_wg_publish();
+        __syncthreads();
+        if (it + 1 < n_tiles) {
+            FLASH_LOAD_KV(it + 1, (it + 1) & 1, WG == 2 ? (it + 1) % 3 : (it + 1) & 1);
+            cp_async_commit();
         }
         const bf16 *tk = sK + (it & 1) * BN * KVS;
         const bf16 *tv = sV + (WG == 2 ? it % 3 : it & 1) * BN * KVS;
@@ -380,14 +391,16 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
         for (int mt = 0; mt < MT; mt++)
 #pragma unroll
             for (int hf = 0; hf < 2; hf++) {
+                // Maxima and sums in four independent chains, so each is a few dependent steps.
                 const int SEGS = FOLD ? NSEG : 1, PER = BN / 8 / SEGS;
                 float mx = -INFINITY;
 #pragma unroll
                 for (int sg = 0; sg < SEGS; sg++) {
-                    float ms = -INFINITY;
+                    float mq[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
 #pragma unroll
                     for (int n = sg * PER; n < (sg + 1) * PER; n++)
-                        ms = fmaxf(ms, fmaxf(s[mt][n][2 * hf], s[mt][n][2 * hf + 1]));
+                        mq[n & 3] = fmaxf(mq[n & 3], fmaxf(s[mt][n][2 * hf], s[mt][n][2 * hf + 1]));
+                    float ms = fmaxf(fmaxf(mq[0], mq[1]), fmaxf(mq[2], mq[3]));
                     mx = fmaxf(mx, FOLD ? ms + bh[mt][hf][sg] : ms);
                 }
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
@@ -397,7 +410,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
                 alpha[mt][hf] = ex2((m_run[mt][hf] - m_new) * c);  // 1 when unmoved; 0 on the first tile
                 moved |= m_new != m_run[mt][hf];
                 m_run[mt][hf] = m_new;
-                float rs = 0.0f;
+                float rq[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
                 for (int sg = 0; sg < SEGS; sg++) {
                     float off = ((FOLD ? bh[mt][hf][sg] : 0.0f) - m_new) * c;
@@ -406,9 +419,10 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
                         float p0 = ex2(fmaf(s[mt][n][2 * hf], c, off));
                         float p1 = ex2(fmaf(s[mt][n][2 * hf + 1], c, off));
                         s[mt][n][2 * hf] = p0, s[mt][n][2 * hf + 1] = p1;
-                        rs += p0 + p1;
+                        rq[n & 3] += p0 + p1;
                     }
                 }
+                float rs = (rq[0] + rq[1]) + (rq[2] + rq[3]);
                 l_run[mt][hf] = l_run[mt][hf] * alpha[mt][hf] + rs;  // this thread's columns; summed at the end
             }
         // WG 2: O holds tile it - 1's product once its group is done.
@@ -451,7 +465,6 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
                 }
             }
         }
-        if (WG != 2) __syncthreads();  // this stage is refilled by the next iteration's loads
     }
     if (WG == 2) {  // the last tile's P v
         flash_wg_pv_issue(&o[0][0][0], pw, sV + ((n_tiles - 1) % 3) * BN * KVS, BN, 1);
@@ -610,6 +623,11 @@ static void flash_check(Exec *x, const AttnParams *p) {
                             p->o_batch_stride, p->o_tok_stride, p->o_head_stride};
     for (int i = 0; i < 12; i++)
         if (st[i] % 8 != 0) die("%s: strides must be multiples of 8 elements (16 bytes)", who);
+    const int64_t tok[3] = {p->q_tok_stride, p->k_tok_stride, p->v_tok_stride};
+    for (int i = 0; i < 3; i++)
+        if ((int64_t)p->q_len * (tok[i] < 0 ? -tok[i] : tok[i]) >= ((int64_t)1 << 31))
+            die("%s: token offsets of %d tokens with stride %lld over 2^31 elements are not implemented", who,
+                p->q_len, (long long)tok[i]);
     if ((int64_t)p->batch * p->heads > 65535)
         die("%s: %lld (batch, head) pairs over 65535 are not implemented", who, (long long)p->batch * p->heads);
 }
