@@ -51,6 +51,9 @@
 #define FLASH_MAX_GRID 64
 
 typedef struct {
+    // WG 3: K and V as tensor maps of (hd, L, heads, batch) read in boxes of (64, W, 1, 1), one
+    // grid row of keys, with the 128-byte swizzle (unused by the other configs).
+    CUtensorMap tmk, tmv;
     const bf16 *q, *k, *v;
     bf16 *o;
     const bf16 *rh, *rw;  // (2H - 1, hd) and (2W - 1, hd)
@@ -88,7 +91,8 @@ static __host__ __device__ __forceinline__ size_t flash_wg_a_bytes(int BM, int h
 }
 static __host__ __device__ __forceinline__ size_t flash_smem_bytes(int BM, int BN, int hd, int H, int segw, int wg) {
     int tiles = wg == 2 ? 5 : 4;  // K and V, two stages each; WG 2 a third of V
-    return flash_wg_a_bytes(BM, hd, H, segw, wg) + (size_t)tiles * BN * flash_kv_row_bytes(hd, wg) + (wg ? 1024 : 0);
+    return flash_wg_a_bytes(BM, hd, H, segw, wg) + (size_t)tiles * BN * flash_kv_row_bytes(hd, wg) + (wg ? 1024 : 0) +
+           (wg == 3 ? 4 * sizeof(uint64_t) : 0);  // WG 3: the stages' full and empty barriers
 }
 
 // One rel-pos table's products for the 16 rows of one m-tile: rel[row][kk] =
@@ -185,6 +189,24 @@ static __device__ __forceinline__ void flash_wg_publish(void) {
 #endif
 }
 
+// WG 3: tile `tile`'s valid grid rows (up to BN / SEGW of them) into stage buffers dk, dv, one
+// box of W keys per grid row at its slot row, completion counted on `full` (one thread issues).
+// Slots past W in a row, and grid rows past H, are not written: they hold zeros from the start,
+// or a finite earlier key, which the -inf of their rel-pos term masks (p = 0 exactly).
+static __device__ __forceinline__ void flash_tma_tile(const FlashArgs *ap, bf16 *dk, bf16 *dv, uint64_t *full,
+                                                      int tile, int b, int h, const int BN, const int SEGW) {
+#if SM90A_PTX
+    const int NSEG = BN / SEGW, kh0 = tile * NSEG, nv = min(NSEG, ap->H - kh0);
+    mbar_expect_tx(full, (uint32_t)(nv * ap->W * 128 * 2));
+    for (int sg = 0; sg < nv; sg++) {
+        tma_load_4d(dk + sg * SEGW * 64, &ap->tmk, 0, (kh0 + sg) * ap->W, h, b, full);
+        tma_load_4d(dv + sg * SEGW * 64, &ap->tmv, 0, (kh0 + sg) * ap->W, h, b, full);
+    }
+#else
+    __trap();
+#endif
+}
+
 // P (the softmax's bfloat16 probabilities, s's registers) as A fragments, 16 keys each.
 static __device__ __forceinline__ void flash_pack_p(unsigned pa[][4], float s[][4], const int BN) {
 #pragma unroll
@@ -205,8 +227,9 @@ static __device__ __forceinline__ void flash_pack_p(unsigned pa[][4], float s[][
 // t's softmax, wait for the P v product, rescale O. V then needs three stages (t - 1's is read
 // while t + 1's lands), K two.
 
-static __device__ __forceinline__ void flash_body(const FlashArgs a, const int HD, const int WARPS,
-                                                  const int MT, const int BN, const int SEGW, const int WG) {
+static __device__ __forceinline__ void flash_body(const FlashArgs a, const FlashArgs *ap, const int HD,
+                                                  const int WARPS, const int MT, const int BN, const int SEGW,
+                                                  const int WG) {
     extern __shared__ __align__(128) unsigned char smem_raw[];
     // WG: the tiles must sit on 1024-byte boundaries (the swizzle's period); the size has the
     // slack. An offset from smem_raw, not a rounded integer cast back: the compiler then still
@@ -232,6 +255,10 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
     float *relw = relh + ((size_t)BM * HS * 4 + 15) / 16 * 4;  // (BM, WS): rel_w[row][kw] / scale
     bf16 *sK = (bf16 *)(smem + a_bytes);  // 2 stages of (BN, KVS)
     bf16 *sV = sK + 2 * BN * KVS;         // 2 stages (WG 2: 3) of (BN, KVS)
+    // WG 3: full[stage] completes when a tile's copies land, empty[stage] when every warp is done
+    // with it (one arrival per warp).
+    uint64_t *full = (uint64_t *)(sV + 2 * BN * KVS), *empty = full + 2;
+    (void)empty;  // (the sm_80 compilation has no barrier code)
 
     // ---- loads: Q tile and K/V tile 0 in one group ---------------------------------------
     for (int c = tid; c < BM * CPR; c += NT) {
@@ -272,7 +299,23 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
             cp_async16(dv + at, vp + (int64_t)j * a.v_ts + col * 8, ok ? 16 : 0);                   \
         }                                                                                           \
     } while (0)
-    FLASH_LOAD_KV(0, 0, 0);
+    if (WG == 3) {
+        // Zeros in every K/V slot first: the copies never write the padding slots, whose V rows
+        // are multiplied by p = 0 (never-written shared memory could hold a NaN's bits).
+        for (int i = tid; i < 4 * BN * KVS / 8; i += NT) ((uint4 *)sK)[i] = make_uint4(0u, 0u, 0u, 0u);
+#if SM90A_PTX
+        if (tid == 0) {
+            mbar_init(&full[0], 1), mbar_init(&full[1], 1);
+            mbar_init(&empty[0], WARPS), mbar_init(&empty[1], WARPS);
+            asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        }
+#endif
+        flash_wg_publish();  // the zeros, to the copy engine and the tensor cores
+        __syncthreads();
+        if (tid == 0) flash_tma_tile(ap, sK, sV, &full[0], 0, b, h, BN, SEGW);
+    } else {
+        FLASH_LOAD_KV(0, 0, 0);
+    }
     cp_async_commit();
     cp_async_wait0();
     __syncthreads();
@@ -324,12 +367,27 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
         // fence waits on nothing else). Past the barrier every warp is done with tile it - 1's
         // products (WG 2: with tile it - 1's K and tile it - 2's V), so tile it + 1 goes to the
         // stages those held while tile it is being used.
-        cp_async_wait0();
-        if (WG) flash_wg_publish();
-        __syncthreads();
-        if (it + 1 < n_tiles) {
-            FLASH_LOAD_KV(it + 1, (it + 1) & 1, WG == 2 ? (it + 1) % 3 : (it + 1) & 1);
-            cp_async_commit();
+        if (WG == 3) {
+            // No block barrier: one thread refills stage (it + 1) % 2 once every warp has
+            // released tile it - 1 from it; each warp waits only for its own tile to land.
+            if (tid == 0 && it + 1 < n_tiles) {
+                const int st = (it + 1) & 1;
+#if SM90A_PTX
+                if (it >= 1) mbar_wait(&empty[st], ((it - 1) >> 1) & 1);
+#endif
+                flash_tma_tile(ap, sK + st * BN * KVS, sV + st * BN * KVS, &full[st], it + 1, b, h, BN, SEGW);
+            }
+#if SM90A_PTX
+            mbar_wait(&full[it & 1], (it >> 1) & 1);
+#endif
+        } else {
+            cp_async_wait0();
+            if (WG) flash_wg_publish();
+            __syncthreads();
+            if (it + 1 < n_tiles) {
+                FLASH_LOAD_KV(it + 1, (it + 1) & 1, WG == 2 ? (it + 1) % 3 : (it + 1) & 1);
+                cp_async_commit();
+            }
         }
         const bf16 *tk = sK + (it & 1) * BN * KVS;
         const bf16 *tv = sV + (WG == 2 ? it % 3 : it & 1) * BN * KVS;
@@ -439,10 +497,13 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
         // O += P v (WG 2: P kept for the next tile's issue, or the epilogue's)
         if (WG) {
             flash_pack_p(pw, s[0], BN);
-            if (WG == 1) {
+            if (WG != 2) {
                 flash_wg_pv_issue(&o[0][0][0], pw, tv, BN, 1);
                 flash_wg_wait(&o[0][0][0], 32, 0);
             }
+#if SM90A_PTX
+            if (WG == 3 && lane == 0) mbar_arrive(&empty[it & 1]);  // the warp is done with this stage
+#endif
         }
 #pragma unroll
         for (int kk = 0; kk < (WG ? 0 : BN / 16); kk++) {
@@ -509,10 +570,11 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
 // larger, plus 4 BN (hd + 8) 2 of K and V. (Spilling candidates, e.g. 2 m-tiles with 128-key
 // tiles, are left out.)
 // The last column, WG: 0 mma.sync (any sm_80+ GPU), 1 the products on wgmma, 2 on wgmma with
-// the P v product overlapping the next tile's softmax (sm_90 only; head dim 64, warps in whole
-// warpgroups, one m-tile each, key tiles of 64 or 128; K and V in 128-byte rows with the
-// 128-byte swizzle, 1024 bytes more shared memory for their alignment; WG 2 a third V stage).
-// The names of the wgmma configs end in -wgmma and -wgmma2.
+// the P v product overlapping the next tile's softmax, 3 on wgmma with K and V copied by the
+// tensor-memory accelerator under per-stage barriers instead of cp.async and a block barrier
+// (sm_90 only; head dim 64, warps in whole warpgroups, one m-tile each, key tiles of 64 or 128;
+// K and V in 128-byte rows with the 128-byte swizzle, 1024 bytes more shared memory for their
+// alignment; WG 2 a third V stage). Their names end in -wgmma, -wgmma2 and -tma.
 #define FLASH_CONFIGS(X)        \
     X(64, 64, 4, 1, 64, 2, 0)   \
     X(64, 64, 4, 1, 64, 4, 0)   \
@@ -549,7 +611,11 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
     X(64, 64, 4, 1, 64, 2, 2)   \
     X(64, 64, 12, 1, 64, 1, 2)  \
     X(64, 16, 8, 1, 64, 2, 2)   \
-    X(64, 16, 4, 1, 64, 3, 2)
+    X(64, 16, 4, 1, 64, 3, 2)   \
+    X(64, 64, 8, 1, 64, 2, 3)   \
+    X(64, 64, 4, 1, 64, 3, 3)   \
+    X(64, 16, 4, 1, 64, 3, 3)   \
+    X(64, 16, 8, 1, 64, 2, 3)
 
 #define FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG) \
     flash_relpos_hd##HD##_s##SEGW##_w##WARPS##m##MT##n##BN##b##MINB##_g##WG
@@ -557,8 +623,8 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const int H
     static_assert(!WG || (HD == 64 && WARPS % 4 == 0 && MT == 1 && BN % 64 == 0 && BN <= 128), \
                   "a wgmma flash config: head dim 64, whole warpgroups, one m-tile, 64 or 128 keys"); \
     __global__ void __launch_bounds__(WARPS * 32, MINB)                                \
-        FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG)(FlashArgs a) {                  \
-        flash_body(a, HD, WARPS, MT, BN, SEGW, WG);                                    \
+        FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG)(const __grid_constant__ FlashArgs a) { \
+        flash_body(a, &a, HD, WARPS, MT, BN, SEGW, WG);                                \
     }
 FLASH_CONFIGS(FLASH_DEFINE)
 
@@ -570,8 +636,9 @@ typedef struct {
 } FlashConfig;
 #define FLASH_ENTRY(HD, SEGW, WARPS, MT, BN, MINB, WG)                                      \
     {HD, SEGW, WARPS, MT, BN, MINB, WG, FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG),      \
-     WG == 2 ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-wgmma2"           \
-     : WG    ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-wgmma"            \
+     WG == 3   ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-tma"            \
+     : WG == 2 ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-wgmma2"          \
+     : WG      ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-wgmma"           \
              : "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB},
 static const FlashConfig flash_configs[] = {FLASH_CONFIGS(FLASH_ENTRY)};
 #define N_FLASH_CONFIGS ((int)(sizeof flash_configs / sizeof flash_configs[0]))
@@ -673,6 +740,26 @@ static void flash_smem_limit(Exec *x, int ci, size_t smem) {
     }
 }
 
+// WG 3's tensor map of K or V (head dim 64): (hd, L, heads, batch) with the call's strides, read
+// in boxes of one grid row (64, W, 1, 1) into 128-byte swizzled rows. Made per launch on the host
+// (no stream work: allowed during graph capture) and passed by value in the kernel's argument.
+static CUtensorMap flash_kv_map(const void *base, const AttnParams *p, int64_t ts, int64_t hs, int64_t bs) {
+    CUtensorMap m;
+    cuuint64_t dims[4] = {(cuuint64_t)p->head_dim, (cuuint64_t)p->q_len, (cuuint64_t)p->heads, (cuuint64_t)p->batch};
+    cuuint64_t strides[3] = {(cuuint64_t)ts * 2, (cuuint64_t)hs * 2, (cuuint64_t)bs * 2};
+    cuuint32_t box[4] = {64, (cuuint32_t)p->grid_w, 1, 1}, estr[4] = {1, 1, 1, 1};
+    for (int i = 0; i < 3; i++)
+        if (strides[i] == 0) strides[i] = 16;  // a dimension of size 1 may have any stride
+    CUresult r = tensor_map_encoder()(&m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, (void *)base, dims, strides, box, estr,
+                                      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                                      CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS)
+        die("cuda attention flash_relpos: cuTensorMapEncodeTiled failed (%d) for K/V of %d x %d tokens, %d heads, "
+            "batch %d, strides %lld %lld %lld", (int)r, p->grid_h, p->grid_w, p->heads, p->batch, (long long)ts,
+            (long long)hs, (long long)bs);
+    return m;
+}
+
 // ci: a config that serves p (flash_check done by the caller).
 static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0) return;
@@ -690,6 +777,12 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     a.v_bs = p->v_batch_stride, a.v_hs = p->v_head_stride, a.v_ts = p->v_tok_stride;
     a.o_bs = p->o_batch_stride, a.o_hs = p->o_head_stride, a.o_ts = p->o_tok_stride;
     a.heads = p->heads, a.L = p->q_len, a.H = p->grid_h, a.W = p->grid_w;
+    if (f->wg == 3) {
+        a.tmk = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride);
+        a.tmv = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride);
+    } else {
+        memset(&a.tmk, 0, sizeof a.tmk), memset(&a.tmv, 0, sizeof a.tmv);
+    }
     a.c = p->scale * LOG2E_F;
     a.inv_scale = 1.0f / p->scale;
     dim3 grid((unsigned)((p->q_len + BM - 1) / BM), (unsigned)(p->batch * p->heads));

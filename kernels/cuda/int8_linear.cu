@@ -354,18 +354,6 @@ I8_KERNEL(int8_gemm_raw, I8_OUT_RAW, ACT_NONE)
 // host side
 // =============================================================================================
 
-static PFN_cuTensorMapEncodeTiled_v12000 encode_fn(void) {
-    static PFN_cuTensorMapEncodeTiled_v12000 fn;
-    if (!fn) {
-        cudaDriverEntryPointQueryResult q;
-        void *p = NULL;
-        cudaCheck(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q));
-        if (!p || q != cudaDriverEntryPointSuccess) die("int8 linear: the driver has no cuTensorMapEncodeTiled");
-        fn = (PFN_cuTensorMapEncodeTiled_v12000)p;
-    }
-    return fn;
-}
-
 // The tensor map of an int8 (rows, K) row-major matrix, read in boxes of 128 bytes x box_rows
 // with the 128-byte swizzle the wgmma descriptors expect; out-of-range elements read as zero.
 static CUtensorMap int8_tmap(const void *p, int64_t rows, int K, int box_rows) {
@@ -374,7 +362,7 @@ static CUtensorMap int8_tmap(const void *p, int64_t rows, int K, int box_rows) {
     cuuint64_t strides[1] = {(cuuint64_t)K};
     cuuint32_t box[2] = {I8_BK, (cuuint32_t)box_rows};
     cuuint32_t estr[2] = {1, 1};
-    CUresult r = encode_fn()(&m, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, (void *)p, dims, strides, box, estr,
+    CUresult r = tensor_map_encoder()(&m, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, (void *)p, dims, strides, box, estr,
                              CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     if (r != CUDA_SUCCESS) die("int8 linear: cuTensorMapEncodeTiled failed (%d) for %lld x %d", (int)r, (long long)rows, K);
@@ -397,7 +385,7 @@ static void int8_check_shape(Exec *x, int out, int in) {
                                   (const void *)int8_gemm_raw};
         for (int i = 0; i < 5; i++)
             cudaCheck(cudaFuncSetAttribute(kernels[i], cudaFuncAttributeMaxDynamicSharedMemorySize, I8_SMEM_BYTES));
-        (void)encode_fn();
+        (void)tensor_map_encoder();
         ready = 1;
     }
 }
