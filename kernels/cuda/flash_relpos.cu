@@ -51,7 +51,7 @@
 #define FLASH_MAX_GRID 64
 
 typedef struct {
-    // WG 3: K and V as tensor maps of (hd, L, heads, batch) read in boxes of (64, W, 1, 1), one
+    // WG 2: K and V as tensor maps of (hd, L, heads, batch) read in boxes of (64, W, 1, 1), one
     // grid row of keys, with the 128-byte swizzle (unused by the other configs).
     CUtensorMap tmk, tmv;
     const bf16 *q, *k, *v;
@@ -90,9 +90,8 @@ static __host__ __device__ __forceinline__ size_t flash_wg_a_bytes(int BM, int h
     return wg ? (a + 1023) / 1024 * 1024 : a;
 }
 static __host__ __device__ __forceinline__ size_t flash_smem_bytes(int BM, int BN, int hd, int H, int segw, int wg) {
-    int tiles = wg == 2 ? 5 : 4;  // K and V, two stages each; WG 2 a third of V
-    return flash_wg_a_bytes(BM, hd, H, segw, wg) + (size_t)tiles * BN * flash_kv_row_bytes(hd, wg) + (wg ? 1024 : 0) +
-           (wg == 3 ? 4 * sizeof(uint64_t) : 0);  // WG 3: the stages' full and empty barriers
+    return flash_wg_a_bytes(BM, hd, H, segw, wg) + (size_t)4 * BN * flash_kv_row_bytes(hd, wg) + (wg ? 1024 : 0) +
+           (wg == 2 ? 4 * sizeof(uint64_t) : 0);  // WG 2: the stages' full and empty barriers
 }
 
 // One rel-pos table's products for the 16 rows of one m-tile: rel[row][kk] =
@@ -153,13 +152,12 @@ static __device__ __forceinline__ void flash_wg_qk_issue(float *s, const unsigne
 
 // Issues o (8 groups of 4 floats: head dim 64) += P v over the tile tv as one group: A = P in
 // registers (pa[kk]: keys 16 kk .. 16 kk + 15), B = V rows (keys) of 64 head-dim values, MN-major.
-// fence: 1 when registers were written since the last wgmma fence.
-static __device__ __forceinline__ void flash_wg_pv_issue(float *o, const unsigned pa[][4], const bf16 *tv,
-                                                         const int BN, const int fence) {
+// The wgmma fence first orders the register writes before it (P's fragments, o's rescale).
+static __device__ __forceinline__ void flash_wg_pv_issue(float *o, const unsigned pa[][4], const bf16 *tv, const int BN) {
 #if SM90A_PTX
     const uint64_t dv = smem_desc(tv);
     reg_fence32(o);
-    if (fence) wgmma_fence();
+    wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < BN / 16; kk++)  // 16 rows of 128 bytes = 128 units of 16
         wgmma_bf16_m64n64k16_mnmajor(o, pa[kk], dv + 128 * kk);
@@ -171,6 +169,8 @@ static __device__ __forceinline__ void flash_wg_pv_issue(float *o, const unsigne
 
 // Waits until at most `pending` (0 or 1) of this warpgroup's product groups are in flight, then
 // fences the registers of acc (n floats, a multiple of 32) that the waited-for group wrote.
+// (Every caller waits for all: a tile's P v product overlapping the next tile's softmax, with a
+// third V stage, measured slower here: 1.431 against 1.364 ms, vit_b global.)
 static __device__ __forceinline__ void flash_wg_wait(float *acc, const int n, const int pending) {
 #if SM90A_PTX
     if (pending) wgmma_wait1();
@@ -189,7 +189,7 @@ static __device__ __forceinline__ void flash_wg_publish(void) {
 #endif
 }
 
-// WG 3: tile `tile`'s valid grid rows (up to BN / SEGW of them) into stage buffers dk, dv, one
+// WG 2: tile `tile`'s valid grid rows (up to BN / SEGW of them) into stage buffers dk, dv, one
 // box of W keys per grid row at its slot row, completion counted on `full` (one thread issues).
 // Slots past W in a row, and grid rows past H, are not written: they hold zeros from the start,
 // or a finite earlier key, which the -inf of their rel-pos term masks (p = 0 exactly).
@@ -221,11 +221,10 @@ static __device__ __forceinline__ void flash_pack_p(unsigned pa[][4], float s[][
 // =============================================================================================
 // the kernel body (one per config: HD, WARPS, MT, BN, SEGW, WG are compile-time constants)
 // =============================================================================================
-// WG 0: mma.sync. WG 1: wgmma, each tile's two products waited for in turn. WG 2: wgmma with a
-// tile's P v product in flight during the next tile's softmax (FlashAttention-3's overlap within
-// a warpgroup): per tile, issue S = q k^T of tile t and O += P v of tile t - 1, wait for S, run
-// t's softmax, wait for the P v product, rescale O. V then needs three stages (t - 1's is read
-// while t + 1's lands), K two.
+// WG 0: mma.sync. WG 1: wgmma, each tile's two products waited for in turn, K and V by cp.async
+// under one block barrier per tile. WG 2: WG 1's products with K and V copied by the
+// tensor-memory accelerator, one thread issuing, under per-stage full/empty barriers: no block
+// barrier in the loop, so the warps drift apart by up to a tile.
 
 static __device__ __forceinline__ void flash_body(const FlashArgs a, const FlashArgs *ap, const int HD,
                                                   const int WARPS, const int MT, const int BN, const int SEGW,
@@ -254,11 +253,13 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     const int HS = flash_hs(H), WS = flash_ws(SEGW);
     float *relw = relh + ((size_t)BM * HS * 4 + 15) / 16 * 4;  // (BM, WS): rel_w[row][kw] / scale
     bf16 *sK = (bf16 *)(smem + a_bytes);  // 2 stages of (BN, KVS)
-    bf16 *sV = sK + 2 * BN * KVS;         // 2 stages (WG 2: 3) of (BN, KVS)
-    // WG 3: full[stage] completes when a tile's copies land, empty[stage] when every warp is done
+    bf16 *sV = sK + 2 * BN * KVS;         // 2 stages of (BN, KVS)
+    // WG 2: full[stage] completes when a tile's copies land, empty[stage] when every warp is done
     // with it (one arrival per warp).
-    uint64_t *full = (uint64_t *)(sV + 2 * BN * KVS), *empty = full + 2;
-    (void)empty;  // (the sm_80 compilation has no barrier code)
+    uint64_t *full = (uint64_t *)(sV + 2 * BN * KVS);
+#if SM90A_PTX
+    uint64_t *empty = full + 2;
+#endif
 
     // ---- loads: Q tile and K/V tile 0 in one group ---------------------------------------
     for (int c = tid; c < BM * CPR; c += NT) {
@@ -299,7 +300,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
             cp_async16(dv + at, vp + (int64_t)j * a.v_ts + col * 8, ok ? 16 : 0);                   \
         }                                                                                           \
     } while (0)
-    if (WG == 3) {
+    if (WG == 2) {
         // Zeros in every K/V slot first: the copies never write the padding slots, whose V rows
         // are multiplied by p = 0 (never-written shared memory could hold a NaN's bits).
         for (int i = tid; i < 4 * BN * KVS / 8; i += NT) ((uint4 *)sK)[i] = make_uint4(0u, 0u, 0u, 0u);
@@ -347,6 +348,9 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
         rel_products(relh, HS, a.rh, H, qf[mt], ha, hb, h0, h1, rb + g, a.inv_scale, lane, HD);
         rel_products(relw, WS, a.rw, W, qf[mt], wa, wb, r0 - h0 * W, r1 - h1 * W, rb + g, a.inv_scale, lane, HD);
     }
+    // The padding columns above were written by any thread, for every row: published before a
+    // warp reads its rows (WG 2's loop has no block barrier that would do it).
+    __syncthreads();
 
     // ---- main loop over key tiles ------------------------------------------------------------
     float o[2][10][4];
@@ -360,14 +364,14 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     }
     const float c = a.c;
 
-    unsigned pw[8][4];  // WG 2: the last tile's P fragments, multiplied by its V during this tile's softmax
+    unsigned pw[8][4];  // WG: P's A fragments of the tile
     for (int it = 0; it < n_tiles; it++) {
         // One barrier per tile. Tile it has landed (its group is the only one in flight; the
         // wgmma kernels fence it into the async proxy before any later copy is issued, so the
         // fence waits on nothing else). Past the barrier every warp is done with tile it - 1's
         // products (WG 2: with tile it - 1's K and tile it - 2's V), so tile it + 1 goes to the
         // stages those held while tile it is being used.
-        if (WG == 3) {
+        if (WG == 2) {
             // No block barrier: one thread refills stage (it + 1) % 2 once every warp has
             // released tile it - 1 from it; each warp waits only for its own tile to land.
             if (tid == 0 && it + 1 < n_tiles) {
@@ -385,12 +389,12 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
             if (WG) flash_wg_publish();
             __syncthreads();
             if (it + 1 < n_tiles) {
-                FLASH_LOAD_KV(it + 1, (it + 1) & 1, WG == 2 ? (it + 1) % 3 : (it + 1) & 1);
+                FLASH_LOAD_KV(it + 1, (it + 1) & 1, (it + 1) & 1);
                 cp_async_commit();
             }
         }
         const bf16 *tk = sK + (it & 1) * BN * KVS;
-        const bf16 *tv = sV + (WG == 2 ? it % 3 : it & 1) * BN * KVS;
+        const bf16 *tv = sV + (it & 1) * BN * KVS;
         const int kh0 = it * NSEG;  // the tile's first grid row
 
         // C: the rel-pos terms (divided by scale), the accumulators' start. Grid rows past H
@@ -417,12 +421,10 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
                 }
         }
 
-        // S += q k^T (WG 2: with the last tile's O += P v issued behind it)
+        // S += q k^T
         if (WG) {
             flash_wg_qk_issue(&s[0][0][0], qf[0], tk, BN);
-            const int pv_pending = WG == 2 && it > 0;
-            if (pv_pending) flash_wg_pv_issue(&o[0][0][0], pw, sV + ((it - 1) % 3) * BN * KVS, BN, 0);
-            flash_wg_wait(&s[0][0][0], BN / 2, pv_pending);
+            flash_wg_wait(&s[0][0][0], BN / 2, 0);
         } else {
 #pragma unroll
             for (int ks = 0; ks < HD / 16; ks++)
@@ -483,8 +485,6 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
                 float rs = (rq[0] + rq[1]) + (rq[2] + rq[3]);
                 l_run[mt][hf] = l_run[mt][hf] * alpha[mt][hf] + rs;  // this thread's columns; summed at the end
             }
-        // WG 2: O holds tile it - 1's product once its group is done.
-        if (WG == 2 && it > 0) flash_wg_wait(&o[0][0][0], 32, 0);
         if (__any_sync(0xffffffffu, moved)) {
 #pragma unroll
             for (int mt = 0; mt < MT; mt++)
@@ -494,15 +494,13 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
                     for (int d = 0; d < HD / 8; d++) o[mt][d][2 * hf] *= alpha[mt][hf], o[mt][d][2 * hf + 1] *= alpha[mt][hf];
         }
 
-        // O += P v (WG 2: P kept for the next tile's issue, or the epilogue's)
+        // O += P v
         if (WG) {
             flash_pack_p(pw, s[0], BN);
-            if (WG != 2) {
-                flash_wg_pv_issue(&o[0][0][0], pw, tv, BN, 1);
-                flash_wg_wait(&o[0][0][0], 32, 0);
-            }
+            flash_wg_pv_issue(&o[0][0][0], pw, tv, BN);
+            flash_wg_wait(&o[0][0][0], 32, 0);
 #if SM90A_PTX
-            if (WG == 3 && lane == 0) mbar_arrive(&empty[it & 1]);  // the warp is done with this stage
+            if (WG == 2 && lane == 0) mbar_arrive(&empty[it & 1]);  // the warp is done with this stage
 #endif
         }
 #pragma unroll
@@ -527,11 +525,10 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
             }
         }
     }
-    if (WG == 2) {  // the last tile's P v
-        flash_wg_pv_issue(&o[0][0][0], pw, sV + ((n_tiles - 1) % 3) * BN * KVS, BN, 1);
-        flash_wg_wait(&o[0][0][0], 32, 0);
-    }
 #undef FLASH_LOAD_KV
+    // Every warp past its last tile before any overwrites the rel-pos tables with its output:
+    // the warps leave the loop at different times (WG 2 has no block barrier in it at all).
+    __syncthreads();
 
     // ---- epilogue: O / l through shared memory (over the rel-pos tables) --------------------
     bf16 *sO = (bf16 *)smem;
@@ -569,12 +566,13 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
 // memory: BM (hd + 8) 2 bytes of Q or BM (H + 1 + SEGW + 8) 4 of rel-pos tables, whichever is
 // larger, plus 4 BN (hd + 8) 2 of K and V. (Spilling candidates, e.g. 2 m-tiles with 128-key
 // tiles, are left out.)
-// The last column, WG: 0 mma.sync (any sm_80+ GPU), 1 the products on wgmma, 2 on wgmma with
-// the P v product overlapping the next tile's softmax, 3 on wgmma with K and V copied by the
-// tensor-memory accelerator under per-stage barriers instead of cp.async and a block barrier
-// (sm_90 only; head dim 64, warps in whole warpgroups, one m-tile each, key tiles of 64 or 128;
-// K and V in 128-byte rows with the 128-byte swizzle, 1024 bytes more shared memory for their
-// alignment; WG 2 a third V stage). Their names end in -wgmma, -wgmma2 and -tma.
+// The last column, WG: 0 mma.sync (any sm_80+ GPU), 1 the products on wgmma, 2 on wgmma with K
+// and V copied by the tensor-memory accelerator under per-stage barriers instead of cp.async and
+// a block barrier (sm_90 only; head dim 64, warps in whole warpgroups, one m-tile each, key
+// tiles of 64 or 128; K and V in 128-byte rows with the 128-byte swizzle, 1024 bytes more shared
+// memory for their alignment). Their names end in -wgmma and -tma. (Measured and left out, vit_b
+// at batch 8 on the H200: wgmma with 12 warps, 0.3-0.4 ms slower on both kinds; 128-key tiles,
+// 0.15-0.25 ms slower globally; the P v product overlapping the next tile's softmax, 0.07 ms.)
 #define FLASH_CONFIGS(X)        \
     X(64, 64, 4, 1, 64, 2, 0)   \
     X(64, 64, 4, 1, 64, 4, 0)   \
@@ -601,21 +599,12 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     X(80, 16, 13, 1, 64, 1, 0)  \
     X(64, 64, 4, 1, 64, 3, 1)   \
     X(64, 64, 8, 1, 64, 2, 1)   \
-    X(64, 64, 12, 1, 64, 1, 1)  \
-    X(64, 64, 4, 1, 128, 2, 1)  \
-    X(64, 64, 8, 1, 128, 1, 1)  \
     X(64, 16, 4, 1, 64, 3, 1)   \
     X(64, 16, 8, 1, 64, 2, 1)   \
-    X(64, 16, 4, 1, 128, 2, 1)  \
     X(64, 64, 8, 1, 64, 2, 2)   \
-    X(64, 64, 4, 1, 64, 2, 2)   \
-    X(64, 64, 12, 1, 64, 1, 2)  \
-    X(64, 16, 8, 1, 64, 2, 2)   \
+    X(64, 64, 4, 1, 64, 3, 2)   \
     X(64, 16, 4, 1, 64, 3, 2)   \
-    X(64, 64, 8, 1, 64, 2, 3)   \
-    X(64, 64, 4, 1, 64, 3, 3)   \
-    X(64, 16, 4, 1, 64, 3, 3)   \
-    X(64, 16, 8, 1, 64, 2, 3)
+    X(64, 16, 8, 1, 64, 2, 2)
 
 #define FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG) \
     flash_relpos_hd##HD##_s##SEGW##_w##WARPS##m##MT##n##BN##b##MINB##_g##WG
@@ -636,8 +625,7 @@ typedef struct {
 } FlashConfig;
 #define FLASH_ENTRY(HD, SEGW, WARPS, MT, BN, MINB, WG)                                      \
     {HD, SEGW, WARPS, MT, BN, MINB, WG, FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG),      \
-     WG == 3   ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-tma"            \
-     : WG == 2 ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-wgmma2"          \
+     WG == 2   ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-tma"            \
      : WG      ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-wgmma"           \
              : "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB},
 static const FlashConfig flash_configs[] = {FLASH_CONFIGS(FLASH_ENTRY)};
@@ -646,14 +634,19 @@ static int flash_smem_set[N_FLASH_CONFIGS];  // dynamic shared memory limit rais
 
 // The build's choice per head dim and kind (config names as above); a call takes the first
 // entry of its head dim that serves it: 16 slots per grid row where the grid is at most 16
-// wide, else 64. Measured: the fastest config of each shape in `tests/gpu/test_flash_relpos
-// --bench` on the H200 at batch 8 (tests/gpu/logs/h200-2026-11-30/call2-gpu0-tests-and-benches.log,
-// whose FLASH_CHOICE lines these are); the tiny fixture's 16 x 16 grid takes the windowed entry.
+// wide, else 64; a wgmma config only on an sm_90 GPU. Measured: the fastest config of each shape
+// in `tests/gpu/test_flash_relpos --bench` on the H200 at batch 8 (head dim 64:
+// tests/gpu/logs/h200-2026-12-01-g/call4-gpu0.log, the windowed -wgmma and -tma within 1 %; head
+// dim 80 and the mma.sync fallbacks: the same bench's other lines); the tiny fixture's 16 x 16
+// grid takes the windowed entry.
 static const char *const FLASH_CHOICE[] = {
-    "hd64-s16-w4m1n64b4",   // vit_b windowed (14 x 14, 196 tokens): 0.258 ms, 91 TFLOP/s
-    "hd80-s16-w13m1n64b1",  // vit_l / vit_h windowed: 0.390 ms, 101 TFLOP/s
-    "hd64-s64-w4m2n64b1",   // vit_b global (64 x 64 grid, 4096 tokens): 1.901 ms, 217 TFLOP/s
-    "hd80-s64-w8m1n64b2",   // vit_l / vit_h global: 3.046 ms, 226 TFLOP/s
+    "hd64-s16-w4m1n64b3-tma",  // vit_b windowed (14 x 14, 196 tokens): 0.205 ms, 115 TFLOP/s
+    "hd64-s64-w8m1n64b2-tma",  // vit_b global (64 x 64 grid, 4096 tokens): 1.162 ms, 355 TFLOP/s
+    "hd80-s16-w13m1n64b1",     // vit_l / vit_h windowed: 0.399 ms, 99 TFLOP/s
+    "hd80-s64-w8m1n64b2",      // vit_l / vit_h global: 2.894 ms, 237 TFLOP/s
+    // A GPU without wgmma (not sm_90) takes the fastest mma.sync configs of head dim 64 instead:
+    "hd64-s16-w4m1n64b4",   // vit_b windowed: 0.253 ms
+    "hd64-s64-w4m2n64b1",   // vit_b global: 1.708 ms
 };
 
 // =============================================================================================
@@ -740,7 +733,7 @@ static void flash_smem_limit(Exec *x, int ci, size_t smem) {
     }
 }
 
-// WG 3's tensor map of K or V (head dim 64): (hd, L, heads, batch) with the call's strides, read
+// WG 2's tensor map of K or V (head dim 64): (hd, L, heads, batch) with the call's strides, read
 // in boxes of one grid row (64, W, 1, 1) into 128-byte swizzled rows. Made per launch on the host
 // (no stream work: allowed during graph capture) and passed by value in the kernel's argument.
 static CUtensorMap flash_kv_map(const void *base, const AttnParams *p, int64_t ts, int64_t hs, int64_t bs) {
@@ -777,7 +770,7 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     a.v_bs = p->v_batch_stride, a.v_hs = p->v_head_stride, a.v_ts = p->v_tok_stride;
     a.o_bs = p->o_batch_stride, a.o_hs = p->o_head_stride, a.o_ts = p->o_tok_stride;
     a.heads = p->heads, a.L = p->q_len, a.H = p->grid_h, a.W = p->grid_w;
-    if (f->wg == 3) {
+    if (f->wg == 2) {
         a.tmk = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride);
         a.tmv = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride);
     } else {
