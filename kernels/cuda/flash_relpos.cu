@@ -32,6 +32,16 @@
 // here, as in the official code, which pads x before attention; only the slot padding is
 // masked (keys) and the tile padding past q_len not stored (queries).
 //
+// On sm_90 (head dim 64) the two products run on wgmma instead: each warpgroup of 4 warps
+// multiplies its 64 rows by a whole key tile, q k^T with Q's fragments in registers and K from
+// shared memory (K-major), P v with P in registers and V from shared memory (MN-major), both
+// tiles in 128-byte rows with the 128-byte swizzle; the accumulators land in the mma.sync path's
+// register layout, so the rel-pos start and the softmax are the same code. The chosen -tma
+// configs copy K and V with the tensor-memory accelerator (one thread issues, under full/empty
+// barriers per stage), so the loop has no block barrier and no copy arithmetic in the warps.
+// The softmax keeps a lazy running max (a row's max moves only when a tile's exceeds it by more
+// than 8 exp2 units; O is rescaled only in warps where some row's moved).
+//
 // Tile shapes are compile-time kernels (FLASH_CONFIGS below); which one serves a call is
 // chosen per head dim and kind (SEGW 64: global, 16: windowed and small grids) by the table
 // FLASH_CHOICE at build time, from measurements: no tuning at run time.
@@ -40,8 +50,10 @@
 // Requirements (refused by name otherwise): bfloat16 activations; rel_pos present; q_len ==
 // k_len == grid_h grid_w; head dim 64 or 80 (80 is not padded: its rows are 160 bytes, five
 // 16-wide k steps); grids of at most 64 x 64; 16-byte aligned pointers and strides that are
-// multiples of 8 elements (the cp.async and the output's 16-byte stores); at most 65535
-// (batch, head) pairs. No workspace, no allocation, no synchronisation: capturable in a graph.
+// multiples of 8 elements (the cp.async and the output's 16-byte stores); token offsets within
+// one (batch, head) under 2^31 elements; at most 65535 (batch, head) pairs. No workspace, no
+// allocation, no synchronisation: capturable in a graph (the -tma configs' tensor maps are made
+// on the host per launch and travel in the kernel's argument).
 #include <string.h>
 
 #include "cuda_common.cuh"
@@ -167,14 +179,13 @@ static __device__ __forceinline__ void flash_wg_pv_issue(float *o, const unsigne
 #endif
 }
 
-// Waits until at most `pending` (0 or 1) of this warpgroup's product groups are in flight, then
-// fences the registers of acc (n floats, a multiple of 32) that the waited-for group wrote.
-// (Every caller waits for all: a tile's P v product overlapping the next tile's softmax, with a
-// third V stage, measured slower here: 1.431 against 1.364 ms, vit_b global.)
-static __device__ __forceinline__ void flash_wg_wait(float *acc, const int n, const int pending) {
+// Waits for this warpgroup's products, then fences the registers of acc (n floats, a multiple of
+// 32) they wrote. (Each product is waited for before the next is issued: a tile's P v product
+// overlapping the next tile's softmax, with a third V stage, measured slower here: 1.431 against
+// 1.364 ms, vit_b global.)
+static __device__ __forceinline__ void flash_wg_wait(float *acc, const int n) {
 #if SM90A_PTX
-    if (pending) wgmma_wait1();
-    else wgmma_wait0();
+    wgmma_wait0();
 #pragma unroll
     for (int i = 0; i < n / 32; i++) reg_fence32(acc + 32 * i);
 #else
@@ -364,13 +375,12 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     }
     const float c = a.c;
 
-    unsigned pw[8][4];  // WG: P's A fragments of the tile
+    unsigned pw[8][4];  // wgmma configs: P's A fragments of the tile (BN <= 128)
     for (int it = 0; it < n_tiles; it++) {
-        // One barrier per tile. Tile it has landed (its group is the only one in flight; the
-        // wgmma kernels fence it into the async proxy before any later copy is issued, so the
-        // fence waits on nothing else). Past the barrier every warp is done with tile it - 1's
-        // products (WG 2: with tile it - 1's K and tile it - 2's V), so tile it + 1 goes to the
-        // stages those held while tile it is being used.
+        // cp.async configs: one barrier per tile. Tile it has landed (its group is the only one
+        // in flight; the wgmma kernels fence it into the async proxy before any later copy is
+        // issued, so the fence waits on nothing else). Past the barrier every warp is done with
+        // tile it - 1's products, so tile it + 1 goes to the stage it held while tile it is used.
         if (WG == 2) {
             // No block barrier: one thread refills stage (it + 1) % 2 once every warp has
             // released tile it - 1 from it; each warp waits only for its own tile to land.
@@ -424,7 +434,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
         // S += q k^T
         if (WG) {
             flash_wg_qk_issue(&s[0][0][0], qf[0], tk, BN);
-            flash_wg_wait(&s[0][0][0], BN / 2, 0);
+            flash_wg_wait(&s[0][0][0], BN / 2);
         } else {
 #pragma unroll
             for (int ks = 0; ks < HD / 16; ks++)
@@ -498,7 +508,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
         if (WG) {
             flash_pack_p(pw, s[0], BN);
             flash_wg_pv_issue(&o[0][0][0], pw, tv, BN);
-            flash_wg_wait(&o[0][0][0], 32, 0);
+            flash_wg_wait(&o[0][0][0], 32);
 #if SM90A_PTX
             if (WG == 2 && lane == 0) mbar_arrive(&empty[it & 1]);  // the warp is done with this stage
 #endif
@@ -635,18 +645,18 @@ static int flash_smem_set[N_FLASH_CONFIGS];  // dynamic shared memory limit rais
 // The build's choice per head dim and kind (config names as above); a call takes the first
 // entry of its head dim that serves it: 16 slots per grid row where the grid is at most 16
 // wide, else 64; a wgmma config only on an sm_90 GPU. Measured: the fastest config of each shape
-// in `tests/gpu/test_flash_relpos --bench` on the H200 at batch 8 (head dim 64:
-// tests/gpu/logs/h200-2026-12-01-g/call4-gpu0.log, the windowed -wgmma and -tma within 1 %; head
-// dim 80 and the mma.sync fallbacks: the same bench's other lines); the tiny fixture's 16 x 16
-// grid takes the windowed entry.
+// in `tests/gpu/test_flash_relpos --bench` on the H200 at batch 8
+// (tests/gpu/logs/h200-2026-12-01-g/call5-gpu0.log, whose FLASH_CHOICE lines the first four are;
+// the windowed -wgmma and -tma configs within 1 % of each other); the tiny fixture's 16 x 16 grid
+// takes the windowed entry.
 static const char *const FLASH_CHOICE[] = {
-    "hd64-s16-w4m1n64b3-tma",  // vit_b windowed (14 x 14, 196 tokens): 0.205 ms, 115 TFLOP/s
-    "hd64-s64-w8m1n64b2-tma",  // vit_b global (64 x 64 grid, 4096 tokens): 1.162 ms, 355 TFLOP/s
-    "hd80-s16-w13m1n64b1",     // vit_l / vit_h windowed: 0.399 ms, 99 TFLOP/s
-    "hd80-s64-w8m1n64b2",      // vit_l / vit_h global: 2.894 ms, 237 TFLOP/s
+    "hd64-s16-w4m1n64b3-tma",  // vit_b windowed (14 x 14, 196 tokens): 0.202 ms, 117 TFLOP/s
+    "hd64-s64-w8m1n64b2-tma",  // vit_b global (64 x 64 grid, 4096 tokens): 1.156 ms, 357 TFLOP/s
+    "hd80-s16-w13m1n64b1",     // vit_l / vit_h windowed: 0.397 ms, 99 TFLOP/s
+    "hd80-s64-w8m1n64b2",      // vit_l / vit_h global: 2.823 ms, 243 TFLOP/s
     // A GPU without wgmma (not sm_90) takes the fastest mma.sync configs of head dim 64 instead:
-    "hd64-s16-w4m1n64b4",   // vit_b windowed: 0.253 ms
-    "hd64-s64-w4m2n64b1",   // vit_b global: 1.708 ms
+    "hd64-s16-w4m1n64b4",  // vit_b windowed: 0.256 ms on the H200
+    "hd64-s64-w4m2n64b1",  // vit_b global: 1.693 ms on the H200
 };
 
 // =============================================================================================
