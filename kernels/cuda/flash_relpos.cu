@@ -285,9 +285,9 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     // and only the key's grid row moves with the tile, so the per-copy index arithmetic is a few
     // shifts (SEGW is a power of two) and one multiply. Offsets within one (batch, head) are
     // 32-bit (flash_check refuses sequences whose token offsets do not fit).
-#define FLASH_LOAD_KV(tile, kstage, vstage)                                                         \
+#define FLASH_LOAD_KV(tile, stage)                                                                  \
     do {                                                                                            \
-        bf16 *dk = sK + (kstage) * BN * KVS, *dv = sV + (vstage) * BN * KVS;                        \
+        bf16 *dk = sK + (stage) * BN * KVS, *dv = sV + (stage) * BN * KVS;                          \
         if (NT % CPR == 0) {                                                                        \
             const int RS_ = NT / CPR, col_ = tid % CPR, r0_ = tid / CPR, kht_ = (tile) * NSEG;     \
             _Pragma("unroll") for (int i_ = 0; i_ < (BN + RS_ - 1) / RS_; i_++) {                  \
@@ -326,7 +326,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
         __syncthreads();
         if (tid == 0) flash_tma_tile(ap, sK, sV, &full[0], 0, b, h, BN, SEGW);
     } else {
-        FLASH_LOAD_KV(0, 0, 0);
+        FLASH_LOAD_KV(0, 0);
     }
     cp_async_commit();
     cp_async_wait0();
@@ -399,7 +399,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
             if (WG) flash_wg_publish();
             __syncthreads();
             if (it + 1 < n_tiles) {
-                FLASH_LOAD_KV(it + 1, (it + 1) & 1, (it + 1) & 1);
+                FLASH_LOAD_KV(it + 1, (it + 1) & 1);
                 cp_async_commit();
             }
         }
