@@ -22,7 +22,6 @@
 #include "kernels/int8_rules.h"
 #include "sm90_ptx.cuh"
 
-
 #define I8_BM 128                          // tile rows (two consumer warpgroups of 64)
 #define I8_BN 256                          // tile columns (output features)
 #define I8_BK 128                          // bytes of K per stage: one 128-byte swizzle row

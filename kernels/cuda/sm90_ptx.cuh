@@ -80,10 +80,6 @@ static __device__ __forceinline__ uint64_t smem_desc(const void *p) {
     return ((a & 0x3FFFF) >> 4) | ((uint64_t)(16 >> 4) << 16) | ((uint64_t)(1024 >> 4) << 32) |
            (1ull << 62);
 }
-// Byte offset of 16-byte unit `unit` of row `row` in such a tile.
-static __device__ __forceinline__ int sw128_offset(int row, int unit) {
-    return row * 128 + ((unit ^ (row & 7)) << 4);
-}
 // Ordinary stores (cp.async included) to shared memory that a wgmma reads next: each writing
 // thread fences them into the async proxy before the barrier that publishes them.
 static __device__ __forceinline__ void fence_proxy_async_smem(void) {
