@@ -36,9 +36,9 @@
 // multiplies its 64 rows by a whole key tile, q k^T with Q's fragments in registers and K from
 // shared memory (K-major), P v with P in registers and V from shared memory (MN-major), both
 // tiles in 128-byte rows with the 128-byte swizzle; the accumulators land in the mma.sync path's
-// register layout, so the rel-pos start and the softmax are the same code. The chosen -tma
-// configs copy K and V with the tensor-memory accelerator (one thread issues, under full/empty
-// barriers per stage), so the loop has no block barrier and no copy arithmetic in the warps.
+// register layout, so the rel-pos start and the softmax are the same code. These -tma configs
+// copy K and V with the tensor-memory accelerator (one thread issues, under full/empty barriers
+// per stage), so the loop has no block barrier and no copy arithmetic in the warps.
 // The softmax keeps a lazy running max (a row's max moves only when a tile's exceeds it by more
 // than 8 exp2 units; O is rescaled only in warps where some row's moved).
 //
@@ -63,7 +63,7 @@
 #define FLASH_MAX_GRID 64
 
 typedef struct {
-    // WG 2: K and V as tensor maps of (hd, L, heads, batch) read in boxes of (64, W, 1, 1), one
+    // WG 1: K and V as tensor maps of (hd, L, heads, batch) read in boxes of (64, W, 1, 1), one
     // grid row of keys, with the 128-byte swizzle (unused by the other configs).
     CUtensorMap tmk, tmv;
     const bf16 *q, *k, *v;
@@ -103,7 +103,7 @@ static __host__ __device__ __forceinline__ size_t flash_wg_a_bytes(int BM, int h
 }
 static __host__ __device__ __forceinline__ size_t flash_smem_bytes(int BM, int BN, int hd, int H, int segw, int wg) {
     return flash_wg_a_bytes(BM, hd, H, segw, wg) + (size_t)4 * BN * flash_kv_row_bytes(hd, wg) + (wg ? 1024 : 0) +
-           (wg == 2 ? 4 * sizeof(uint64_t) : 0);  // WG 2: the stages' full and empty barriers
+           (wg ? 4 * sizeof(uint64_t) : 0);  // WG 1: the stages' full and empty barriers
 }
 
 // One rel-pos table's products for the 16 rows of one m-tile: rel[row][kk] =
@@ -193,14 +193,15 @@ static __device__ __forceinline__ void flash_wg_wait(float *acc, const int n) {
 #endif
 }
 
-// The K/V tiles' cp.async writes, made visible to the wgmma (async proxy) reads after the barrier.
+// Ordinary shared-memory stores (the K/V zero fill), made visible to the copy engine and the
+// wgmma reads (the async proxy) after the barrier.
 static __device__ __forceinline__ void flash_wg_publish(void) {
 #if SM90A_PTX
     fence_proxy_async_smem();
 #endif
 }
 
-// WG 2: tile `tile`'s valid grid rows (up to BN / SEGW of them) into stage buffers dk, dv, one
+// WG 1: tile `tile`'s valid grid rows (up to BN / SEGW of them) into stage buffers dk, dv, one
 // box of W keys per grid row at its slot row, completion counted on `full` (one thread issues).
 // Slots past W in a row, and grid rows past H, are not written: they hold zeros from the start,
 // or a finite earlier key, which the -inf of their rel-pos term masks (p = 0 exactly).
@@ -218,24 +219,22 @@ static __device__ __forceinline__ void flash_tma_tile(const FlashArgs *ap, bf16 
 #endif
 }
 
-// P (the softmax's bfloat16 probabilities, s's registers) as A fragments, 16 keys each.
-static __device__ __forceinline__ void flash_pack_p(unsigned pa[][4], float s[][4], const int BN) {
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; kk++) {
-        pa[kk][0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
-        pa[kk][1] = pack_bf16(s[2 * kk][2], s[2 * kk][3]);
-        pa[kk][2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-        pa[kk][3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-    }
+// Keys 16 kk .. 16 kk + 15 of P (the softmax's bfloat16 probabilities, in s's registers: 8 keys
+// per n-group) as an A fragment, for mma.sync and wgmma alike.
+static __device__ __forceinline__ void flash_pack_p16(unsigned pa[4], float s[][4], int kk) {
+    pa[0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
+    pa[1] = pack_bf16(s[2 * kk][2], s[2 * kk][3]);
+    pa[2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+    pa[3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
 }
 
 // =============================================================================================
 // the kernel body (one per config: HD, WARPS, MT, BN, SEGW, WG are compile-time constants)
 // =============================================================================================
-// WG 0: mma.sync. WG 1: wgmma, each tile's two products waited for in turn, K and V by cp.async
-// under one block barrier per tile. WG 2: WG 1's products with K and V copied by the
-// tensor-memory accelerator, one thread issuing, under per-stage full/empty barriers: no block
-// barrier in the loop, so the warps drift apart by up to a tile.
+// WG 0: mma.sync, K and V by cp.async under one block barrier per tile. WG 1: the products on
+// wgmma, each tile's two waited for in turn, K and V copied by the tensor-memory accelerator,
+// one thread issuing, under per-stage full/empty barriers: no block barrier in the loop, so the
+// warps drift apart by up to a tile.
 
 static __device__ __forceinline__ void flash_body(const FlashArgs a, const FlashArgs *ap, const int HD,
                                                   const int WARPS, const int MT, const int BN, const int SEGW,
@@ -265,7 +264,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     float *relw = relh + ((size_t)BM * HS * 4 + 15) / 16 * 4;  // (BM, WS): rel_w[row][kw] / scale
     bf16 *sK = (bf16 *)(smem + a_bytes);  // 2 stages of (BN, KVS)
     bf16 *sV = sK + 2 * BN * KVS;         // 2 stages of (BN, KVS)
-    // WG 2: full[stage] completes when a tile's copies land, empty[stage] when every warp is done
+    // WG 1: full[stage] completes when a tile's copies land, empty[stage] when every warp is done
     // with it (one arrival per warp).
     uint64_t *full = (uint64_t *)(sV + 2 * BN * KVS);
 #if SM90A_PTX
@@ -295,7 +294,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
                 if (r < BN) {                                                                       \
                     int kh = kht_ + r / SEGW, kw = r % SEGW;                                        \
                     int ok = kh < H && kw < W, j = ok ? kh * W + kw : 0;                             \
-                    int at = WG ? r * 64 + ((col_ ^ (r & 7)) << 3) : r * KS + col_ * 8;              \
+                    int at = r * KS + col_ * 8;                                                     \
                     cp_async16(dk + at, kp + j * (int)a.k_ts + col_ * 8, ok ? 16 : 0);              \
                     cp_async16(dv + at, vp + j * (int)a.v_ts + col_ * 8, ok ? 16 : 0);              \
                 }                                                                                   \
@@ -306,12 +305,12 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
         for (int c = tid; c < BN * CPR; c += NT) {                                                  \
             int r = c / CPR, col = c - r * CPR, sl = s0_ + r, kh = sl / SEGW, kw = sl % SEGW;      \
             int ok = kh < H && kw < W, j = ok ? kh * W + kw : 0;                                     \
-            int at = WG ? r * 64 + ((col ^ (r & 7)) << 3) : r * KS + col * 8; /* WG: swizzled */      \
+            int at = r * KS + col * 8;                                                              \
             cp_async16(dk + at, kp + (int64_t)j * a.k_ts + col * 8, ok ? 16 : 0);                   \
             cp_async16(dv + at, vp + (int64_t)j * a.v_ts + col * 8, ok ? 16 : 0);                   \
         }                                                                                           \
     } while (0)
-    if (WG == 2) {
+    if (WG) {
         // Zeros in every K/V slot first: the copies never write the padding slots, whose V rows
         // are multiplied by p = 0 (never-written shared memory could hold a NaN's bits).
         for (int i = tid; i < 4 * BN * KVS / 8; i += NT) ((uint4 *)sK)[i] = make_uint4(0u, 0u, 0u, 0u);
@@ -360,7 +359,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
         rel_products(relw, WS, a.rw, W, qf[mt], wa, wb, r0 - h0 * W, r1 - h1 * W, rb + g, a.inv_scale, lane, HD);
     }
     // The padding columns above were written by any thread, for every row: published before a
-    // warp reads its rows (WG 2's loop has no block barrier that would do it).
+    // warp reads its rows (WG 1's loop has no block barrier that would do it).
     __syncthreads();
 
     // ---- main loop over key tiles ------------------------------------------------------------
@@ -378,10 +377,9 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     unsigned pw[8][4];  // wgmma configs: P's A fragments of the tile (BN <= 128)
     for (int it = 0; it < n_tiles; it++) {
         // cp.async configs: one barrier per tile. Tile it has landed (its group is the only one
-        // in flight; the wgmma kernels fence it into the async proxy before any later copy is
-        // issued, so the fence waits on nothing else). Past the barrier every warp is done with
-        // tile it - 1's products, so tile it + 1 goes to the stage it held while tile it is used.
-        if (WG == 2) {
+        // in flight). Past the barrier every warp is done with tile it - 1's products, so tile
+        // it + 1 goes to the stage it held while tile it is used.
+        if (WG) {
             // No block barrier: one thread refills stage (it + 1) % 2 once every warp has
             // released tile it - 1 from it; each warp waits only for its own tile to land.
             if (tid == 0 && it + 1 < n_tiles) {
@@ -396,7 +394,6 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
 #endif
         } else {
             cp_async_wait0();
-            if (WG) flash_wg_publish();
             __syncthreads();
             if (it + 1 < n_tiles) {
                 FLASH_LOAD_KV(it + 1, (it + 1) & 1);
@@ -506,23 +503,19 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
 
         // O += P v
         if (WG) {
-            flash_pack_p(pw, s[0], BN);
+#pragma unroll
+            for (int kk = 0; kk < BN / 16; kk++) flash_pack_p16(pw[kk], s[0], kk);
             flash_wg_pv_issue(&o[0][0][0], pw, tv, BN);
             flash_wg_wait(&o[0][0][0], 32);
 #if SM90A_PTX
-            if (WG == 2 && lane == 0) mbar_arrive(&empty[it & 1]);  // the warp is done with this stage
+            if (lane == 0) mbar_arrive(&empty[it & 1]);  // the warp is done with this stage
 #endif
         }
 #pragma unroll
         for (int kk = 0; kk < (WG ? 0 : BN / 16); kk++) {
             unsigned pa[2][4];
 #pragma unroll
-            for (int mt = 0; mt < MT; mt++) {
-                pa[mt][0] = pack_bf16(s[mt][2 * kk][0], s[mt][2 * kk][1]);
-                pa[mt][1] = pack_bf16(s[mt][2 * kk][2], s[mt][2 * kk][3]);
-                pa[mt][2] = pack_bf16(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
-                pa[mt][3] = pack_bf16(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
-            }
+            for (int mt = 0; mt < MT; mt++) flash_pack_p16(pa[mt], s[mt], kk);
 #pragma unroll
             for (int dp = 0; dp < HD / 16; dp++) {
                 unsigned vb[4];
@@ -537,7 +530,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     }
 #undef FLASH_LOAD_KV
     // Every warp past its last tile before any overwrites the rel-pos tables with its output:
-    // the warps leave the loop at different times (WG 2 has no block barrier in it at all).
+    // the warps leave the loop at different times (WG 1 has no block barrier in it at all).
     __syncthreads();
 
     // ---- epilogue: O / l through shared memory (over the rel-pos tables) --------------------
@@ -569,20 +562,23 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
 // the compiled configs
 // =============================================================================================
 
-// name: hd<HD>-s<SEGW>-w<WARPS>m<MT>n<BN>b<MINB>[-wgmma]: head dim, key slots per grid row (64:
+// name: hd<HD>-s<SEGW>-w<WARPS>m<MT>n<BN>b<MINB>[-tma]: head dim, key slots per grid row (64:
 // grids up to 64 wide, 16: up to 16), warps per block, m-tiles of 16 query rows per warp (BM = 16
 // WARPS MT), keys per tile, and __launch_bounds__'s minimum blocks per SM (which caps the
 // registers at 65536 / (32 WARPS MINB); with 1 ptxas takes what it wants, up to 255). Shared
 // memory: BM (hd + 8) 2 bytes of Q or BM (H + 1 + SEGW + 8) 4 of rel-pos tables, whichever is
 // larger, plus 4 BN (hd + 8) 2 of K and V. (Spilling candidates, e.g. 2 m-tiles with 128-key
 // tiles, are left out.)
-// The last column, WG: 0 mma.sync (any sm_80+ GPU), 1 the products on wgmma, 2 on wgmma with K
-// and V copied by the tensor-memory accelerator under per-stage barriers instead of cp.async and
-// a block barrier (sm_90 only; head dim 64, warps in whole warpgroups, one m-tile each, key
-// tiles of 64 or 128; K and V in 128-byte rows with the 128-byte swizzle, 1024 bytes more shared
-// memory for their alignment). Their names end in -wgmma and -tma. (Measured and left out, vit_b
-// at batch 8 on the H200: wgmma with 12 warps, 0.3-0.4 ms slower on both kinds; 128-key tiles,
-// 0.15-0.25 ms slower globally; the P v product overlapping the next tile's softmax, 0.07 ms.)
+// The last column, WG: 0 mma.sync (any sm_80+ GPU), 1 the products on wgmma with K and V copied
+// by the tensor-memory accelerator under per-stage barriers instead of cp.async and a block
+// barrier (sm_90 only; head dim 64, warps in whole warpgroups, one m-tile each, key tiles of 64
+// or 128; K and V in 128-byte rows with the 128-byte swizzle, 1024 bytes more shared memory for
+// their alignment). Their names end in -tma. Measured and left out (vit_b, batch 8, the H200,
+// tests/gpu/logs/h200-2026-12-01-g, against the kept -tma configs of the same call): wgmma with
+// K and V by cp.async under a block barrier per tile, 1.362 against -tma's 1.156 ms global and
+// 0.205 against 0.202 windowed (call 5); 12 warps, 0.40 ms slower global and 0.47 windowed on
+// 64-slot rows; 128-key tiles, 0.05-0.26 ms slower global; the P v product overlapping the next
+// tile's softmax, 0.07 ms slower (call 3).
 #define FLASH_CONFIGS(X)        \
     X(64, 64, 4, 1, 64, 2, 0)   \
     X(64, 64, 4, 1, 64, 4, 0)   \
@@ -607,14 +603,10 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     X(80, 16, 7, 1, 64, 1, 0)   \
     X(80, 16, 7, 1, 112, 1, 0)  \
     X(80, 16, 13, 1, 64, 1, 0)  \
-    X(64, 64, 4, 1, 64, 3, 1)   \
     X(64, 64, 8, 1, 64, 2, 1)   \
+    X(64, 64, 4, 1, 64, 3, 1)   \
     X(64, 16, 4, 1, 64, 3, 1)   \
-    X(64, 16, 8, 1, 64, 2, 1)   \
-    X(64, 64, 8, 1, 64, 2, 2)   \
-    X(64, 64, 4, 1, 64, 3, 2)   \
-    X(64, 16, 4, 1, 64, 3, 2)   \
-    X(64, 16, 8, 1, 64, 2, 2)
+    X(64, 16, 8, 1, 64, 2, 1)
 
 #define FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG) \
     flash_relpos_hd##HD##_s##SEGW##_w##WARPS##m##MT##n##BN##b##MINB##_g##WG
@@ -635,20 +627,18 @@ typedef struct {
 } FlashConfig;
 #define FLASH_ENTRY(HD, SEGW, WARPS, MT, BN, MINB, WG)                                      \
     {HD, SEGW, WARPS, MT, BN, MINB, WG, FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG),      \
-     WG == 2   ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-tma"            \
-     : WG      ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-wgmma"           \
-             : "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB},
+     WG ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-tma"                   \
+        : "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB},
 static const FlashConfig flash_configs[] = {FLASH_CONFIGS(FLASH_ENTRY)};
 #define N_FLASH_CONFIGS ((int)(sizeof flash_configs / sizeof flash_configs[0]))
 static int flash_smem_set[N_FLASH_CONFIGS];  // dynamic shared memory limit raised to (bytes)
 
 // The build's choice per head dim and kind (config names as above); a call takes the first
 // entry of its head dim that serves it: 16 slots per grid row where the grid is at most 16
-// wide, else 64; a wgmma config only on an sm_90 GPU. Measured: the fastest config of each shape
+// wide, else 64; a -tma config only on an sm_90 GPU. Measured: the fastest config of each shape
 // in `tests/gpu/test_flash_relpos --bench` on the H200 at batch 8
-// (tests/gpu/logs/h200-2026-12-01-g/call5-gpu0.log, whose FLASH_CHOICE lines the first four are;
-// the windowed -wgmma and -tma configs within 1 % of each other); the tiny fixture's 16 x 16 grid
-// takes the windowed entry.
+// (tests/gpu/logs/h200-2026-12-01-g/call5-gpu0.log, whose FLASH_CHOICE lines the first four are);
+// the tiny fixture's 16 x 16 grid takes the windowed entry.
 static const char *const FLASH_CHOICE[] = {
     "hd64-s16-w4m1n64b3-tma",  // vit_b windowed (14 x 14, 196 tokens): 0.202 ms, 117 TFLOP/s
     "hd64-s64-w8m1n64b2-tma",  // vit_b global (64 x 64 grid, 4096 tokens): 1.156 ms, 357 TFLOP/s
@@ -702,7 +692,7 @@ static void flash_check(Exec *x, const AttnParams *p) {
         die("%s: %lld (batch, head) pairs over 65535 are not implemented", who, (long long)p->batch * p->heads);
 }
 
-// Whether this process's GPU runs the wgmma configs (sm_90: compute capability 9.x).
+// Whether this process's GPU runs the -tma configs (wgmma, TMA: sm_90, compute capability 9.x).
 static int device_has_wgmma(void) {
     static int known = -1;
     if (known < 0) {
@@ -743,7 +733,7 @@ static void flash_smem_limit(Exec *x, int ci, size_t smem) {
     }
 }
 
-// WG 2's tensor map of K or V (head dim 64): (hd, L, heads, batch) with the call's strides, read
+// WG 1's tensor map of K or V (head dim 64): (hd, L, heads, batch) with the call's strides, read
 // in boxes of one grid row (64, W, 1, 1) into 128-byte swizzled rows. Made per launch on the host
 // (no stream work: allowed during graph capture) and passed by value in the kernel's argument.
 static CUtensorMap flash_kv_map(const void *base, const AttnParams *p, int64_t ts, int64_t hs, int64_t bs) {
@@ -780,7 +770,7 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     a.v_bs = p->v_batch_stride, a.v_hs = p->v_head_stride, a.v_ts = p->v_tok_stride;
     a.o_bs = p->o_batch_stride, a.o_hs = p->o_head_stride, a.o_ts = p->o_tok_stride;
     a.heads = p->heads, a.L = p->q_len, a.H = p->grid_h, a.W = p->grid_w;
-    if (f->wg == 2) {
+    if (f->wg) {
         a.tmk = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride);
         a.tmv = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride);
     } else {

@@ -348,7 +348,7 @@ static void bench(void) {
         free(h), free(hr);
     }
     // The fastest per shape, in FLASH_CHOICE's order (kernels/cuda/flash_relpos.cu: head dim 64's
-    // windowed and global, then head dim 80's; on an sm_90 GPU, whose wgmma configs compete).
+    // windowed and global, then head dim 80's; on an sm_90 GPU, whose -tma configs compete).
     printf("FLASH_CHOICE from this run (the fastest config of each shape):\n%s\n%s\n%s\n%s\n",
            choice[2], choice[0], choice[3], choice[1]);
     cuda_backend_set_sync_each_launch(BK, 1);
