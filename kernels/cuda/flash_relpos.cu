@@ -66,6 +66,7 @@ typedef struct {
     // WG 1: K and V as tensor maps of (hd, L, heads, batch) read in boxes of (64, W, 1, 1), one
     // grid row of keys, with the 128-byte swizzle (unused by the other configs).
     CUtensorMap tmk, tmv;
+    CUtensorMap tmk80, tmv80;  // head dim 80: the last 16 columns, boxes of (16, W, 1, 1), 32-byte swizzle
     const bf16 *q, *k, *v;
     bf16 *o;
     const bf16 *rh, *rw;  // (2H - 1, hd) and (2W - 1, hd)
@@ -96,7 +97,11 @@ static __host__ __device__ __forceinline__ size_t flash_a_bytes(int BM, int hd, 
 // The wgmma kernels' K and V rows are 128 bytes (head dim 64) in the 128-byte swizzle instead of
 // padded, their tiles 1024-byte aligned: the A region is rounded up to 1024 bytes and the dynamic
 // shared memory, whose base alignment is not promised, gets 1024 bytes of slack.
-static __host__ __device__ __forceinline__ int flash_kv_row_bytes(int hd, int wg) { return wg ? 128 : 2 * flash_ks(hd); }
+// Head dim 80 on wgmma: each tile is its 64-column part (128-byte rows, 128-byte swizzle) followed
+// by its last 16 columns (32-byte rows, 32-byte swizzle), 160 bytes per key in all.
+static __host__ __device__ __forceinline__ int flash_kv_row_bytes(int hd, int wg) {
+    return wg ? 2 * hd : 2 * flash_ks(hd);
+}
 static __host__ __device__ __forceinline__ size_t flash_wg_a_bytes(int BM, int hd, int H, int segw, int wg) {
     size_t a = flash_a_bytes(BM, hd, H, segw);
     return wg ? (a + 1023) / 1024 * 1024 : a;
@@ -145,17 +150,22 @@ static __device__ __forceinline__ void rel_products(float *dst, int dstride, con
 // swizzled) as one group: A = the warp's Q fragments (registers), B = K rows, K-major; 64 keys
 // per product. The wgmma fence first orders every register write before it (s's start, and
 // o and the P fragments of the previous tile).
-static __device__ __forceinline__ void flash_wg_qk_issue(float *s, const unsigned qf[5][4], const bf16 *tk, const int BN) {
+static __device__ __forceinline__ void flash_wg_qk_issue(float *s, const unsigned qf[5][4], const bf16 *tk,
+                                                         const int BN, const int HD) {
 #if SM90A_PTX
     const uint64_t dk = smem_desc(tk);
+    const uint64_t dk80 = smem_desc_sw32(tk + BN * 64);  // HD 80: columns 64-79
 #pragma unroll
     for (int nh = 0; nh < BN / 64; nh++) reg_fence32(s + 32 * nh);
     wgmma_fence();
 #pragma unroll
-    for (int nh = 0; nh < BN / 64; nh++)
+    for (int nh = 0; nh < BN / 64; nh++) {
 #pragma unroll
         for (int ks = 0; ks < 4; ks++)  // 64 rows of 128 bytes = 512 units of 16; 32 bytes of k = 2
             wgmma_bf16_m64n64k16_kmajor(s + 32 * nh, qf[ks], dk + nh * 512 + 2 * ks);
+        if (HD == 80)  // the 32-byte swizzled part (its descriptor says so); 64 rows of 32 bytes = 128 units
+            wgmma_bf16_m64n64k16_kmajor(s + 32 * nh, qf[4], dk80 + nh * 128);
+    }
     wgmma_commit();
 #else
     __trap();
@@ -165,29 +175,32 @@ static __device__ __forceinline__ void flash_wg_qk_issue(float *s, const unsigne
 // Issues o (8 groups of 4 floats: head dim 64) += P v over the tile tv as one group: A = P in
 // registers (pa[kk]: keys 16 kk .. 16 kk + 15), B = V rows (keys) of 64 head-dim values, MN-major.
 // The wgmma fence first orders the register writes before it (P's fragments, o's rescale).
-static __device__ __forceinline__ void flash_wg_pv_issue(float *o, const unsigned pa[][4], const bf16 *tv, const int BN) {
+static __device__ __forceinline__ void flash_wg_pv_issue(float *o, const unsigned pa[][4], const bf16 *tv,
+                                                         const int BN, const int HD) {
 #if SM90A_PTX
     const uint64_t dv = smem_desc(tv);
-    reg_fence32(o);
+    const uint64_t dv80 = smem_desc_sw32(tv + BN * 64);  // HD 80: columns 64-79
+    reg_fence_n(o, HD / 2);
     wgmma_fence();
 #pragma unroll
-    for (int kk = 0; kk < BN / 16; kk++)  // 16 rows of 128 bytes = 128 units of 16
+    for (int kk = 0; kk < BN / 16; kk++) {  // 16 rows of 128 bytes = 128 units of 16
         wgmma_bf16_m64n64k16_mnmajor(o, pa[kk], dv + 128 * kk);
+        if (HD == 80)  // 16 rows of 32 bytes = 32 units of 16
+            wgmma_bf16_m64n16k16_mnmajor(o + 32, pa[kk], dv80 + 32 * kk);
+    }
     wgmma_commit();
 #else
     __trap();
 #endif
 }
 
-// Waits for this warpgroup's products, then fences the registers of acc (n floats, a multiple of
-// 32) they wrote. (Each product is waited for before the next is issued: a tile's P v product
+// Waits for this warpgroup's products, then fences the registers of acc (n floats) they wrote. (Each product is waited for before the next is issued: a tile's P v product
 // overlapping the next tile's softmax, with a third V stage, measured slower here: 1.431 against
 // 1.364 ms, vit_b global.)
 static __device__ __forceinline__ void flash_wg_wait(float *acc, const int n) {
 #if SM90A_PTX
     wgmma_wait0();
-#pragma unroll
-    for (int i = 0; i < n / 32; i++) reg_fence32(acc + 32 * i);
+    reg_fence_n(acc, n);
 #else
     __trap();
 #endif
@@ -206,13 +219,18 @@ static __device__ __forceinline__ void flash_wg_publish(void) {
 // Slots past W in a row, and grid rows past H, are not written: they hold zeros from the start,
 // or a finite earlier key, which the -inf of their rel-pos term masks (p = 0 exactly).
 static __device__ __forceinline__ void flash_tma_tile(const FlashArgs *ap, bf16 *dk, bf16 *dv, uint64_t *full,
-                                                      int tile, int b, int h, const int BN, const int SEGW) {
+                                                      int tile, int b, int h, const int BN, const int SEGW,
+                                                      const int HD) {
 #if SM90A_PTX
     const int NSEG = BN / SEGW, kh0 = tile * NSEG, nv = min(NSEG, ap->H - kh0);
-    mbar_expect_tx(full, (uint32_t)(nv * ap->W * 128 * 2));
+    mbar_expect_tx(full, (uint32_t)(nv * ap->W * HD * 2 * 2));
     for (int sg = 0; sg < nv; sg++) {
         tma_load_4d(dk + sg * SEGW * 64, &ap->tmk, 0, (kh0 + sg) * ap->W, h, b, full);
         tma_load_4d(dv + sg * SEGW * 64, &ap->tmv, 0, (kh0 + sg) * ap->W, h, b, full);
+        if (HD == 80) {  // columns 64-79 behind the tile's 64-column part, 16 per row
+            tma_load_4d(dk + BN * 64 + sg * SEGW * 16, &ap->tmk80, 64, (kh0 + sg) * ap->W, h, b, full);
+            tma_load_4d(dv + BN * 64 + sg * SEGW * 16, &ap->tmv80, 64, (kh0 + sg) * ap->W, h, b, full);
+        }
     }
 #else
     __trap();
@@ -323,7 +341,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
 #endif
         flash_wg_publish();  // the zeros, to the copy engine and the tensor cores
         __syncthreads();
-        if (tid == 0) flash_tma_tile(ap, sK, sV, &full[0], 0, b, h, BN, SEGW);
+        if (tid == 0) flash_tma_tile(ap, sK, sV, &full[0], 0, b, h, BN, SEGW, HD);
     } else {
         FLASH_LOAD_KV(0, 0);
     }
@@ -387,7 +405,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
 #if SM90A_PTX
                 if (it >= 1) mbar_wait(&empty[st], ((it - 1) >> 1) & 1);
 #endif
-                flash_tma_tile(ap, sK + st * BN * KVS, sV + st * BN * KVS, &full[st], it + 1, b, h, BN, SEGW);
+                flash_tma_tile(ap, sK + st * BN * KVS, sV + st * BN * KVS, &full[st], it + 1, b, h, BN, SEGW, HD);
             }
 #if SM90A_PTX
             mbar_wait(&full[it & 1], (it >> 1) & 1);
@@ -430,7 +448,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
 
         // S += q k^T
         if (WG) {
-            flash_wg_qk_issue(&s[0][0][0], qf[0], tk, BN);
+            flash_wg_qk_issue(&s[0][0][0], qf[0], tk, BN, HD);
             flash_wg_wait(&s[0][0][0], BN / 2);
         } else {
 #pragma unroll
@@ -505,8 +523,8 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
         if (WG) {
 #pragma unroll
             for (int kk = 0; kk < BN / 16; kk++) flash_pack_p16(pw[kk], s[0], kk);
-            flash_wg_pv_issue(&o[0][0][0], pw, tv, BN);
-            flash_wg_wait(&o[0][0][0], 32);
+            flash_wg_pv_issue(&o[0][0][0], pw, tv, BN, HD);
+            flash_wg_wait(&o[0][0][0], HD / 2);
 #if SM90A_PTX
             if (lane == 0) mbar_arrive(&empty[it & 1]);  // the warp is done with this stage
 #endif
@@ -606,13 +624,19 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     X(64, 64, 8, 1, 64, 2, 1)   \
     X(64, 64, 4, 1, 64, 3, 1)   \
     X(64, 16, 4, 1, 64, 3, 1)   \
-    X(64, 16, 8, 1, 64, 2, 1)
+    X(64, 16, 8, 1, 64, 2, 1)   \
+    X(80, 64, 8, 1, 64, 2, 1)   \
+    X(80, 64, 4, 1, 64, 2, 1)   \
+    X(80, 16, 4, 1, 64, 3, 1)   \
+    X(80, 16, 8, 1, 64, 2, 1)
 
 #define FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG) \
     flash_relpos_hd##HD##_s##SEGW##_w##WARPS##m##MT##n##BN##b##MINB##_g##WG
 #define FLASH_DEFINE(HD, SEGW, WARPS, MT, BN, MINB, WG)                                \
-    static_assert(!WG || (HD == 64 && WARPS % 4 == 0 && MT == 1 && BN % 64 == 0 && BN <= 128), \
-                  "a wgmma flash config: head dim 64, whole warpgroups, one m-tile, 64 or 128 keys"); \
+    static_assert(!WG || ((HD == 64 || HD == 80) && WARPS % 4 == 0 && MT == 1 &&  \
+                          BN % 64 == 0 && BN <= 128),                                           \
+                  "a wgmma flash config: head dim 64 or 80, whole warpgroups, one m-tile, " \
+                  "64 or 128 keys");                                                            \
     __global__ void __launch_bounds__(WARPS * 32, MINB)                                \
         FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG)(const __grid_constant__ FlashArgs a) { \
         flash_body(a, &a, HD, WARPS, MT, BN, SEGW, WG);                                \
@@ -733,18 +757,21 @@ static void flash_smem_limit(Exec *x, int ci, size_t smem) {
     }
 }
 
-// WG 1's tensor map of K or V (head dim 64): (hd, L, heads, batch) with the call's strides, read
-// in boxes of one grid row (64, W, 1, 1) into 128-byte swizzled rows. Made per launch on the host
+// WG 1's tensor map of K or V: (hd, L, heads, batch) with the call's strides, read in boxes of one
+// grid row of `cols` columns: (64, W, 1, 1) into 128-byte swizzled rows, or (head dim 80's last
+// columns) (16, W, 1, 1) into 32-byte swizzled rows. Made per launch on the host
 // (no stream work: allowed during graph capture) and passed by value in the kernel's argument.
-static CUtensorMap flash_kv_map(const void *base, const AttnParams *p, int64_t ts, int64_t hs, int64_t bs) {
+static CUtensorMap flash_kv_map(const void *base, const AttnParams *p, int64_t ts, int64_t hs, int64_t bs,
+                                int cols) {
     CUtensorMap m;
     cuuint64_t dims[4] = {(cuuint64_t)p->head_dim, (cuuint64_t)p->q_len, (cuuint64_t)p->heads, (cuuint64_t)p->batch};
     cuuint64_t strides[3] = {(cuuint64_t)ts * 2, (cuuint64_t)hs * 2, (cuuint64_t)bs * 2};
-    cuuint32_t box[4] = {64, (cuuint32_t)p->grid_w, 1, 1}, estr[4] = {1, 1, 1, 1};
+    cuuint32_t box[4] = {(cuuint32_t)cols, (cuuint32_t)p->grid_w, 1, 1}, estr[4] = {1, 1, 1, 1};
     for (int i = 0; i < 3; i++)
         if (strides[i] == 0) strides[i] = 16;  // a dimension of size 1 may have any stride
     CUresult r = tensor_map_encoder()(&m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, (void *)base, dims, strides, box, estr,
-                                      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                                      CU_TENSOR_MAP_INTERLEAVE_NONE,
+                                      cols == 64 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_32B,
                                       CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     if (r != CUDA_SUCCESS)
         die("cuda attention flash_relpos: cuTensorMapEncodeTiled failed (%d) for K/V of %d x %d tokens, %d heads, "
@@ -771,10 +798,16 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     a.o_bs = p->o_batch_stride, a.o_hs = p->o_head_stride, a.o_ts = p->o_tok_stride;
     a.heads = p->heads, a.L = p->q_len, a.H = p->grid_h, a.W = p->grid_w;
     if (f->wg) {
-        a.tmk = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride);
-        a.tmv = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride);
+        a.tmk = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride, 64);
+        a.tmv = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 64);
     } else {
         memset(&a.tmk, 0, sizeof a.tmk), memset(&a.tmv, 0, sizeof a.tmv);
+    }
+    if (f->wg && f->hd == 80) {
+        a.tmk80 = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride, 16);
+        a.tmv80 = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 16);
+    } else {
+        memset(&a.tmk80, 0, sizeof a.tmk80), memset(&a.tmv80, 0, sizeof a.tmv80);
     }
     a.c = p->scale * LOG2E_F;
     a.inv_scale = 1.0f / p->scale;

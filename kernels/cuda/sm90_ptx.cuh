@@ -80,6 +80,14 @@ static __device__ __forceinline__ uint64_t smem_desc(const void *p) {
     return ((a & 0x3FFFF) >> 4) | ((uint64_t)(16 >> 4) << 16) | ((uint64_t)(1024 >> 4) << 32) |
            (1ull << 62);
 }
+// The same for a tile with 32-byte rows and the 32-byte swizzle (16-byte unit u of row r at unit
+// u ^ ((r >> 2) & 1); 256-byte aligned): 8-row groups 256 bytes apart. K-major: one k step of
+// 16 bfloat16 is the whole row; MN-major (16 bfloat16 of N per row): a k step of 16 rows adds
+// 512 bytes, 32 to the descriptor.
+static __device__ __forceinline__ uint64_t smem_desc_sw32(const void *p) {
+    uint64_t a = smem_u32(p);
+    return ((a & 0x3FFFF) >> 4) | ((uint64_t)(16 >> 4) << 16) | ((uint64_t)(256 >> 4) << 32) | (3ull << 62);
+}
 // Ordinary stores (cp.async included) to shared memory that a wgmma reads next: each writing
 // thread fences them into the async proxy before the barrier that publishes them.
 static __device__ __forceinline__ void fence_proxy_async_smem(void) {
@@ -99,10 +107,11 @@ static __device__ __forceinline__ void wgmma_wait0(void) {
 }
 // Keeps the compiler from moving a register's reads or writes across a wgmma issue or wait: the
 // products write the accumulators asynchronously, which the compiler does not see.
-static __device__ __forceinline__ void reg_fence32(float *d) {
+static __device__ __forceinline__ void reg_fence_n(float *d, const int n) {
 #pragma unroll
-    for (int i = 0; i < 32; i++) asm volatile("" : "+f"(d[i])::"memory");
+    for (int i = 0; i < n; i++) asm volatile("" : "+f"(d[i])::"memory");
 }
+static __device__ __forceinline__ void reg_fence32(float *d) { reg_fence_n(d, 32); }
 
 // d (this thread's 32 floats of a 64 x 64 float32 tile per warpgroup, the accumulator layout:
 // d[4 j + 2 h + e] = row 16 warp + g + 8 h, column 8 j + 2 tq + e) += A (64 x 16 bfloat16 in
@@ -129,6 +138,19 @@ static __device__ __forceinline__ void reg_fence32(float *d) {
 WGMMA_BF16_M64N64K16_RS(wgmma_bf16_m64n64k16_kmajor, 0)
 WGMMA_BF16_M64N64K16_RS(wgmma_bf16_m64n64k16_mnmajor, 1)
 #undef WGMMA_BF16_M64N64K16_RS
+
+// The same with N = 16 (8 floats of d per thread), B MN-major: head dim 80's last 16 columns.
+static __device__ __forceinline__ void wgmma_bf16_m64n16k16_mnmajor(float *d, const unsigned a[4], uint64_t db) {
+    asm volatile(
+        "{\n"
+        ".reg .pred p;\n"
+        "setp.ne.b32 p, %13, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7}, {%8, %9, %10, %11}, %12, p, 1, 1, 1;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+}
 
 #endif  // SM90A_PTX
 #endif
