@@ -32,10 +32,11 @@
 // here, as in the official code, which pads x before attention; only the slot padding is
 // masked (keys) and the tile padding past q_len not stored (queries).
 //
-// On sm_90 (head dim 64) the two products run on wgmma instead: each warpgroup of 4 warps
-// multiplies its 64 rows by a whole key tile, q k^T with Q's fragments in registers and K from
-// shared memory (K-major), P v with P in registers and V from shared memory (MN-major), both
-// tiles in 128-byte rows with the 128-byte swizzle; the accumulators land in the mma.sync path's
+// On sm_90 the two products run on wgmma instead: each warpgroup of 4 warps multiplies its 64
+// rows by a whole key tile, q k^T with Q's fragments in registers and K from shared memory
+// (K-major), P v with P in registers and V from shared memory (MN-major), both tiles in 128-byte
+// rows with the 128-byte swizzle (head dim 80: the first 64 columns so, the last 16 in a second
+// tile of 32-byte rows with the 32-byte swizzle, a fifth k step and an n16 product); the accumulators land in the mma.sync path's
 // register layout, so the rel-pos start and the softmax are the same code. These -tma configs
 // copy K and V with the tensor-memory accelerator (one thread issues, under full/empty barriers
 // per stage), so the loop has no block barrier and no copy arithmetic in the warps.
@@ -589,9 +590,11 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
 // tiles, are left out.)
 // The last column, WG: 0 mma.sync (any sm_80+ GPU), 1 the products on wgmma with K and V copied
 // by the tensor-memory accelerator under per-stage barriers instead of cp.async and a block
-// barrier (sm_90 only; head dim 64, warps in whole warpgroups, one m-tile each, key tiles of 64
-// or 128; K and V in 128-byte rows with the 128-byte swizzle, 1024 bytes more shared memory for
-// their alignment). Their names end in -tma. Measured and left out (vit_b, batch 8, the H200,
+// barrier (sm_90 only; head dim 64 or 80, warps in whole warpgroups, one m-tile each, key tiles
+// of 64 or 128; K and V in 128-byte rows with the 128-byte swizzle, plus head dim 80's 32-byte
+// rows, 1024 bytes more shared memory for their alignment). Their names end in -tma. Head dim
+// 80's -tma configs against its best mma.sync ones (tests/gpu/logs/h200-2026-12-01-h, call 1):
+// vit_h global 1.602 against 2.815 ms, windowed 0.293 against 0.394. Measured and left out (vit_b, batch 8, the H200,
 // tests/gpu/logs/h200-2026-12-01-g, against the kept -tma configs of the same call): wgmma with
 // K and V by cp.async under a block barrier per tile, 1.362 against -tma's 1.156 ms global and
 // 0.205 against 0.202 windowed (call 5); 12 warps, 0.40 ms slower global and 0.47 windowed on
@@ -661,16 +664,19 @@ static int flash_smem_set[N_FLASH_CONFIGS];  // dynamic shared memory limit rais
 // entry of its head dim that serves it: 16 slots per grid row where the grid is at most 16
 // wide, else 64; a -tma config only on an sm_90 GPU. Measured: the fastest config of each shape
 // in `tests/gpu/test_flash_relpos --bench` on the H200 at batch 8
-// (tests/gpu/logs/h200-2026-12-01-g/call5-gpu0.log, whose FLASH_CHOICE lines the first four are);
+// (head dim 64: tests/gpu/logs/h200-2026-12-01-g/call5-gpu0.log; head dim 80:
+// tests/gpu/logs/h200-2026-12-01-h/call1-gpu0.log, whose FLASH_CHOICE lines the first four are);
 // the tiny fixture's 16 x 16 grid takes the windowed entry.
 static const char *const FLASH_CHOICE[] = {
-    "hd64-s16-w4m1n64b3-tma",  // vit_b windowed (14 x 14, 196 tokens): 0.202 ms, 117 TFLOP/s
+    "hd64-s16-w4m1n64b3-tma",  // vit_b windowed (14 x 14, 196 tokens): 0.201 ms, 118 TFLOP/s
     "hd64-s64-w8m1n64b2-tma",  // vit_b global (64 x 64 grid, 4096 tokens): 1.156 ms, 357 TFLOP/s
-    "hd80-s16-w13m1n64b1",     // vit_l / vit_h windowed: 0.397 ms, 99 TFLOP/s
-    "hd80-s64-w8m1n64b2",      // vit_l / vit_h global: 2.823 ms, 243 TFLOP/s
-    // A GPU without wgmma (not sm_90) takes the fastest mma.sync configs of head dim 64 instead:
-    "hd64-s16-w4m1n64b4",  // vit_b windowed: 0.256 ms on the H200
-    "hd64-s64-w4m2n64b1",  // vit_b global: 1.693 ms on the H200
+    "hd80-s16-w8m1n64b2-tma",  // vit_l / vit_h windowed: 0.293 ms, 134 TFLOP/s
+    "hd80-s64-w8m1n64b2-tma",  // vit_l / vit_h global: 1.602 ms, 429 TFLOP/s
+    // A GPU without wgmma (not sm_90) takes the fastest mma.sync configs instead:
+    "hd64-s16-w4m1n64b4",   // vit_b windowed: 0.254 ms on the H200
+    "hd64-s64-w4m2n64b1",   // vit_b global: 1.700 ms on the H200
+    "hd80-s16-w13m1n64b1",  // vit_h windowed: 0.394 ms on the H200
+    "hd80-s64-w8m1n64b2",   // vit_h global: 2.815 ms on the H200
 };
 
 // =============================================================================================
