@@ -125,6 +125,12 @@ void cuda_int8_gemm_epilogue(Exec *x, void *y, const int8_t *q, const float *x_s
                              int f32_out);
 // the layer's int8 weights (out, in) and scales (out), copied to the host.
 void cuda_int8_weights(Exec *x, const LinearWeight *w, int8_t *q, float *scale);
+// the GEMM's compiled variants (cluster size, stages, epilogue): how many, their names, the
+// build's choice, and selecting one for the calls that follow (after a layer is prepared).
+int cuda_int8_variant_count(void);
+const char *cuda_int8_variant_name(int v);
+int cuda_int8_chosen_variant(void);
+void cuda_int8_select_variant(int v);
 
 // sparse24_linear.cu: 2:4 sparse bfloat16 linears on cuSPARSELt (weights compressed once at
 // load, one algorithm search per shape in the planning pass, bias and residual in its

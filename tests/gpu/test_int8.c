@@ -16,11 +16,15 @@
 //     to bfloat16 (one rounding apart at most where GELU's last bit differs);
 //   - residual == output (proj, lin2 in place), GELU (lin1);
 //   - faults: a layer whose activations are all zero (scale 0: output = bias, no NaN or Inf),
-//     a weight row of zeros (that column = bias), both at once.
+//     a weight row of zeros (that column = bias), both at once;
+//   - more tiles than blocks (the persistent loop, stages wrapping across tiles), rows wider than
+//     the quantisation keeps in registers;
+// each case for every compiled GEMM variant (cluster size, stages, epilogue: int8_linear.cu).
 // --bench: every encoder linear of vit_b and vit_h at batch 8 (rows 39200 for windowed qkv,
 // 32768 otherwise), side by side: the dense bfloat16 format (cuBLASLt with its epilogue), the
 // int8 GEMM with its epilogue, the quantisation pass, the whole int8 linear, and cuBLASLt's own
-// int8 GEMM (int32 out; the best of its heuristic's algorithms): NOTE lines.
+// int8 GEMM (int32 out; the best of its heuristic's algorithms): NOTE lines; and every compiled
+// GEMM variant's time with its epilogue.
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 #include <math.h>
@@ -70,6 +74,8 @@ typedef struct {
     int zero_w_rows;   // the first output channels' weights are zero
 } Case;
 
+static int VARIANT;  // the GEMM variant under test (cuda_int8_select_variant)
+
 static void check_case(const Case *c) {
     int M = c->rows, N = c->out, K = c->in;
     size_t nx = (size_t)M * K, ny = (size_t)M * N;
@@ -89,8 +95,9 @@ static void check_case(const Case *c) {
 
     LinearWeight *wg = linear_prepare(&cuda_linear_int8, &G, W, b, N, K);
     LinearWeight *wc = linear_prepare(&cpu_linear_int8, &CPU, W, b, N, K);
-    char what[160];
-    snprintf(what, sizeof what, "%s (%d x %d x %d)", c->name, M, N, K);
+    cuda_int8_select_variant(VARIANT);
+    char what[200];
+    snprintf(what, sizeof what, "%s (%d x %d x %d), GEMM %s", c->name, M, N, K, cuda_int8_variant_name(VARIANT));
 
     // Weights.
     int8_t *gq = xmalloc((size_t)N * K);
@@ -297,7 +304,7 @@ static void bench(int only) {
     void *lt_ws = G.ops->mem_alloc(&G, lt_ws_bytes);
     printf("NOTE bench: batch 8, ms per call (best of 3 runs of 20), rates as 2 M N K / time; bf16 "
            "= the dense format (cuBLASLt, bias epilogue, residual as beta = 1, GELU a separate "
-           "kernel); int8 gemm = wgmma GEMM + dequant/bias/GELU/residual epilogue; quant = the "
+           "kernel); int8 gemm = wgmma GEMM + dequant/bias/GELU/residual epilogue (the build's variant; every variant on the line below); quant = the "
            "per-token quantisation pass; int8 all = quant + gemm (cuda_linear_int8.run); lt int8 = "
            "cuBLASLt int8 TN, int32 out, best of its heuristic's algorithms\n");
     printf("NOTE %-5s %-4s %6s %5s %5s | %8s %7s | %8s %7s | %7s | %8s %7s | %6s %6s | %7s\n", "model",
@@ -329,6 +336,17 @@ static void bench(int only) {
         }
         double t_bf = time_ms(run_linear, &cd, 20);
         double t_q = time_ms(run_quant, &ci, 20);
+        run_quant(&ci);  // the GEMMs below read real quantised values
+        char vline[512];
+        int vn = snprintf(vline, sizeof vline, "NOTE   %s %s GEMM variants:", sh->model, sh->layer);
+        for (int v = 0; v < cuda_int8_variant_count(); v++) {
+            cuda_int8_select_variant(v);
+            double tv = time_ms(run_gemm_epi, &ci, 20);
+            if (vn < (int)sizeof vline)
+                vn += snprintf(vline + vn, sizeof vline - vn, " %s %.4f ms (%.2fx)", cuda_int8_variant_name(v), tv, t_bf / tv);
+        }
+        printf("%s\n", vline);
+        cuda_int8_select_variant(cuda_int8_chosen_variant());
         double t_g = time_ms(run_gemm_epi, &ci, 20);
         double t_all = time_ms(run_linear, &ci, 20);
         // cuBLASLt int8 (int32 out) on the same operands; D in a fresh buffer.
@@ -385,8 +403,15 @@ int main(int argc, char **argv) {
             {"fault: all activations zero", 130, 512, 256, ACT_NONE, 0, 130, 0},
             {"fault: all activations zero, gelu", 64, 256, 128, ACT_GELU, 0, 64, 0},
             {"fault: zero weight rows, some zero activation rows, residual", 140, 520, 256, ACT_NONE, 1, 3, 5},
+            // More tiles than blocks: each block (cluster) takes several, the pipeline's stages
+            // wrap across tiles and the epilogue of one overlaps the next one's loads.
+            {"persistent: 198 tiles, gelu, residual", 2700, 2304, 256, ACT_GELU, 1, 0, 0},
+            // Rows wider than the quantisation's registers hold (32 x 8 x 20): its two-read path.
+            {"wide rows: K 5632", 70, 64, 5632, ACT_NONE, 0, 0, 0},
         };
-        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i]);
+        // Every compiled GEMM variant (the build's choice and the candidates the bench times).
+        for (VARIANT = 0; VARIANT < cuda_int8_variant_count(); VARIANT++)
+            for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i]);
         cuda_backend_set_sync_each_launch(BK, 0);
     }
     if (do_bench || only_bench) bench(-1);
