@@ -5,14 +5,17 @@
 //   run:     1. int8_quant_rows: one pass over the bfloat16 activations, one warp per row:
 //               max|x|, scale = max / 127, int8 values, into the operation scratch (reserved by
 //               the planning pass: LinearFormat.workspace_bytes).
-//            2. int8_gemm_sm90: int8 x int8 -> int32 on wgmma (m64n256k32 .s32.s8.s8), TMA
-//               loads into 128-byte-swizzled shared memory, a 4-stage mbarrier pipeline, one
-//               producer warpgroup and two consumer warpgroups per 128 x 256 tile; the
+//            2. int8_gemm: int8 x int8 -> int32 on wgmma (m64n256k32 .s32.s8.s8), TMA loads into
+//               128-byte-swizzled shared memory, an mbarrier pipeline (3 stages), one producer
+//               warpgroup and two consumer warpgroups per 128 x 256 tile, persistent; the
 //               epilogue dequantises (acc * x_scale[row] * w_scale[col] + bias[col], float32),
-//               applies GELU (exact erf) or adds the residual, and stores bfloat16: one rounding.
+//               applies GELU (exact erf) or adds the residual, rounds to bfloat16 once into
+//               swizzled shared memory and stores the tile by TMA while the warpgroups go on
+//               to their next tile (the "tstore" epilogue; the "direct" one stores from the
+//               registers: 1.02-1.46 times slower at the encoder's shapes, call 2).
 // The activations are quantised by a separate pass, not by the LayerNorm or GELU that produces
 // them: that pass reads 2 and writes 1 byte per element (vit_b qkv at batch 8: 60 MB in, 30 MB
-// out, about 20 us against a 120-150 us GEMM); the benchmark (tests/gpu/test_int8 --bench)
+// out, about 40 us against a 160-230 us GEMM); the benchmark (tests/gpu/test_int8 --bench)
 // prints its cost per shape beside the GEMM's.
 // Needs sm_90 (wgmma, TMA): on another GPU the format refuses by name.
 #include <string.h>
@@ -42,7 +45,7 @@ typedef struct {
     int8_t *Wq;       // (out, in) int8, per-row scales below
     float *w_scale;   // (out)
     float *bias;      // (out) float32, or NULL
-    CUtensorMap tmap_w256, tmap_w128;  // Wq in boxes of 128 bytes x 256 rows (one block's B) or 128 (half, multicast)
+    CUtensorMap tmap_w;  // Wq in boxes of 128 bytes x 256 rows
 } CudaInt8Linear;
 
 // =============================================================================================
@@ -94,10 +97,9 @@ static __device__ __forceinline__ void wgmma_s8_m64n256k32(int *d, uint64_t da, 
 
 // Per-token quantisation: x (rows, K) bfloat16 -> q (rows, K) int8 and scale (rows) float32,
 // one warp per row, 8 elements (16 bytes) per access; K % 8 == 0, x and q 16- and 8-byte aligned.
-// Rows of up to 32 x 8 x I8_Q_REGS elements (5120: vit_h's lin2) are read once and kept in
-// registers between the maximum and the rounding: the two-read version took 0.136 ms at vit_b's
-// lin2 input (32768 x 3072) on the H200 (tests/gpu/logs/h200-2026-12-01-h/call1-gpu0.log).
-#define I8_Q_REGS 20
+// The row is read twice (the maximum, then the rounding; the second read mostly from cache):
+// a version that kept rows of up to 5120 in registers between the two was 2.1-3.4 times slower
+// on the H200 (fewer warps per SM; tests/gpu/logs/h200-2026-12-01-h/call2-gpu0.log, q ms).
 static __device__ __forceinline__ float int8_amax8(uint4 u, float amax) {
     const __nv_bfloat162 *h = (const __nv_bfloat162 *)&u;
 #pragma unroll
@@ -126,25 +128,6 @@ __global__ void int8_quant_rows(const bf16 *x, int8_t *q, float *scale, int64_t 
     uint2 *qr = (uint2 *)(q + row * K);
     int chunks = K / 8;
     float amax = 0.0f;
-    if (chunks <= 32 * I8_Q_REGS) {
-        uint4 u[I8_Q_REGS];
-#pragma unroll
-        for (int j = 0; j < I8_Q_REGS; j++) {
-            int c = lane + 32 * j;
-            u[j] = c < chunks ? xr[c] : make_uint4(0, 0, 0, 0);
-        }
-#pragma unroll
-        for (int j = 0; j < I8_Q_REGS; j++) amax = int8_amax8(u[j], amax);
-        for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-        float s = int8_scale(amax);
-        if (lane == 0) scale[row] = s;
-#pragma unroll
-        for (int j = 0; j < I8_Q_REGS; j++) {
-            int c = lane + 32 * j;
-            if (c < chunks) qr[c] = int8_quant8(u[j], s);
-        }
-        return;
-    }
     for (int c = lane; c < chunks; c += 32) amax = int8_amax8(xr[c], amax);
     for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
     float s = int8_scale(amax);
@@ -281,10 +264,6 @@ static __device__ __forceinline__ void int8_epilogue(const int *acc, const I8Epi
     }
 }
 
-// GELU as a call: the tstore epilogue applies it to its 128 values in place, and erff's code
-// inlined 128 times is what stalled the first version on instruction fetch (above).
-static __device__ __noinline__ float int8_gelu_call(float v) { return act_apply(v, ACT_GELU); }
-
 static __device__ __forceinline__ void named_barrier(int id, int threads) {
     asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
@@ -296,12 +275,16 @@ static __device__ __forceinline__ void named_barrier(int id, int threads) {
 // conflict), then one thread stores the chunks by TMA (rows past M and columns past N clipped)
 // and the warpgroup goes on to its next tile while they drain; their shared memory is waited for
 // only when the next tile's epilogue writes it again.
-static __device__ __forceinline__ void int8_epilogue_tstore(const int *acc, const I8Epilogue &e,
+// GELU: the pre-activations go through sy as float32 (128 columns at a time, each thread its own
+// column of sy viewed as [64][128] floats) to a rolled loop, so erff's code appears once (inlined
+// 128 times it stalled the first version on instruction fetch; as a call it was slower still:
+// vit_b lin1 0.424 against the direct epilogue's 0.412 ms, call 2), and come back into acc.
+static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Epilogue &e,
                                                             const CUtensorMap *ty, int M, int N, int m0w,
                                                             int n0, int warp, int lane, const float *s_ws,
                                                             const float *s_b, uint8_t *sy, int wg, const int ACT) {
-    const int g = lane / 4, tq = lane % 4;
-    const bool lead = threadIdx.x % 128 == 0;
+    const int g = lane / 4, tq = lane % 4, t = threadIdx.x % 128;
+    const bool lead = t == 0;
     if (lead) bulk_wait_read0();
     named_barrier(2 + wg, 128);
     float xs[2];
@@ -309,6 +292,23 @@ static __device__ __forceinline__ void int8_epilogue_tstore(const int *acc, cons
     for (int h = 0; h < 2; h++) {
         int row = m0w + warp * 16 + g + 8 * h;
         xs[h] = row < M ? e.x_scale[row] : 0.0f;
+    }
+    if (ACT == ACT_GELU) {
+        float(*scratch)[128] = (float(*)[128])sy;  // [64][128]: 32 KiB, this thread column t
+#pragma unroll
+        for (int half = 0; half < 2; half++) {
+#pragma unroll
+            for (int k = 0; k < 64; k++) {
+                int i = 16 * half + k / 4, h = (k / 2) % 2, j = k % 2, c = 8 * i + 2 * tq + j;
+                // The order of kernels/int8_rules.h, each operation rounded (no contraction).
+                scratch[k][t] = __fadd_rn(__fmul_rn(__fmul_rn((float)acc[4 * i + 2 * h + j], xs[h]), s_ws[c]), s_b[c]);
+            }
+#pragma unroll 1
+            for (int k = 0; k < 64; k++) scratch[k][t] = act_apply(scratch[k][t], ACT_GELU);
+#pragma unroll
+            for (int k = 0; k < 64; k++) acc[64 * half + k] = __float_as_int(scratch[k][t]);
+        }
+        named_barrier(2 + wg, 128);  // every thread's column read back before sy takes the output
     }
     const bf16 *res = (const bf16 *)e.residual;
 #pragma unroll
@@ -330,18 +330,19 @@ static __device__ __forceinline__ void int8_epilogue_tstore(const int *acc, cons
             int i = i0 + j, c = 8 * i + 2 * tq;
 #pragma unroll
             for (int h = 0; h < 2; h++) {
-                // The order of kernels/int8_rules.h, each operation rounded (no contraction).
-                float v0 = __fadd_rn(__fmul_rn(__fmul_rn((float)acc[4 * i + 2 * h], xs[h]), s_ws[c]), s_b[c]);
-                float v1 = __fadd_rn(__fmul_rn(__fmul_rn((float)acc[4 * i + 2 * h + 1], xs[h]), s_ws[c + 1]), s_b[c + 1]);
-                if (ACT == ACT_GELU) {
-                    v0 = int8_gelu_call(v0);
-                    v1 = int8_gelu_call(v1);
+                float v0, v1;
+                if (ACT == ACT_GELU) {  // acc[64 half + k] holds the value of k = 4 (i % 16) + 2 h + j
+                    v0 = __int_as_float(acc[64 * (i / 16) + 4 * (i % 16) + 2 * h]);
+                    v1 = __int_as_float(acc[64 * (i / 16) + 4 * (i % 16) + 2 * h + 1]);
+                } else {
+                    v0 = __fadd_rn(__fmul_rn(__fmul_rn((float)acc[4 * i + 2 * h], xs[h]), s_ws[c]), s_b[c]);
+                    v1 = __fadd_rn(__fmul_rn(__fmul_rn((float)acc[4 * i + 2 * h + 1], xs[h]), s_ws[c + 1]), s_b[c + 1]);
                 }
                 v0 += rv[j][h].x;
                 v1 += rv[j][h].y;
                 int lr = warp * 16 + g + 8 * h;  // row within the warpgroup's 64
-                __nv_bfloat162 o = __floats2bfloat162_rn(v0, v1);
-                *(__nv_bfloat162 *)(sy + (i / 8) * 8192 + lr * 128 + (((i % 8) ^ (lr & 7)) * 16) + 4 * tq) = o;
+                *(__nv_bfloat162 *)(sy + (i / 8) * 8192 + lr * 128 + (((i % 8) ^ (lr & 7)) * 16) + 4 * tq) =
+                    __floats2bfloat162_rn(v0, v1);
             }
         }
     }
@@ -354,33 +355,24 @@ static __device__ __forceinline__ void int8_epilogue_tstore(const int *acc, cons
         bulk_commit();
     }
 }
-
-// A consumer warp's release of a stage: after its own wait, one arrival per warp on the stage's
-// empty barrier of every block of the cluster (each block's producer writes B into all of them).
-static __device__ __forceinline__ void int8_release(uint64_t *empty, int lane, const int CL) {
-    __syncwarp();
-    if (lane == 0) {
-        if (CL == 1) mbar_arrive(empty);
-        else
-            for (int r = 0; r < CL; r++) mbar_arrive_cluster(empty, (uint32_t)r);
-    }
-}
 #endif  // SM90A_PTX
 
 // C(M, N) = A(M, K) B(N, K)^T over int8, both K-major, read through the tensor maps ta (box
-// 128 x I8_BM) and tb (box 128 x I8_BN / CL); K's tail and rows past M or N read as zeros.
-// Persistent: each cluster of CL blocks takes the (CL 128) x 256 tiles c, c + clusters, ..., n
-// fastest (the clusters in flight share their A tiles; B stays in L2); block `rank` of a cluster
-// multiplies rows rank 128.. of the tile. CL 2: the blocks' B tiles are equal, so each block's
-// producer loads half of it and multicasts it to both (a third less L2 traffic per product:
-// ncu put the CL 1 kernel at 76 % of L2's throughput). The producer runs on into the next
-// tile's stages while the consumers finish a tile's epilogue. TS 1 (bfloat16 out): the
-// epilogue stores through shared memory and TMA (int8_epilogue_tstore), else directly from the
+// 128 x I8_BM) and tb (box 128 x I8_BN); K's tail and rows past M or N read as zeros.
+// Persistent: each block takes the 128 x 256 tiles blockIdx.x, + gridDim.x, ..., n fastest (the
+// blocks in flight share their A tiles; B stays in L2). The producer runs on into the next
+// tile's stages while the consumers finish a tile's epilogue. TS 1 (bfloat16 out): the epilogue
+// stores through shared memory and TMA (int8_epilogue_tstore), else directly from the
 // registers (int8_epilogue).
+// Measured and dropped (call 2): clusters of 2 blocks with the same B tile, each block's
+// producer loading half of it and multicasting it to both (a third less L2 traffic per
+// product; ncu had put this kernel at 76 % of L2's throughput), under empty barriers that both
+// blocks' consumers arrive on: 1.02-1.49 times slower than one block at every shape, with
+// either epilogue.
 static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, const CUtensorMap *tb,
                                                       const CUtensorMap *ty, int M, int N, int K,
                                                       const I8Epilogue &e, const int OUT, const int ACT,
-                                                      const int CL, const int STAGES, const int TS) {
+                                                      const int STAGES, const int TS) {
 #if SM90A_PTX
     extern __shared__ uint8_t smem_raw[];
     __shared__ float s_ws[2][I8_BN], s_b[2][I8_BN];  // per tile, double-buffered
@@ -390,132 +382,120 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
     uint8_t *sx = sb + STAGES * I8_B_BYTES;      // TS: 2 warpgroups x 4 chunks of 64 x 128; else s_ep
     uint64_t *full = (uint64_t *)(sx + (TS ? I8_Y_BYTES : I8_EP_BYTES));
     uint64_t *empty = full + STAGES;
-    const int BMC = I8_BM * CL;
     int tiles_n = (N + I8_BN - 1) / I8_BN;
-    int tiles = ((M + BMC - 1) / BMC) * tiles_n;
+    int tiles = ((M + I8_BM - 1) / I8_BM) * tiles_n;
     int kt_count = (K + I8_BK - 1) / I8_BK;
     int wg = threadIdx.x / 128;
-    uint32_t rank = CL > 1 ? cluster_rank() : 0;
-    int first = blockIdx.x / CL, stride = gridDim.x / CL;
 
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
             mbar_init(&full[s], 1);
-            mbar_init(&empty[s], 8 * CL);  // one arrival per consumer warp of every block of the cluster
+            mbar_init(&empty[s], 8);  // one arrival per consumer warp
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     }
-    if (CL > 1) cluster_sync();  // the peer's barriers exist before anything is multicast into it
-    else __syncthreads();
+    __syncthreads();
 
     if (wg == 2) {
         // Producer: one thread issues the loads of every stage of every tile.
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
         if (threadIdx.x == 256) {
             int it = 0;
-            for (int t = first; t < tiles; t += stride) {
-                int m0 = (t / tiles_n) * BMC + (int)rank * I8_BM, n0 = (t % tiles_n) * I8_BN;
+            for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+                int m0 = (t / tiles_n) * I8_BM, n0 = (t % tiles_n) * I8_BN;
                 for (int kt = 0; kt < kt_count; kt++, it++) {
                     int s = it % STAGES, round = it / STAGES;
-                    if (round > 0) {
-                        if (CL > 1) mbar_wait_cluster(&empty[s], (round - 1) & 1);
-                        else mbar_wait(&empty[s], (round - 1) & 1);
-                    }
-                    mbar_expect_tx(&full[s], I8_STAGE_BYTES);  // B: both halves land here
+                    if (round > 0) mbar_wait(&empty[s], (round - 1) & 1);
+                    mbar_expect_tx(&full[s], I8_STAGE_BYTES);
                     tma_load_2d(sa + s * I8_A_BYTES, ta, kt * I8_BK, m0, &full[s]);
-                    if (CL == 1) tma_load_2d(sb + s * I8_B_BYTES, tb, kt * I8_BK, n0, &full[s]);
-                    else
-                        tma_load_2d_multicast(sb + s * I8_B_BYTES + rank * (I8_BN / CL) * I8_BK, tb, kt * I8_BK,
-                                              n0 + (int)rank * (I8_BN / CL), &full[s], (uint16_t)((1u << CL) - 1));
+                    tma_load_2d(sb + s * I8_B_BYTES, tb, kt * I8_BK, n0, &full[s]);
                 }
             }
         }
-        __syncwarp();
-    } else {
-        // Consumers: warpgroup wg multiplies rows wg * 64 .. + 63 of the block's rows by all the
-        // tile's columns.
-        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
-        int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
-        int it = 0, buf = 0;
-        for (int t = first; t < tiles; t += stride, buf ^= 1) {
-            int m0 = (t / tiles_n) * BMC + (int)rank * I8_BM, n0 = (t % tiles_n) * I8_BN;
-            if (OUT != I8_OUT_RAW) {
-                int c = threadIdx.x, col = n0 + c;  // 256 consumer threads, one column each
-                s_ws[buf][c] = col < N ? e.w_scale[col] : 0.0f;
-                s_b[buf][c] = col < N && e.bias ? e.bias[col] : 0.0f;
-            }
-            named_barrier(1, 256);  // the consumers only
-            int acc[128];
-#pragma unroll
-            for (int i = 0; i < 128; i++) acc[i] = 0;
-            for (int kt = 0; kt < kt_count; kt++, it++) {
-                int s = it % STAGES;
-                mbar_wait(&full[s], (it / STAGES) & 1);
-                uint64_t da = smem_desc(sa + s * I8_A_BYTES + wg * 64 * I8_BK);
-                uint64_t db = smem_desc(sb + s * I8_B_BYTES);
-                wgmma_fence();
-#pragma unroll
-                for (int kk = 0; kk < I8_BK / 32; kk++)  // 32 bytes of K: +2 in the descriptor's address
-                    wgmma_s8_m64n256k32(acc, da + 2 * kk, db + 2 * kk);
-                wgmma_commit();
-                wgmma_wait1();  // the previous stage's products are done: give its buffers back
-                if (kt > 0) int8_release(&empty[(it - 1) % STAGES], lane, CL);
-            }
-            wgmma_wait0();
-            int8_release(&empty[(it - 1) % STAGES], lane, CL);
-            if (TS && OUT == I8_OUT_BF16)
-                int8_epilogue_tstore(acc, e, ty, M, N, m0 + wg * 64, n0, warp, lane, s_ws[buf], s_b[buf],
-                                     sx + wg * (I8_Y_BYTES / 2), wg, ACT);
-            else
-                int8_epilogue(acc, e, M, N, m0 + wg * 64 + warp * 16 + lane / 4, n0, lane, s_ws[buf],
-                              s_b[buf], (float (*)[256])sx, OUT, ACT);
-        }
-        if (TS && OUT == I8_OUT_BF16 && threadIdx.x % 128 == 0) bulk_wait0();
+        return;
     }
-    // No block leaves while a peer may still multicast into it or arrive on its barriers.
-    if (CL > 1) cluster_sync();
+
+    // Consumers: warpgroup wg multiplies rows wg * 64 .. + 63 of the tile by all its columns.
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    int it = 0, buf = 0;
+    for (int t = blockIdx.x; t < tiles; t += gridDim.x, buf ^= 1) {
+        int m0 = (t / tiles_n) * I8_BM, n0 = (t % tiles_n) * I8_BN;
+        if (OUT != I8_OUT_RAW) {
+            int c = threadIdx.x, col = n0 + c;  // 256 consumer threads, one column each
+            s_ws[buf][c] = col < N ? e.w_scale[col] : 0.0f;
+            s_b[buf][c] = col < N && e.bias ? e.bias[col] : 0.0f;
+        }
+        named_barrier(1, 256);  // the consumers only
+        int acc[128];
+#pragma unroll
+        for (int i = 0; i < 128; i++) acc[i] = 0;
+        for (int kt = 0; kt < kt_count; kt++, it++) {
+            int s = it % STAGES;
+            mbar_wait(&full[s], (it / STAGES) & 1);
+            uint64_t da = smem_desc(sa + s * I8_A_BYTES + wg * 64 * I8_BK);
+            uint64_t db = smem_desc(sb + s * I8_B_BYTES);
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < I8_BK / 32; kk++)  // 32 bytes of K: +2 in the descriptor's address
+                wgmma_s8_m64n256k32(acc, da + 2 * kk, db + 2 * kk);
+            wgmma_commit();
+            wgmma_wait1();  // the previous stage's products are done: give its buffers back
+            if (kt > 0) {
+                __syncwarp();
+                if (lane == 0) mbar_arrive(&empty[(it - 1) % STAGES]);
+            }
+        }
+        wgmma_wait0();
+        __syncwarp();
+        if (lane == 0) mbar_arrive(&empty[(it - 1) % STAGES]);
+        if (TS && OUT == I8_OUT_BF16)
+            int8_epilogue_tstore(acc, e, ty, M, N, m0 + wg * 64, n0, warp, lane, s_ws[buf], s_b[buf],
+                                 sx + wg * (I8_Y_BYTES / 2), wg, ACT);
+        else
+            int8_epilogue(acc, e, M, N, m0 + wg * 64 + warp * 16 + lane / 4, n0, lane, s_ws[buf],
+                          s_b[buf], (float (*)[256])sx, OUT, ACT);
+    }
+    if (TS && OUT == I8_OUT_BF16 && threadIdx.x % 128 == 0) bulk_wait0();
 #else
     __trap();  // a build without sm_90a's wgmma: never an output silently left unwritten
 #endif
 }
 
-// The compiled variants: X(CL, STAGES, TS), cluster size (B multicast when 2), pipeline
-// stages, TMA-store epilogue for the bfloat16 output (the test outputs, float32 and int32,
-// always store directly). I8_CHOICE below names the one the format runs.
+// The compiled variants: X(STAGES, TS), pipeline stages and the TMA-store epilogue for the
+// bfloat16 output (the test outputs, float32 and int32, always store directly). I8_CHOICE
+// below names the one the format runs; the bench times each.
 #define I8_VARIANTS(X) \
-    X(1, 4, 0)         \
-    X(2, 4, 0)         \
-    X(1, 3, 1)         \
-    X(2, 3, 1)
+    X(4, 0)            \
+    X(3, 1)
 
-#define I8_KERNEL(name, OUT, ACT, CL, ST, TS)                                                   \
+#define I8_KERNEL(name, OUT, ACT, ST, TS)                                                       \
     __global__ void __launch_bounds__(I8_THREADS, 1)                                            \
     name(const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb,        \
          const __grid_constant__ CUtensorMap ty, int M, int N, int K, I8Epilogue e) {           \
-        int8_gemm_body(&ta, &tb, &ty, M, N, K, e, OUT, ACT, CL, ST, TS);                        \
+        int8_gemm_body(&ta, &tb, &ty, M, N, K, e, OUT, ACT, ST, TS);                            \
     }
-#define I8_DEFINE(CL, ST, TS)                                                                   \
-    I8_KERNEL(int8_gemm_c##CL##s##ST##t##TS##_bf16, I8_OUT_BF16, ACT_NONE, CL, ST, TS)          \
-    I8_KERNEL(int8_gemm_c##CL##s##ST##t##TS##_bf16_gelu, I8_OUT_BF16, ACT_GELU, CL, ST, TS)     \
-    I8_KERNEL(int8_gemm_c##CL##s##ST##t##TS##_f32, I8_OUT_F32, ACT_NONE, CL, ST, 0)             \
-    I8_KERNEL(int8_gemm_c##CL##s##ST##t##TS##_f32_gelu, I8_OUT_F32, ACT_GELU, CL, ST, 0)        \
-    I8_KERNEL(int8_gemm_c##CL##s##ST##t##TS##_raw, I8_OUT_RAW, ACT_NONE, CL, ST, 0)
+#define I8_DEFINE(ST, TS)                                                               \
+    I8_KERNEL(int8_gemm_s##ST##t##TS##_bf16, I8_OUT_BF16, ACT_NONE, ST, TS)             \
+    I8_KERNEL(int8_gemm_s##ST##t##TS##_bf16_gelu, I8_OUT_BF16, ACT_GELU, ST, TS)        \
+    I8_KERNEL(int8_gemm_s##ST##t##TS##_f32, I8_OUT_F32, ACT_NONE, ST, 0)                \
+    I8_KERNEL(int8_gemm_s##ST##t##TS##_f32_gelu, I8_OUT_F32, ACT_GELU, ST, 0)           \
+    I8_KERNEL(int8_gemm_s##ST##t##TS##_raw, I8_OUT_RAW, ACT_NONE, ST, 0)
 I8_VARIANTS(I8_DEFINE)
 
 typedef void (*I8Kernel)(const CUtensorMap, const CUtensorMap, const CUtensorMap, int, int, int, I8Epilogue);
 enum { I8K_BF16, I8K_BF16_GELU, I8K_F32, I8K_F32_GELU, I8K_RAW, I8K_COUNT };
 typedef struct {
-    int cl, stages, tstore;
+    int stages, tstore;
     I8Kernel k[I8K_COUNT];
     const char *name;
 } I8Variant;
-#define I8_ENTRY(CL, ST, TS)                                                                          \
-    {CL, ST, TS,                                                                                      \
-     {int8_gemm_c##CL##s##ST##t##TS##_bf16, int8_gemm_c##CL##s##ST##t##TS##_bf16_gelu,                \
-      int8_gemm_c##CL##s##ST##t##TS##_f32, int8_gemm_c##CL##s##ST##t##TS##_f32_gelu,                  \
-      int8_gemm_c##CL##s##ST##t##TS##_raw},                                                           \
-     TS ? "c" #CL "-s" #ST "-tstore" : "c" #CL "-s" #ST "-direct"},
+#define I8_ENTRY(ST, TS)                                                                              \
+    {ST, TS,                                                                                          \
+     {int8_gemm_s##ST##t##TS##_bf16, int8_gemm_s##ST##t##TS##_bf16_gelu, int8_gemm_s##ST##t##TS##_f32, \
+      int8_gemm_s##ST##t##TS##_f32_gelu, int8_gemm_s##ST##t##TS##_raw},                               \
+     TS ? "s" #ST "-tstore" : "s" #ST "-direct"},
 static const I8Variant i8_variants[] = {I8_VARIANTS(I8_ENTRY)};
 #define I8_N_VARIANTS ((int)(sizeof i8_variants / sizeof i8_variants[0]))
 
@@ -538,11 +518,9 @@ static CUtensorMap int8_tmap(const void *p, int64_t rows, int K, int box_rows) {
     return m;
 }
 
-// The variant the format runs (I8_CHOICE, measured) and, per variant, how many clusters fit
-// on the GPU at once (the persistent grid).
-#define I8_CHOICE "c1-s4-direct"
+// The variant the format runs: measured, tests/gpu/logs/h200-2026-12-01-h (call 3).
+#define I8_CHOICE "s3-tstore"
 static int i8_current = -1;
-static int i8_max_clusters[I8_N_VARIANTS];
 
 static int i8_variant_by_name(const char *name) {
     for (int i = 0; i < I8_N_VARIANTS; i++)
@@ -562,37 +540,14 @@ static void int8_check_shape(Exec *x, int out, int in) {
         die("int8 linear: needs an sm_90 GPU (wgmma, TMA); this one is sm_%d%d", bk->prop.major, bk->prop.minor);
     if (in % 16 != 0 || out % 8 != 0)
         die("int8 linear: in_features %d must be a multiple of 16 and out_features %d of 8", in, out);
-    // Set up here, at load, never inside a graph capture: the kernels' shared memory, the
-    // clusters that fit, the driver's tensor-map encoder.
+    // Set up here, at load, never inside a graph capture: the kernels' shared memory and the
+    // driver's tensor-map encoder.
     if (i8_current >= 0) return;
-    for (int v = 0; v < I8_N_VARIANTS; v++) {
-        const I8Variant *iv = &i8_variants[v];
+    for (int v = 0; v < I8_N_VARIANTS; v++)
         for (int k = 0; k < I8K_COUNT; k++)
-            cudaCheck(cudaFuncSetAttribute((const void *)iv->k[k], cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           (int)i8_smem_bytes(iv, k)));
-        int clusters = bk->prop.multiProcessorCount;
-        if (iv->cl > 1) {
-            cudaLaunchConfig_t cfg = {};
-            cudaLaunchAttribute attr;
-            attr.id = cudaLaunchAttributeClusterDimension;
-            attr.val.clusterDim.x = (unsigned)iv->cl;
-            attr.val.clusterDim.y = 1;
-            attr.val.clusterDim.z = 1;
-            cfg.gridDim = dim3((unsigned)(iv->cl * bk->prop.multiProcessorCount), 1, 1);
-            cfg.blockDim = dim3(I8_THREADS, 1, 1);
-            cfg.attrs = &attr;
-            cfg.numAttrs = 1;
-            // The largest of the variant's kernels' shared memory sets the fit for all.
-            size_t most = 0;
-            int most_k = 0;
-            for (int k = 0; k < I8K_COUNT; k++)
-                if (i8_smem_bytes(iv, k) > most) most = i8_smem_bytes(iv, k), most_k = k;
-            cfg.dynamicSmemBytes = most;
-            cudaCheck(cudaOccupancyMaxActiveClusters(&clusters, (const void *)iv->k[most_k], &cfg));
-            if (clusters < 1) die("int8 linear: variant %s: no cluster of %d blocks fits this GPU", iv->name, iv->cl);
-        }
-        i8_max_clusters[v] = clusters;
-    }
+            cudaCheck(cudaFuncSetAttribute((const void *)i8_variants[v].k[k],
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           (int)i8_smem_bytes(&i8_variants[v], k)));
     (void)tensor_map_encoder();
     i8_current = i8_variant_by_name(I8_CHOICE);
     if (i8_current < 0) die("int8 linear: I8_CHOICE names %s, which is not compiled", I8_CHOICE);
@@ -630,8 +585,7 @@ extern "C" LinearWeight *cuda_int8_prepare(Exec *x, const float *W, const float 
         cl->bias = (float *)cuda_mem_alloc(x, (size_t)out * sizeof(float));
         cuda_copy_to_device(x, cl->bias, b, (size_t)out * sizeof(float));
     }
-    cl->tmap_w256 = int8_tmap(cl->Wq, out, in, I8_BN);
-    cl->tmap_w128 = int8_tmap(cl->Wq, out, in, I8_BN / 2);
+    cl->tmap_w = int8_tmap(cl->Wq, out, in, I8_BN);
     lw->impl = cl;
     return lw;
 }
@@ -686,29 +640,14 @@ static void int8_gemm(Exec *x, const int8_t *A, const CudaInt8Linear *cl, int64_
     int gelu = e->act == ACT_GELU;
     int kind = e->raw ? I8K_RAW : e->f32 ? (gelu ? I8K_F32_GELU : I8K_F32) : (gelu ? I8K_BF16_GELU : I8K_BF16);
     CUtensorMap ta = int8_tmap(A, M, K, I8_BM);
-    const CUtensorMap *tb = v->cl == 1 ? &cl->tmap_w256 : &cl->tmap_w128;
     CUtensorMap ty;
     memset(&ty, 0, sizeof ty);
     if (v->tstore && (kind == I8K_BF16 || kind == I8K_BF16_GELU)) ty = bf16_out_tmap(e->y, M, N);
-    int64_t tiles = ((M + I8_BM * v->cl - 1) / (I8_BM * v->cl)) * ((N + I8_BN - 1) / I8_BN);
+    int64_t tiles = ((M + I8_BM - 1) / I8_BM) * ((N + I8_BN - 1) / I8_BN);
     if (tiles > 0x7fffffff) die("int8 linear: too many tiles");
-    int64_t clusters = tiles < i8_max_clusters[i8_current] ? tiles : i8_max_clusters[i8_current];
-    cudaLaunchConfig_t cfg = {};
-    cudaLaunchAttribute attr;
-    attr.id = cudaLaunchAttributeClusterDimension;
-    attr.val.clusterDim.x = (unsigned)v->cl;
-    attr.val.clusterDim.y = 1;
-    attr.val.clusterDim.z = 1;
-    cfg.gridDim = dim3((unsigned)(clusters * v->cl), 1, 1);  // persistent: one block per SM
-    cfg.blockDim = dim3(I8_THREADS, 1, 1);
-    cfg.dynamicSmemBytes = i8_smem_bytes(v, kind);
-    cfg.stream = cuda_stream(x);
-    cfg.attrs = &attr;
-    cfg.numAttrs = v->cl > 1 ? 1 : 0;
-    int Mi = (int)M, Ni = N, Ki = K;
-    I8Epilogue ep = *e;
-    void *args[7] = {&ta, (void *)tb, &ty, &Mi, &Ni, &Ki, &ep};
-    cudaCheck(cudaLaunchKernelExC(&cfg, (const void *)v->k[kind], args));
+    int sms = cuda_backend(x)->prop.multiProcessorCount;
+    unsigned grid = (unsigned)(tiles < sms ? tiles : sms);  // persistent: one block per SM
+    v->k[kind]<<<grid, I8_THREADS, i8_smem_bytes(v, kind), cuda_stream(x)>>>(ta, cl->tmap_w, ty, (int)M, N, K, *e);
     LAUNCH_CHECK(x, "int8 gemm sm90");
 }
 

@@ -54,16 +54,6 @@ static __device__ __forceinline__ void mbar_wait(uint64_t *bar, int parity) {
         "@!done bra WAIT_%=;\n"
         "}\n" ::"r"(smem_u32(bar)), "r"(parity) : "memory");
 }
-// mbar_wait for a barrier that blocks of the cluster arrive on (mbar_arrive_cluster).
-static __device__ __forceinline__ void mbar_wait_cluster(uint64_t *bar, int parity) {
-    asm volatile(
-        "{\n"
-        ".reg .pred done;\n"
-        "WAIT_%=:\n"
-        "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 done, [%0], %1;\n"
-        "@!done bra WAIT_%=;\n"
-        "}\n" ::"r"(smem_u32(bar)), "r"(parity) : "memory");
-}
 // A 2-D box of the tensor map at (c0 innermost, c1) into shared memory; completion counted on bar.
 static __device__ __forceinline__ void tma_load_2d(void *dst, const CUtensorMap *map, int c0, int c1,
                                                    uint64_t *bar) {
@@ -78,15 +68,6 @@ static __device__ __forceinline__ void tma_load_4d(void *dst, const CUtensorMap 
         "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];\n"
         ::"r"(smem_u32(dst)), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(smem_u32(bar)) : "memory");
 }
-// The same box written into the shared memory of every block of the cluster in cta_mask (same
-// offset in each), completion counted on each destination's barrier at bar's offset.
-static __device__ __forceinline__ void tma_load_2d_multicast(void *dst, const CUtensorMap *map, int c0, int c1,
-                                                             uint64_t *bar, uint16_t cta_mask) {
-    asm volatile(
-        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
-        " [%0], [%1, {%2, %3}], [%4], %5;\n"
-        ::"r"(smem_u32(dst)), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(smem_u32(bar)), "h"(cta_mask) : "memory");
-}
 // A 2-D box from shared memory to the tensor map at (c0, c1) (elements outside the tensor are
 // not written), in this thread's current bulk group.
 static __device__ __forceinline__ void tma_store_2d(const CUtensorMap *map, const void *src, int c0, int c1) {
@@ -100,22 +81,6 @@ static __device__ __forceinline__ void bulk_wait_read0(void) {
 }
 // ... and are complete.
 static __device__ __forceinline__ void bulk_wait0(void) { asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory"); }
-static __device__ __forceinline__ uint32_t cluster_rank(void) {
-    uint32_t r;
-    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
-    return r;
-}
-// Every thread of every block of the cluster.
-static __device__ __forceinline__ void cluster_sync(void) {
-    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
-}
-// An arrival on the barrier at bar's offset in the shared memory of cluster block `rank`.
-static __device__ __forceinline__ void mbar_arrive_cluster(uint64_t *bar, uint32_t rank) {
-    uint32_t remote;
-    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_u32(bar)), "r"(rank));
-    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" ::"r"(remote) : "memory");
-}
-
 // Shared-memory matrix descriptor of a tile with 128-byte rows and the 128-byte swizzle (16-byte
 // unit u of row r stored at unit u ^ (r & 7); the tile 1024-byte aligned): 8-row groups 1024
 // bytes apart (stride byte offset), leading byte offset unused (16). It serves both majors:

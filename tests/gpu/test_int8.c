@@ -18,7 +18,7 @@
 //   - faults: a layer whose activations are all zero (scale 0: output = bias, no NaN or Inf),
 //     a weight row of zeros (that column = bias), both at once;
 //   - more tiles than blocks (the persistent loop, stages wrapping across tiles), rows wider than
-//     the quantisation keeps in registers;
+//     vit_h's widest;
 // each case for every compiled GEMM variant (cluster size, stages, epilogue: int8_linear.cu).
 // --bench: every encoder linear of vit_b and vit_h at batch 8 (rows 39200 for windowed qkv,
 // 32768 otherwise), side by side: the dense bfloat16 format (cuBLASLt with its epilogue), the
@@ -406,7 +406,7 @@ int main(int argc, char **argv) {
             // More tiles than blocks: each block (cluster) takes several, the pipeline's stages
             // wrap across tiles and the epilogue of one overlaps the next one's loads.
             {"persistent: 198 tiles, gelu, residual", 2700, 2304, 256, ACT_GELU, 1, 0, 0},
-            // Rows wider than the quantisation's registers hold (32 x 8 x 20): its two-read path.
+            // Rows wider than vit_h's widest (5120), K not a multiple of the 128-byte stage.
             {"wide rows: K 5632", 70, 64, 5632, ACT_NONE, 0, 0, 0},
         };
         // Every compiled GEMM variant (the build's choice and the candidates the bench times).
