@@ -37,9 +37,9 @@
 #define I8_Y_BYTES (I8_BM * I8_BN * 2)     // tstore: the block's bfloat16 output tile (64 KiB)
 #define I8_EP_BYTES (16 * 256 * 4)         // direct: GELU's staging (int8_epilogue's s_ep)
 // Dynamic shared memory of a variant: 1024 for alignment, the stages, the epilogue's buffer, the
-// stages' full and empty barriers.
+// stages' full and empty barriers and the two warpgroups' residual barriers.
 #define I8_SMEM_BYTES(STAGES, TS) \
-    (1024 + (STAGES) * I8_STAGE_BYTES + ((TS) ? I8_Y_BYTES : I8_EP_BYTES) + 2 * (STAGES) * 8)
+    (1024 + (STAGES) * I8_STAGE_BYTES + ((TS) ? I8_Y_BYTES : I8_EP_BYTES) + (2 * (STAGES) + 2) * 8)
 
 typedef struct {
     int8_t *Wq;       // (out, in) int8, per-row scales below
@@ -282,11 +282,14 @@ static __device__ __forceinline__ void named_barrier(int id, int threads) {
 static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Epilogue &e,
                                                             const CUtensorMap *ty, int M, int N, int m0w,
                                                             int n0, int warp, int lane, const float *s_ws,
-                                                            const float *s_b, uint8_t *sy, int wg, const int ACT) {
+                                                            const float *s_b, uint8_t *sy, int wg,
+                                                            bool res_in_sy, const int ACT) {
     const int g = lane / 4, tq = lane % 4, t = threadIdx.x % 128;
     const bool lead = t == 0;
-    if (lead) bulk_wait_read0();
-    named_barrier(2 + wg, 128);
+    if (!res_in_sy) {  // else the lead waited before loading the residual into sy
+        if (lead) bulk_wait_read0();
+        named_barrier(2 + wg, 128);
+    }
     float xs[2];
 #pragma unroll
     for (int h = 0; h < 2; h++) {
@@ -303,14 +306,18 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
                 // The order of kernels/int8_rules.h, each operation rounded (no contraction).
                 scratch[k][t] = __fadd_rn(__fmul_rn(__fmul_rn((float)acc[4 * i + 2 * h + j], xs[h]), s_ws[c]), s_b[c]);
             }
-#pragma unroll 1
+            // 8 at a time: one chain per iteration left the warps waiting on its latency (call 3:
+            // vit_b lin1 0.461 ms against qkv's 0.158 for 0.9 times the products).
+#pragma unroll 8
             for (int k = 0; k < 64; k++) scratch[k][t] = act_apply(scratch[k][t], ACT_GELU);
 #pragma unroll
             for (int k = 0; k < 64; k++) acc[64 * half + k] = __float_as_int(scratch[k][t]);
         }
         named_barrier(2 + wg, 128);  // every thread's column read back before sy takes the output
     }
-    const bf16 *res = (const bf16 *)e.residual;
+    // The residual: already in sy (res_in_sy: loaded by TMA during the mainloop, each value where
+    // its output goes), else from global memory 16 values ahead.
+    const bf16 *res = res_in_sy ? NULL : (const bf16 *)e.residual;
 #pragma unroll
     for (int i0 = 0; i0 < 32; i0 += 8) {
         float2 rv[8][2];
@@ -330,6 +337,9 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
             int i = i0 + j, c = 8 * i + 2 * tq;
 #pragma unroll
             for (int h = 0; h < 2; h++) {
+                int lr = warp * 16 + g + 8 * h;  // row within the warpgroup's 64
+                __nv_bfloat162 *at = (__nv_bfloat162 *)(sy + (i / 8) * 8192 + lr * 128 + (((i % 8) ^ (lr & 7)) * 16) + 4 * tq);
+                if (res_in_sy) rv[j][h] = __bfloat1622float2(*at);
                 float v0, v1;
                 if (ACT == ACT_GELU) {  // acc[64 half + k] holds the value of k = 4 (i % 16) + 2 h + j
                     v0 = __int_as_float(acc[64 * (i / 16) + 4 * (i % 16) + 2 * h]);
@@ -340,9 +350,7 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
                 }
                 v0 += rv[j][h].x;
                 v1 += rv[j][h].y;
-                int lr = warp * 16 + g + 8 * h;  // row within the warpgroup's 64
-                *(__nv_bfloat162 *)(sy + (i / 8) * 8192 + lr * 128 + (((i % 8) ^ (lr & 7)) * 16) + 4 * tq) =
-                    __floats2bfloat162_rn(v0, v1);
+                *at = __floats2bfloat162_rn(v0, v1);
             }
         }
     }
@@ -370,7 +378,8 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
 // blocks' consumers arrive on: 1.02-1.49 times slower than one block at every shape, with
 // either epilogue.
 static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, const CUtensorMap *tb,
-                                                      const CUtensorMap *ty, int M, int N, int K,
+                                                      const CUtensorMap *ty, const CUtensorMap *tr,
+                                                      int M, int N, int K,
                                                       const I8Epilogue &e, const int OUT, const int ACT,
                                                       const int STAGES, const int TS) {
 #if SM90A_PTX
@@ -382,6 +391,13 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
     uint8_t *sx = sb + STAGES * I8_B_BYTES;      // TS: 2 warpgroups x 4 chunks of 64 x 128; else s_ep
     uint64_t *full = (uint64_t *)(sx + (TS ? I8_Y_BYTES : I8_EP_BYTES));
     uint64_t *empty = full + STAGES;
+    uint64_t *res_full = empty + STAGES;  // [2]: a warpgroup's residual tile has landed in sy
+    // tstore with a residual and no GELU (proj, lin2): each warpgroup's lead loads its residual
+    // tile into sy by TMA when its mainloop starts (the previous tile's store has read sy by
+    // then), so the epilogue finds it in place instead of waiting on global loads (the four
+    // batches of 16 loads made vit_b proj 2 times slower per tile than qkv, call 3). GELU uses
+    // sy as scratch: with both (tests only) the residual comes from global memory.
+    const bool res_tma = TS && OUT == I8_OUT_BF16 && ACT != ACT_GELU && e.residual != NULL;
     int tiles_n = (N + I8_BN - 1) / I8_BN;
     int tiles = ((M + I8_BM - 1) / I8_BM) * tiles_n;
     int kt_count = (K + I8_BK - 1) / I8_BK;
@@ -392,6 +408,8 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
             mbar_init(&full[s], 1);
             mbar_init(&empty[s], 8);  // one arrival per consumer warp
         }
+        mbar_init(&res_full[0], 1);
+        mbar_init(&res_full[1], 1);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     }
@@ -419,7 +437,7 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
     // Consumers: warpgroup wg multiplies rows wg * 64 .. + 63 of the tile by all its columns.
     asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
     int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
-    int it = 0, buf = 0;
+    int it = 0, buf = 0, res_phase = 0;
     for (int t = blockIdx.x; t < tiles; t += gridDim.x, buf ^= 1) {
         int m0 = (t / tiles_n) * I8_BM, n0 = (t % tiles_n) * I8_BN;
         if (OUT != I8_OUT_RAW) {
@@ -428,6 +446,14 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
             s_b[buf][c] = col < N && e.bias ? e.bias[col] : 0.0f;
         }
         named_barrier(1, 256);  // the consumers only
+        uint8_t *sy = sx + wg * (I8_Y_BYTES / 2);
+        if (res_tma && threadIdx.x % 128 == 0) {
+            int m0w = m0 + wg * 64, chunks = 0;
+            bulk_wait_read0();
+            for (int c = 0; c < 4; c++) chunks += n0 + 64 * c < N;
+            mbar_expect_tx(&res_full[wg], chunks * 8192);
+            for (int c = 0; c < chunks; c++) tma_load_2d(sy + c * 8192, tr, n0 + 64 * c, m0w, &res_full[wg]);
+        }
         int acc[128];
 #pragma unroll
         for (int i = 0; i < 128; i++) acc[i] = 0;
@@ -450,9 +476,10 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
         wgmma_wait0();
         __syncwarp();
         if (lane == 0) mbar_arrive(&empty[(it - 1) % STAGES]);
+        if (res_tma) mbar_wait(&res_full[wg], res_phase), res_phase ^= 1;
         if (TS && OUT == I8_OUT_BF16)
-            int8_epilogue_tstore(acc, e, ty, M, N, m0 + wg * 64, n0, warp, lane, s_ws[buf], s_b[buf],
-                                 sx + wg * (I8_Y_BYTES / 2), wg, ACT);
+            int8_epilogue_tstore(acc, e, ty, M, N, m0 + wg * 64, n0, warp, lane, s_ws[buf], s_b[buf], sy, wg,
+                                 res_tma, ACT);
         else
             int8_epilogue(acc, e, M, N, m0 + wg * 64 + warp * 16 + lane / 4, n0, lane, s_ws[buf],
                           s_b[buf], (float (*)[256])sx, OUT, ACT);
@@ -473,8 +500,9 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
 #define I8_KERNEL(name, OUT, ACT, ST, TS)                                                       \
     __global__ void __launch_bounds__(I8_THREADS, 1)                                            \
     name(const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb,        \
-         const __grid_constant__ CUtensorMap ty, int M, int N, int K, I8Epilogue e) {           \
-        int8_gemm_body(&ta, &tb, &ty, M, N, K, e, OUT, ACT, ST, TS);                            \
+         const __grid_constant__ CUtensorMap ty, const __grid_constant__ CUtensorMap tr, int M,  \
+         int N, int K, I8Epilogue e) {                                                          \
+        int8_gemm_body(&ta, &tb, &ty, &tr, M, N, K, e, OUT, ACT, ST, TS);                       \
     }
 #define I8_DEFINE(ST, TS)                                                               \
     I8_KERNEL(int8_gemm_s##ST##t##TS##_bf16, I8_OUT_BF16, ACT_NONE, ST, TS)             \
@@ -484,7 +512,8 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
     I8_KERNEL(int8_gemm_s##ST##t##TS##_raw, I8_OUT_RAW, ACT_NONE, ST, 0)
 I8_VARIANTS(I8_DEFINE)
 
-typedef void (*I8Kernel)(const CUtensorMap, const CUtensorMap, const CUtensorMap, int, int, int, I8Epilogue);
+typedef void (*I8Kernel)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const CUtensorMap, int, int,
+                         int, I8Epilogue);
 enum { I8K_BF16, I8K_BF16_GELU, I8K_F32, I8K_F32_GELU, I8K_RAW, I8K_COUNT };
 typedef struct {
     int stages, tstore;
@@ -616,8 +645,9 @@ extern "C" void cuda_int8_quantize(Exec *x, int8_t *q, float *scale, const void 
     LAUNCH_CHECK(x, "int8 quantise rows");
 }
 
-// The tensor map of the bfloat16 output (M, N) for the tstore epilogue: boxes of 64 columns
-// (128 bytes) x 64 rows with the 128-byte swizzle; elements outside (M, N) are not written.
+// The tensor map of the bfloat16 output (M, N) (or the residual) for the tstore epilogue: boxes
+// of 64 columns (128 bytes) x 64 rows with the 128-byte swizzle; elements outside (M, N) are not
+// written (read as zeros).
 static CUtensorMap bf16_out_tmap(void *p, int64_t M, int N) {
     CUtensorMap m;
     cuuint64_t dims[2] = {(cuuint64_t)N, (cuuint64_t)M};
@@ -640,14 +670,18 @@ static void int8_gemm(Exec *x, const int8_t *A, const CudaInt8Linear *cl, int64_
     int gelu = e->act == ACT_GELU;
     int kind = e->raw ? I8K_RAW : e->f32 ? (gelu ? I8K_F32_GELU : I8K_F32) : (gelu ? I8K_BF16_GELU : I8K_BF16);
     CUtensorMap ta = int8_tmap(A, M, K, I8_BM);
-    CUtensorMap ty;
+    CUtensorMap ty, tr;  // the output and the residual, for the tstore epilogue
     memset(&ty, 0, sizeof ty);
-    if (v->tstore && (kind == I8K_BF16 || kind == I8K_BF16_GELU)) ty = bf16_out_tmap(e->y, M, N);
+    memset(&tr, 0, sizeof tr);
+    if (v->tstore && (kind == I8K_BF16 || kind == I8K_BF16_GELU)) {
+        ty = bf16_out_tmap(e->y, M, N);
+        if (e->residual) tr = bf16_out_tmap((void *)e->residual, M, N);
+    }
     int64_t tiles = ((M + I8_BM - 1) / I8_BM) * ((N + I8_BN - 1) / I8_BN);
     if (tiles > 0x7fffffff) die("int8 linear: too many tiles");
     int sms = cuda_backend(x)->prop.multiProcessorCount;
     unsigned grid = (unsigned)(tiles < sms ? tiles : sms);  // persistent: one block per SM
-    v->k[kind]<<<grid, I8_THREADS, i8_smem_bytes(v, kind), cuda_stream(x)>>>(ta, cl->tmap_w, ty, (int)M, N, K, *e);
+    v->k[kind]<<<grid, I8_THREADS, i8_smem_bytes(v, kind), cuda_stream(x)>>>(ta, cl->tmap_w, ty, tr, (int)M, N, K, *e);
     LAUNCH_CHECK(x, "int8 gemm sm90");
 }
 
