@@ -97,10 +97,9 @@ static __device__ __forceinline__ void wgmma_s8_m64n256k32(int *d, uint64_t da, 
 
 // Per-token quantisation: x (rows, K) bfloat16 -> q (rows, K) int8 and scale (rows) float32,
 // one warp per row, 8 elements (16 bytes) per access; K % 8 == 0, x and q 16- and 8-byte aligned.
-// The row is read twice (the maximum, then the rounding; the second read mostly from cache),
-// 4 loads in flight per lane: a version that kept rows of up to 5120 in registers between the
-// two was 2.1-3.4 times slower on the H200 (tests/gpu/logs/h200-2026-12-01-h/call2-gpu0.log,
-// q ms).
+// The row is read twice (the maximum, then the rounding; the second read mostly from cache):
+// a version that kept rows of up to 5120 in registers between the two was 2.1-3.4 times slower
+// on the H200 (fewer warps per SM; tests/gpu/logs/h200-2026-12-01-h/call2-gpu0.log, q ms).
 static __device__ __forceinline__ float int8_amax8(uint4 u, float amax) {
     const __nv_bfloat162 *h = (const __nv_bfloat162 *)&u;
 #pragma unroll
@@ -129,12 +128,10 @@ __global__ void int8_quant_rows(const bf16 *x, int8_t *q, float *scale, int64_t 
     uint2 *qr = (uint2 *)(q + row * K);
     int chunks = K / 8;
     float amax = 0.0f;
-#pragma unroll 4
     for (int c = lane; c < chunks; c += 32) amax = int8_amax8(xr[c], amax);
     for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
     float s = int8_scale(amax);
     if (lane == 0) scale[row] = s;
-#pragma unroll 4
     for (int c = lane; c < chunks; c += 32) qr[c] = int8_quant8(xr[c], s);
 }
 
