@@ -120,6 +120,15 @@ typedef struct AttentionImpl {
 } AttentionImpl;
 
 // A linear-layer format: how weights are prepared and multiplied.
+// A LayerNorm whose output feeds a linear layer (LinearFormat.run_ln): its parameters over
+// x (n, h, w, dim) act, and where win > 0 the window partition that follows it (the encoder's
+// windowed blocks: rows of (n nWin, win win, dim) with the padded windows' rows zero).
+typedef struct {
+    const void *g, *b;  // (dim) act
+    float eps;
+    int n, h, w, dim, win;
+} LnSpec;
+
 struct LinearFormat {
     const char *name;                            // "dense", ...
     const char *backend;                         // "cpu" or "cuda"
@@ -142,6 +151,13 @@ struct LinearFormat {
     // makes its per-shape plans here (sparse24: cuSPARSELt's algorithm search, which runs
     // kernels), never in a timed or captured region.
     void (*plan)(Exec *x, const LinearWeight *w, int64_t rows, Act act, int has_residual);
+    // Optional (NULL: none; the stage's fusion choice uses it where present). run with the
+    // LayerNorm before it fused into the format's input side: y = act(LN(x) W^T + b)
+    // [+ residual], x as ln says, rows the LayerNorm's output rows (int8: the LayerNorm kernel
+    // writes the quantised activations and their scales, no bfloat16 round trip, no
+    // quantisation pass). Its scratch is workspace_bytes(rows)'s.
+    void (*run_ln)(Exec *x, void *y_act, const void *x_act, const LnSpec *ln, const LinearWeight *w,
+                   int64_t rows, Act act, const void *residual_act);
 };
 
 // A layer in format f: f's weights made from W and b, marked as f's (what op_linear and the

@@ -3,7 +3,7 @@
 // files of this folder, one per family:
 //   backend.cu    backend state, device memory and its peak, copies, timing, NVTX ranges
 //   gemm.cu       linear layers and batched products (cuBLAS), the linear epilogue
-//   layernorm.cu  LayerNorm (+ activation), one warp per row
+//   layernorm.cu  LayerNorm (+ activation), one warp per row; with the int8 quantisation
 //   attention.cu  explicit attention: scores materialised, rel-pos added, softmax, times V
 //   flash_relpos.cu  the encoder's attention as one flash kernel, rel-pos terms made inside
 //   decoder_attention.cu  the mask decoder's attentions as flash kernels for few tokens
@@ -125,6 +125,13 @@ void cuda_int8_gemm_epilogue(Exec *x, void *y, const int8_t *q, const float *x_s
                              int f32_out);
 // the layer's int8 weights (out, in) and scales (out), copied to the host.
 void cuda_int8_weights(Exec *x, const LinearWeight *w, int8_t *q, float *scale);
+// the format's LayerNorm + linear (LinearFormat.run_ln), and the LayerNorm kernel it uses:
+// q (rows, dim) int8 and scale (rows) from x (n, h, w, dim) bfloat16, window-partitioned
+// where win > 0 (layernorm.cu).
+void cuda_int8_linear_ln(Exec *x, void *y, const void *in, const LnSpec *ln, const LinearWeight *w,
+                         int64_t rows, Act act, const void *residual);
+void cuda_layernorm_quant(Exec *x, int8_t *q, float *scale, const void *in, const void *g, const void *b,
+                          int n, int h, int w, int dim, float eps, int win);
 // the GEMM's compiled variants (cluster size, stages, epilogue): how many, their names, the
 // build's choice, and selecting one for the calls that follow (after a layer is prepared).
 int cuda_int8_variant_count(void);

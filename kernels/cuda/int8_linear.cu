@@ -12,11 +12,14 @@
 //               applies GELU (exact erf) or adds the residual, rounds to bfloat16 once into
 //               swizzled shared memory and stores the tile by TMA while the warpgroups go on
 //               to their next tile (the "tstore" epilogue; the "direct" one stores from the
-//               registers: 1.02-1.46 times slower at the encoder's shapes, call 2).
-// The activations are quantised by a separate pass, not by the LayerNorm or GELU that produces
-// them: that pass reads 2 and writes 1 byte per element (vit_b qkv at batch 8: 60 MB in, 30 MB
-// out, about 40 us against a 160-230 us GEMM); the benchmark (tests/gpu/test_int8 --bench)
-// prints its cost per shape beside the GEMM's.
+//               registers: 1.20-1.59 times slower at the encoder's shapes on the H200,
+//               tests/gpu/logs/h200-2026-12-01-h/call4-gpu0.log).
+// Where a LayerNorm feeds the layer (qkv, lin1; the stage's fusion choice), step 1 is the
+// LayerNorm kernel itself (run_ln: layernorm.cu writes the int8 values and scales). The GELU
+// before lin2 is lin1's epilogue, which sees 256 of a row's 3072 (5120) columns: its row scale
+// needs the whole row, so lin2's input still takes the pass (0.134 ms at vit_b's 32768 x 3072
+// against a 0.128 ms GEMM, call 4). The bench (tests/gpu/test_int8 --bench) prints the pass's
+// cost per shape beside the GEMM's.
 // Needs sm_90 (wgmma, TMA): on another GPU the format refuses by name.
 #include <string.h>
 
@@ -547,7 +550,8 @@ static CUtensorMap int8_tmap(const void *p, int64_t rows, int K, int box_rows) {
     return m;
 }
 
-// The variant the format runs: measured, tests/gpu/logs/h200-2026-12-01-h (call 3).
+// The variant the format runs: the faster at every encoder shape of vit_b and vit_h at batch 8
+// on the H200 (tests/gpu/logs/h200-2026-12-01-h/call4-gpu0.log).
 #define I8_CHOICE "s3-tstore"
 static int i8_current = -1;
 
@@ -725,6 +729,25 @@ extern "C" void cuda_int8_linear(Exec *x, void *y, const void *in, const LinearW
     cuda_int8_gemm_epilogue(x, y, q, xs, w, rows, act, residual, 0);
 }
 
+// The same with the LayerNorm before it fused in: its kernel writes the int8 activations and
+// their scales (layernorm.cu, QUANT), bit for bit what LayerNorm then the quantisation pass give.
+extern "C" void cuda_int8_linear_ln(Exec *x, void *y, const void *in, const LnSpec *ln, const LinearWeight *w,
+                                    int64_t rows, Act act, const void *residual) {
+    int K = w->in_features;
+    if (ln->dim != K) die("int8 linear: a LayerNorm of %d features feeds a layer of %d inputs", ln->dim, K);
+    int64_t ln_rows = (int64_t)ln->n * ln->h * ln->w;
+    if (ln->win > 0)
+        ln_rows = (int64_t)ln->n * ((ln->h + ln->win - 1) / ln->win) * ((ln->w + ln->win - 1) / ln->win) * ln->win * ln->win;
+    if (ln_rows != rows) die("int8 linear: the LayerNorm gives %lld rows, the layer was asked for %lld", (long long)ln_rows, (long long)rows);
+    if (rows <= 0) return;
+    if (!aligned16(y) || (residual && !aligned16(residual))) die("int8 linear: activations must be 16-byte aligned");
+    char *ws = (char *)cuda_workspace(x, cuda_int8_workspace_bytes(x, w, rows));
+    int8_t *q = (int8_t *)ws;
+    float *xs = (float *)(ws + q_bytes(rows, K));
+    cuda_layernorm_quant(x, q, xs, in, ln->g, ln->b, ln->n, ln->h, ln->w, K, ln->eps, ln->win);
+    cuda_int8_gemm_epilogue(x, y, q, xs, w, rows, act, residual, 0);
+}
+
 extern "C" const LinearFormat cuda_linear_int8 = {
     "int8",                       // name
     "cuda",                       // backend
@@ -733,4 +756,7 @@ extern "C" const LinearFormat cuda_linear_int8 = {
     cuda_int8_linear,             // run
     cuda_int8_release,            // release
     cuda_int8_workspace_bytes,    // workspace_bytes
+    NULL,                         // open
+    NULL,                         // plan
+    cuda_int8_linear_ln,          // run_ln
 };

@@ -5,7 +5,14 @@
 // mean and the variance are two exact passes over registers (no E[x^2] - E[x]^2 cancellation),
 // and y may alias x.
 // ref: segment_anything/modeling/common.py LayerNorm2d.forward
+// The int8 format's LayerNorm (QUANT, bfloat16 only): the same values rounded to bfloat16 as the
+// plain kernel stores them, then, from the registers, the row's per-token int8 quantisation
+// (kernels/int8_rules.h): int8 q and a float32 scale instead of the bfloat16 row, equal bit for
+// bit to this LayerNorm followed by int8_linear.cu's quantisation pass, which it replaces for
+// the linears that follow a LayerNorm (qkv, lin1; issue 17: "quantised by the kernel that
+// produces them").
 #include "cuda_common.cuh"
+#include "kernels/int8_rules.h"
 
 #define LN_BLOCK 256
 #define LN_MAX_DIM 1280  // vit_h's embedding dim: 40 per lane of a warp
@@ -32,12 +39,19 @@ typedef struct {
 // WIN = 1: rows counts output rows of the partitioned windows; each reads its source token of
 // x (b, h, w, dim), and a padding row writes zeros (window_partition's padding), so the
 // normalised tokens never make a round trip through memory before the partition.
+static __device__ __forceinline__ float group_max(float v, const int LPR) {
+#pragma unroll
+    for (int o = LPR / 2; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// QUANT: y is int8 (rows, dim) and qscale (rows) float32 receives the rows' scales.
 static __device__ __forceinline__ void layernorm_body(void *y, const void *x, const void *g,
                                                       const void *b, int64_t rows, int dim,
                                                       float eps, int act, LnWindows wm,
-                                                      const int BF, const int VEC,
+                                                      float *qscale, const int BF, const int VEC,
                                                       const int LPR, const int EPL,
-                                                      const int WIN) {
+                                                      const int WIN, const int QUANT) {
     int64_t row = (int64_t)blockIdx.x * (LN_BLOCK / LPR) + threadIdx.x / LPR;
     int lane = threadIdx.x % LPR;
     if (LPR == 32 && row >= rows) return;  // whole warps leave; no block-level barrier follows
@@ -86,6 +100,40 @@ static __device__ __forceinline__ void layernorm_body(void *y, const void *x, co
     }
     float var = group_sum(sq, LPR) / (float)dim;
     float rstd = 1.0f / sqrtf(var + eps);
+    if (QUANT) {
+        // The normalised values as the plain kernel stores them (bfloat16), kept in v; their
+        // maximum magnitude over the row; then int8 with the row's scale.
+        float amax = 0.0f;
+#pragma unroll
+        for (int s = 0; s < NS; s++) {
+            int j = (lane + LPR * s) * VEC;
+            if (j < dim) {
+                float gg[4], bb[4];
+                ld4(g, j, gg, 1);
+                ld4(b, j, bb, 1);
+#pragma unroll
+                for (int u = 0; u < 4; u++) {
+                    float o = pad ? 0.0f : act_apply((v[4 * s + u] - mean) * rstd * gg[u] + bb[u], act);
+                    v[4 * s + u] = __bfloat162float(__float2bfloat16_rn(o));
+                    amax = fmaxf(amax, fabsf(v[4 * s + u]));
+                }
+            }
+        }
+        amax = group_max(amax, LPR);
+        float sc = int8_scale(amax);
+        if (live && lane == 0) qscale[row] = sc;
+#pragma unroll
+        for (int s = 0; s < NS; s++) {
+            int j = (lane + LPR * s) * VEC;
+            if (live && j < dim) {
+                uint32_t w = 0;
+#pragma unroll
+                for (int u = 0; u < 4; u++) w |= (uint32_t)(uint8_t)int8_quantize(v[4 * s + u], sc) << (8 * u);
+                *(uint32_t *)((int8_t *)y + out_base + j) = w;
+            }
+        }
+        return;
+    }
 #pragma unroll
     for (int s = 0; s < NS; s++) {
         int j = (lane + LPR * s) * VEC;
@@ -112,10 +160,10 @@ static __device__ __forceinline__ void layernorm_body(void *y, const void *x, co
 // layernorm_<dtype>_v<VEC>_l<LPR>_e<EPL>, and lnwin_... writing window partitions
 #define LN_KERNEL(DT, BF, VEC, LPR, EPL)                                                         \
     __global__ void __launch_bounds__(LN_BLOCK) layernorm_##DT##_v##VEC##_l##LPR##_e##EPL(LN_ARGS) { \
-        layernorm_body(y, x, g, b, rows, dim, eps, act, wm, BF, VEC, LPR, EPL, 0);             \
+        layernorm_body(y, x, g, b, rows, dim, eps, act, wm, NULL, BF, VEC, LPR, EPL, 0, 0);    \
     }                                                                                            \
     __global__ void __launch_bounds__(LN_BLOCK) lnwin_##DT##_v##VEC##_l##LPR##_e##EPL(LN_ARGS) { \
-        layernorm_body(y, x, g, b, rows, dim, eps, act, wm, BF, VEC, LPR, EPL, 1);             \
+        layernorm_body(y, x, g, b, rows, dim, eps, act, wm, NULL, BF, VEC, LPR, EPL, 1, 0);    \
     }
 #define LN_KERNELS(LPR, EPL) LN_KERNEL(f32, 0, 1, LPR, EPL) LN_KERNEL(f32, 0, 4, LPR, EPL) \
                              LN_KERNEL(bf16, 1, 1, LPR, EPL) LN_KERNEL(bf16, 1, 4, LPR, EPL)
@@ -123,6 +171,21 @@ LN_KERNELS(16, 8)
 LN_KERNELS(32, 8)
 LN_KERNELS(32, 24)
 LN_KERNELS(32, 40)
+// lnq_<LPR>_<EPL> and lnqwin_...: bfloat16 in, 4-element accesses, int8 out (QUANT).
+#define LNQ_KERNELS(LPR, EPL)                                                                   \
+    __global__ void __launch_bounds__(LN_BLOCK) lnq_l##LPR##_e##EPL(LN_ARGS, float *qscale) {    \
+        layernorm_body(y, x, g, b, rows, dim, eps, act, wm, qscale, 1, 4, LPR, EPL, 0, 1);      \
+    }                                                                                           \
+    __global__ void __launch_bounds__(LN_BLOCK) lnqwin_l##LPR##_e##EPL(LN_ARGS, float *qscale) { \
+        layernorm_body(y, x, g, b, rows, dim, eps, act, wm, qscale, 1, 4, LPR, EPL, 1, 1);      \
+    }
+LNQ_KERNELS(16, 8)
+LNQ_KERNELS(32, 8)
+LNQ_KERNELS(32, 24)
+LNQ_KERNELS(32, 40)
+typedef void (*LnqKernel)(LN_ARGS, float *qscale);
+static const LnqKernel lnq_kernels[2][4] = {{lnq_l16_e8, lnq_l32_e8, lnq_l32_e24, lnq_l32_e40},
+                                            {lnqwin_l16_e8, lnqwin_l32_e8, lnqwin_l32_e24, lnqwin_l32_e40}};
 typedef void (*LnKernel)(LN_ARGS);
 #define LN_ROW(LPR, EPL) {{layernorm_f32_v1_l##LPR##_e##EPL, layernorm_f32_v4_l##LPR##_e##EPL}, \
                           {layernorm_bf16_v1_l##LPR##_e##EPL, layernorm_bf16_v4_l##LPR##_e##EPL}}
@@ -171,4 +234,28 @@ extern "C" void cuda_layernorm_window(Exec *x, void *dst, const void *in, const 
     LnWindows wm = {h, w, win, (h + win - 1) / win, (w + win - 1) / win};
     int64_t rows = (int64_t)n * wm.nwh * wm.nww * win * win;
     launch_ln(x, lnwin_kernels, dst, in, g, b, rows, c, eps, ACT_NONE, wm, "layernorm_window");
+}
+
+// The int8 format's LayerNorm: q (rows, dim) int8 and scale (rows) float32 (see the top).
+// win > 0: rows are the window partition's ((n, h, w, dim) in, padded windows' rows zero).
+extern "C" void cuda_layernorm_quant(Exec *x, int8_t *q, float *scale, const void *in, const void *g,
+                                     const void *b, int n, int h, int w, int dim, float eps, int win) {
+    if (!is_bf16(x)) die("cuda layernorm_quant: serves the bfloat16 table only");
+    if (dim <= 0 || dim > LN_MAX_DIM || dim % 4 || !aligned8(in) || !aligned8(g) || !aligned8(b) || ((uintptr_t)q & 3))
+        die("cuda layernorm_quant: dim %d must be a multiple of 4 up to %d, the rows 8-byte aligned", dim, LN_MAX_DIM);
+    LnWindows wm = {0, 0, 0, 0, 0};
+    int64_t rows = (int64_t)n * h * w;
+    if (win > 0) {
+        wm = (LnWindows){h, w, win, (h + win - 1) / win, (w + win - 1) / win};
+        rows = (int64_t)n * wm.nwh * wm.nww * win * win;
+    }
+    if (rows <= 0) return;
+    int cfg = 0;
+    while (dim > ln_max_dim[cfg]) cfg++;
+    int rows_per_block = LN_BLOCK / ln_lpr[cfg];
+    int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
+    if (blocks > 0x7fffffff) die("cuda layernorm_quant: %lld rows is too many", (long long)rows);
+    lnq_kernels[win > 0][cfg]<<<(unsigned)blocks, LN_BLOCK, 0, cuda_stream(x)>>>(q, in, g, b, rows, dim, eps,
+                                                                                  ACT_NONE, wm, scale);
+    LAUNCH_CHECK(x, "layernorm_quant");
 }

@@ -19,7 +19,9 @@
 //     a weight row of zeros (that column = bias), both at once;
 //   - more tiles than blocks (the persistent loop, stages wrapping across tiles), rows wider than
 //     vit_h's widest;
-// each case for every compiled GEMM variant (cluster size, stages, epilogue: int8_linear.cu).
+// each case for every compiled GEMM variant (stages, epilogue: int8_linear.cu);
+//   - the LayerNorm fused with the quantisation (the format's run_ln) equal bit for bit to the
+//     LayerNorm then the quantisation pass, plain and window-partitioned, and the linear's output.
 // --bench: every encoder linear of vit_b and vit_h at batch 8 (rows 39200 for windowed qkv,
 // 32768 otherwise), side by side: the dense bfloat16 format (cuBLASLt with its epilogue), the
 // int8 GEMM with its epilogue, the quantisation pass, the whole int8 linear, and cuBLASLt's own
@@ -186,6 +188,53 @@ static void check_case(const Case *c) {
     G.ops->mem_free(&G, dy);
     free(W), free(b), free(X), free(R), free(gq), free(gs), free(q), free(qc), free(xs), free(xsc);
     free(acc), free(accc), free(yc), free(yf), free(y), free(ycr);
+}
+
+// The LayerNorm fused with the quantisation (the format's run_ln; layernorm.cu's QUANT kernels)
+// against LayerNorm (the fused stage's kernels) then the quantisation pass: the int8 values and
+// scales equal bit for bit, and so does the whole linear's output. x (n, h, w, dim); win > 0:
+// the window partition's rows, padded windows included.
+static void check_ln_fusion(const char *name, int n, int h, int w, int dim, int win, int out, Act act) {
+    int64_t rows = win ? (int64_t)n * ((h + win - 1) / win) * ((w + win - 1) / win) * win * win : (int64_t)n * h * w;
+    size_t nx = (size_t)n * h * w * dim, nq = (size_t)rows * dim, ny = (size_t)rows * out;
+    float *X = rand_vec(nx, 3.0f, 1), *gam = rand_vec(dim, 1.0f, 1), *bet = rand_vec(dim, 0.5f, 1);
+    for (int i = 0; i < dim; i++) gam[i] += 1.0f;
+    float *W = rand_vec((size_t)out * dim, 0.05f, 0), *bias = rand_vec(out, 0.5f, 0);
+    void *dx = dev_act(X, nx), *dg = dev_act(gam, dim), *db = dev_act(bet, dim);
+    void *dln = G.ops->mem_alloc(&G, nq * 2);
+    int8_t *q1 = G.ops->mem_alloc(&G, nq), *q2 = G.ops->mem_alloc(&G, nq);
+    float *s1 = G.ops->mem_alloc(&G, rows * sizeof(float)), *s2 = G.ops->mem_alloc(&G, rows * sizeof(float));
+    const float eps = 1e-6f;
+    if (win) G.ops->layernorm_window(&G, dln, dx, dg, db, n, h, w, dim, eps, win);
+    else G.ops->layernorm(&G, dln, dx, dg, db, rows, dim, eps, ACT_NONE);
+    cuda_int8_quantize(&G, q1, s1, dln, rows, dim);
+    cuda_layernorm_quant(&G, q2, s2, dx, dg, db, n, h, w, dim, eps, win);
+    int8_t *hq1 = xmalloc(nq), *hq2 = xmalloc(nq);
+    float *hs1 = xmalloc(rows * sizeof(float)), *hs2 = xmalloc(rows * sizeof(float));
+    G.ops->copy_to_host(&G, hq1, q1, nq);
+    G.ops->copy_to_host(&G, hq2, q2, nq);
+    G.ops->copy_to_host(&G, hs1, s1, rows * sizeof(float));
+    G.ops->copy_to_host(&G, hs2, s2, rows * sizeof(float));
+    size_t dq = 0, ds = 0, zeros = 0;
+    for (size_t i = 0; i < nq; i++) dq += hq1[i] != hq2[i];
+    for (int64_t r = 0; r < rows; r++) ds += hs1[r] != hs2[r], zeros += hs2[r] == 0.0f;
+    report(dq == 0 && ds == 0, "LayerNorm fused with the quantisation equals LayerNorm then the pass: %s "
+           "(%lld rows x %d; %zu values, %zu scales differ; %zu padding rows of scale 0)", name, (long long)rows, dim, dq, ds, zeros);
+
+    LinearWeight *wg = linear_prepare(&cuda_linear_int8, &G, W, bias, out, dim);
+    void *y1 = G.ops->mem_alloc(&G, ny * 2), *y2 = G.ops->mem_alloc(&G, ny * 2);
+    LnSpec spec = {dg, db, eps, n, h, w, dim, win};
+    cuda_linear_int8.run(&G, y1, dln, wg, rows, act, NULL);
+    cuda_linear_int8.run_ln(&G, y2, dx, &spec, wg, rows, act, NULL);
+    uint16_t *hy1 = xmalloc(ny * 2), *hy2 = xmalloc(ny * 2);
+    G.ops->copy_to_host(&G, hy1, y1, ny * 2);
+    G.ops->copy_to_host(&G, hy2, y2, ny * 2);
+    report(memcmp(hy1, hy2, ny * 2) == 0, "the int8 linear's run_ln output equals LayerNorm then run: %s", name);
+
+    cuda_linear_int8.release(&G, wg);
+    void *dev[] = {dx, dg, db, dln, q1, q2, s1, s2, y1, y2};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) G.ops->mem_free(&G, dev[i]);
+    free(X), free(gam), free(bet), free(W), free(bias), free(hq1), free(hq2), free(hs1), free(hs2), free(hy1), free(hy2);
 }
 
 // ---- benchmark ------------------------------------------------------------------------------
@@ -410,6 +459,11 @@ int main(int argc, char **argv) {
             // Rows wider than vit_h's widest (5120), K not a multiple of the 128-byte stage.
             {"wide rows: K 5632", 70, 64, 5632, ACT_NONE, 0, 0, 0},
         };
+        check_ln_fusion("vit_b norm2 -> lin1 (2 x 64 x 64 x 768)", 2, 64, 64, 768, 0, 3072, ACT_GELU);
+        check_ln_fusion("vit_b norm1 -> qkv, 14 x 14 windows with padding (1 x 64 x 64 x 768)", 1, 64, 64, 768, 14, 2304, ACT_NONE);
+        check_ln_fusion("vit_h norm1 -> qkv, windows (1 x 30 x 30 x 1280)", 1, 30, 30, 1280, 14, 3840, ACT_NONE);
+        check_ln_fusion("dim 128, a half warp per row (3 x 10 x 10 x 128)", 3, 10, 10, 128, 0, 256, ACT_NONE);
+        check_ln_fusion("dim 256 (2 x 9 x 7 x 256)", 2, 9, 7, 256, 4, 264, ACT_GELU);
         // Every compiled GEMM variant (the build's choice and the candidates the bench times).
         for (VARIANT = 0; VARIANT < cuda_int8_variant_count(); VARIANT++)
             for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i]);

@@ -28,16 +28,10 @@ static void encoder_block(Sam *m, const EncBlockW *w, void *x, int b) {
     int n_win = windowed ? ((G + win - 1) / win) * ((G + win - 1) / win) : 1;
     int seq = win * win;            // tokens per attention sequence
     int seqs = b * n_win;           // attention batch
-    const void *attn_in = xn;
-    if (windowed) {
-        void *xw = ex_act(ex, (int64_t)seqs * seq * C);  // (b * n_win, win * win, C)
-        op_layernorm_window(ex, xw, xn, x, w->norm1.weight, w->norm1.bias, b, G, G, C, SAM_ENC_LN_EPS, win);
-        attn_in = xw;
-    } else {
-        op_layernorm(ex, xn, x, w->norm1.weight, w->norm1.bias, tokens, C, SAM_ENC_LN_EPS, ACT_NONE);
-    }
     void *qkv = ex_act(ex, (int64_t)seqs * seq * 3 * C);  // (seqs, seq, 3, heads, hd)
-    op_linear(ex, qkv, attn_in, w->qkv, (int64_t)seqs * seq, ACT_NONE, NULL);
+    void *xw = windowed ? ex_act(ex, (int64_t)seqs * seq * C) : xn;  // (seqs, seq, C): norm1's output
+    LnSpec norm1 = {w->norm1.weight, w->norm1.bias, SAM_ENC_LN_EPS, b, G, G, C, windowed ? win : 0};
+    op_layernorm_linear(ex, qkv, xw, xn, x, &norm1, w->qkv, (int64_t)seqs * seq, ACT_NONE, NULL);
     void *attn = ex_act(ex, (int64_t)seqs * seq * C);     // (seqs, seq, heads, hd)
     AttnParams p = {
         .site = ATTN_ENCODER,
@@ -63,9 +57,9 @@ static void encoder_block(Sam *m, const EncBlockW *w, void *x, int b) {
 
     // x = x + mlp(norm2(x))
     void *xn2 = ex_act(ex, tokens * C);
-    op_layernorm(ex, xn2, x, w->norm2.weight, w->norm2.bias, tokens, C, SAM_ENC_LN_EPS, ACT_NONE);
     void *hidden = ex_act(ex, tokens * c->enc_mlp_dim);
-    op_linear(ex, hidden, xn2, w->lin1, tokens, ACT_GELU, NULL);
+    LnSpec norm2 = {w->norm2.weight, w->norm2.bias, SAM_ENC_LN_EPS, b, G, G, C, 0};
+    op_layernorm_linear(ex, hidden, xn2, NULL, x, &norm2, w->lin1, tokens, ACT_GELU, NULL);
     op_linear(ex, x, hidden, w->lin2, tokens, ACT_NONE, x);
     ex_release(ex, mark);
 }

@@ -36,12 +36,15 @@ static inline void op_activation(Exec *x, void *y, int64_t n, Act act) {
 
 // Through the layer's own format (the stage's choice for its role); the planning pass records
 // the scratch the format will need, as op_attention's.
+static inline void linear_plan(Exec *x, const LinearWeight *w, int64_t rows, Act act, const void *residual) {
+    size_t need = w->format->workspace_bytes ? w->format->workspace_bytes(x, w, rows) : 0;
+    exec_need_workspace(x, need);
+    if (w->format->plan) w->format->plan(x, w, rows, act, residual != NULL);
+}
 static inline void op_linear_format(Exec *x, void *y, const void *in, const LinearWeight *w,
                                     int64_t rows, Act act, const void *residual) {
     if (x->planning) {
-        size_t need = w->format->workspace_bytes ? w->format->workspace_bytes(x, w, rows) : 0;
-        exec_need_workspace(x, need);
-        if (w->format->plan) w->format->plan(x, w, rows, act, residual != NULL);
+        linear_plan(x, w, rows, act, residual);
         return;
     }
     if (!x->preparing) w->format->run(x, y, in, w, rows, act, residual);
@@ -188,6 +191,25 @@ static inline void op_layernorm_window(Exec *x, void *dst, void *tmp, const void
     }
     op_layernorm(x, tmp, src, g, b, (int64_t)n * h * w, c, eps, ACT_NONE);
     op_window_partition(x, dst, tmp, n, h, w, c, win);
+}
+// y = act(LayerNorm(in) W^T + b) [+ residual], the LayerNorm followed by the window partition
+// where ln->win > 0 (n, h, w from ln): through the format's fused run_ln where the stage chose
+// fusion and the format has one (int8), else op_layernorm(_window) into tmp (the caller's,
+// (rows, dim) act; tmp2 (n h w, dim) the unfused window path's intermediate) and op_linear.
+static inline void op_layernorm_linear(Exec *x, void *y, void *tmp, void *tmp2, const void *in,
+                                       const LnSpec *ln, const LinearWeight *w, int64_t rows, Act act,
+                                       const void *residual) {
+    if (x->ops->choices.fusion && w->format->run_ln) {
+        if (x->planning) {
+            linear_plan(x, w, rows, act, residual);
+            return;
+        }
+        if (!x->preparing) w->format->run_ln(x, y, in, ln, w, rows, act, residual);
+        return;
+    }
+    if (ln->win > 0) op_layernorm_window(x, tmp, tmp2, in, ln->g, ln->b, ln->n, ln->h, ln->w, ln->dim, ln->eps, ln->win);
+    else op_layernorm(x, tmp, in, ln->g, ln->b, rows, ln->dim, ln->eps, ACT_NONE);
+    op_linear(x, y, tmp, w, rows, act, residual);
 }
 static inline void op_range_push(Exec *x, const char *name) { EX_RUN(x, range_push(x, name)); }
 static inline void op_range_pop(Exec *x) { EX_RUN(x, range_pop(x)); }
