@@ -177,6 +177,30 @@ typedef struct {
 #define I8_OUT_RAW 2  // tests: the int32 products
 
 #if SM90A_PTX
+// One accumulator dequantised and biased: the order of kernels/int8_rules.h, each operation
+// rounded (no contraction), as the CPU reference computes it.
+static __device__ __forceinline__ float int8_dequant(int acc, float x_scale, float w_scale, float bias) {
+    return __fadd_rn(__fmul_rn(__fmul_rn((float)acc, x_scale), w_scale), bias);
+}
+
+// The residual values of 8 column groups i0 .. i0 + 7 of this thread's two rows (row0, row0 + 8;
+// columns col0 + 8 j, + 1), read before any is used so the loads overlap; zeros where there is
+// no residual or the element is outside (M, N) (N % 8 == 0: col + 1 < N with col).
+static __device__ __forceinline__ void int8_residual8(float2 rv[8][2], const bf16 *res, int M, int N,
+                                                      int row0, int col0) {
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        int col = col0 + 8 * j;
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int row = row0 + 8 * h;
+            rv[j][h] = make_float2(0.0f, 0.0f);
+            if (res && row < M && col < N)
+                rv[j][h] = __bfloat1622float2(*(const __nv_bfloat162 *)(res + (int64_t)row * N + col));
+        }
+    }
+}
+
 // The epilogue of one 64 x 256 accumulator block (a consumer warpgroup's) at rows r0.. of its
 // warp and columns n0..: acc[4i + 2h + j] is row r0 + 8h, column n0 + 8i + 2 (lane % 4) + j.
 // The columns' weight scales and biases come from shared memory; the residual is read 8
@@ -213,8 +237,7 @@ static __device__ __forceinline__ void int8_epilogue(const int *acc, const I8Epi
 #pragma unroll
             for (int q = 0; q < 16; q++) {
                 int i = i0 + q / 4, h = (q / 2) % 2, j = q % 2, c = 8 * i + 2 * (lane % 4) + j;
-                // The order of kernels/int8_rules.h, each operation rounded (no contraction).
-                s_ep[q][tid] = __fadd_rn(__fmul_rn(__fmul_rn((float)acc[4 * i + 2 * h + j], xs[h]), s_ws[c]), s_b[c]);
+                s_ep[q][tid] = int8_dequant(acc[4 * i + 2 * h + j], xs[h], s_ws[c], s_b[c]);
             }
 #pragma unroll 1
             for (int p = 0; p < 8; p++) {
@@ -237,17 +260,7 @@ static __device__ __forceinline__ void int8_epilogue(const int *acc, const I8Epi
 #pragma unroll
     for (int i0 = 0; i0 < 32; i0 += 8) {
         float2 rv[8][2];
-#pragma unroll
-        for (int j = 0; j < 8; j++) {
-            int col = n0 + 8 * (i0 + j) + 2 * (lane % 4);
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                int row = r0 + 8 * h;
-                rv[j][h] = make_float2(0.0f, 0.0f);
-                if (res && row < M && col < N)
-                    rv[j][h] = __bfloat1622float2(*(const __nv_bfloat162 *)(res + (int64_t)row * N + col));
-            }
-        }
+        int8_residual8(rv, res, M, N, r0, n0 + 8 * i0 + 2 * (lane % 4));
 #pragma unroll
         for (int j = 0; j < 8; j++) {
             int i = i0 + j, c = 8 * i + 2 * (lane % 4), col = n0 + c;
@@ -256,8 +269,8 @@ static __device__ __forceinline__ void int8_epilogue(const int *acc, const I8Epi
                 int row = r0 + 8 * h;
                 if (row >= M || col >= N) continue;  // N % 8 == 0: col + 1 < N too
                 int64_t at = (int64_t)row * N + col;
-                float v0 = __fadd_rn(__fmul_rn(__fmul_rn((float)acc[4 * i + 2 * h], xs[h]), s_ws[c]), s_b[c]);
-                float v1 = __fadd_rn(__fmul_rn(__fmul_rn((float)acc[4 * i + 2 * h + 1], xs[h]), s_ws[c + 1]), s_b[c + 1]);
+                float v0 = int8_dequant(acc[4 * i + 2 * h], xs[h], s_ws[c], s_b[c]);
+                float v1 = int8_dequant(acc[4 * i + 2 * h + 1], xs[h], s_ws[c + 1], s_b[c + 1]);
                 v0 += rv[j][h].x;
                 v1 += rv[j][h].y;
                 if (OUT == I8_OUT_F32) *(float2 *)((float *)e.y + at) = make_float2(v0, v1);
@@ -306,8 +319,7 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
 #pragma unroll
             for (int k = 0; k < 64; k++) {
                 int i = 16 * half + k / 4, h = (k / 2) % 2, j = k % 2, c = 8 * i + 2 * tq + j;
-                // The order of kernels/int8_rules.h, each operation rounded (no contraction).
-                scratch[k][t] = __fadd_rn(__fmul_rn(__fmul_rn((float)acc[4 * i + 2 * h + j], xs[h]), s_ws[c]), s_b[c]);
+                scratch[k][t] = int8_dequant(acc[4 * i + 2 * h + j], xs[h], s_ws[c], s_b[c]);
             }
             // 8 at a time: one chain per iteration left the warps waiting on its latency (call 3:
             // vit_b lin1 0.461 ms against qkv's 0.158 for 0.9 times the products).
@@ -324,17 +336,7 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
 #pragma unroll
     for (int i0 = 0; i0 < 32; i0 += 8) {
         float2 rv[8][2];
-#pragma unroll
-        for (int j = 0; j < 8; j++) {
-            int col = n0 + 8 * (i0 + j) + 2 * tq;
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                int row = m0w + warp * 16 + g + 8 * h;
-                rv[j][h] = make_float2(0.0f, 0.0f);
-                if (res && row < M && col < N)
-                    rv[j][h] = __bfloat1622float2(*(const __nv_bfloat162 *)(res + (int64_t)row * N + col));
-            }
-        }
+        int8_residual8(rv, res, M, N, m0w + warp * 16 + g, n0 + 8 * i0 + 2 * tq);
 #pragma unroll
         for (int j = 0; j < 8; j++) {
             int i = i0 + j, c = 8 * i + 2 * tq;
@@ -348,8 +350,8 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
                     v0 = __int_as_float(acc[64 * (i / 16) + 4 * (i % 16) + 2 * h]);
                     v1 = __int_as_float(acc[64 * (i / 16) + 4 * (i % 16) + 2 * h + 1]);
                 } else {
-                    v0 = __fadd_rn(__fmul_rn(__fmul_rn((float)acc[4 * i + 2 * h], xs[h]), s_ws[c]), s_b[c]);
-                    v1 = __fadd_rn(__fmul_rn(__fmul_rn((float)acc[4 * i + 2 * h + 1], xs[h]), s_ws[c + 1]), s_b[c + 1]);
+                    v0 = int8_dequant(acc[4 * i + 2 * h], xs[h], s_ws[c], s_b[c]);
+                    v1 = int8_dequant(acc[4 * i + 2 * h + 1], xs[h], s_ws[c + 1], s_b[c + 1]);
                 }
                 v0 += rv[j][h].x;
                 v1 += rv[j][h].y;
