@@ -20,6 +20,7 @@
 // needs the whole row, so lin2's input still takes the pass (0.134 ms at vit_b's 32768 x 3072
 // against a 0.128 ms GEMM, call 4). The bench (tests/gpu/test_int8 --bench) prints the pass's
 // cost per shape beside the GEMM's.
+// "call N" below: tests/gpu/logs/h200-2026-12-01-h/callN-gpu0.log (the H200, batch 8 shapes).
 // Needs sm_90 (wgmma, TMA): on another GPU the format refuses by name.
 #include <string.h>
 
