@@ -128,6 +128,11 @@ typedef struct {
     float eps;
     int n, h, w, dim, win;
 } LnSpec;
+// The rows its LayerNorm gives: n h w, or the padded windows' n nWin win win.
+static inline int64_t ln_spec_rows(const LnSpec *ln) {
+    if (ln->win <= 0) return (int64_t)ln->n * ln->h * ln->w;
+    return (int64_t)ln->n * ((ln->h + ln->win - 1) / ln->win) * ((ln->w + ln->win - 1) / ln->win) * ln->win * ln->win;
+}
 
 struct LinearFormat {
     const char *name;                            // "dense", ...
@@ -153,11 +158,11 @@ struct LinearFormat {
     void (*plan)(Exec *x, const LinearWeight *w, int64_t rows, Act act, int has_residual);
     // Optional (NULL: none; the stage's fusion choice uses it where present). run with the
     // LayerNorm before it fused into the format's input side: y = act(LN(x) W^T + b)
-    // [+ residual], x as ln says, rows the LayerNorm's output rows (int8: the LayerNorm kernel
-    // writes the quantised activations and their scales, no bfloat16 round trip, no
-    // quantisation pass). Its scratch is workspace_bytes(rows)'s.
-    void (*run_ln)(Exec *x, void *y_act, const void *x_act, const LnSpec *ln, const LinearWeight *w,
-                   int64_t rows, Act act, const void *residual_act);
+    // [+ residual], x as ln says, over the LayerNorm's ln_spec_rows(ln) output rows (int8: the
+    // LayerNorm kernel writes the quantised activations and their scales, no bfloat16 round
+    // trip, no quantisation pass). Its scratch is workspace_bytes of those rows.
+    void (*run_ln)(Exec *x, void *y_act, const void *x_act, const LnSpec *ln, const LinearWeight *w, Act act,
+                   const void *residual_act);
 };
 
 // A layer in format f: f's weights made from W and b, marked as f's (what op_linear and the

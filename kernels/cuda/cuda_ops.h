@@ -126,12 +126,11 @@ void cuda_int8_gemm_epilogue(Exec *x, void *y, const int8_t *q, const float *x_s
 // the layer's int8 weights (out, in) and scales (out), copied to the host.
 void cuda_int8_weights(Exec *x, const LinearWeight *w, int8_t *q, float *scale);
 // the format's LayerNorm + linear (LinearFormat.run_ln), and the LayerNorm kernel it uses:
-// q (rows, dim) int8 and scale (rows) from x (n, h, w, dim) bfloat16, window-partitioned
-// where win > 0 (layernorm.cu).
-void cuda_int8_linear_ln(Exec *x, void *y, const void *in, const LnSpec *ln, const LinearWeight *w,
-                         int64_t rows, Act act, const void *residual);
-void cuda_layernorm_quant(Exec *x, int8_t *q, float *scale, const void *in, const void *g, const void *b,
-                          int n, int h, int w, int dim, float eps, int win);
+// q (ln_spec_rows(ln), dim) int8 and scale (rows) from x (n, h, w, dim) bfloat16, window-
+// partitioned where ln->win > 0 (layernorm.cu).
+void cuda_int8_linear_ln(Exec *x, void *y, const void *in, const LnSpec *ln, const LinearWeight *w, Act act,
+                         const void *residual);
+void cuda_layernorm_quant(Exec *x, int8_t *q, float *scale, const void *in, const LnSpec *ln);
 // the GEMM's compiled variants (cluster size, stages, epilogue): how many, their names, the
 // build's choice, and selecting one for the calls that follow (after a layer is prepared).
 int cuda_int8_variant_count(void);

@@ -36,8 +36,9 @@
 // rows by a whole key tile, q k^T with Q's fragments in registers and K from shared memory
 // (K-major), P v with P in registers and V from shared memory (MN-major), both tiles in 128-byte
 // rows with the 128-byte swizzle (head dim 80: the first 64 columns so, the last 16 in a second
-// tile of 32-byte rows with the 32-byte swizzle, a fifth k step and an n16 product); the accumulators land in the mma.sync path's
-// register layout, so the rel-pos start and the softmax are the same code. These -tma configs
+// tile of 32-byte rows with the 32-byte swizzle, a fifth k step and an n16 product); the
+// accumulators land in the mma.sync path's register layout, so the rel-pos start and the softmax
+// are the same code. These -tma configs
 // copy K and V with the tensor-memory accelerator (one thread issues, under full/empty barriers
 // per stage), so the loop has no block barrier and no copy arithmetic in the warps.
 // The softmax keeps a lazy running max (a row's max moves only when a tile's exceeds it by more
@@ -195,9 +196,10 @@ static __device__ __forceinline__ void flash_wg_pv_issue(float *o, const unsigne
 #endif
 }
 
-// Waits for this warpgroup's products, then fences the registers of acc (n floats) they wrote. (Each product is waited for before the next is issued: a tile's P v product
-// overlapping the next tile's softmax, with a third V stage, measured slower here: 1.431 against
-// 1.364 ms, vit_b global.)
+// Waits for this warpgroup's products, then fences the registers of acc (n floats) they wrote.
+// (Each product is waited for before the next is issued: a tile's P v product overlapping the
+// next tile's softmax, with a third V stage, measured slower here: 1.431 against 1.364 ms, vit_b
+// global.)
 static __device__ __forceinline__ void flash_wg_wait(float *acc, const int n) {
 #if SM90A_PTX
     wgmma_wait0();
@@ -594,8 +596,9 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
 // of 64 or 128; K and V in 128-byte rows with the 128-byte swizzle, plus head dim 80's 32-byte
 // rows, 1024 bytes more shared memory for their alignment). Their names end in -tma. Head dim
 // 80's -tma configs against its best mma.sync ones (tests/gpu/logs/h200-2026-12-01-h, call 1):
-// vit_h global 1.602 against 2.815 ms, windowed 0.293 against 0.394. Measured and left out (vit_b, batch 8, the H200,
-// tests/gpu/logs/h200-2026-12-01-g, against the kept -tma configs of the same call): wgmma with
+// vit_h global 1.602 against 2.815 ms, windowed 0.293 against 0.394. Measured and left out
+// (vit_b, batch 8, the H200, tests/gpu/logs/h200-2026-12-01-g, against the kept -tma configs of
+// the same call): wgmma with
 // K and V by cp.async under a block barrier per tile, 1.362 against -tma's 1.156 ms global and
 // 0.205 against 0.202 windowed (call 5); 12 warps, 0.40 ms slower global and 0.47 windowed on
 // 64-slot rows; 128-key tiles, 0.05-0.26 ms slower global; the P v product overlapping the next
@@ -795,6 +798,7 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     size_t smem = flash_smem_bytes(BM, f->bn, f->hd, p->grid_h, f->segw, f->wg);
     flash_smem_limit(x, ci, smem);
     FlashArgs a;
+    memset(&a, 0, sizeof a);  // the tensor maps a config does not use stay zero
     a.q = (const bf16 *)p->q, a.k = (const bf16 *)p->k, a.v = (const bf16 *)p->v, a.o = (bf16 *)p->o;
     a.rh = (const bf16 *)p->rel_pos;
     a.rw = a.rh + (int64_t)(2 * p->grid_h - 1) * p->head_dim;
@@ -806,14 +810,10 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     if (f->wg) {
         a.tmk = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride, 64);
         a.tmv = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 64);
-    } else {
-        memset(&a.tmk, 0, sizeof a.tmk), memset(&a.tmv, 0, sizeof a.tmv);
-    }
-    if (f->wg && f->hd == 80) {
-        a.tmk80 = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride, 16);
-        a.tmv80 = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 16);
-    } else {
-        memset(&a.tmk80, 0, sizeof a.tmk80), memset(&a.tmv80, 0, sizeof a.tmv80);
+        if (f->hd == 80) {  // the last 16 columns
+            a.tmk80 = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride, 16);
+            a.tmv80 = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 16);
+        }
     }
     a.c = p->scale * LOG2E_F;
     a.inv_scale = 1.0f / p->scale;

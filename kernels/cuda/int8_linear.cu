@@ -538,19 +538,31 @@ static const I8Variant i8_variants[] = {I8_VARIANTS(I8_ENTRY)};
 // host side
 // =============================================================================================
 
-// The tensor map of an int8 (rows, K) row-major matrix, read in boxes of 128 bytes x box_rows
-// with the 128-byte swizzle the wgmma descriptors expect; out-of-range elements read as zero.
-static CUtensorMap int8_tmap(const void *p, int64_t rows, int K, int box_rows) {
+// The tensor map of a row-major (rows, cols) matrix of `elem` bytes per value, read or written
+// in boxes of 128 bytes x box_rows with the 128-byte swizzle (the wgmma descriptors' and the
+// tstore epilogue's layout); elements outside the matrix read as zeros and are not written.
+static CUtensorMap swizzled_tmap(const void *p, CUtensorMapDataType dtype, int elem, int64_t rows, int cols,
+                                 int box_rows, CUtensorMapL2promotion promotion, const char *what) {
     CUtensorMap m;
-    cuuint64_t dims[2] = {(cuuint64_t)K, (cuuint64_t)rows};
-    cuuint64_t strides[1] = {(cuuint64_t)K};
-    cuuint32_t box[2] = {I8_BK, (cuuint32_t)box_rows};
+    cuuint64_t dims[2] = {(cuuint64_t)cols, (cuuint64_t)rows};
+    cuuint64_t strides[1] = {(cuuint64_t)cols * elem};
+    cuuint32_t box[2] = {(cuuint32_t)(128 / elem), (cuuint32_t)box_rows};
     cuuint32_t estr[2] = {1, 1};
-    CUresult r = tensor_map_encoder()(&m, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, (void *)p, dims, strides, box, estr,
-                             CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    if (r != CUDA_SUCCESS) die("int8 linear: cuTensorMapEncodeTiled failed (%d) for %lld x %d", (int)r, (long long)rows, K);
+    CUresult r = tensor_map_encoder()(&m, dtype, 2, (void *)p, dims, strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                                      CU_TENSOR_MAP_SWIZZLE_128B, promotion, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS)
+        die("int8 linear: cuTensorMapEncodeTiled failed (%d) for the %lld x %d %s", (int)r, (long long)rows, cols, what);
     return m;
+}
+// int8 operands (A: box_rows I8_BM, the weights: I8_BN), 128 values of K per box.
+static CUtensorMap int8_tmap(const void *p, int64_t rows, int K, int box_rows) {
+    return swizzled_tmap(p, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, rows, K, box_rows, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                         "int8 operand");
+}
+// The bfloat16 output (M, N), or the residual, of the tstore epilogue: boxes of 64 columns x 64 rows.
+static CUtensorMap bf16_out_tmap(const void *p, int64_t M, int N) {
+    return swizzled_tmap(p, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, M, N, 64, CU_TENSOR_MAP_L2_PROMOTION_NONE,
+                         "bfloat16 output");
 }
 
 // The variant the format runs: the faster at every encoder shape of vit_b and vit_h at batch 8
@@ -640,6 +652,11 @@ static size_t q_bytes(int64_t rows, int in) { return ((size_t)rows * in + 255) &
 extern "C" size_t cuda_int8_workspace_bytes(Exec *x, const LinearWeight *w, int64_t rows) {
     return q_bytes(rows, w->in_features) + (size_t)rows * sizeof(float);
 }
+static void int8_scratch(Exec *x, const LinearWeight *w, int64_t rows, int8_t **q, float **scale) {
+    char *ws = (char *)cuda_workspace(x, cuda_int8_workspace_bytes(x, w, rows));
+    *q = (int8_t *)ws;
+    *scale = (float *)(ws + q_bytes(rows, w->in_features));
+}
 
 // Activations (rows, in) bfloat16 -> int8 and per-row scales (tests and the benchmark call it
 // alone).
@@ -650,22 +667,6 @@ extern "C" void cuda_int8_quantize(Exec *x, int8_t *q, float *scale, const void 
     unsigned grid = (unsigned)((rows + rows_per_block - 1) / rows_per_block);
     int8_quant_rows<<<grid, 32 * rows_per_block, 0, cuda_stream(x)>>>((const bf16 *)in, q, scale, rows, K);
     LAUNCH_CHECK(x, "int8 quantise rows");
-}
-
-// The tensor map of the bfloat16 output (M, N) (or the residual) for the tstore epilogue: boxes
-// of 64 columns (128 bytes) x 64 rows with the 128-byte swizzle; elements outside (M, N) are not
-// written (read as zeros).
-static CUtensorMap bf16_out_tmap(void *p, int64_t M, int N) {
-    CUtensorMap m;
-    cuuint64_t dims[2] = {(cuuint64_t)N, (cuuint64_t)M};
-    cuuint64_t strides[1] = {(cuuint64_t)N * 2};
-    cuuint32_t box[2] = {64, 64};
-    cuuint32_t estr[2] = {1, 1};
-    CUresult r = tensor_map_encoder()(&m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, p, dims, strides, box, estr,
-                                      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                                      CU_TENSOR_MAP_L2_PROMOTION_NONE, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    if (r != CUDA_SUCCESS) die("int8 linear: cuTensorMapEncodeTiled failed (%d) for the %lld x %d output", (int)r, (long long)M, N);
-    return m;
 }
 
 // C(M, N) = A(M, K) B(N, K)^T with the epilogue e (raw int32 when e->raw), by the selected variant.
@@ -682,7 +683,7 @@ static void int8_gemm(Exec *x, const int8_t *A, const CudaInt8Linear *cl, int64_
     memset(&tr, 0, sizeof tr);
     if (v->tstore && (kind == I8K_BF16 || kind == I8K_BF16_GELU)) {
         ty = bf16_out_tmap(e->y, M, N);
-        if (e->residual) tr = bf16_out_tmap((void *)e->residual, M, N);
+        if (e->residual) tr = bf16_out_tmap(e->residual, M, N);
     }
     int64_t tiles = ((M + I8_BM - 1) / I8_BM) * ((N + I8_BN - 1) / I8_BN);
     if (tiles > 0x7fffffff) die("int8 linear: too many tiles");
@@ -725,9 +726,9 @@ extern "C" void cuda_int8_linear(Exec *x, void *y, const void *in, const LinearW
     if (rows <= 0) return;
     if (!aligned16(in) || !aligned16(y) || (residual && !aligned16(residual)))
         die("int8 linear: activations must be 16-byte aligned");
-    char *ws = (char *)cuda_workspace(x, cuda_int8_workspace_bytes(x, w, rows));
-    int8_t *q = (int8_t *)ws;
-    float *xs = (float *)(ws + q_bytes(rows, K));
+    int8_t *q;
+    float *xs;
+    int8_scratch(x, w, rows, &q, &xs);
     cuda_int8_quantize(x, q, xs, in, rows, K);
     cuda_int8_gemm_epilogue(x, y, q, xs, w, rows, act, residual, 0);
 }
@@ -735,19 +736,16 @@ extern "C" void cuda_int8_linear(Exec *x, void *y, const void *in, const LinearW
 // The same with the LayerNorm before it fused in: its kernel writes the int8 activations and
 // their scales (layernorm.cu, QUANT), bit for bit what LayerNorm then the quantisation pass give.
 extern "C" void cuda_int8_linear_ln(Exec *x, void *y, const void *in, const LnSpec *ln, const LinearWeight *w,
-                                    int64_t rows, Act act, const void *residual) {
-    int K = w->in_features;
-    if (ln->dim != K) die("int8 linear: a LayerNorm of %d features feeds a layer of %d inputs", ln->dim, K);
-    int64_t ln_rows = (int64_t)ln->n * ln->h * ln->w;
-    if (ln->win > 0)
-        ln_rows = (int64_t)ln->n * ((ln->h + ln->win - 1) / ln->win) * ((ln->w + ln->win - 1) / ln->win) * ln->win * ln->win;
-    if (ln_rows != rows) die("int8 linear: the LayerNorm gives %lld rows, the layer was asked for %lld", (long long)ln_rows, (long long)rows);
+                                    Act act, const void *residual) {
+    if (ln->dim != w->in_features)
+        die("int8 linear: a LayerNorm of %d features feeds a layer of %d inputs", ln->dim, w->in_features);
+    int64_t rows = ln_spec_rows(ln);
     if (rows <= 0) return;
     if (!aligned16(y) || (residual && !aligned16(residual))) die("int8 linear: activations must be 16-byte aligned");
-    char *ws = (char *)cuda_workspace(x, cuda_int8_workspace_bytes(x, w, rows));
-    int8_t *q = (int8_t *)ws;
-    float *xs = (float *)(ws + q_bytes(rows, K));
-    cuda_layernorm_quant(x, q, xs, in, ln->g, ln->b, ln->n, ln->h, ln->w, K, ln->eps, ln->win);
+    int8_t *q;
+    float *xs;
+    int8_scratch(x, w, rows, &q, &xs);
+    cuda_layernorm_quant(x, q, xs, in, ln);
     cuda_int8_gemm_epilogue(x, y, q, xs, w, rows, act, residual, 0);
 }
 

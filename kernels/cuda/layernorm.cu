@@ -200,23 +200,31 @@ static const int ln_lpr[4] = {16, 32, 32, 32}, ln_max_dim[4] = {128, 256, 768, 1
 // launchers
 // =============================================================================================
 
+// The kernel configuration (its index in ln_lpr / ln_max_dim) for rows of dim features and the
+// number of blocks for `rows` rows; dims past LN_MAX_DIM are refused by name.
+static unsigned ln_grid(int64_t rows, int dim, int *cfg, const char *what) {
+    if (dim <= 0 || dim > LN_MAX_DIM)
+        die("cuda %s: dim %d is not supported (1..%d: a row lives in one warp's registers)", what, dim, LN_MAX_DIM);
+    int c = 0;
+    while (dim > ln_max_dim[c]) c++;
+    int rows_per_block = LN_BLOCK / ln_lpr[c];
+    int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
+    if (blocks > 0x7fffffff) die("cuda %s: %lld rows is too many", what, (long long)rows);
+    *cfg = c;
+    return (unsigned)blocks;
+}
+
 // rows output rows from the kernel table (plain or window-writing).
 static void launch_ln(Exec *x, const LnKernel table[4][2][2], void *y, const void *in,
                       const void *g, const void *b, int64_t rows, int dim, float eps, Act act,
                       LnWindows wm, const char *what) {
     if (rows <= 0) return;
-    if (dim <= 0 || dim > LN_MAX_DIM)
-        die("cuda %s: dim %d is not supported (1..%d: a row lives in one warp's registers)", what, dim, LN_MAX_DIM);
+    int cfg;
+    unsigned blocks = ln_grid(rows, dim, &cfg, what);
     int bf = is_bf16(x);
     int vec = dim % 4 == 0 && (bf ? aligned8(y) && aligned8(in) && aligned8(g) && aligned8(b)
                                   : aligned16(y) && aligned16(in) && aligned16(g) && aligned16(b));
-    int cfg = 0;
-    while (dim > ln_max_dim[cfg]) cfg++;
-    int rows_per_block = LN_BLOCK / ln_lpr[cfg];
-    int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
-    if (blocks > 0x7fffffff) die("cuda %s: %lld rows is too many", what, (long long)rows);
-    table[cfg][bf][vec]<<<(unsigned)blocks, LN_BLOCK, 0, cuda_stream(x)>>>(y, in, g, b, rows, dim,
-                                                                           eps, act, wm);
+    table[cfg][bf][vec]<<<blocks, LN_BLOCK, 0, cuda_stream(x)>>>(y, in, g, b, rows, dim, eps, act, wm);
     LAUNCH_CHECK(x, what);
 }
 
@@ -236,26 +244,21 @@ extern "C" void cuda_layernorm_window(Exec *x, void *dst, const void *in, const 
     launch_ln(x, lnwin_kernels, dst, in, g, b, rows, c, eps, ACT_NONE, wm, "layernorm_window");
 }
 
-// The int8 format's LayerNorm: q (rows, dim) int8 and scale (rows) float32 (see the top).
-// win > 0: rows are the window partition's ((n, h, w, dim) in, padded windows' rows zero).
-extern "C" void cuda_layernorm_quant(Exec *x, int8_t *q, float *scale, const void *in, const void *g,
-                                     const void *b, int n, int h, int w, int dim, float eps, int win) {
+// The int8 format's LayerNorm: q (ln_spec_rows(ln), dim) int8 and scale (rows) float32 (see the
+// top). ln->win > 0: rows are the window partition's ((n, h, w, dim) in, padded windows' rows zero).
+extern "C" void cuda_layernorm_quant(Exec *x, int8_t *q, float *scale, const void *in, const LnSpec *ln) {
+    int dim = ln->dim;
     if (!is_bf16(x)) die("cuda layernorm_quant: serves the bfloat16 table only");
-    if (dim <= 0 || dim > LN_MAX_DIM || dim % 4 || !aligned8(in) || !aligned8(g) || !aligned8(b) || ((uintptr_t)q & 3))
-        die("cuda layernorm_quant: dim %d must be a multiple of 4 up to %d, the rows 8-byte aligned", dim, LN_MAX_DIM);
+    if (dim % 4 || !aligned8(in) || !aligned8(ln->g) || !aligned8(ln->b) || ((uintptr_t)q & 3))
+        die("cuda layernorm_quant: dim %d must be a multiple of 4, the rows 8-byte aligned", dim);
+    int win = ln->win > 0 ? ln->win : 0;
     LnWindows wm = {0, 0, 0, 0, 0};
-    int64_t rows = (int64_t)n * h * w;
-    if (win > 0) {
-        wm = (LnWindows){h, w, win, (h + win - 1) / win, (w + win - 1) / win};
-        rows = (int64_t)n * wm.nwh * wm.nww * win * win;
-    }
+    if (win) wm = (LnWindows){ln->h, ln->w, win, (ln->h + win - 1) / win, (ln->w + win - 1) / win};
+    int64_t rows = ln_spec_rows(ln);
+    int cfg;
+    unsigned blocks = ln_grid(rows, dim, &cfg, "layernorm_quant");  // refuses a bad dim even with no rows
     if (rows <= 0) return;
-    int cfg = 0;
-    while (dim > ln_max_dim[cfg]) cfg++;
-    int rows_per_block = LN_BLOCK / ln_lpr[cfg];
-    int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
-    if (blocks > 0x7fffffff) die("cuda layernorm_quant: %lld rows is too many", (long long)rows);
-    lnq_kernels[win > 0][cfg]<<<(unsigned)blocks, LN_BLOCK, 0, cuda_stream(x)>>>(q, in, g, b, rows, dim, eps,
-                                                                                  ACT_NONE, wm, scale);
+    lnq_kernels[win > 0][cfg]<<<blocks, LN_BLOCK, 0, cuda_stream(x)>>>(q, in, ln->g, ln->b, rows, dim, ln->eps, ACT_NONE,
+                                                                        wm, scale);
     LAUNCH_CHECK(x, "layernorm_quant");
 }

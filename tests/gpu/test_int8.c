@@ -208,7 +208,8 @@ static void check_ln_fusion(const char *name, int n, int h, int w, int dim, int 
     if (win) G.ops->layernorm_window(&G, dln, dx, dg, db, n, h, w, dim, eps, win);
     else G.ops->layernorm(&G, dln, dx, dg, db, rows, dim, eps, ACT_NONE);
     cuda_int8_quantize(&G, q1, s1, dln, rows, dim);
-    cuda_layernorm_quant(&G, q2, s2, dx, dg, db, n, h, w, dim, eps, win);
+    LnSpec spec = {dg, db, eps, n, h, w, dim, win};
+    cuda_layernorm_quant(&G, q2, s2, dx, &spec);
     int8_t *hq1 = xmalloc(nq), *hq2 = xmalloc(nq);
     float *hs1 = xmalloc(rows * sizeof(float)), *hs2 = xmalloc(rows * sizeof(float));
     G.ops->copy_to_host(&G, hq1, q1, nq);
@@ -223,9 +224,8 @@ static void check_ln_fusion(const char *name, int n, int h, int w, int dim, int 
 
     LinearWeight *wg = linear_prepare(&cuda_linear_int8, &G, W, bias, out, dim);
     void *y1 = G.ops->mem_alloc(&G, ny * 2), *y2 = G.ops->mem_alloc(&G, ny * 2);
-    LnSpec spec = {dg, db, eps, n, h, w, dim, win};
     cuda_linear_int8.run(&G, y1, dln, wg, rows, act, NULL);
-    cuda_linear_int8.run_ln(&G, y2, dx, &spec, wg, rows, act, NULL);
+    cuda_linear_int8.run_ln(&G, y2, dx, &spec, wg, act, NULL);
     uint16_t *hy1 = xmalloc(ny * 2), *hy2 = xmalloc(ny * 2);
     G.ops->copy_to_host(&G, hy1, y1, ny * 2);
     G.ops->copy_to_host(&G, hy2, y2, ny * 2);

@@ -31,7 +31,7 @@ static void encoder_block(Sam *m, const EncBlockW *w, void *x, int b) {
     void *qkv = ex_act(ex, (int64_t)seqs * seq * 3 * C);  // (seqs, seq, 3, heads, hd)
     void *xw = windowed ? ex_act(ex, (int64_t)seqs * seq * C) : xn;  // (seqs, seq, C): norm1's output
     LnSpec norm1 = {w->norm1.weight, w->norm1.bias, SAM_ENC_LN_EPS, b, G, G, C, windowed ? win : 0};
-    op_layernorm_linear(ex, qkv, xw, xn, x, &norm1, w->qkv, (int64_t)seqs * seq, ACT_NONE, NULL);
+    op_layernorm_linear(ex, qkv, xw, xn, x, &norm1, w->qkv, ACT_NONE, NULL);  // (seqs seq) rows
     void *attn = ex_act(ex, (int64_t)seqs * seq * C);     // (seqs, seq, heads, hd)
     AttnParams p = {
         .site = ATTN_ENCODER,
@@ -59,7 +59,7 @@ static void encoder_block(Sam *m, const EncBlockW *w, void *x, int b) {
     void *xn2 = ex_act(ex, tokens * C);
     void *hidden = ex_act(ex, tokens * c->enc_mlp_dim);
     LnSpec norm2 = {w->norm2.weight, w->norm2.bias, SAM_ENC_LN_EPS, b, G, G, C, 0};
-    op_layernorm_linear(ex, hidden, xn2, NULL, x, &norm2, w->lin1, tokens, ACT_GELU, NULL);
+    op_layernorm_linear(ex, hidden, xn2, NULL, x, &norm2, w->lin1, ACT_GELU, NULL);
     op_linear(ex, x, hidden, w->lin2, tokens, ACT_NONE, x);
     ex_release(ex, mark);
 }

@@ -192,19 +192,20 @@ static inline void op_layernorm_window(Exec *x, void *dst, void *tmp, const void
     op_layernorm(x, tmp, src, g, b, (int64_t)n * h * w, c, eps, ACT_NONE);
     op_window_partition(x, dst, tmp, n, h, w, c, win);
 }
-// y = act(LayerNorm(in) W^T + b) [+ residual], the LayerNorm followed by the window partition
-// where ln->win > 0 (n, h, w from ln): through the format's fused run_ln where the stage chose
-// fusion and the format has one (int8), else op_layernorm(_window) into tmp (the caller's,
-// (rows, dim) act; tmp2 (n h w, dim) the unfused window path's intermediate) and op_linear.
+// y = act(LayerNorm(in) W^T + b) [+ residual] over ln_spec_rows(ln) rows, the LayerNorm
+// followed by the window partition where ln->win > 0: through the format's fused run_ln where
+// the stage chose fusion and the format has one (int8), else op_layernorm(_window) into tmp (the
+// caller's, (rows, dim) act; tmp2 (n h w, dim) the unfused window path's intermediate) and
+// op_linear.
 static inline void op_layernorm_linear(Exec *x, void *y, void *tmp, void *tmp2, const void *in,
-                                       const LnSpec *ln, const LinearWeight *w, int64_t rows, Act act,
-                                       const void *residual) {
+                                       const LnSpec *ln, const LinearWeight *w, Act act, const void *residual) {
+    int64_t rows = ln_spec_rows(ln);
     if (x->ops->choices.fusion && w->format->run_ln) {
         if (x->planning) {
             linear_plan(x, w, rows, act, residual);
             return;
         }
-        if (!x->preparing) w->format->run_ln(x, y, in, ln, w, rows, act, residual);
+        if (!x->preparing) w->format->run_ln(x, y, in, ln, w, act, residual);
         return;
     }
     if (ln->win > 0) op_layernorm_window(x, tmp, tmp2, in, ln->g, ln->b, ln->n, ln->h, ln->w, ln->dim, ln->eps, ln->win);
