@@ -6,8 +6,9 @@
 // LayerNorm itself from the LnSpec the core passes (window partition included). The two
 // embeddings must be equal bit for bit (the same float32 operations in the same order), and
 // run_ln must be called for qkv and lin1 of every block with the block's geometry: one image of
-// the grid, the window of a windowed block's qkv, none otherwise. The int8 format's own run_ln is checked on the GPU
-// (tests/gpu/test_int8.c: bit for bit against LayerNorm then its quantisation pass).
+// the grid, the window of a windowed block's qkv, none otherwise. The int8 format's own run_ln
+// is checked on the GPU (tests/gpu/test_int8.c: bit for bit against LayerNorm then its
+// quantisation pass).
 #include <string.h>
 
 #include "../../kernels/cpu/cpu_ops.h"
