@@ -75,6 +75,7 @@ static void cudnn_check_impl(cudnnStatus_t s, const char *call, const char *file
 // =============================================================================================
 
 #define BIAS_BLOCK 256
+#define BIAS_ROWS 16      // bias rows per block
 #define BIAS_MAX_GRID 64  // grid sides served (the encoder's 14 and 64); larger is refused
 
 // bias (ns, heads, L, P) bf16, row (s, h, q) = (row / L / heads, ...); rel rows (heads, ns, L) of
@@ -83,62 +84,68 @@ static void cudnn_check_impl(cudnnStatus_t s, const char *call, const char *file
 // rel_h[q, kh] = q . Rh[qh - kh + gh - 1], rel_w[q, kw] = q . Rw[qw - kw + gw - 1], each bf16 as
 // the official bf16 einsums store them, summed in float32 and rounded once (the seed's
 // rel_h[..., None] + rel_w[..., None, :] in bf16).
-// TPR threads per row (a power of two up to the block); a row's gh + gw terms are first put in
-// shared memory in key order (rh[kh], rw[kw], float32), so each 16-byte store of 8 columns
-// reads them there, not 16 scattered bf16 loads from the product rows. The pad columns [L, P)
-// are written as zeros (cuDNN never reads them).
+// A block makes BIAS_ROWS rows: first every row's gh + gw terms into shared memory in key order
+// (rh[kh], rw[kw], float32; one barrier), then the rows' stores, TPR threads per row (a power of
+// two up to the block), each 16-byte store of 8 columns reading its terms there. The kernel is a
+// pure store stream (3.2 GB for vit_b's global blocks at batch 8): a block of one row (8 KB)
+// spent most of its life on its gathers and barrier, so 16 rows share them. The pad columns
+// [L, P) are written as zeros (cuDNN never reads them).
 // F32: the bias in float32 (cuda_sdpa_set_bias_f32), the same sums without the last rounding.
 template <int F32>
 __global__ void relpos_bias(void *__restrict__ bias_out, const bf16 *__restrict__ rel, int64_t rows,
                             int heads, int ns, int L, int P, int rel_ld, int gh, int gw, int tpr) {
-    __shared__ __align__(16) float terms[BIAS_BLOCK / 8][2 * BIAS_MAX_GRID];  // rows of >= 8 threads
-    const int rpb = BIAS_BLOCK / tpr;
-    int64_t row = (int64_t)blockIdx.x * rpb + threadIdx.x / tpr;
-    int live = row < rows;
-    if (!live) row = rows - 1;  // stays for the barrier, stores nothing
-    int t = threadIdx.x % tpr;
-    int q = (int)(row % L);
-    int64_t sh = row / L;  // s * heads + h
-    int h = (int)(sh % heads), s = (int)(sh / heads);
-    const bf16 *r = rel + (((int64_t)h * ns + s) * L + q) * rel_ld;
-    float *rh = terms[threadIdx.x / tpr], *rw = rh + BIAS_MAX_GRID;
-    int qh = q / gw, qw = q - qh * gw;
-    for (int j = t; j < gh + gw; j += tpr) {
-        if (j < gh) rh[j] = __bfloat162float(r[qh - j + gh - 1]);
-        else rw[j - gh] = __bfloat162float(r[(2 * gh - 1) + qw - (j - gh) + gw - 1]);
+    __shared__ __align__(16) float terms[BIAS_ROWS][2 * BIAS_MAX_GRID];
+    const int64_t row0 = (int64_t)blockIdx.x * BIAS_ROWS;
+    const int nterm = gh + gw;
+    for (int i = threadIdx.x; i < BIAS_ROWS * nterm; i += BIAS_BLOCK) {
+        int lr = i / nterm, j = i - lr * nterm;
+        int64_t row = row0 + lr;
+        if (row >= rows) break;
+        int q = (int)(row % L);
+        int64_t sh = row / L;  // s * heads + h
+        int h = (int)(sh % heads), s = (int)(sh / heads);
+        const bf16 *r = rel + (((int64_t)h * ns + s) * L + q) * rel_ld;
+        int qh = q / gw, qw = q - qh * gw;
+        if (j < gh) terms[lr][j] = __bfloat162float(r[qh - j + gh - 1]);
+        else terms[lr][BIAS_MAX_GRID + j - gh] = __bfloat162float(r[(2 * gh - 1) + qw - (j - gh) + gw - 1]);
     }
     __syncthreads();
-    if (!live) return;
-    bf16 *out = (bf16 *)bias_out + row * (int64_t)P;
-    float *outf = (float *)bias_out + row * (int64_t)P;
-    for (int k0 = t * 8; k0 < P; k0 += tpr * 8) {
-        int kh = k0 / gw, kw = k0 - kh * gw;
-        float f[8];
-        if (gw % 8 == 0 && k0 + 8 <= L) {
-            // the 8 columns share one key row (the global 64 x 64 grid): one row term, two
-            // 16-byte reads of column terms
-            float a = rh[kh];
-            float4 w0 = *(const float4 *)(rw + kw), w1 = *(const float4 *)(rw + kw + 4);
-            f[0] = a + w0.x, f[1] = a + w0.y, f[2] = a + w0.z, f[3] = a + w0.w;
-            f[4] = a + w1.x, f[5] = a + w1.y, f[6] = a + w1.z, f[7] = a + w1.w;
-        } else {
+    const int t = threadIdx.x % tpr;
+    for (int lr = threadIdx.x / tpr; lr < BIAS_ROWS; lr += BIAS_BLOCK / tpr) {
+        int64_t row = row0 + lr;
+        if (row >= rows) break;
+        const float *rh = terms[lr], *rw = rh + BIAS_MAX_GRID;
+        bf16 *out = (bf16 *)bias_out + row * (int64_t)P;
+        float *outf = (float *)bias_out + row * (int64_t)P;
+        for (int k0 = t * 8; k0 < P; k0 += tpr * 8) {
+            int kh = k0 / gw, kw = k0 - kh * gw;
+            float f[8];
+            if (gw % 8 == 0 && k0 + 8 <= L) {
+                // the 8 columns share one key row (the global 64 x 64 grid): one row term, two
+                // 16-byte reads of column terms
+                float a = rh[kh];
+                float4 w0 = *(const float4 *)(rw + kw), w1 = *(const float4 *)(rw + kw + 4);
+                f[0] = a + w0.x, f[1] = a + w0.y, f[2] = a + w0.z, f[3] = a + w0.w;
+                f[4] = a + w1.x, f[5] = a + w1.y, f[6] = a + w1.z, f[7] = a + w1.w;
+            } else {
 #pragma unroll
-            for (int e = 0; e < 8; e++) {
-                f[e] = k0 + e < L ? rh[kh] + rw[kw] : 0.0f;
-                if (++kw == gw) kw = 0, kh++;
+                for (int e = 0; e < 8; e++) {
+                    f[e] = k0 + e < L ? rh[kh] + rw[kw] : 0.0f;
+                    if (++kw == gw) kw = 0, kh++;
+                }
             }
-        }
-        if (F32) {
-            *(float4 *)(outf + k0) = make_float4(f[0], f[1], f[2], f[3]);
-            *(float4 *)(outf + k0 + 4) = make_float4(f[4], f[5], f[6], f[7]);
-        } else {
-            unsigned w[4];
+            if (F32) {
+                *(float4 *)(outf + k0) = make_float4(f[0], f[1], f[2], f[3]);
+                *(float4 *)(outf + k0 + 4) = make_float4(f[4], f[5], f[6], f[7]);
+            } else {
+                unsigned w[4];
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                __nv_bfloat162 b2 = __floats2bfloat162_rn(f[2 * e], f[2 * e + 1]);
-                w[e] = *(const unsigned *)&b2;
+                for (int e = 0; e < 4; e++) {
+                    __nv_bfloat162 b2 = __floats2bfloat162_rn(f[2 * e], f[2 * e + 1]);
+                    w[e] = *(const unsigned *)&b2;
+                }
+                *(uint4 *)(out + k0) = make_uint4(w[0], w[1], w[2], w[3]);
             }
-            *(uint4 *)(out + k0) = make_uint4(w[0], w[1], w[2], w[3]);
         }
     }
 }
@@ -619,9 +626,9 @@ static void make_bias(Exec *x, const AttnParams *p, const SdpaChunks *c, int s0,
     }
     // 2. the bias rows (s, h, q)
     int64_t rows = (int64_t)ns * h * L;
-    int groups = (int)(c->pitch / 8), tpr = 8;  // at least 8: the kernel's shared rows
+    int groups = (int)(c->pitch / 8), tpr = 1;
     while (tpr < groups && tpr < BIAS_BLOCK) tpr *= 2;
-    int64_t blocks = (rows + BIAS_BLOCK / tpr - 1) / (BIAS_BLOCK / tpr);
+    int64_t blocks = (rows + BIAS_ROWS - 1) / BIAS_ROWS;
     if (blocks > 0x7fffffff) die("cuda sdpa: %lld bias rows in one chunk", (long long)rows);
     if (c->rel == 2)
         relpos_bias<1><<<(unsigned)blocks, BIAS_BLOCK, 0, bk->stream>>>(
