@@ -5,6 +5,8 @@
 //
 //   build/tests/gpu/test_sdpa            (needs a GPU and cuDNN 9; run by `make test-gpu`)
 //   build/tests/gpu/test_sdpa --bench    also times the attentions (a table at the end)
+//   build/tests/gpu/test_sdpa --bench-only   only the timings (no checks): its first kernels are
+//                                        vit_b global's, for ncu (--launch-count)
 //   build/tests/gpu/test_sdpa --bias-f32 [--bench]   the same with the rel-pos bias in float32
 //                                        (the stage's is bfloat16, as the seed's attn_mask)
 //
@@ -295,11 +297,12 @@ static void bench(void) {
 }
 
 int main(int argc, char **argv) {
-    int do_bench = 0, bias_f32 = 0;
+    int do_bench = 0, bench_only = 0, bias_f32 = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bench") == 0) do_bench = 1;
+        else if (strcmp(argv[i], "--bench-only") == 0) do_bench = bench_only = 1;
         else if (strcmp(argv[i], "--bias-f32") == 0) bias_f32 = 1;
-        else die("test_sdpa: unknown option '%s' (--bench, --bias-f32)", argv[i]);
+        else die("test_sdpa: unknown option '%s' (--bench, --bench-only, --bias-f32)", argv[i]);
     }
     BK = attn_test_open("test_sdpa", &GF, &GB, &rng);
     printf("test_sdpa: seed 0x%llx\n", (unsigned long long)rng);
@@ -337,6 +340,11 @@ int main(int argc, char **argv) {
         dec("decoder t2i, 8 tokens", 5, 8, 8, 4096, 16),
         dec("decoder i2t, 8 tokens", 5, 8, 4096, 8, 16),
     };
+    if (bench_only) {
+        bench();
+        cuda_backend_close(BK);
+        return 0;
+    }
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 0);
     // Bounded workspaces: chunks of whole sequences, balanced, a shorter last chunk.
     Case w = enc("vit_b windowed, chunked", 25, 12, 14, 64);
