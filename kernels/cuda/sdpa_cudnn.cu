@@ -84,41 +84,53 @@ static void cudnn_check_impl(cudnnStatus_t s, const char *call, const char *file
 // rel_h[q, kh] = q . Rh[qh - kh + gh - 1], rel_w[q, kw] = q . Rw[qw - kw + gw - 1], each bf16 as
 // the official bf16 einsums store them, summed in float32 and rounded once (the seed's
 // rel_h[..., None] + rel_w[..., None, :] in bf16).
-// A block makes BIAS_ROWS rows: first every row's gh + gw terms into shared memory in key order
-// (rh[kh], rw[kw], float32; one barrier), then the rows' stores, TPR threads per row (a power of
-// two up to the block), each 16-byte store of 8 columns reading its terms there. The kernel is a
-// pure store stream (3.2 GB for vit_b's global blocks at batch 8): a block of one row (8 KB)
-// spent most of its life on its gathers and barrier, so 16 rows share them. The pad columns
-// [L, P) are written as zeros (cuDNN never reads them).
+// A block makes BIAS_ROWS rows: first each row's place (its product row, its query's grid
+// cell; one thread per row), then every row's gh + gw terms into shared memory in key order
+// (rh[kh], rw[kw], float32), then the rows' stores, TPR threads per row (a power of two up to
+// the block), each 16-byte store of 8 columns reading its terms there. The kernel is a store
+// stream (3.2 GB for vit_b's global blocks at batch 8): a block of one row (8 KB) spent most of
+// its life on its gathers and barrier, so 16 rows share them; ncu of that version (session 10
+// call 2) read 3.44 TB/s of DRAM at 78 % SM throughput, the row's 64-bit index divisions done
+// per term and a division by gw per store: both now once per row and once per thread.
+// The pad columns [L, P) are written as zeros (cuDNN never reads them).
 // F32: the bias in float32 (cuda_sdpa_set_bias_f32), the same sums without the last rounding.
 template <int F32>
 __global__ void relpos_bias(void *__restrict__ bias_out, const bf16 *__restrict__ rel, int64_t rows,
                             int heads, int ns, int L, int P, int rel_ld, int gh, int gw, int tpr) {
     __shared__ __align__(16) float terms[BIAS_ROWS][2 * BIAS_MAX_GRID];
+    __shared__ int64_t row_rel[BIAS_ROWS];  // the row's product row (element offset in rel)
+    __shared__ int row_qh[BIAS_ROWS], row_qw[BIAS_ROWS];
     const int64_t row0 = (int64_t)blockIdx.x * BIAS_ROWS;
-    const int nterm = gh + gw;
-    for (int i = threadIdx.x; i < BIAS_ROWS * nterm; i += BIAS_BLOCK) {
-        int lr = i / nterm, j = i - lr * nterm;
-        int64_t row = row0 + lr;
-        if (row >= rows) break;
+    if (threadIdx.x < BIAS_ROWS && row0 + threadIdx.x < rows) {
+        int64_t row = row0 + threadIdx.x;
         int q = (int)(row % L);
         int64_t sh = row / L;  // s * heads + h
         int h = (int)(sh % heads), s = (int)(sh / heads);
-        const bf16 *r = rel + (((int64_t)h * ns + s) * L + q) * rel_ld;
-        int qh = q / gw, qw = q - qh * gw;
-        if (j < gh) terms[lr][j] = __bfloat162float(r[qh - j + gh - 1]);
-        else terms[lr][BIAS_MAX_GRID + j - gh] = __bfloat162float(r[(2 * gh - 1) + qw - (j - gh) + gw - 1]);
+        row_rel[threadIdx.x] = (((int64_t)h * ns + s) * L + q) * rel_ld;
+        row_qh[threadIdx.x] = q / gw;
+        row_qw[threadIdx.x] = q % gw;
     }
     __syncthreads();
-    const int t = threadIdx.x % tpr;
+    const int nterm = gh + gw;
+    for (int i = threadIdx.x; i < BIAS_ROWS * nterm; i += BIAS_BLOCK) {
+        int lr = i / nterm, j = i - lr * nterm;
+        if (row0 + lr >= rows) break;
+        const bf16 *r = rel + row_rel[lr];
+        if (j < gh) terms[lr][j] = __bfloat162float(r[row_qh[lr] - j + gh - 1]);
+        else terms[lr][BIAS_MAX_GRID + j - gh] = __bfloat162float(r[(2 * gh - 1) + row_qw[lr] - (j - gh) + gw - 1]);
+    }
+    __syncthreads();
+    const int t = threadIdx.x % tpr, step = tpr * 8;
+    // this thread's first column group and the stride between its groups, in (key row, column)
+    const int kh0 = t * 8 / gw, kw0 = t * 8 % gw, step_h = step / gw, step_w = step % gw;
     for (int lr = threadIdx.x / tpr; lr < BIAS_ROWS; lr += BIAS_BLOCK / tpr) {
         int64_t row = row0 + lr;
         if (row >= rows) break;
         const float *rh = terms[lr], *rw = rh + BIAS_MAX_GRID;
         bf16 *out = (bf16 *)bias_out + row * (int64_t)P;
         float *outf = (float *)bias_out + row * (int64_t)P;
-        for (int k0 = t * 8; k0 < P; k0 += tpr * 8) {
-            int kh = k0 / gw, kw = k0 - kh * gw;
+        int kh = kh0, kw = kw0;
+        for (int k0 = t * 8; k0 < P; k0 += step) {
             float f[8];
             if (gw % 8 == 0 && k0 + 8 <= L) {
                 // the 8 columns share one key row (the global 64 x 64 grid): one row term, two
@@ -128,10 +140,11 @@ __global__ void relpos_bias(void *__restrict__ bias_out, const bf16 *__restrict_
                 f[0] = a + w0.x, f[1] = a + w0.y, f[2] = a + w0.z, f[3] = a + w0.w;
                 f[4] = a + w1.x, f[5] = a + w1.y, f[6] = a + w1.z, f[7] = a + w1.w;
             } else {
+                int eh = kh, ew = kw;
 #pragma unroll
                 for (int e = 0; e < 8; e++) {
-                    f[e] = k0 + e < L ? rh[kh] + rw[kw] : 0.0f;
-                    if (++kw == gw) kw = 0, kh++;
+                    f[e] = k0 + e < L ? rh[eh] + rw[ew] : 0.0f;
+                    if (++ew == gw) ew = 0, eh++;
                 }
             }
             if (F32) {
@@ -146,6 +159,8 @@ __global__ void relpos_bias(void *__restrict__ bias_out, const bf16 *__restrict_
                 }
                 *(uint4 *)(out + k0) = make_uint4(w[0], w[1], w[2], w[3]);
             }
+            kh += step_h, kw += step_w;
+            if (kw >= gw) kw -= gw, kh++;
         }
     }
 }
@@ -533,7 +548,8 @@ typedef struct {
     int64_t pitch;         // bias row: k_len padded to 8 elements (16-byte rows)
     int rel_h_n, rel_n;    // Rh rows, Rh + Rw rows
     int64_t rel_ld;        // [RH | RW] row: rel_n padded to 8
-    size_t bias_bytes, rel_bytes;  // of a full chunk, 256-aligned
+    size_t bias_bytes, rel_bytes;  // of a full chunk, 256-aligned; rel_bytes ends with pad_bytes:
+    size_t pad_bytes;              // [Rh; Rw] as rel_ld rows of head_dim, the last ones zero
 } SdpaChunks;
 
 static SdpaChunks sdpa_chunks_cap(size_t cap, const AttnParams *p, int bias_f32) {
@@ -556,7 +572,8 @@ static SdpaChunks sdpa_chunks_cap(size_t cap, const AttnParams *p, int bias_f32)
     c.chunk = (p->batch + c.n_chunks - 1) / c.n_chunks;  // balanced
     c.last = p->batch - (c.n_chunks - 1) * c.chunk;
     c.bias_bytes = round_up((size_t)c.chunk * p->heads * L * (size_t)c.pitch * esize, 256);
-    c.rel_bytes = round_up((size_t)c.chunk * p->heads * L * (size_t)c.rel_ld * 2, 256);
+    c.pad_bytes = round_up((size_t)c.rel_ld * p->head_dim * 2, 256);
+    c.rel_bytes = round_up((size_t)c.chunk * p->heads * L * (size_t)c.rel_ld * 2, 256) + c.pad_bytes;
     return c;
 }
 
@@ -612,16 +629,27 @@ static void make_bias(Exec *x, const AttnParams *p, const SdpaChunks *c, int s0,
     CudaBackend *bk = cuda_backend(x);
     const int L = p->q_len, h = p->heads, hd = p->head_dim;
     const bf16 *q = (const bf16 *)p->q + s0 * p->q_batch_stride;
+    // The products' B: the model's [Rh; Rw] (rel_n rows) copied into rel_ld rows, the last
+    // rel_ld - rel_n zero, so that N = rel_ld is a multiple of 8: with N = rel_n (254 for the
+    // 64 x 64 grid) cuBLAS took a 2-element-aligned sm80 kernel, 90 us for one vit_b chunk's
+    // 3.2 GFLOP (session 10 call 2's ncu).
+    bf16 *rel_b = (bf16 *)((char *)rel + c->rel_bytes - c->pad_bytes);
+    cudaCheck(cudaMemcpyAsync(rel_b, p->rel_pos, (size_t)c->rel_n * hd * 2, cudaMemcpyDeviceToDevice,
+                              bk->stream));
+    if (c->rel_ld > c->rel_n)
+        cudaCheck(cudaMemsetAsync(rel_b + (size_t)c->rel_n * hd, 0, (size_t)(c->rel_ld - c->rel_n) * hd * 2,
+                                  bk->stream));
     // 1. [RH | RW] rows (h, s, q) = q [Rh; Rw]^T: one strided batch over heads, each a tall
     // product over the chunk's sequences when they are consecutive token rows (the encoder's).
     int64_t rel_hs = (int64_t)ns * L * c->rel_ld;  // rel's head stride
+    const int n = (int)c->rel_ld;
     if (p->q_batch_stride == (int64_t)L * p->q_tok_stride) {
-        cuda_gemm(x, 0, 1, ns * L, c->rel_n, hd, 1.0f, q, p->q_tok_stride, p->q_head_stride,
-                  p->rel_pos, hd, 0, 0.0f, rel, c->rel_ld, rel_hs, h, 1, 1);
+        cuda_gemm(x, 0, 1, ns * L, n, hd, 1.0f, q, p->q_tok_stride, p->q_head_stride,
+                  rel_b, hd, 0, 0.0f, rel, c->rel_ld, rel_hs, h, 1, 1);
     } else {
         for (int s = 0; s < ns; s++)
-            cuda_gemm(x, 0, 1, L, c->rel_n, hd, 1.0f, q + s * p->q_batch_stride, p->q_tok_stride,
-                      p->q_head_stride, p->rel_pos, hd, 0, 0.0f, rel + (int64_t)s * L * c->rel_ld,
+            cuda_gemm(x, 0, 1, L, n, hd, 1.0f, q + s * p->q_batch_stride, p->q_tok_stride,
+                      p->q_head_stride, rel_b, hd, 0, 0.0f, rel + (int64_t)s * L * c->rel_ld,
                       c->rel_ld, rel_hs, h, 1, 1);
     }
     // 2. the bias rows (s, h, q)
