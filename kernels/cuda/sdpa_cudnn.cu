@@ -196,11 +196,20 @@ typedef struct {
     // The rel-pos bias in float32 instead of the seed's bfloat16 (cuda_sdpa_set_bias_f32; tests
     // and benchmarks: the stage's bias is bfloat16, as the seed's attn_mask).
     int bias_f32;
+    double create_ms;  // cudnnCreate's time (the library's first use)
 } SdpaState;
 
+// SAM_SDPA_REPORT=1 in the environment: the handle's and every plan's build time to stderr
+// when the backend closes (where a stage's time to first mask goes; the tests print the same).
 static void sdpa_release(CudaBackend *b) {
     SdpaState *st = (SdpaState *)b->sdpa;
     if (!st) return;
+    const char *report = getenv("SAM_SDPA_REPORT");
+    if (report && *report && strcmp(report, "0") != 0) {
+        static char plans[1 << 16];
+        int n = cuda_sdpa_plans(b, plans, sizeof plans);
+        fprintf(stderr, "sdpa: cuDNN handle made in %.1f ms; %d execution plans:\n%s", st->create_ms, n, plans);
+    }
     for (int i = 0; i < st->n; i++) {
         SdpaPlan *p = st->plans[i];
         cudnnCheck(cudnnBackendDestroyDescriptor(p->plan));
@@ -221,7 +230,9 @@ static SdpaState *sdpa_state(CudaBackend *b) {
         die("cuda sdpa: built against cuDNN %d.%d.%d, loaded cuDNN %zu.%zu.%zu (another major version)",
             CUDNN_MAJOR, CUDNN_MINOR, CUDNN_PATCHLEVEL, ver / 10000, ver / 100 % 100, ver % 100);
     SdpaState *st = (SdpaState *)xcalloc(1, sizeof *st);
+    double t0 = host_seconds();
     cudnnCheck(cudnnCreate(&st->handle));
+    st->create_ms = (host_seconds() - t0) * 1e3;
     cudnnCheck(cudnnSetStream(st->handle, b->stream));
     b->sdpa = st;
     b->sdpa_release = sdpa_release;
