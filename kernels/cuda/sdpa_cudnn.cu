@@ -32,7 +32,8 @@
 // plan is kept. A graph cuDNN refuses (no engine configuration, or none it can finalise) ends
 // the run with the shape and cuDNN's message: there is no other path. The engines cuDNN 9.19
 // offers for it on sm_90 compile their kernel with NVRTC when the plan is finalised (1.5-5 s
-// per plan on the 2-core build machine, deviceless; 0.3-0.7 s on the H200).
+// per plan on the 2-core build machine, deviceless; 0.5-1.2 s on the H200, where cuDNN keeps
+// the compiled kernels for later processes: tests/gpu/logs/h200-2026-12-01-i/call5-gpu0.log).
 //
 // Plans are built once per shape (dims, strides, bias) when workspace_bytes first meets the
 // shape: the planning pass (sam_plan) asks for every call before anything runs or is captured,
@@ -40,9 +41,10 @@
 // op tests call run directly) and refuses one inside a capture. The plans' cuDNN workspace and
 // the bias chunk are in the backend's operation workspace, which the planning pass reserves.
 // Every plan is a static plan of its exact shape. The decoder's shapes change with every
-// image's prompt count (the batch of its attentions), so sam-sdpa builds a few plans per new
-// count: after the first plan of an engine configuration compiles its kernel (0.3-0.7 s on the
-// H200), cuDNN reuses the compiled kernel and a plan takes about 30 ms. No dynamic-shape plans
+// image's prompt count (the batch of its attentions), so sam-sdpa builds 3 plans per new
+// count, one after another: after the first plan of an engine configuration has compiled its
+// kernel, a plan takes 40-63 ms on the H200 (call 5 above: most of sdpa's time to first mask
+// once the kernels are compiled). No dynamic-shape plans
 // sharing cuDNN's kernel cache (cuDNN >= 9.18.1): with cuDNN 9.19.0 on the H200 the cache bound
 // a kernel compiled for one shape to plans of other shapes of the same topology (the decoder's
 // 7 -> 4096 kernel to its 4096 -> 7 attention, a 6-token self-attention to the 7-token kernel,
