@@ -137,6 +137,8 @@ int cuda_int8_variant_count(void);
 const char *cuda_int8_variant_name(int v);
 int cuda_int8_chosen_variant(void);
 void cuda_int8_select_variant(int v);
+// 1 when variant v rounds GELU's input (the pre-activation) to bfloat16 first (tests).
+int cuda_int8_variant_rounds_gelu_input(int v);
 
 // sparse24_linear.cu: 2:4 sparse bfloat16 linears on cuSPARSELt (weights compressed once at
 // load, one algorithm search per shape in the planning pass, bias and residual in its

@@ -41,9 +41,10 @@
 #define I8_Y_BYTES (I8_BM * I8_BN * 2)     // tstore: the block's bfloat16 output tile (64 KiB)
 #define I8_EP_BYTES (16 * 256 * 4)         // direct: GELU's staging (int8_epilogue's s_ep)
 // Dynamic shared memory of a variant: 1024 for alignment, the stages, the epilogue's buffer, the
-// stages' full and empty barriers and the two warpgroups' residual barriers.
+// stages' full and empty barriers, the two warpgroups' residual barriers and (TS 2) their output
+// buffers' full and free barriers.
 #define I8_SMEM_BYTES(STAGES, TS) \
-    (1024 + (STAGES) * I8_STAGE_BYTES + ((TS) ? I8_Y_BYTES : I8_EP_BYTES) + (2 * (STAGES) + 2) * 8)
+    (1024 + (STAGES) * I8_STAGE_BYTES + ((TS) ? I8_Y_BYTES : I8_EP_BYTES) + (2 * (STAGES) + 6) * 8)
 
 typedef struct {
     int8_t *Wq;       // (out, in) int8, per-row scales below
@@ -296,14 +297,19 @@ static __device__ __forceinline__ void named_barrier(int id, int threads) {
 // column of sy viewed as [64][128] floats) to a rolled loop, so erff's code appears once (inlined
 // 128 times it stalled the first version on instruction fetch; as a call it was slower still:
 // vit_b lin1 0.424 against the direct epilogue's 0.412 ms, call 2), and come back into acc.
+// HAND (the TS 2 variant's GELU layer): the tile goes to sy as the rounded pre-activation
+// (dequantised and biased, no GELU, no residual) and is handed to the GELU warps (int8_gelu_warps)
+// by an arrival of every thread on hand_full; the caller has waited until sy is free.
 static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Epilogue &e,
                                                             const CUtensorMap *ty, int M, int N, int m0w,
                                                             int n0, int warp, int lane, const float *s_ws,
                                                             const float *s_b, uint8_t *sy, int wg,
-                                                            bool res_in_sy, const int ACT) {
+                                                            bool res_in_sy, const int ACT, const int HAND,
+                                                            uint64_t *hand_full) {
     const int g = lane / 4, tq = lane % 4, t = threadIdx.x % 128;
     const bool lead = t == 0;
-    if (!res_in_sy) {  // else the lead waited before loading the residual into sy
+    if (HAND) res_in_sy = false;
+    if (!res_in_sy && !HAND) {  // else the lead waited before loading the residual into sy
         if (lead) bulk_wait_read0();
         named_barrier(2 + wg, 128);
     }
@@ -313,7 +319,7 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
         int row = m0w + warp * 16 + g + 8 * h;
         xs[h] = row < M ? e.x_scale[row] : 0.0f;
     }
-    if (ACT == ACT_GELU) {
+    if (ACT == ACT_GELU && !HAND) {
         float(*scratch)[128] = (float(*)[128])sy;  // [64][128]: 32 KiB, this thread column t
 #pragma unroll
         for (int half = 0; half < 2; half++) {
@@ -333,7 +339,7 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
     }
     // The residual: already in sy (res_in_sy: loaded by TMA during the mainloop, each value where
     // its output goes), else from global memory 16 values ahead.
-    const bf16 *res = res_in_sy ? NULL : (const bf16 *)e.residual;
+    const bf16 *res = res_in_sy || HAND ? NULL : (const bf16 *)e.residual;
 #pragma unroll
     for (int i0 = 0; i0 < 32; i0 += 8) {
         float2 rv[8][2];
@@ -347,7 +353,7 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
                 __nv_bfloat162 *at = (__nv_bfloat162 *)(sy + (i / 8) * 8192 + lr * 128 + (((i % 8) ^ (lr & 7)) * 16) + 4 * tq);
                 if (res_in_sy) rv[j][h] = __bfloat1622float2(*at);
                 float v0, v1;
-                if (ACT == ACT_GELU) {  // acc[64 half + k] holds the value of k = 4 (i % 16) + 2 h + j
+                if (ACT == ACT_GELU && !HAND) {  // acc[64 half + k] holds the value of k = 4 (i % 16) + 2 h + j
                     v0 = __int_as_float(acc[64 * (i / 16) + 4 * (i % 16) + 2 * h]);
                     v1 = __int_as_float(acc[64 * (i / 16) + 4 * (i % 16) + 2 * h + 1]);
                 } else {
@@ -360,6 +366,10 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
             }
         }
     }
+    if (HAND) {
+        mbar_arrive(hand_full);  // release: this thread's values of sy, to the GELU warps
+        return;
+    }
     fence_proxy_async_smem();
     named_barrier(2 + wg, 128);
     if (lead) {
@@ -368,6 +378,71 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
             if (n0 + 64 * c < N) tma_store_2d(ty, sy + c * 8192, n0 + 64 * c, m0w);
         bulk_commit();
     }
+}
+
+// The GELU layer of the TS 2 variant: warps 9-11 of the producer warpgroup (warp 8 issues the
+// loads), 96 threads, take each consumer warpgroup's 64 x 256 pre-activation tile from sy when
+// it is handed over (full[wg]), apply GELU in place (plus a residual from global memory: tests
+// only), store it by TMA and free sy for the warpgroup's next tile (free[wg]). So GELU's erff
+// runs beside the next tile's products instead of between them: in the TS 1 epilogue the
+// tensor cores and the loads waited on it (vit_b lin1 14.7 us a tile against qkv's 7.6 at the
+// same K; session 10's NOTES). The pre-activation is rounded to bfloat16 before GELU, as
+// torchao's linear stores it and nn.GELU then reads it (and as the dense format's lin1 + GELU
+// kernel); one rounding more than TS 1's epilogue, the same as every bfloat16 stage.
+// 16 bytes (8 values) at a time: 8 independent erff chains per thread.
+static __device__ __forceinline__ void int8_gelu_warps(const I8Epilogue &e, const CUtensorMap *ty, int M, int N,
+                                                       int tiles, int tiles_n, uint8_t *sx, uint64_t *full,
+                                                       uint64_t *free_) {
+    const int gt = threadIdx.x - 288;  // 0 .. 95
+    const bf16 *res = (const bf16 *)e.residual;
+    int phases = 0;  // bit wg: the parity of full[wg]'s next phase (bits, not an array: no local memory)
+    for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+        int m0 = (t / tiles_n) * I8_BM, n0 = (t % tiles_n) * I8_BN;
+#pragma unroll 1
+        for (int wg = 0; wg < 2; wg++) {
+            uint8_t *sy = sx + wg * (I8_Y_BYTES / 2);
+            int m0w = m0 + 64 * wg;
+            mbar_wait(&full[wg], (phases >> wg) & 1);
+            phases ^= 1 << wg;
+#pragma unroll 1
+            for (int v = gt; v < I8_Y_BYTES / 2 / 16; v += 96) {
+                uint4 *p = (uint4 *)(sy + 16 * v);
+                uint4 u = *p;
+                __nv_bfloat162 *h = (__nv_bfloat162 *)&u;
+                float2 r[4];
+#pragma unroll
+                for (int j = 0; j < 4; j++) r[j] = make_float2(0.0f, 0.0f);
+                if (res) {  // where this unit's 8 values go: chunk, row, logical 16-byte unit
+                    int c = v / 512, lr = (v / 8) % 64, unit = (v % 8) ^ (lr & 7);
+                    int64_t row = m0w + lr;
+                    int col = n0 + 64 * c + 8 * unit;
+                    if (row < M && col < N) {
+                        uint4 ru = *(const uint4 *)(res + row * N + col);
+                        const __nv_bfloat162 *rh = (const __nv_bfloat162 *)&ru;
+#pragma unroll
+                        for (int j = 0; j < 4; j++) r[j] = __bfloat1622float2(rh[j]);
+                    }
+                }
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    float2 f = __bfloat1622float2(h[j]);
+                    h[j] = __floats2bfloat162_rn(act_apply(f.x, ACT_GELU) + r[j].x, act_apply(f.y, ACT_GELU) + r[j].y);
+                }
+                *p = u;
+            }
+            fence_proxy_async_smem();
+            named_barrier(4, 96);
+            if (gt == 0) {
+#pragma unroll
+                for (int c = 0; c < 4; c++)
+                    if (n0 + 64 * c < N) tma_store_2d(ty, sy + c * 8192, n0 + 64 * c, m0w);
+                bulk_commit();
+                bulk_wait_read0();
+                mbar_arrive(&free_[wg]);
+            }
+        }
+    }
+    if (gt == 0) bulk_wait0();
 }
 #endif  // SM90A_PTX
 
@@ -398,6 +473,10 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
     uint64_t *full = (uint64_t *)(sx + (TS ? I8_Y_BYTES : I8_EP_BYTES));
     uint64_t *empty = full + STAGES;
     uint64_t *res_full = empty + STAGES;  // [2]: a warpgroup's residual tile has landed in sy
+    uint64_t *hand_full = res_full + 2;   // [2] (gw): a warpgroup's pre-activations are in sy
+    uint64_t *hand_free = hand_full + 2;  // [2] (gw): the GELU warps' store has read sy
+    // TS 2 with GELU: the GELU layer runs on the producer warpgroup's idle warps (int8_gelu_warps).
+    const bool gw = TS == 2 && OUT == I8_OUT_BF16 && ACT == ACT_GELU;
     // tstore with a residual and no GELU (proj, lin2): each warpgroup's lead loads its residual
     // tile into sy by TMA when its mainloop starts (the previous tile's store has read sy by
     // then), so the epilogue finds it in place instead of waiting on global loads (the four
@@ -416,14 +495,21 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
         }
         mbar_init(&res_full[0], 1);
         mbar_init(&res_full[1], 1);
+        for (int w = 0; w < 2; w++) {
+            mbar_init(&hand_full[w], 128);  // every thread of the warpgroup
+            mbar_init(&hand_free[w], 1);
+        }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     }
     __syncthreads();
 
     if (wg == 2) {
-        // Producer: one thread issues the loads of every stage of every tile.
-        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+        // Producer: one thread issues the loads of every stage of every tile; with gw, warps
+        // 9-11 are the GELU layer (more registers for its 8 chains: 56, the consumers 224).
+        if (gw) asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n");
+        else asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+        if (gw && threadIdx.x >= 288) int8_gelu_warps(e, ty, M, N, tiles, tiles_n, sx, hand_full, hand_free);
         if (threadIdx.x == 256) {
             int it = 0;
             for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
@@ -441,9 +527,11 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
     }
 
     // Consumers: warpgroup wg multiplies rows wg * 64 .. + 63 of the tile by all its columns.
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    if (gw) asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n");
+    else asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
     int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
-    int it = 0, buf = 0, res_phase = 0;
+    int it = 0, buf = 0, res_phase = 0, free_phase = 0;
+    bool first = true;
     for (int t = blockIdx.x; t < tiles; t += gridDim.x, buf ^= 1) {
         int m0 = (t / tiles_n) * I8_BM, n0 = (t % tiles_n) * I8_BN;
         if (OUT != I8_OUT_RAW) {
@@ -483,9 +571,14 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
         __syncwarp();
         if (lane == 0) mbar_arrive(&empty[(it - 1) % STAGES]);
         if (res_tma) mbar_wait(&res_full[wg], res_phase), res_phase ^= 1;
-        if (TS && OUT == I8_OUT_BF16)
+        if (gw) {
+            if (!first) mbar_wait(&hand_free[wg], free_phase), free_phase ^= 1;
+            first = false;
             int8_epilogue_tstore(acc, e, ty, M, N, m0 + wg * 64, n0, warp, lane, s_ws[buf], s_b[buf], sy, wg,
-                                 res_tma, ACT);
+                                 false, ACT, 1, &hand_full[wg]);
+        } else if (TS && OUT == I8_OUT_BF16)
+            int8_epilogue_tstore(acc, e, ty, M, N, m0 + wg * 64, n0, warp, lane, s_ws[buf], s_b[buf], sy, wg,
+                                 res_tma, ACT, 0, NULL);
         else
             int8_epilogue(acc, e, M, N, m0 + wg * 64 + warp * 16 + lane / 4, n0, lane, s_ws[buf],
                           s_b[buf], (float (*)[256])sx, OUT, ACT);
@@ -501,7 +594,8 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
 // below names the one the format runs; the bench times each.
 #define I8_VARIANTS(X) \
     X(4, 0)            \
-    X(3, 1)
+    X(3, 1)            \
+    X(3, 2)
 
 #define I8_KERNEL(name, OUT, ACT, ST, TS)                                                       \
     __global__ void __launch_bounds__(I8_THREADS, 1)                                            \
@@ -530,7 +624,7 @@ typedef struct {
     {ST, TS,                                                                                          \
      {int8_gemm_s##ST##t##TS##_bf16, int8_gemm_s##ST##t##TS##_bf16_gelu, int8_gemm_s##ST##t##TS##_f32, \
       int8_gemm_s##ST##t##TS##_f32_gelu, int8_gemm_s##ST##t##TS##_raw},                               \
-     TS ? "s" #ST "-tstore" : "s" #ST "-direct"},
+     TS == 2 ? "s" #ST "-gelu-warps" : TS ? "s" #ST "-tstore" : "s" #ST "-direct"},
 static const I8Variant i8_variants[] = {I8_VARIANTS(I8_ENTRY)};
 #define I8_N_VARIANTS ((int)(sizeof i8_variants / sizeof i8_variants[0]))
 
@@ -567,7 +661,7 @@ static CUtensorMap bf16_out_tmap(const void *p, int64_t M, int N) {
 
 // The variant the format runs: the faster at every encoder shape of vit_b and vit_h at batch 8
 // on the H200 (tests/gpu/logs/h200-2026-12-01-h/call4-gpu0.log).
-#define I8_CHOICE "s3-tstore"
+#define I8_CHOICE "s3-gelu-warps"
 static int i8_current = -1;
 
 static int i8_variant_by_name(const char *name) {
@@ -613,6 +707,12 @@ extern "C" void cuda_int8_select_variant(int v) {
     i8_current = v;
 }
 extern "C" int cuda_int8_chosen_variant(void) { return i8_variant_by_name(I8_CHOICE); }
+// 1 when variant v's bfloat16 GELU output rounds the pre-activation to bfloat16 before GELU (the
+// GELU warps), 0 when GELU reads the float32 pre-activation (the tests check each rule exactly).
+extern "C" int cuda_int8_variant_rounds_gelu_input(int v) {
+    if (v < 0 || v >= I8_N_VARIANTS) die("int8 linear: no variant %d", v);
+    return i8_variants[v].tstore == 2;
+}
 
 extern "C" LinearWeight *cuda_int8_prepare(Exec *x, const float *W, const float *b, int out, int in) {
     if (!is_bf16(x)) die("int8 linear: serves the bfloat16 table only");

@@ -160,6 +160,31 @@ static void check_case(const Case *c) {
     double e16r = rel_error(y, yc, ny);
     printf("NOTE %s: bfloat16 output vs the CPU's float32 %.2e (one bfloat16 rounding)\n", what, e16r);
 
+    // GELU's rule, exactly: from the GPU's own float32 pre-activation (no GELU: equal to the CPU's
+    // within 1e-6 above), GELU on the CPU from that value (the variant that rounds GELU's input:
+    // from it rounded to bfloat16), plus the residual, rounded once. Equal, but for erff's last
+    // bit between the libraries: a value may then be one bfloat16 step away (at most 1 in 1000).
+    if (c->act == ACT_GELU) {
+        float *dpre = G.ops->mem_alloc(&G, ny * sizeof(float));
+        cuda_int8_gemm_epilogue(&G, dpre, dq, dxs, wg, M, ACT_NONE, NULL, 1);
+        float *pre = xmalloc(ny * sizeof(float));
+        G.ops->copy_to_host(&G, pre, dpre, ny * sizeof(float));
+        int rounds = cuda_int8_variant_rounds_gelu_input(VARIANT);
+        size_t off = 0, far = 0;
+        for (size_t i = 0; i < ny; i++) {
+            float g = cpu_gelu(rounds ? bf16_round(pre[i]) : pre[i]);
+            float want = bf16_round(c->residual ? g + R[i] : g);
+            if (y[i] == want) continue;
+            off++;
+            float step = fabsf(want) * (1.0f / 128.0f) + 1e-30f;  // beyond one bfloat16 step
+            far += fabsf(y[i] - want) > step;
+        }
+        report(far == 0 && off * 1000 <= ny, "GELU %s its input, exactly (%zu of %zu one step off): %s",
+               rounds ? "rounds" : "does not round", off, ny, what);
+        G.ops->mem_free(&G, dpre);
+        free(pre);
+    }
+
     // The fault cases' exact expectations.
     if (c->zero_x_rows || c->zero_w_rows) {
         int ok = 1;
