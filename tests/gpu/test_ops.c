@@ -810,7 +810,44 @@ static void test_top_mask_stats_ragged(int n, int c, const int (*orig)[2], int n
 // the suite
 // =============================================================================================
 
+// Weights uploaded to the bfloat16 table: small ones converted on the host, large ones (a
+// quarter million values and more) on the device (backend.cu cuda_upload); both must give the
+// host's bits: round to nearest even (ties both ways), infinities, NaN kept quiet, denormals,
+// the largest finite values (round up to infinity), signed zeros.
+static void test_upload_bits(void) {
+    if (!BF) return;
+    const size_t sizes[2] = {1000, (size_t)1 << 19};
+    for (int k = 0; k < 2; k++) {
+        size_t n = sizes[k];
+        uint32_t *u = xmalloc(n * sizeof(uint32_t));
+        const uint32_t special[] = {0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00001u,
+                                    0xffa00000u, 0x00000001u, 0x807fffffu, 0x7f7fffffu, 0xff7fffffu,
+                                    0x3f808000u, 0x3f818000u, 0x3f808001u, 0x3f817fffu, 0x7f7f8000u};
+        size_t ns = sizeof special / sizeof special[0];
+        for (size_t i = 0; i < n; i++) u[i] = i < ns ? special[i] : (uint32_t)(urand() * 4294967296.0);
+        void *d = G.ops->mem_alloc(&G, n * 2);
+        G.ops->upload_act(&G, d, (const float *)u, n);
+        uint16_t *got = xmalloc(n * 2);
+        G.ops->copy_to_host(&G, got, d, n * 2);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t v = u[i];
+            uint16_t want = (v & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((v >> 16) | 0x40u)
+                                                            : (uint16_t)((v + 0x7fffu + ((v >> 16) & 1u)) >> 16);
+            bad += got[i] != want;
+        }
+        char what[96], detail[64];
+        snprintf(what, sizeof what, "float32 -> bfloat16 bits of %zu values (%s)", n,
+                 k ? "converted on the device" : "converted on the host");
+        snprintf(detail, sizeof detail, "%zu differ", bad);
+        check_bool("upload", what, bad == 0, detail);
+        G.ops->mem_free(&G, d);
+        free(u), free(got);
+    }
+}
+
 static void run_suite(void) {
+    test_upload_bits();
     // linear: every activation with and without bias; residual separate and aliasing y
     // (act none: accumulated by the GEMM; an activation: y saved first).
     for (int a = 0; a < 3; a++)
