@@ -139,6 +139,8 @@ int cuda_int8_chosen_variant(void);
 void cuda_int8_select_variant(int v);
 // 1 when variant v rounds GELU's input (the pre-activation) to bfloat16 first (tests).
 int cuda_int8_variant_rounds_gelu_input(int v);
+// the bfloat16 epilogues' GELU (an erfc fit) of n float32 values, device pointers (tests).
+void cuda_int8_gelu_fit(Exec *x, float *y, const float *in, int n);
 
 // sparse24_linear.cu: 2:4 sparse bfloat16 linears on cuSPARSELt (weights compressed once at
 // load, one algorithm search per shape in the planning pass, bias and residual in its

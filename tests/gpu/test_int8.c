@@ -155,34 +155,52 @@ static void check_case(const Case *c) {
     float *y = down_act(dy, ny);
     float *ycr = xmalloc(ny * sizeof(float));
     for (size_t i = 0; i < ny; i++) ycr[i] = bf16_round(yc[i]);
+    // (A variant rounding GELU's input is one bfloat16 rounding of the pre-activation away from
+    // the CPU's float32 GELU, which is not within 1e-3; the rule check below covers it.)
     double e16 = rel_error(y, ycr, ny);
-    report(e16 <= 1e-3, "bfloat16 output within 1e-3 of the CPU's rounded: %s (%.2e)", what, e16);
+    if (!(c->act == ACT_GELU && cuda_int8_variant_rounds_gelu_input(VARIANT)))
+        report(e16 <= 1e-3, "bfloat16 output within 1e-3 of the CPU's rounded: %s (%.2e)", what, e16);
     double e16r = rel_error(y, yc, ny);
     printf("NOTE %s: bfloat16 output vs the CPU's float32 %.2e (one bfloat16 rounding)\n", what, e16r);
 
-    // GELU's rule, exactly: from the GPU's own float32 pre-activation (no GELU: equal to the CPU's
-    // within 1e-6 above), GELU on the CPU from that value (the variant that rounds GELU's input:
-    // from it rounded to bfloat16), plus the residual, rounded once. Equal, but for erff's last
-    // bit between the libraries: a value may then be one bfloat16 step away (at most 1 in 1000).
+    // GELU's rule, to float32's precision: from the GPU's own float32 pre-activation (no GELU;
+    // checked against the CPU's first), rounded to bfloat16 where the variant rounds GELU's
+    // input, GELU and the residual in double precision: the output must be that value rounded to
+    // bfloat16, up to the float32 error of GELU itself (relative 1e-6 + 2.5e-7 x^2 as
+    // check_gelu_fit bounds the fit, and erff's absolute error 0.5 |x| 2.4e-7 where 1 + erf
+    // cancels). A NOTE counts the outputs that are not the nearest
+    // bfloat16 of the double-precision value (where the float32 error crosses a rounding
+    // boundary): at most 1 in 1000 is allowed.
     if (c->act == ACT_GELU) {
         float *dpre = G.ops->mem_alloc(&G, ny * sizeof(float));
         cuda_int8_gemm_epilogue(&G, dpre, dq, dxs, wg, M, ACT_NONE, NULL, 1);
-        float *pre = xmalloc(ny * sizeof(float));
+        float *pre = xmalloc(ny * sizeof(float)), *prec = xmalloc(ny * sizeof(float));
         G.ops->copy_to_host(&G, pre, dpre, ny * sizeof(float));
+        cpu_linear_int8.run(&CPU, prec, X, wc, M, ACT_NONE, NULL);
+        double ep = rel_error(pre, prec, ny);
+        report(ep <= 1e-6, "float32 pre-activation within 1e-6 of the CPU: %s (%.2e)", what, ep);
         int rounds = cuda_int8_variant_rounds_gelu_input(VARIANT);
         size_t off = 0, far = 0;
+        double worst = 0;
         for (size_t i = 0; i < ny; i++) {
-            float g = cpu_gelu(rounds ? bf16_round(pre[i]) : pre[i]);
-            float want = bf16_round(c->residual ? g + R[i] : g);
-            if (y[i] == want) continue;
-            off++;
-            float step = fabsf(want) * (1.0f / 128.0f) + 1e-30f;  // beyond one bfloat16 step
-            far += fabsf(y[i] - want) > step;
+            double xin = rounds ? bf16_round(pre[i]) : pre[i];
+            double g = 0.5 * xin * erfc(-xin / sqrt(2.0));
+            double want = g + (c->residual ? R[i] : 0.0);
+            int e2;
+            frexp(want, &e2);
+            double half_step = want == 0.0 ? 0.0 : ldexp(1.0, e2 - 9);
+            double tol = half_step + (1e-6 + 2.5e-7 * xin * xin) * fabs(g) + 0.5 * fabs(xin) * 2.4e-7 + fabs(want) * 0x1p-22;
+            double d = fabs((double)y[i] - want);
+            off += y[i] != bf16_round((float)want);
+            far += d > tol;
+            if (d - tol > worst) worst = d - tol;
         }
-        report(far == 0 && off * 1000 <= ny, "GELU %s its input, exactly (%zu of %zu one step off): %s",
-               rounds ? "rounds" : "does not round", off, ny, what);
+        report(far == 0 && off * 1000 <= ny,
+               "GELU output %s its input to bfloat16, to float32's precision: %s (%zu beyond, %zu of %zu "
+               "not the nearest bfloat16)",
+               rounds ? "rounding" : "not rounding", what, far, off, ny);
         G.ops->mem_free(&G, dpre);
-        free(pre);
+        free(pre), free(prec);
     }
 
     // The fault cases' exact expectations.
@@ -448,6 +466,41 @@ static void bench(int only) {
     cublasLtDestroy(lt);
 }
 
+// The int8 epilogues' GELU (int8_linear.cu gelu_erfc_fit) against GELU in double precision,
+// 2^21 points over [-12, 12] plus zeros and large magnitudes: relative error within
+// 1e-6 + 2.5e-7 x^2 (the rounding of x / sqrt 2 and of z^2 in float32 grows with x^2), at most
+// a float32 denormal's size apart near zero. erff's GELU on the same points for comparison.
+static void check_gelu_fit(void) {
+    int n = (1 << 21) + 6;
+    float *x = xmalloc((size_t)n * sizeof(float)), *y = xmalloc((size_t)n * sizeof(float));
+    for (int i = 0; i < n - 6; i++) x[i] = -12.0f + 24.0f * (float)i / (float)(n - 7);
+    float special[6] = {0.0f, -0.0f, 1e-30f, -1e-30f, 1e30f, -1e30f};
+    memcpy(x + n - 6, special, sizeof special);
+    float *dx = G.ops->mem_alloc(&G, (size_t)n * sizeof(float)), *dy = G.ops->mem_alloc(&G, (size_t)n * sizeof(float));
+    G.ops->copy_to_device(&G, dx, x, (size_t)n * sizeof(float));
+    cuda_int8_gelu_fit(&G, dy, dx, n);
+    G.ops->copy_to_host(&G, y, dy, (size_t)n * sizeof(float));
+    double worst_fit = 0, worst_erff = 0;
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        double xd = x[i], g = 0.5 * xd * erfc(-xd / sqrt(2.0));
+        double bound = (1e-6 + 2.5e-7 * xd * xd) * fabs(g) + 1e-38;
+        if (!(fabs(y[i] - g) <= bound)) bad++;
+        if (fabs(xd) <= 12.0 && g != 0.0) {
+            double rf = fabs(y[i] - g) / fabs(g), re = fabs(cpu_gelu(x[i]) - g) / fabs(g);
+            if (rf > worst_fit) worst_fit = rf;
+            if (re > worst_erff) worst_erff = re;
+        }
+    }
+    report(bad == 0, "fitted GELU within (1e-6 + 2.5e-7 x^2) relative of double precision on [-12, 12] and "
+                     "special values (%d of %d beyond)", bad, n);
+    printf("NOTE fitted GELU: largest relative error %.2e on [-12, 12]; erff's GELU (the CPU's) %.2e\n",
+           worst_fit, worst_erff);
+    G.ops->mem_free(&G, dx);
+    G.ops->mem_free(&G, dy);
+    free(x), free(y);
+}
+
 int main(int argc, char **argv) {
     int do_bench = argc > 1 && strcmp(argv[1], "--bench") == 0;
     int only_bench = argc > 1 && strcmp(argv[1], "--bench-only") == 0;
@@ -484,6 +537,7 @@ int main(int argc, char **argv) {
             // Rows wider than vit_h's widest (5120), K not a multiple of the 128-byte stage.
             {"wide rows: K 5632", 70, 64, 5632, ACT_NONE, 0, 0, 0},
         };
+        check_gelu_fit();
         check_ln_fusion("vit_b norm2 -> lin1 (2 x 64 x 64 x 768)", 2, 64, 64, 768, 0, 3072, ACT_GELU);
         check_ln_fusion("vit_b norm1 -> qkv, 14 x 14 windows with padding (1 x 64 x 64 x 768)", 1, 64, 64, 768, 14, 2304, ACT_NONE);
         check_ln_fusion("vit_h norm1 -> qkv, windows (1 x 30 x 30 x 1280)", 1, 30, 30, 1280, 14, 3840, ACT_NONE);
