@@ -427,7 +427,12 @@ extern "C" void cuda_lanes_join(Exec *x) {
 // The main lane's scratch, and the other lanes' (which run only the work planned for them).
 extern "C" int cuda_reserve_workspace(Exec *x, size_t bytes, size_t lane_bytes) {
     CudaBackend *b = cuda_backend(x);
-    int home = b->lane, moved = 0;
+    // The end of a planning pass: the cuDNN plans it asked for are built now, before any
+    // capture (their workspaces are in `bytes` already); their warm-up runs may grow the
+    // current lane's scratch, which moves it as much as the reservation below does.
+    void *ws0 = b->ws;
+    if (b->sdpa_flush) b->sdpa_flush(x);
+    int home = b->lane, moved = ws0 != NULL && b->ws != ws0;
     for (int i = 0; i < b->n_lanes; i++) {
         cuda_set_lane_b(b, i);
         size_t need = i == 0 ? bytes : lane_bytes;

@@ -111,6 +111,7 @@ struct CudaBackend {
     // an executable whose choices do not name that attention neither links nor loads cuDNN.
     void *sdpa;
     void (*sdpa_release)(CudaBackend *b);
+    void (*sdpa_flush)(Exec *x);  // builds the plans a planning pass asked for (its end)
 };
 
 static inline CudaBackend *cuda_backend(Exec *x) {

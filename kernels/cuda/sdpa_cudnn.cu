@@ -35,16 +35,20 @@
 // per plan on the 2-core build machine, deviceless; 0.5-1.2 s on the H200, where cuDNN keeps
 // the compiled kernels for later processes: tests/gpu/logs/h200-2026-12-01-i/call5-gpu0.log).
 //
-// Plans are built once per shape (dims, strides, bias) when workspace_bytes first meets the
-// shape: the planning pass (sam_plan) asks for every call before anything runs or is captured,
-// so a capture only executes plans. The run builds a missing plan when it is not capturing (the
-// op tests call run directly) and refuses one inside a capture. The plans' cuDNN workspace and
-// the bias chunk are in the backend's operation workspace, which the planning pass reserves.
+// Plans are made once per shape (dims, strides, bias): the planning pass (sam_plan) asks for
+// every call through workspace_bytes before anything runs or is captured, which records each new
+// shape; at the pass's end (the workspace reservation) sdpa_flush builds the recorded plans
+// together on up to 8 threads, each with its own cuDNN handle, and runs each once. A capture
+// only executes plans. The run builds a missing plan when it is not capturing (the op tests call
+// run directly) and refuses one inside a capture. The plans' cuDNN workspace and the bias chunk
+// are in the backend's operation workspace, which the planning pass reserves.
 // Every plan is a static plan of its exact shape. The decoder's shapes change with every
-// image's prompt count (the batch of its attentions), so sam-sdpa builds 3 plans per new
-// count, one after another: after the first plan of an engine configuration has compiled its
-// kernel, a plan takes 40-63 ms on the H200 (call 5 above: most of sdpa's time to first mask
-// once the kernels are compiled). No dynamic-shape plans
+// image's prompt count (the batch of its attentions), so sam-sdpa makes 3 plans per new count:
+// after the first plan of an engine configuration has compiled its kernel, a plan takes 40-63
+// ms on the H200 when built alone (call 5 above); built together on 8 threads they took 80-450
+// ms each (session 11 call 1: cuDNN serialises much of the work), which is no gain once the
+// kernels are compiled and a large one when they are not (sdpa vit_h's first mask 5.79 s ->
+// 2.70 s on a fresh machine). No dynamic-shape plans
 // sharing cuDNN's kernel cache (cuDNN >= 9.18.1): with cuDNN 9.19.0 on the H200 the cache bound
 // a kernel compiled for one shape to plans of other shapes of the same topology (the decoder's
 // 7 -> 4096 kernel to its 4096 -> 7 attention, a 6-token self-attention to the 7-token kernel,
@@ -56,6 +60,7 @@
 // Without a GPU, cuda_sdpa_check_deviceless builds the same graphs for a device described in
 // JSON and asks the heuristics (tests/core/test_sdpa_deviceless.sh, in make test).
 #include <cudnn_graph.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -75,6 +80,11 @@ static void cudnn_check_impl(cudnnStatus_t s, const char *call, const char *file
 // =============================================================================================
 // kernels
 // =============================================================================================
+
+#define SDPA_BUILDERS 8
+// The cuDNN workspace a pending plan is planned with (its own is known once it is built; a
+// larger one is refused by name at sdpa_flush). Every plan on the H200 asked for 256 bytes.
+#define SDPA_PENDING_WS ((size_t)16 << 20)
 
 #define BIAS_BLOCK 256
 #define BIAS_ROWS 16      // bias rows per block
@@ -187,6 +197,8 @@ typedef struct {
     int64_t ws_bytes, engine;
     int configs, tried;  // heuristic configurations, and how many were tried to get one
     double build_ms;
+    cudnnHandle_t handle;  // the handle it was built with and runs on (NULL: deviceless)
+    int pending;           // asked for by a planning pass, built by the next sdpa_flush
 } SdpaPlan;
 
 typedef struct {
@@ -199,6 +211,13 @@ typedef struct {
     // and benchmarks: the stage's bias is bfloat16, as the seed's attn_mask).
     int bias_f32;
     double create_ms;  // cudnnCreate's time (the library's first use)
+    // The plans a planning pass asks for are built together at its end (sdpa_flush), on up to
+    // SDPA_BUILDERS threads, each with its own handle (cuDNN is thread-safe across handles, not
+    // within one): the decoder makes 3 plans for every new prompt count, 40-60 ms each, and a
+    // topology's first plan compiles its kernel (0.5-1.2 s): one after another they were most
+    // of sdpa's time to first mask (session 10 call 5).
+    cudnnHandle_t builders[SDPA_BUILDERS];
+    int n_pending;
 } SdpaState;
 
 // SAM_SDPA_REPORT=1 in the environment: the handle's and every plan's build time to stderr
@@ -219,10 +238,14 @@ static void sdpa_release(CudaBackend *b) {
         free(p);
     }
     free(st->plans);
+    for (int i = 0; i < SDPA_BUILDERS; i++)
+        if (st->builders[i]) cudnnCheck(cudnnDestroy(st->builders[i]));
     cudnnCheck(cudnnDestroy(st->handle));
     free(st);
     b->sdpa = NULL;
 }
+
+static void sdpa_flush(Exec *x);
 
 static SdpaState *sdpa_state(CudaBackend *b) {
     if (b->sdpa) return (SdpaState *)b->sdpa;
@@ -238,6 +261,7 @@ static SdpaState *sdpa_state(CudaBackend *b) {
     cudnnCheck(cudnnSetStream(st->handle, b->stream));
     b->sdpa = st;
     b->sdpa_release = sdpa_release;
+    b->sdpa_flush = sdpa_flush;
     return st;
 }
 
@@ -406,7 +430,7 @@ static void build_plan(SdpaState *st, SdpaPlan *k) {
     char msg[2048];
     cudnnBackendDescriptor_t graph = keep(k, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
     SET(graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, n_ops, ops);
-    if (st->handle) SET(graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &st->handle);
+    if (k->handle) SET(graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &k->handle);
     if ((s = cudnnBackendFinalize(graph)) != CUDNN_STATUS_SUCCESS) {
         cudnnGetLastErrorString(msg, sizeof msg);
         refuse(k, "operation graph", s, msg);
@@ -415,7 +439,7 @@ static void build_plan(SdpaState *st, SdpaPlan *k) {
     cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
     SET(heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &graph);
     SET(heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode);
-    if (!st->handle) SET(heur, CUDNN_ATTR_ENGINEHEUR_DEVICEPROP, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &st->devprop);
+    if (!k->handle) SET(heur, CUDNN_ATTR_ENGINEHEUR_DEVICEPROP, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &st->devprop);
     if ((s = cudnnBackendFinalize(heur)) != CUDNN_STATUS_SUCCESS) {
         cudnnGetLastErrorString(msg, sizeof msg);
         refuse(k, "heuristics (mode A)", s, msg);
@@ -443,7 +467,7 @@ static void build_plan(SdpaState *st, SdpaPlan *k) {
     for (int64_t i = 0; i < got && chosen < 0; i++) {
         cudnnBackendDescriptor_t plan;
         cudnnCheck(cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &plan));
-        if (st->handle) SET(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &st->handle);
+        if (k->handle) SET(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &k->handle);
         else SET(plan, CUDNN_ATTR_EXECUTION_PLAN_DEVICEPROP, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &st->devprop);
         SET(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfgs[i]);
         k->tried = (int)i + 1;
@@ -501,9 +525,10 @@ static void execute(CudaBackend *bk, SdpaState *st, const SdpaPlan *p, const voi
     SET(vp, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, n, ptrs);
     SET(vp, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &ws);
     cudnnCheck(cudnnBackendFinalize(vp));
-    // The backend's current stream (a lane may have replaced the main one since).
-    cudnnCheck(cudnnSetStream(st->handle, bk->stream));
-    cudnnCheck(cudnnBackendExecute(st->handle, p->plan, vp));
+    // The backend's current stream (a lane may have replaced the main one since), on the
+    // handle the plan was built with.
+    cudnnCheck(cudnnSetStream(p->handle, bk->stream));
+    cudnnCheck(cudnnBackendExecute(p->handle, p->plan, vp));
     cudnnCheck(cudnnBackendDestroyDescriptor(vp));
 }
 
@@ -512,31 +537,10 @@ static int64_t span(int64_t b, int64_t h, int64_t s, int64_t d, const int64_t st
     return (b - 1) * st[0] + (h - 1) * st[1] + (s - 1) * st[2] + d;
 }
 
-// The plan of shape key, built on first use (never inside a capture) and executed once on
-// whatever the operations' workspace holds (every tensor on the same bytes; the result is
-// dropped): a plan's first execution may load or set up its kernel, which must not happen in
-// the graph capture that follows the planning pass.
-static SdpaPlan *get_plan(Exec *x, CudaBackend *bk, const SdpaPlan *key) {
-    SdpaState *st = sdpa_state(bk);
-    for (int i = 0; i < st->n; i++)
-        if (same_key(st->plans[i], key)) return st->plans[i];
-    if (bk->capturing) {
-        char shape[512];
-        shape_str(shape, sizeof shape, key);
-        die("internal: cuda sdpa: the cuDNN plan of %s would be built inside a graph capture (the "
-            "planning pass builds every plan through workspace_bytes)", shape);
-    }
-    if (st->n == st->cap) {
-        st->cap = st->cap ? 2 * st->cap : 16;
-        st->plans = (SdpaPlan **)xrealloc(st->plans, sizeof(SdpaPlan *) * (size_t)st->cap);
-    }
-    SdpaPlan *p = (SdpaPlan *)xmalloc(sizeof *p);
-    *p = *key;
-    p->n_keep = 0;
-    p->plan = NULL;
-    build_plan(st, p);
-    st->plans[st->n++] = p;
-    // The warm-up execution: the largest tensor's span, then the plan's workspace.
+// The warm-up execution of a new plan on whatever the operations' workspace holds (every tensor
+// on the same bytes; the result is dropped): a plan's first execution may load or set up its
+// kernel, which must not happen in the graph capture that follows the planning pass.
+static void warm_up(Exec *x, CudaBackend *bk, SdpaState *st, const SdpaPlan *p) {
     int64_t e = span(p->b, p->h, p->sq, p->d, p->qs);
     int64_t ek = span(p->b, p->h, p->skv, p->d, p->ks), ev = span(p->b, p->h, p->skv, p->d, p->vs);
     int64_t eo = span(p->b, p->h, p->sq, p->d, p->os);
@@ -546,7 +550,114 @@ static SdpaPlan *get_plan(Exec *x, CudaBackend *bk, const SdpaPlan *key) {
     char *buf = (char *)cuda_workspace(x, data + round_up((size_t)p->ws_bytes, 256));
     execute(bk, st, p, buf, buf, buf, buf, p->bias ? buf : NULL, 1.0f, p->ws_bytes ? buf + data : NULL);
     LAUNCH_CHECK(x, "sdpa plan warm-up");
+}
+
+// The plan of shape key, made on first use (never inside a capture). defer (the planning
+// pass): a new plan is only recorded, to be built with the pass's others by sdpa_flush;
+// otherwise it is built here on the main handle, and a pending one is flushed first.
+static SdpaPlan *get_plan(Exec *x, CudaBackend *bk, const SdpaPlan *key, int defer) {
+    SdpaState *st = sdpa_state(bk);
+    SdpaPlan *found = NULL;
+    for (int i = 0; i < st->n && !found; i++)
+        if (same_key(st->plans[i], key)) found = st->plans[i];
+    if (found && (!found->pending || defer)) return found;
+    if (bk->capturing) {
+        char shape[512];
+        shape_str(shape, sizeof shape, key);
+        die("internal: cuda sdpa: the cuDNN plan of %s would be built inside a graph capture (the "
+            "planning pass builds every plan through workspace_bytes)", shape);
+    }
+    if (found) {  // pending, and needed now
+        bk->sdpa_flush(x);
+        return found;
+    }
+    if (st->n == st->cap) {
+        st->cap = st->cap ? 2 * st->cap : 16;
+        st->plans = (SdpaPlan **)xrealloc(st->plans, sizeof(SdpaPlan *) * (size_t)st->cap);
+    }
+    SdpaPlan *p = (SdpaPlan *)xmalloc(sizeof *p);
+    *p = *key;
+    p->n_keep = 0;
+    p->plan = NULL;
+    p->handle = st->handle;
+    p->pending = defer;
+    st->plans[st->n++] = p;
+    if (defer) {
+        st->n_pending++;
+        return p;
+    }
+    build_plan(st, p);
+    warm_up(x, bk, st, p);
     return p;
+}
+
+// The builders: each thread takes the next pending plan until none is left, on its own handle
+// (made by the thread on first use, on the backend's device).
+typedef struct {
+    SdpaState *st;
+    SdpaPlan **jobs;
+    int n_jobs, device;
+    int next;  // the next job (atomic)
+} SdpaBuild;
+
+typedef struct {
+    SdpaBuild *b;
+    int index;
+} SdpaBuilder;
+
+static void *builder_main(void *arg) {
+    SdpaBuilder *me = (SdpaBuilder *)arg;
+    SdpaBuild *b = me->b;
+    cudaCheck(cudaSetDevice(b->device));
+    cudnnHandle_t *h = &b->st->builders[me->index];
+    if (!*h) cudnnCheck(cudnnCreate(h));
+    for (;;) {
+        int j = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
+        if (j >= b->n_jobs) break;
+        b->jobs[j]->handle = *h;
+        build_plan(b->st, b->jobs[j]);
+    }
+    return NULL;
+}
+
+// Builds every pending plan, then warms each up in order on the main thread; a plan whose
+// workspace is over the one it was planned with is refused by name. Called at the end of each
+// planning pass (cuda_reserve_workspace) and by get_plan when a pending plan is needed at once.
+static void sdpa_flush(Exec *x) {
+    CudaBackend *bk = cuda_backend(x);
+    SdpaState *st = (SdpaState *)bk->sdpa;
+    if (!st || st->n_pending == 0) return;
+    if (bk->capturing) die("internal: cuda sdpa: %d plans would be built inside a graph capture", st->n_pending);
+    SdpaBuild b;
+    memset(&b, 0, sizeof b);
+    b.st = st;
+    b.device = bk->device;
+    b.jobs = (SdpaPlan **)xmalloc(sizeof(SdpaPlan *) * (size_t)st->n_pending);
+    for (int i = 0; i < st->n; i++)
+        if (st->plans[i]->pending) b.jobs[b.n_jobs++] = st->plans[i];
+    int threads = b.n_jobs < SDPA_BUILDERS ? b.n_jobs : SDPA_BUILDERS;
+    SdpaBuilder who[SDPA_BUILDERS];
+    pthread_t tid[SDPA_BUILDERS];
+    for (int i = 0; i < threads; i++) {
+        who[i].b = &b, who[i].index = i;
+        if (pthread_create(&tid[i], NULL, builder_main, &who[i]) != 0)
+            die("cuda sdpa: pthread_create for plan builder %d of %d failed", i + 1, threads);
+    }
+    for (int i = 0; i < threads; i++)
+        if (pthread_join(tid[i], NULL) != 0) die("cuda sdpa: pthread_join of plan builder %d failed", i + 1);
+    for (int i = 0; i < b.n_jobs; i++) {
+        SdpaPlan *p = b.jobs[i];
+        if ((size_t)p->ws_bytes > SDPA_PENDING_WS) {
+            char shape[512];
+            shape_str(shape, sizeof shape, p);
+            die("cuda sdpa: cuDNN's plan for %s needs %lld bytes of workspace, over the %zu planned "
+                "while it was pending (SDPA_PENDING_WS)", shape, (long long)p->ws_bytes, SDPA_PENDING_WS);
+        }
+        p->pending = 0;
+        warm_up(x, bk, st, p);
+    }
+    st->n_pending = 0;
+    free(b.jobs);
 }
 
 // =============================================================================================
@@ -680,19 +791,22 @@ static void make_bias(Exec *x, const AttnParams *p, const SdpaChunks *c, int s0,
     LAUNCH_CHECK(x, "sdpa rel-pos bias");
 }
 
-// The plans of a full chunk and of the last one (the same plan when the chunks are even),
-// built on first use, and the larger of their cuDNN workspaces.
+// The plans of a full chunk and of the last one (the same plan when the chunks are even), made
+// on first use (defer: recorded for sdpa_flush), and the larger of their cuDNN workspaces (a
+// pending plan's: SDPA_PENDING_WS).
 static size_t chunk_plans(Exec *x, const AttnParams *p, const SdpaChunks *c, SdpaPlan **full,
-                          SdpaPlan **tail) {
+                          SdpaPlan **tail, int defer) {
     CudaBackend *bk = cuda_backend(x);
     SdpaPlan key;
     plan_key(&key, p, c->chunk, c);
-    *full = *tail = get_plan(x, bk, &key);
+    *full = *tail = get_plan(x, bk, &key, defer);
     if (c->last != c->chunk) {
         plan_key(&key, p, c->last, c);
-        *tail = get_plan(x, bk, &key);
+        *tail = get_plan(x, bk, &key, defer);
     }
-    return (size_t)((*full)->ws_bytes > (*tail)->ws_bytes ? (*full)->ws_bytes : (*tail)->ws_bytes);
+    size_t wf = (*full)->pending ? SDPA_PENDING_WS : (size_t)(*full)->ws_bytes;
+    size_t wt = (*tail)->pending ? SDPA_PENDING_WS : (size_t)(*tail)->ws_bytes;
+    return wf > wt ? wf : wt;
 }
 
 static size_t sdpa_workspace_bytes(Exec *x, const AttnParams *p) {
@@ -700,7 +814,7 @@ static size_t sdpa_workspace_bytes(Exec *x, const AttnParams *p) {
     sdpa_validate(x, p, 0);
     SdpaChunks c = sdpa_chunks(cuda_backend(x), p);
     SdpaPlan *full, *tail;
-    size_t ws = chunk_plans(x, p, &c, &full, &tail);
+    size_t ws = chunk_plans(x, p, &c, &full, &tail, x->planning);
     return c.bias_bytes + c.rel_bytes + round_up(ws, 256);
 }
 
@@ -711,7 +825,7 @@ static void sdpa_run(Exec *x, const AttnParams *p) {
     SdpaState *st = sdpa_state(bk);
     SdpaChunks c = sdpa_chunks(bk, p);
     SdpaPlan *full, *tail;
-    size_t ws = chunk_plans(x, p, &c, &full, &tail);
+    size_t ws = chunk_plans(x, p, &c, &full, &tail, 0);
     char *base = (char *)cuda_workspace(x, c.bias_bytes + c.rel_bytes + round_up(ws, 256));
     void *bias = base;
     bf16 *rel = (bf16 *)(base + c.bias_bytes);

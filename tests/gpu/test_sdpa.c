@@ -20,8 +20,9 @@
 // The float32 reference is the cuda-fp32 table's explicit attention (tests/gpu/test_ops.c holds
 // it to the CPU float32 reference within 2e-5), so the full-size shapes (vit_b's and vit_h's
 // global attention at batch 8) take seconds, not CPU minutes. Every shape runs twice:
-//   1. as the model runs it: workspace_bytes first (the planning pass: the cuDNN plan is built
-//      there), the workspace reserved, then the call captured into a CUDA graph and replayed:
+//   1. as the model runs it: workspace_bytes first (the planning pass: a new cuDNN plan is
+//      recorded there), the workspace reserved (the plans recorded are built then, on the
+//      builder threads' handles), then the call captured into a CUDA graph and replayed:
 //      the capture must neither build a plan nor allocate (the backend dies if it does);
 //   2. eagerly, the plan reused; the two outputs must be identical bit for bit.
 // Outputs are poisoned (NaN) first: an element left unwritten fails the comparison.
@@ -167,7 +168,9 @@ static void run_case(const Case *c, int ws_seqs) {
 
     // 1. planned, captured, replayed
     cuda_backend_set_attn_workspace(BK, cap);
+    GB.planning = 1;  // as sam_plan: the plan is recorded, then built when the pass reserves
     size_t need = SDPA->workspace_bytes(&GB, &pb);
+    GB.planning = 0;
     GB.ops->reserve_workspace(&GB, need, 0);
     poison(&GB, ob, (size_t)no * 2);
     GB.ops->graph_begin(&GB);
