@@ -550,9 +550,11 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
 
     if (wg == 2) {
         // Producer: one thread issues the loads of every stage of every tile; with gw, warps
-        // 9-11 are the GELU layer: 112 registers for their 16 chains, the consumers 200 (at the
-        // launch's 168 they spilled).
-        if (gw) asm volatile("setmaxnreg.dec.sync.aligned.u32 112;\n");
+        // 9-11 are the GELU layer: 120 registers for their 16 chains, the consumers 192 (at the
+        // launch's 168 they spilled). The launch holds 168 x 384 registers, so 2 consumers + 1
+        // producer must stay within 504 per thread (2 x 200 + 112 hung on the H200: the
+        // consumers' setmaxnreg.inc waited forever for registers; session 11 call 2).
+        if (gw) asm volatile("setmaxnreg.dec.sync.aligned.u32 120;\n");
         else asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
         if (gw && threadIdx.x >= 288) int8_gelu_warps(e, ty, M, N, tiles, tiles_n, sx, hand_full, hand_free);
         if (threadIdx.x == 256) {
@@ -572,7 +574,7 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
     }
 
     // Consumers: warpgroup wg multiplies rows wg * 64 .. + 63 of the tile by all its columns.
-    if (gw) asm volatile("setmaxnreg.inc.sync.aligned.u32 200;\n");
+    if (gw) asm volatile("setmaxnreg.inc.sync.aligned.u32 192;\n");
     else asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
     int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     int it = 0, buf = 0, res_phase = 0, free_phase = 0;
