@@ -14,7 +14,11 @@
 //   products are 0 and the layer's output is its bias. torchao clamps the scale to at least
 //   1e-5 / 127 instead; for an all-zero row the int8 values and the output are the same.
 // - Dequantisation: y = float(acc) * x_scale[row] * w_scale[col] + bias[col], in that order,
-//   float32, each operation rounded (no fused multiply-add), then GELU or the residual.
+//   float32, each operation rounded (no fused multiply-add), then GELU or the residual. The CUDA
+//   format's bfloat16 output with GELU (lin1) rounds y to bfloat16 before GELU, as torchao's
+//   linear stores its output and nn.GELU then reads it, and computes GELU from an erfc fit
+//   (int8_linear.cu gelu_erfc_fit, within a few float32 ulps of erff's); its float32 test output
+//   and this CPU reference apply erff's GELU to the unrounded y.
 //
 // Where torchao differed (its int8 weights, apply_dynamic_quant in late 2023): the weight scale
 // was max|w| / 127.5 with q clamped to [-128, 127], and it quantised the bfloat16 weights with a

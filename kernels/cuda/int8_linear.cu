@@ -9,11 +9,16 @@
 //               128-byte-swizzled shared memory, an mbarrier pipeline (3 stages), one producer
 //               warpgroup and two consumer warpgroups per 128 x 256 tile, persistent; the
 //               epilogue dequantises (acc * x_scale[row] * w_scale[col] + bias[col], float32),
-//               applies GELU (exact erf) or adds the residual, rounds to bfloat16 once into
-//               swizzled shared memory and stores the tile by TMA while the warpgroups go on
-//               to their next tile (the "tstore" epilogue; the "direct" one stores from the
-//               registers: 1.20-1.59 times slower at the encoder's shapes on the H200,
-//               tests/gpu/logs/h200-2026-12-01-h/call4-gpu0.log).
+//               adds the residual, rounds to bfloat16 once into swizzled shared memory and
+//               stores the tile by TMA while the warpgroups go on to their next tile (the
+//               "tstore" epilogue; the "direct" one stores from the registers: 1.20-1.59 times
+//               slower at the encoder's shapes on the H200,
+//               tests/gpu/logs/h200-2026-12-01-h/call4-gpu0.log). With GELU (lin1) the
+//               consumers hand the rounded pre-activation over in shared memory to three idle
+//               warps of the producer warpgroup, which apply GELU (an erfc fit, gelu_erfc_fit)
+//               and store the tile while the consumers multiply the next one (the
+//               "gelu-warps" variant: lin1 0.313 / 0.564 ms against 0.352 / 0.776 for bf16 at
+//               vit_b / vit_h, tests/gpu/logs/h200-2026-12-01-j/call4-gpu0.log).
 // Where a LayerNorm feeds the layer (qkv, lin1; the stage's fusion choice), step 1 is the
 // LayerNorm kernel itself (run_ln: layernorm.cu writes the int8 values and scales). The GELU
 // before lin2 is lin1's epilogue, which sees 256 of a row's 3072 (5120) columns: its row scale
@@ -331,17 +336,18 @@ static __device__ __forceinline__ void named_barrier(int id, int threads) {
 // column of sy viewed as [64][128] floats) to a rolled loop, so erff's code appears once (inlined
 // 128 times it stalled the first version on instruction fetch; as a call it was slower still:
 // vit_b lin1 0.424 against the direct epilogue's 0.412 ms, call 2), and come back into acc.
-// HAND (the TS 2 and 3 variants' GELU layer): the tile goes to sy as the rounded pre-activation
+// HAND (the TS 2 variant's GELU layer): the tile goes to sy as the rounded pre-activation
 // (dequantised and biased, no GELU, no residual) and is handed to the GELU warps (int8_gelu_warps)
-// by an arrival of every thread on hand_full; the caller has waited until sy is free. The first
-// GSPLIT of its 4 column chunks the warpgroup finishes itself (GELU of the rounded
-// pre-activation, the residual), so the GELU warps have less to do.
+// by an arrival of every thread on hand_full; the caller has waited until sy is free.
+// Measured and dropped (session 11 call 4): the warpgroup doing the GELU of the first of the 4
+// column chunks itself, to unload the GELU warps: vit_b lin1 0.3113 ms against 0.3132, vit_h
+// 0.5805 against 0.5639.
 static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Epilogue &e,
                                                             const CUtensorMap *ty, int M, int N, int m0w,
                                                             int n0, int warp, int lane, const float *s_ws,
                                                             const float *s_b, uint8_t *sy, int wg,
                                                             bool res_in_sy, const int ACT, const int HAND,
-                                                            const int GSPLIT, uint64_t *hand_full) {
+                                                            uint64_t *hand_full) {
     const int g = lane / 4, tq = lane % 4, t = threadIdx.x % 128;
     const bool lead = t == 0;
     if (HAND) res_in_sy = false;
@@ -378,9 +384,8 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
     const bf16 *res = res_in_sy || HAND ? NULL : (const bf16 *)e.residual;
 #pragma unroll
     for (int i0 = 0; i0 < 32; i0 += 8) {
-        const bool mine = HAND && ACT == ACT_GELU && i0 / 8 < GSPLIT;  // this chunk's GELU is ours
         float2 rv[8][2];
-        int8_residual8(rv, mine ? (const bf16 *)e.residual : res, M, N, m0w + warp * 16 + g, n0 + 8 * i0 + 2 * tq);
+        int8_residual8(rv, res, M, N, m0w + warp * 16 + g, n0 + 8 * i0 + 2 * tq);
 #pragma unroll
         for (int j = 0; j < 8; j++) {
             int i = i0 + j, c = 8 * i + 2 * tq;
@@ -396,10 +401,6 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
                 } else {
                     v0 = int8_dequant(acc[4 * i + 2 * h], xs[h], s_ws[c], s_b[c]);
                     v1 = int8_dequant(acc[4 * i + 2 * h + 1], xs[h], s_ws[c + 1], s_b[c + 1]);
-                }
-                if (mine) {  // as the GELU warps: GELU of the pre-activation rounded to bfloat16
-                    v0 = gelu_erfc_fit(__bfloat162float(__float2bfloat16_rn(v0)));
-                    v1 = gelu_erfc_fit(__bfloat162float(__float2bfloat16_rn(v1)));
                 }
                 v0 += rv[j][h].x;
                 v1 += rv[j][h].y;
@@ -430,10 +431,13 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
 // same K; session 10's NOTES). The pre-activation is rounded to bfloat16 before GELU, as
 // torchao's linear stores it and nn.GELU then reads it (and as the dense format's lin1 + GELU
 // kernel); one rounding more than TS 1's epilogue, the same as every bfloat16 stage.
-// 32 bytes (16 values) at a time: 16 independent GELU chains per thread.
+// 32 bytes (16 values) at a time: 16 independent GELU chains per thread. Still the bound of
+// vit_b's lin1: ncu (session 11 call 4) has it at 44 % SM and 23 % L2 throughput, 12 warps per
+// SM issuing an instruction every 6.4 cycles each: the three warps' GELU, not the products,
+// sets the pace (lin1 0.313 ms against 0.18 estimated from qkv's rate at the same K).
 static __device__ __forceinline__ void int8_gelu_warps(const I8Epilogue &e, const CUtensorMap *ty, int M, int N,
                                                        int tiles, int tiles_n, uint8_t *sx, uint64_t *full,
-                                                       uint64_t *free_, const int GSPLIT) {
+                                                       uint64_t *free_) {
     const int gt = threadIdx.x - 288;  // 0 .. 95
     const bf16 *res = (const bf16 *)e.residual;
     int phases = 0;  // bit wg: the parity of full[wg]'s next phase (bits, not an array: no local memory)
@@ -446,7 +450,7 @@ static __device__ __forceinline__ void int8_gelu_warps(const I8Epilogue &e, cons
             mbar_wait(&full[wg], (phases >> wg) & 1);
             phases ^= 1 << wg;
 #pragma unroll 1
-            for (int v0 = GSPLIT * 512 + gt; v0 < I8_Y_BYTES / 2 / 16; v0 += 2 * 96) {  // two 16-byte units
+            for (int v0 = gt; v0 < I8_Y_BYTES / 2 / 16; v0 += 2 * 96) {  // two 16-byte units
                 uint4 u[2];
                 float2 r[2][4];
 #pragma unroll
@@ -527,9 +531,7 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
     uint64_t *hand_full = res_full + 2;   // [2] (gw): a warpgroup's pre-activations are in sy
     uint64_t *hand_free = hand_full + 2;  // [2] (gw): the GELU warps' store has read sy
     // TS 2 with GELU: the GELU layer runs on the producer warpgroup's idle warps (int8_gelu_warps).
-    // TS 3: the same, the consumers doing the GELU of the first of the 4 column chunks themselves.
-    const bool gw = (TS == 2 || TS == 3) && OUT == I8_OUT_BF16 && ACT == ACT_GELU;
-    const int gsplit = TS == 3 ? 1 : 0;
+    const bool gw = TS == 2 && OUT == I8_OUT_BF16 && ACT == ACT_GELU;
     // tstore with a residual and no GELU (proj, lin2): each warpgroup's lead loads its residual
     // tile into sy by TMA when its mainloop starts (the previous tile's store has read sy by
     // then), so the epilogue finds it in place instead of waiting on global loads (the four
@@ -565,7 +567,7 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
         // consumers' setmaxnreg.inc waited forever for registers; session 11 call 2).
         if (gw) asm volatile("setmaxnreg.dec.sync.aligned.u32 120;\n");
         else asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
-        if (gw && threadIdx.x >= 288) int8_gelu_warps(e, ty, M, N, tiles, tiles_n, sx, hand_full, hand_free, gsplit);
+        if (gw && threadIdx.x >= 288) int8_gelu_warps(e, ty, M, N, tiles, tiles_n, sx, hand_full, hand_free);
         if (threadIdx.x == 256) {
             int it = 0;
             for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
@@ -631,10 +633,10 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
             if (!first) mbar_wait(&hand_free[wg], free_phase), free_phase ^= 1;
             first = false;
             int8_epilogue_tstore(acc, e, ty, M, N, m0 + wg * 64, n0, warp, lane, s_ws[buf], s_b[buf], sy, wg,
-                                 false, ACT, 1, gsplit, &hand_full[wg]);
+                                 false, ACT, 1, &hand_full[wg]);
         } else if (TS && OUT == I8_OUT_BF16)
             int8_epilogue_tstore(acc, e, ty, M, N, m0 + wg * 64, n0, warp, lane, s_ws[buf], s_b[buf], sy, wg,
-                                 res_tma, ACT, 0, 0, NULL);
+                                 res_tma, ACT, 0, NULL);
         else
             int8_epilogue(acc, e, M, N, m0 + wg * 64 + warp * 16 + lane / 4, n0, lane, s_ws[buf],
                           s_b[buf], (float (*)[256])sx, OUT, ACT);
@@ -651,8 +653,7 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
 #define I8_VARIANTS(X) \
     X(4, 0)            \
     X(3, 1)            \
-    X(3, 2)            \
-    X(3, 3)
+    X(3, 2)
 
 #define I8_KERNEL(name, OUT, ACT, ST, TS)                                                       \
     __global__ void __launch_bounds__(I8_THREADS, 1)                                            \
@@ -681,7 +682,7 @@ typedef struct {
     {ST, TS,                                                                                          \
      {int8_gemm_s##ST##t##TS##_bf16, int8_gemm_s##ST##t##TS##_bf16_gelu, int8_gemm_s##ST##t##TS##_f32, \
       int8_gemm_s##ST##t##TS##_f32_gelu, int8_gemm_s##ST##t##TS##_raw},                               \
-     TS == 3 ? "s" #ST "-gelu-split" : TS == 2 ? "s" #ST "-gelu-warps" : TS ? "s" #ST "-tstore" : "s" #ST "-direct"},
+     TS == 2 ? "s" #ST "-gelu-warps" : TS ? "s" #ST "-tstore" : "s" #ST "-direct"},
 static const I8Variant i8_variants[] = {I8_VARIANTS(I8_ENTRY)};
 #define I8_N_VARIANTS ((int)(sizeof i8_variants / sizeof i8_variants[0]))
 
@@ -770,7 +771,7 @@ extern "C" int cuda_int8_chosen_variant(void) { return i8_variant_by_name(I8_CHO
 // GELU warps), 0 when GELU reads the float32 pre-activation (the tests check each rule exactly).
 extern "C" int cuda_int8_variant_rounds_gelu_input(int v) {
     if (v < 0 || v >= I8_N_VARIANTS) die("int8 linear: no variant %d", v);
-    return i8_variants[v].tstore >= 2;
+    return i8_variants[v].tstore == 2;
 }
 
 extern "C" LinearWeight *cuda_int8_prepare(Exec *x, const float *W, const float *b, int out, int in) {
