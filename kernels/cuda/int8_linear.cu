@@ -40,6 +40,20 @@
 #define I8_BN 256                          // tile columns (output features)
 #define I8_BK 128                          // bytes of K per stage: one 128-byte swizzle row
 #define I8_THREADS 384                     // consumer warpgroups 0 and 1, producer warpgroup 2
+// Registers per thread after setmaxnreg: the launch holds 168 x 384 (65536 / 384, rounded down to
+// 8), and the consumers' setmaxnreg.inc waits until the producer's dec has freed enough, so
+// 2 consumers + 1 producer must fit 3 x 168 or the block hangs (2 x 200 + 112 did on the H200,
+// session 11 call 2). GW: the GELU-warps variant, whose producer warpgroup also runs GELU.
+#define I8_REGS_LAUNCH 168
+#define I8_REGS_CONSUMER 232
+#define I8_REGS_PRODUCER 40
+#define I8_REGS_CONSUMER_GW 192
+#define I8_REGS_PRODUCER_GW 120
+static_assert(2 * I8_REGS_CONSUMER + I8_REGS_PRODUCER <= 3 * I8_REGS_LAUNCH, "int8 GEMM register split");
+static_assert(2 * I8_REGS_CONSUMER_GW + I8_REGS_PRODUCER_GW <= 3 * I8_REGS_LAUNCH, "int8 GEMM register split");
+static_assert(I8_REGS_LAUNCH == 65536 / I8_THREADS / 8 * 8, "int8 GEMM launch registers");
+#define I8_STR_(x) #x
+#define I8_STR(x) I8_STR_(x)
 #define I8_A_BYTES (I8_BM * I8_BK)         // 16 KiB of A per stage
 #define I8_B_BYTES (I8_BN * I8_BK)         // 32 KiB of B per stage
 #define I8_STAGE_BYTES (I8_A_BYTES + I8_B_BYTES)
@@ -561,12 +575,10 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
 
     if (wg == 2) {
         // Producer: one thread issues the loads of every stage of every tile; with gw, warps
-        // 9-11 are the GELU layer: 120 registers for their 16 chains, the consumers 192 (at the
-        // launch's 168 they spilled). The launch holds 168 x 384 registers, so 2 consumers + 1
-        // producer must stay within 504 per thread (2 x 200 + 112 hung on the H200: the
-        // consumers' setmaxnreg.inc waited forever for registers; session 11 call 2).
-        if (gw) asm volatile("setmaxnreg.dec.sync.aligned.u32 120;\n");
-        else asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+        // 9-11 are the GELU layer, with registers for their 16 chains (at the launch's 168 the
+        // consumers spilled; the split: I8_REGS_*).
+        if (gw) asm volatile("setmaxnreg.dec.sync.aligned.u32 " I8_STR(I8_REGS_PRODUCER_GW) ";\n");
+        else asm volatile("setmaxnreg.dec.sync.aligned.u32 " I8_STR(I8_REGS_PRODUCER) ";\n");
         if (gw && threadIdx.x >= 288) int8_gelu_warps(e, ty, M, N, tiles, tiles_n, sx, hand_full, hand_free);
         if (threadIdx.x == 256) {
             int it = 0;
@@ -585,8 +597,8 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
     }
 
     // Consumers: warpgroup wg multiplies rows wg * 64 .. + 63 of the tile by all its columns.
-    if (gw) asm volatile("setmaxnreg.inc.sync.aligned.u32 192;\n");
-    else asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    if (gw) asm volatile("setmaxnreg.inc.sync.aligned.u32 " I8_STR(I8_REGS_CONSUMER_GW) ";\n");
+    else asm volatile("setmaxnreg.inc.sync.aligned.u32 " I8_STR(I8_REGS_CONSUMER) ";\n");
     int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     int it = 0, buf = 0, res_phase = 0, free_phase = 0;
     bool first = true;
