@@ -268,8 +268,9 @@ __global__ void f32_to_bf16_rows(const float *src, uint16_t *dst, size_t n) {
 }
 
 // A weight of this many values or more is converted to bfloat16 on the device: the host loop
-// took about 0.45 s of vit_h's 1.45 s load (1.0 s for int8, which uploads float32 and quantises
-// on the device; session 11's call 1); the float32 copy is twice the bytes but the bus is fast.
+// took about half a second of vit_h's load (sam-fused vit_h's load 1.45 s -> 0.87 s, first mask
+// 2.02 -> 1.41 s; tests/gpu/logs/h200-2026-12-01-j, calls 1 and 2); the float32 copy is twice
+// the bytes but the bus is fast.
 #define UPLOAD_ON_DEVICE (1u << 18)
 
 extern "C" void cuda_upload(Exec *x, void *dst, const float *src, size_t n, int bf16) {
@@ -279,7 +280,8 @@ extern "C" void cuda_upload(Exec *x, void *dst, const float *src, size_t n, int 
     }
     if (n >= UPLOAD_ON_DEVICE && !cuda_backend(x)->capturing) {
         // A float32 staging buffer for this weight alone, freed at once: at load it is far under
-        // the peak that the activations make later.
+        // the peak that the activations make later (run 17's peaks equal run 15's for every stage
+        // but sdpa, whose change is its own).
         float *stage = (float *)cuda_mem_alloc(x, n * sizeof(float));
         cuda_copy_to_device(x, stage, src, n * sizeof(float));
         f32_to_bf16_rows<<<1024, 256, 0, cuda_stream(x)>>>(stage, (uint16_t *)dst, n);
