@@ -200,14 +200,14 @@ typedef struct {
 // GELU for the int8 GEMM's bfloat16 epilogues: x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2, with
 // erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z / 2), P of degree 9 (Numerical Recipes' erfcc,
 // a Chebyshev fit with fractional error below 1.2e-7 for every z >= 0), on the reciprocal and
-// exp2 of the special-function unit: about 20 instructions where erff's two branches, both
-// evaluated and selected, take about 65 (cuobjdump of the GELU warps' loop: 550 for 8 values),
-// and erff was half of lin1's time (vit_b lin1 0.351 ms against qkv's rate for 0.18). Its
-// values differ from nn.GELU's 0.5 x (1 + erff(x / sqrt 2)) by a few float32 ulps (test_int8
-// checks the function against double precision, and each variant's output against erff's GELU
-// to within one bfloat16 step for at most 1 value in 1000). z is x * 0.70710678f as erff's
-// argument is, so both see the same rounding of x / sqrt 2. For x << 0 the fit is the more
-// accurate one: 1 + erff(z) loses every digit to cancellation there, erfc keeps them.
+// exp2 of the special-function unit: about 25 instructions a value where erff's two branches,
+// both evaluated and selected, take about 65 (cuobjdump of the GELU warps' loop), and erff was
+// half of lin1's time (vit_b lin1 0.351 ms against qkv's rate for 0.18). Its values are within
+// (1e-6 + 2.5e-7 x^2) relative of GELU in double precision (test_int8: 1.8e-5 at |x| = 12, from
+// float32's rounding of x / sqrt 2 and of z^2, which erff's GELU shares); test_int8 also checks
+// each variant's output against double-precision GELU of its own pre-activation. z is
+// x * 0.70710678f as erff's argument is. For x << 0 the fit is the more accurate one: 1 + erff(z)
+// loses every digit to cancellation there, erfc keeps them.
 static __device__ __forceinline__ float gelu_erfc_fit(float x) {
     float z = fabsf(x * 0.70710678118654752f);
     float t = __fdividef(1.0f, fmaf(0.5f, z, 1.0f));
@@ -347,9 +347,10 @@ static __device__ __forceinline__ void named_barrier(int id, int threads) {
 // and the warpgroup goes on to its next tile while they drain; their shared memory is waited for
 // only when the next tile's epilogue writes it again.
 // GELU: the pre-activations go through sy as float32 (128 columns at a time, each thread its own
-// column of sy viewed as [64][128] floats) to a rolled loop, so erff's code appears once (inlined
-// 128 times it stalled the first version on instruction fetch; as a call it was slower still:
-// vit_b lin1 0.424 against the direct epilogue's 0.412 ms, call 2), and come back into acc.
+// column of sy viewed as [64][128] floats) to a rolled loop, so GELU's code appears once (erff
+// inlined 128 times stalled the first version on instruction fetch; as a call it was slower
+// still: vit_b lin1 0.424 against the direct epilogue's 0.412 ms, call 2), and come back into
+// acc. GELU is gelu_erfc_fit here (since session 11; the direct epilogue keeps erff).
 // HAND (the TS 2 variant's GELU layer): the tile goes to sy as the rounded pre-activation
 // (dequantised and biased, no GELU, no residual) and is handed to the GELU warps (int8_gelu_warps)
 // by an arrival of every thread on hand_full; the caller has waited until sy is free.
@@ -439,7 +440,7 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
 // The GELU layer of the TS 2 variant: warps 9-11 of the producer warpgroup (warp 8 issues the
 // loads), 96 threads, take each consumer warpgroup's 64 x 256 pre-activation tile from sy when
 // it is handed over (full[wg]), apply GELU in place (plus a residual from global memory: tests
-// only), store it by TMA and free sy for the warpgroup's next tile (free[wg]). So GELU's erff
+// only), store it by TMA and free sy for the warpgroup's next tile (free[wg]). So GELU
 // runs beside the next tile's products instead of between them: in the TS 1 epilogue the
 // tensor cores and the loads waited on it (vit_b lin1 14.7 us a tile against qkv's 7.6 at the
 // same K; session 10's NOTES). The pre-activation is rounded to bfloat16 before GELU, as
