@@ -14,6 +14,10 @@
 //     CPU's relative to its largest magnitude (the same float32 operations; GELU's erff differs
 //     by an ulp between the libraries), and the bfloat16 output within 1e-3 of the CPU's rounded
 //     to bfloat16 (one rounding apart at most where GELU's last bit differs);
+//   - GELU (lin1): the float32 pre-activation within 1e-6 of the CPU's, and the bfloat16 output
+//     against GELU in double precision of that pre-activation (rounded to bfloat16 first where the
+//     variant does, as torchao's linear output then nn.GELU), within float32's error bounds; the
+//     epilogues' fitted GELU against double precision on [-12, 12] (check_gelu_fit);
 //   - residual == output (proj, lin2 in place), GELU (lin1);
 //   - faults: a layer whose activations are all zero (scale 0: output = bias, no NaN or Inf),
 //     a weight row of zeros (that column = bias), both at once;
