@@ -351,9 +351,10 @@ static __device__ __forceinline__ void named_barrier(int id, int threads) {
 // inlined 128 times stalled the first version on instruction fetch; as a call it was slower
 // still: vit_b lin1 0.424 against the direct epilogue's 0.412 ms, call 2), and come back into
 // acc. GELU is gelu_erfc_fit here (since session 11; the direct epilogue keeps erff).
-// HAND (the TS 2 variant's GELU layer): the tile goes to sy as the rounded pre-activation
-// (dequantised and biased, no GELU, no residual) and is handed to the GELU warps (int8_gelu_warps)
-// by an arrival of every thread on hand_full; the caller has waited until sy is free.
+// HAND (the TS 2 variant's GELU layer; the caller passes ACT_NONE and no residual, so the tile
+// goes to sy as the rounded pre-activation): no wait for sy (the caller has waited until the
+// GELU warps freed it), and the tile is handed to the GELU warps (int8_gelu_warps) by an arrival
+// of every thread on hand_full instead of being stored.
 // Measured and dropped (session 11 call 4): the warpgroup doing the GELU of the first of the 4
 // column chunks itself, to unload the GELU warps: vit_b lin1 0.3113 ms against 0.3132, vit_h
 // 0.5805 against 0.5639.
@@ -365,7 +366,6 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
                                                             uint64_t *hand_full) {
     const int g = lane / 4, tq = lane % 4, t = threadIdx.x % 128;
     const bool lead = t == 0;
-    if (HAND) res_in_sy = false;
     if (!res_in_sy && !HAND) {  // else the lead waited before loading the residual into sy
         if (lead) bulk_wait_read0();
         named_barrier(2 + wg, 128);
@@ -376,7 +376,7 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
         int row = m0w + warp * 16 + g + 8 * h;
         xs[h] = row < M ? e.x_scale[row] : 0.0f;
     }
-    if (ACT == ACT_GELU && !HAND) {
+    if (ACT == ACT_GELU) {
         float(*scratch)[128] = (float(*)[128])sy;  // [64][128]: 32 KiB, this thread column t
 #pragma unroll
         for (int half = 0; half < 2; half++) {
@@ -396,7 +396,7 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
     }
     // The residual: already in sy (res_in_sy: loaded by TMA during the mainloop, each value where
     // its output goes), else from global memory 16 values ahead.
-    const bf16 *res = res_in_sy || HAND ? NULL : (const bf16 *)e.residual;
+    const bf16 *res = res_in_sy ? NULL : (const bf16 *)e.residual;
 #pragma unroll
     for (int i0 = 0; i0 < 32; i0 += 8) {
         float2 rv[8][2];
@@ -410,7 +410,7 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
                 __nv_bfloat162 *at = (__nv_bfloat162 *)(sy + (i / 8) * 8192 + lr * 128 + (((i % 8) ^ (lr & 7)) * 16) + 4 * tq);
                 if (res_in_sy) rv[j][h] = __bfloat1622float2(*at);
                 float v0, v1;
-                if (ACT == ACT_GELU && !HAND) {  // acc[64 half + k] holds the value of k = 4 (i % 16) + 2 h + j
+                if (ACT == ACT_GELU) {  // acc[64 half + k] holds the value of k = 4 (i % 16) + 2 h + j
                     v0 = __int_as_float(acc[64 * (i / 16) + 4 * (i % 16) + 2 * h]);
                     v1 = __int_as_float(acc[64 * (i / 16) + 4 * (i % 16) + 2 * h + 1]);
                 } else {
@@ -645,8 +645,10 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
         if (gw) {
             if (!first) mbar_wait(&hand_free[wg], free_phase), free_phase ^= 1;
             first = false;
-            int8_epilogue_tstore(acc, e, ty, M, N, m0 + wg * 64, n0, warp, lane, s_ws[buf], s_b[buf], sy, wg,
-                                 false, ACT, 1, &hand_full[wg]);
+            I8Epilogue pre = e;  // the pre-activation: GELU and the residual are the GELU warps'
+            pre.residual = NULL;
+            int8_epilogue_tstore(acc, pre, ty, M, N, m0 + wg * 64, n0, warp, lane, s_ws[buf], s_b[buf], sy, wg,
+                                 false, ACT_NONE, 1, &hand_full[wg]);
         } else if (TS && OUT == I8_OUT_BF16)
             int8_epilogue_tstore(acc, e, ty, M, N, m0 + wg * 64, n0, warp, lane, s_ws[buf], s_b[buf], sy, wg,
                                  res_tma, ACT, 0, NULL);
