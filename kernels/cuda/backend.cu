@@ -278,7 +278,7 @@ extern "C" void cuda_upload(Exec *x, void *dst, const float *src, size_t n, int 
         cuda_copy_to_device(x, dst, src, n * 4);
         return;
     }
-    if (n >= UPLOAD_ON_DEVICE && !cuda_backend(x)->capturing) {
+    if (n >= UPLOAD_ON_DEVICE) {  // (inside a capture the allocation dies by name, as the copy would)
         // A float32 staging buffer for this weight alone, freed at once: at load it is far under
         // the peak that the activations make later (run 17's peaks equal run 15's for every stage
         // but sdpa, whose change is its own).
