@@ -46,9 +46,10 @@
 // image's prompt count (the batch of its attentions), so sam-sdpa makes 3 plans per new count:
 // after the first plan of an engine configuration has compiled its kernel, a plan takes 40-63
 // ms on the H200 when built alone (call 5 above); built together on 8 threads they took 80-450
-// ms each (session 11 call 1: cuDNN serialises much of the work), which is no gain once the
-// kernels are compiled and a large one when they are not (sdpa vit_h's first mask 5.79 s ->
-// 2.70 s on a fresh machine). No dynamic-shape plans
+// ms each (session 11 call 1; cuDNN seems to serialise much of the work), which is no gain once
+// the kernels are compiled and a large one when they are not (sdpa vit_h's first mask on a
+// fresh machine: 5.79 s built one after another, 2.92 s together; session 11 call 2, which also
+// had weights converted on the device). No dynamic-shape plans
 // sharing cuDNN's kernel cache (cuDNN >= 9.18.1): with cuDNN 9.19.0 on the H200 the cache bound
 // a kernel compiled for one shape to plans of other shapes of the same topology (the decoder's
 // 7 -> 4096 kernel to its 4096 -> 7 attention, a 6-token self-attention to the 7-token kernel,
