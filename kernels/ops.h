@@ -163,6 +163,15 @@ struct LinearFormat {
     // trip, no quantisation pass). Its scratch is workspace_bytes of those rows.
     void (*run_ln)(Exec *x, void *y_act, const void *x_act, const LnSpec *ln, const LinearWeight *w, Act act,
                    const void *residual_act);
+    // Optional (NULL: none; the stage's fusion choice uses it where present and both layers are
+    // this format's). An MLP as one call: hidden = act(LN(x) w1^T + b1) as run_ln makes it, then
+    // y = hidden w2^T + b2 [+ residual], over ln_spec_rows(ln) rows; hidden (rows, w1 out) act is
+    // the caller's and holds lin1's output afterwards, as the two calls leave it. The outputs
+    // equal those of run_ln then run bit for bit (int8: lin1's epilogue records each hidden
+    // row's largest magnitude, so lin2's quantisation reads the row once instead of twice). Its
+    // scratch is the larger of the two layers' workspace_bytes.
+    void (*run_ln_mlp)(Exec *x, void *y_act, void *hidden_act, const void *x_act, const LnSpec *ln,
+                       const LinearWeight *w1, Act act, const LinearWeight *w2, const void *residual_act);
 };
 
 // A layer in format f: f's weights made from W and b, marked as f's (what op_linear and the

@@ -22,9 +22,12 @@
 // Where a LayerNorm feeds the layer (qkv, lin1; the stage's fusion choice), step 1 is the
 // LayerNorm kernel itself (run_ln: layernorm.cu writes the int8 values and scales). The GELU
 // before lin2 is lin1's epilogue, which sees 256 of a row's 3072 (5120) columns: its row scale
-// needs the whole row, so lin2's input still takes the pass (0.134 ms at vit_b's 32768 x 3072
-// against a 0.128 ms GEMM, call 4). The bench (tests/gpu/test_int8 --bench) prints the pass's
-// cost per shape beside the GEMM's.
+// needs the whole row, so lin2's input still takes a pass, but in the encoder's MLP (run_ln_mlp)
+// the GELU warps record each row's largest magnitude as they store it (atomicMax over the
+// row's column tiles) and the pass reads each value once with it (int8_quant_rows_amax) instead
+// of finding the maximum first (the two-read pass: 0.134 ms at vit_b's 32768 x 3072 against a
+// 0.128 ms GEMM, session 11 call 4). The bench (tests/gpu/test_int8 --bench) prints each
+// pass's cost per shape beside the GEMM's.
 // "call N" below: tests/gpu/logs/h200-2026-12-01-h/callN-gpu0.log (the H200, batch 8 shapes).
 // Needs sm_90 (wgmma, TMA): on another GPU the format refuses by name.
 #include <string.h>
@@ -159,6 +162,35 @@ __global__ void int8_quant_rows(const bf16 *x, int8_t *q, float *scale, int64_t 
     for (int c = lane; c < chunks; c += 32) qr[c] = int8_quant8(xr[c], s);
 }
 
+// The same quantisation of rows whose largest magnitudes are known (amax: float32 bits, as the
+// GELU warps record them for lin2's input): each value read once, no reduction. One block per
+// row, every thread's loads issued before any is used. Equal bit for bit to int8_quant_rows
+// when amax holds the row's max|x| (test_int8 checks the fused MLP against the two passes).
+#define I8_QA_THREADS 128
+#define I8_QA_PER 5  // 16-byte loads per thread: rows of up to 5120 values in one round
+__global__ void __launch_bounds__(I8_QA_THREADS) int8_quant_rows_amax(const bf16 *x, int8_t *q, float *scale,
+                                                                      const unsigned *amax, int K) {
+    int64_t row = blockIdx.x;
+    const uint4 *xr = (const uint4 *)(x + row * K);
+    uint2 *qr = (uint2 *)(q + row * K);
+    int chunks = K / 8;
+    float s = int8_scale(__uint_as_float(amax[row]));
+    if (threadIdx.x == 0) scale[row] = s;
+    for (int c0 = threadIdx.x; c0 < chunks; c0 += I8_QA_PER * I8_QA_THREADS) {
+        uint4 u[I8_QA_PER];
+#pragma unroll
+        for (int j = 0; j < I8_QA_PER; j++) {
+            int c = c0 + j * I8_QA_THREADS;
+            if (c < chunks) u[j] = xr[c];
+        }
+#pragma unroll
+        for (int j = 0; j < I8_QA_PER; j++) {
+            int c = c0 + j * I8_QA_THREADS;
+            if (c < chunks) qr[c] = int8_quant8(u[j], s);
+        }
+    }
+}
+
 // Per-output-channel weight quantisation at load: W (rows, K) float32 -> q (rows, K) int8 and
 // scale (rows), one warp per row, the rules of int8_rules.h (IEEE division: nvcc's default
 // -prec-div=true), so the values equal the CPU reference's bit for bit (test_int8 compares the
@@ -188,6 +220,11 @@ typedef struct {
     int act;              // Act
     int raw;              // 1: store the int32 products (tests), nothing else
     int f32;              // 1: store float32, unrounded (tests; residual must not be y)
+    // (M) or NULL: each output row's largest magnitude (of the bfloat16 values stored), as
+    // float32 bits, raised by atomicMax over the row's column tiles (the caller zeroes it first;
+    // non-negative floats order as their bits do). The GELU-warps variant's bfloat16 GELU output
+    // only (lin1 in the fused MLP): lin2's quantisation then reads its input once.
+    unsigned *row_amax;
 } I8Epilogue;
 
 // Kernel variants (compile-time, so each holds only its own epilogue code: the unrolled
@@ -450,11 +487,22 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
 // vit_b's lin1: ncu (session 11 call 4) has it at 44 % SM and 23 % L2 throughput, 12 warps per
 // SM issuing an instruction every 6.4 cycles each: the three warps' GELU, not the products,
 // sets the pace (lin1 0.313 ms against 0.18 estimated from qkv's rate at the same K).
+// With e.row_amax, each row's largest stored magnitude: per value one max of |v| before the
+// rounding (rounding to nearest is monotonic and symmetric, so the largest rounded magnitude is
+// the rounded largest; fmaxf drops NaN as the quantisation pass's does), the 8 lanes of a row's
+// 16-byte units (v = gt + 96 k: lanes 8j .. 8j + 7 share v / 8) combined by shuffles, the
+// tile's rows in shared memory (s_amax, this warpgroup's 64), then one atomicMax per row and
+// tile into global memory.
 static __device__ __forceinline__ void int8_gelu_warps(const I8Epilogue &e, const CUtensorMap *ty, int M, int N,
                                                        int tiles, int tiles_n, uint8_t *sx, uint64_t *full,
-                                                       uint64_t *free_) {
+                                                       uint64_t *free_, unsigned (*s_amax)[64]) {
     const int gt = threadIdx.x - 288;  // 0 .. 95
     const bf16 *res = (const bf16 *)e.residual;
+    const bool amax_on = e.row_amax != NULL;
+    if (amax_on) {
+        if (gt < 64) s_amax[0][gt] = s_amax[1][gt] = 0u;
+        named_barrier(4, 96);
+    }
     int phases = 0;  // bit wg: the parity of full[wg]'s next phase (bits, not an array: no local memory)
     for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
         int m0 = (t / tiles_n) * I8_BM, n0 = (t % tiles_n) * I8_BN;
@@ -468,6 +516,8 @@ static __device__ __forceinline__ void int8_gelu_warps(const I8Epilogue &e, cons
             for (int v0 = gt; v0 < I8_Y_BYTES / 2 / 16; v0 += 2 * 96) {  // two 16-byte units
                 uint4 u[2];
                 float2 r[2][4];
+                float m[2] = {0.0f, 0.0f};  // the units' largest magnitudes (inside (M, N) only)
+                bool inside[2] = {false, false};
 #pragma unroll
                 for (int q = 0; q < 2; q++) {
                     int v = v0 + 96 * q;
@@ -475,11 +525,13 @@ static __device__ __forceinline__ void int8_gelu_warps(const I8Epilogue &e, cons
                     for (int j = 0; j < 4; j++) r[q][j] = make_float2(0.0f, 0.0f);
                     if (v >= I8_Y_BYTES / 2 / 16) continue;
                     u[q] = *(const uint4 *)(sy + 16 * v);
-                    if (res) {  // where this unit's 8 values go: chunk, row, logical 16-byte unit
-                        int c = v / 512, lr = (v / 8) % 64, unit = (v % 8) ^ (lr & 7);
-                        int64_t row = m0w + lr;
-                        int col = n0 + 64 * c + 8 * unit;
-                        if (row < M && col < N) {
+                    // where this unit's 8 values go: chunk, row, logical 16-byte unit
+                    int c = v / 512, lr = (v / 8) % 64, unit = (v % 8) ^ (lr & 7);
+                    int64_t row = m0w + lr;
+                    int col = n0 + 64 * c + 8 * unit;
+                    inside[q] = row < M && col < N;
+                    if (res) {
+                        if (inside[q]) {
                             uint4 ru = *(const uint4 *)(res + row * N + col);
                             const __nv_bfloat162 *rh = (const __nv_bfloat162 *)&ru;
 #pragma unroll
@@ -495,13 +547,30 @@ static __device__ __forceinline__ void int8_gelu_warps(const I8Epilogue &e, cons
 #pragma unroll
                     for (int j = 0; j < 4; j++) {
                         float2 f = __bfloat1622float2(h[j]);
-                        h[j] = __floats2bfloat162_rn(gelu_erfc_fit(f.x) + r[q][j].x, gelu_erfc_fit(f.y) + r[q][j].y);
+                        float g0 = gelu_erfc_fit(f.x) + r[q][j].x, g1 = gelu_erfc_fit(f.y) + r[q][j].y;
+                        m[q] = fmaxf(m[q], fmaxf(fabsf(g0), fabsf(g1)));
+                        h[j] = __floats2bfloat162_rn(g0, g1);
                     }
                     *(uint4 *)(sy + 16 * v) = u[q];
+                }
+                if (amax_on) {  // v0 + 96 q is below the tile's units for whole warps or none
+#pragma unroll
+                    for (int q = 0; q < 2; q++) {
+                        if (v0 + 96 * q >= I8_Y_BYTES / 2 / 16) continue;
+                        float mq = inside[q] ? __bfloat162float(__float2bfloat16_rn(m[q])) : 0.0f;
+#pragma unroll
+                        for (int o = 4; o > 0; o >>= 1) mq = fmaxf(mq, __shfl_xor_sync(0xffffffffu, mq, o));
+                        if (gt % 8 == 0 && mq > 0.0f) atomicMax(&s_amax[wg][((v0 + 96 * q) / 8) % 64], __float_as_uint(mq));
+                    }
                 }
             }
             fence_proxy_async_smem();
             named_barrier(4, 96);
+            if (amax_on && gt < 64) {  // the tile's rows, then the slot cleared for its next tile
+                unsigned a = s_amax[wg][gt];
+                if (m0w + gt < M && a) atomicMax(&e.row_amax[m0w + gt], a);
+                s_amax[wg][gt] = 0u;
+            }
             if (gt == 0) {
 #pragma unroll
                 for (int c = 0; c < 4; c++)
@@ -536,6 +605,7 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
 #if SM90A_PTX
     extern __shared__ uint8_t smem_raw[];
     __shared__ float s_ws[2][I8_BN], s_b[2][I8_BN];  // per tile, double-buffered
+    __shared__ unsigned s_amax[2][64];               // gw with e.row_amax: the tile's row maxima
     uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
     uint8_t *sa = smem;                          // STAGES x (I8_BM x 128)
     uint8_t *sb = smem + STAGES * I8_A_BYTES;    // STAGES x (I8_BN x 128)
@@ -580,7 +650,7 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
         // consumers spilled; the split: I8_REGS_*).
         if (gw) asm volatile("setmaxnreg.dec.sync.aligned.u32 " I8_STR(I8_REGS_PRODUCER_GW) ";\n");
         else asm volatile("setmaxnreg.dec.sync.aligned.u32 " I8_STR(I8_REGS_PRODUCER) ";\n");
-        if (gw && threadIdx.x >= 288) int8_gelu_warps(e, ty, M, N, tiles, tiles_n, sx, hand_full, hand_free);
+        if (gw && threadIdx.x >= 288) int8_gelu_warps(e, ty, M, N, tiles, tiles_n, sx, hand_full, hand_free, s_amax);
         if (threadIdx.x == 256) {
             int it = 0;
             for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
@@ -822,15 +892,21 @@ extern "C" void cuda_int8_release(Exec *x, LinearWeight *w) {
     free(w);
 }
 
-// Scratch of one call: the int8 activations, then their scales (256-byte aligned).
+// Scratch of one call: the int8 activations, their scales, then (run_ln_mlp, lin2's layout)
+// the row maxima of lin2's input (256-byte aligned).
 static size_t q_bytes(int64_t rows, int in) { return ((size_t)rows * in + 255) & ~(size_t)255; }
+static size_t scale_bytes(int64_t rows) { return ((size_t)rows * sizeof(float) + 255) & ~(size_t)255; }
 extern "C" size_t cuda_int8_workspace_bytes(Exec *x, const LinearWeight *w, int64_t rows) {
-    return q_bytes(rows, w->in_features) + (size_t)rows * sizeof(float);
+    return q_bytes(rows, w->in_features) + 2 * scale_bytes(rows);
 }
 static void int8_scratch(Exec *x, const LinearWeight *w, int64_t rows, int8_t **q, float **scale) {
     char *ws = (char *)cuda_workspace(x, cuda_int8_workspace_bytes(x, w, rows));
     *q = (int8_t *)ws;
     *scale = (float *)(ws + q_bytes(rows, w->in_features));
+}
+static unsigned *int8_scratch_amax(Exec *x, const LinearWeight *w, int64_t rows) {
+    char *ws = (char *)cuda_workspace(x, cuda_int8_workspace_bytes(x, w, rows));
+    return (unsigned *)(ws + q_bytes(rows, w->in_features) + scale_bytes(rows));
 }
 
 // Activations (rows, in) bfloat16 -> int8 and per-row scales (tests and the benchmark call it
@@ -844,6 +920,17 @@ extern "C" void cuda_int8_quantize(Exec *x, int8_t *q, float *scale, const void 
     LAUNCH_CHECK(x, "int8 quantise rows");
 }
 
+// Activations (rows, K) bfloat16 whose rows' largest magnitudes are known (amax, float32 bits)
+// -> int8 and per-row scales, each value read once (tests and the benchmark call it alone).
+extern "C" void cuda_int8_quantize_amax(Exec *x, int8_t *q, float *scale, const void *in, const unsigned *amax,
+                                        int64_t rows, int K) {
+    if (rows <= 0) return;
+    if (K % 8 || !aligned16(in) || !aligned8(q)) die("int8 linear: quantisation needs K %% 8 == 0 and aligned rows");
+    if (rows > 0x7fffffff) die("int8 linear: %lld rows do not fit a grid", (long long)rows);
+    int8_quant_rows_amax<<<(unsigned)rows, I8_QA_THREADS, 0, cuda_stream(x)>>>((const bf16 *)in, q, scale, amax, K);
+    LAUNCH_CHECK(x, "int8 quantise rows of known maxima");
+}
+
 // C(M, N) = A(M, K) B(N, K)^T with the epilogue e (raw int32 when e->raw), by the selected variant.
 static void int8_gemm(Exec *x, const int8_t *A, const CudaInt8Linear *cl, int64_t M, int N, int K,
                       const I8Epilogue *e) {
@@ -852,6 +939,9 @@ static void int8_gemm(Exec *x, const int8_t *A, const CudaInt8Linear *cl, int64_
     if (e->act != ACT_NONE && e->act != ACT_GELU) die("int8 linear: activation %d is not implemented", e->act);
     int gelu = e->act == ACT_GELU;
     int kind = e->raw ? I8K_RAW : e->f32 ? (gelu ? I8K_F32_GELU : I8K_F32) : (gelu ? I8K_BF16_GELU : I8K_BF16);
+    if (e->row_amax && !(v->tstore == 2 && kind == I8K_BF16_GELU))
+        die("int8 linear: row maxima come from the GELU warps (s3-gelu-warps, bfloat16 GELU output); variant %s "
+            "with this epilogue records none", v->name);
     CUtensorMap ta = int8_tmap(A, M, K, I8_BM);
     CUtensorMap ty, tr;  // the output and the residual, for the tstore epilogue
     memset(&ty, 0, sizeof ty);
@@ -883,14 +973,20 @@ extern "C" void cuda_int8_gemm_raw(Exec *x, int32_t *C, const int8_t *A, const L
 }
 
 // The GEMM and its epilogue on activations already quantised (q, x_scale in device memory):
-// y bfloat16, or float32 unrounded when f32_out (tests; then residual must not alias y).
+// y bfloat16, or float32 unrounded when f32_out (tests; then residual must not alias y); with
+// row_amax (zeroed by the caller), each row's largest stored magnitude as well (the GELU warps).
+extern "C" void cuda_int8_gemm_epilogue_amax(Exec *x, void *y, const int8_t *q, const float *x_scale,
+                                             const LinearWeight *w, int64_t rows, Act act, const void *residual,
+                                             int f32_out, unsigned *row_amax) {
+    const CudaInt8Linear *cl = (const CudaInt8Linear *)w->impl;
+    if (rows <= 0) return;
+    I8Epilogue e = {y, x_scale, cl->w_scale, cl->bias, residual, (int)act, 0, f32_out, row_amax};
+    int8_gemm(x, q, cl, rows, w->out_features, w->in_features, &e);
+}
 extern "C" void cuda_int8_gemm_epilogue(Exec *x, void *y, const int8_t *q, const float *x_scale,
                                         const LinearWeight *w, int64_t rows, Act act,
                                         const void *residual, int f32_out) {
-    const CudaInt8Linear *cl = (const CudaInt8Linear *)w->impl;
-    if (rows <= 0) return;
-    I8Epilogue e = {y, x_scale, cl->w_scale, cl->bias, residual, (int)act, 0, f32_out};
-    int8_gemm(x, q, cl, rows, w->out_features, w->in_features, &e);
+    cuda_int8_gemm_epilogue_amax(x, y, q, x_scale, w, rows, act, residual, f32_out, NULL);
 }
 
 // The layer's weights as the format holds them, copied to the host (tests): int8 (out, in),
@@ -931,6 +1027,36 @@ extern "C" void cuda_int8_linear_ln(Exec *x, void *y, const void *in, const LnSp
     cuda_int8_gemm_epilogue(x, y, q, xs, w, rows, act, residual, 0);
 }
 
+// The encoder's MLP in one call (LinearFormat.run_ln_mlp): the LayerNorm writes lin1's int8
+// input; lin1's GELU warps store the hidden rows and record their maxima; lin2's input is then
+// quantised with those maxima, each value read once (the two-read pass: 0.136 / 0.260 ms at
+// vit_b / vit_h batch 8, session 11 call 4). Equal bit for bit to run_ln then run (test_int8).
+extern "C" void cuda_int8_ln_mlp(Exec *x, void *y, void *hidden, const void *in, const LnSpec *ln,
+                                 const LinearWeight *w1, Act act, const LinearWeight *w2, const void *residual) {
+    if (ln->dim != w1->in_features || w2->in_features != w1->out_features)
+        die("int8 linear: an MLP of %d -> %d, %d -> %d features after a LayerNorm of %d", w1->in_features,
+            w1->out_features, w2->in_features, w2->out_features, ln->dim);
+    if (act != ACT_GELU) die("int8 linear: the fused MLP records lin2's row maxima in GELU's epilogue; activation %d", act);
+    int64_t rows = ln_spec_rows(ln);
+    if (rows <= 0) return;
+    if (!aligned16(y) || !aligned16(hidden) || (residual && !aligned16(residual)))
+        die("int8 linear: activations must be 16-byte aligned");
+    // One scratch, lin2's layout (the larger): lin1's int8 input and scales at its start are
+    // read by lin1's GEMM before lin2's quantisation overwrites them (stream order); the maxima
+    // lie past both.
+    if (cuda_int8_workspace_bytes(x, w1, rows) > cuda_int8_workspace_bytes(x, w2, rows))
+        die("int8 linear: the fused MLP's lin1 (%d inputs) is wider than its lin2 (%d)", w1->in_features, w2->in_features);
+    int8_t *q;
+    float *xs;
+    int8_scratch(x, w2, rows, &q, &xs);
+    unsigned *amax = int8_scratch_amax(x, w2, rows);
+    cudaCheck(cudaMemsetAsync(amax, 0, (size_t)rows * sizeof(unsigned), cuda_stream(x)));
+    cuda_layernorm_quant(x, q, xs, in, ln);
+    cuda_int8_gemm_epilogue_amax(x, hidden, q, xs, w1, rows, act, NULL, 0, amax);
+    cuda_int8_quantize_amax(x, q, xs, hidden, amax, rows, w2->in_features);
+    cuda_int8_gemm_epilogue(x, y, q, xs, w2, rows, ACT_NONE, residual, 0);
+}
+
 extern "C" const LinearFormat cuda_linear_int8 = {
     "int8",                       // name
     "cuda",                       // backend
@@ -942,4 +1068,5 @@ extern "C" const LinearFormat cuda_linear_int8 = {
     NULL,                         // open
     NULL,                         // plan
     cuda_int8_linear_ln,          // run_ln
+    cuda_int8_ln_mlp,             // run_ln_mlp
 };

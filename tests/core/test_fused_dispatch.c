@@ -8,7 +8,10 @@
 // run_ln must be called for qkv and lin1 of every block with the block's geometry: one image of
 // the grid, the window of a windowed block's qkv, none otherwise. The int8 format's own run_ln
 // is checked on the GPU (tests/gpu/test_int8.c: bit for bit against LayerNorm then its
-// quantisation pass).
+// quantisation pass). The same for the MLP (LinearFormat.run_ln_mlp, through op_layernorm_mlp):
+// a third format adds a run_ln_mlp made of the test's run_ln and the dense linear; it must be
+// called once per block, with lin1 and lin2 of the block, the block's geometry and the block's
+// input as output and residual, and give the same embedding bit for bit.
 #include <string.h>
 
 #include "../../kernels/cpu/cpu_ops.h"
@@ -18,7 +21,7 @@
 #include "../../variants/core/model.h"
 #include "../test_util.h"
 
-static int g_calls, g_bad_geometry, g_windowed_calls;
+static int g_calls, g_bad_geometry, g_windowed_calls, g_mlp_calls, g_mlp_bad;
 static int g_grid, g_window;  // the tiny model's token grid and window
 
 // The CPU backend implements no fusion: the fused LayerNorm + window partition the encoder asks
@@ -46,6 +49,16 @@ static void test_run_ln(Exec *x, void *y, const void *in, const LnSpec *ln, cons
     else cpu_layernorm(x, t, in, ln->g, ln->b, rows, ln->dim, ln->eps, ACT_NONE);
     cpu_linear_dense.run(x, y, t, w, rows, act, residual);
     free(t);
+}
+
+static void test_run_ln_mlp(Exec *x, void *y, void *hidden, const void *in, const LnSpec *ln,
+                            const LinearWeight *w1, Act act, const LinearWeight *w2, const void *residual) {
+    g_mlp_calls++;
+    g_mlp_bad += ln->win != 0 || w1->in_features != ln->dim || w2->in_features != w1->out_features ||
+                 w2->out_features != ln->dim || w1->out_features != 4 * ln->dim || act != ACT_GELU ||
+                 residual != in || y != in;
+    test_run_ln(x, hidden, in, ln, w1, act, NULL);
+    cpu_linear_dense.run(x, y, hidden, w2, ln_spec_rows(ln), ACT_NONE, residual);
 }
 
 typedef struct {
@@ -97,6 +110,11 @@ int main(void) {
     with_ln.run_ln = test_run_ln;
     Ops fused = dense;
     fused.choices.encoder_linear = &with_ln;
+    LinearFormat with_mlp = with_ln;
+    with_mlp.name = "dense+run_ln+run_ln_mlp";
+    with_mlp.run_ln_mlp = test_run_ln_mlp;
+    Ops fused_mlp = dense;
+    fused_mlp.choices.encoder_linear = &with_mlp;
 
     // Pixels in [-2, 2] at the model's input size (read from a first build).
     SamConfig cfg;
@@ -136,6 +154,19 @@ int main(void) {
                "%d windowed blocks, %d with another geometry than the block's)",
                c1.enc_depth, g_calls, g_windowed_calls, windowed, g_bad_geometry);
     }
-    free(e1), free(e2), free(input);
+    g_calls = g_windowed_calls = g_bad_geometry = 0;
+    SamConfig c3;
+    float *e3 = e1 ? embed_with(&fused_mlp, path, input, &c3) : NULL;
+    if (e1 && e3) {
+        size_t n = (size_t)c1.grid * c1.grid * c1.prompt_dim, diff = 0;
+        for (size_t i = 0; i < n; i++) diff += memcmp(&e1[i], &e3[i], sizeof(float)) != 0;
+        report(diff == 0, "encoder with run_ln_mlp equals LayerNorm then the two linears, bit for bit (%zu of %zu "
+               "values differ)", diff, n);
+        report(g_mlp_calls == c1.enc_depth && g_mlp_bad == 0 && g_calls == 2 * c1.enc_depth && g_bad_geometry == 0,
+               "run_ln_mlp called once per block with its MLP (%d calls for %d blocks, %d with other layers, "
+               "geometry or operands; run_ln %d times in all, %d of another geometry)", g_mlp_calls, c1.enc_depth,
+               g_mlp_bad, g_calls, g_bad_geometry);
+    }
+    free(e1), free(e2), free(e3), free(input);
     return test_exit_status();
 }

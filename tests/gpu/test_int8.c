@@ -25,7 +25,9 @@
 //     vit_h's widest;
 // each case for every compiled GEMM variant (stages, epilogue: int8_linear.cu);
 //   - the LayerNorm fused with the quantisation (the format's run_ln) equal bit for bit to the
-//     LayerNorm then the quantisation pass, plain and window-partitioned, and the linear's output.
+//     LayerNorm then the quantisation pass, plain and window-partitioned, and the linear's output;
+//   - the fused MLP (run_ln_mlp) equal bit for bit to run_ln then run, lin1's recorded row maxima
+//     equal to the stored rows' max |value|, the quantisation with them equal to the pass's.
 // --bench: every encoder linear of vit_b and vit_h at batch 8 (rows 39200 for windowed qkv,
 // 32768 otherwise), side by side: the dense bfloat16 format (cuBLASLt with its epilogue), the
 // int8 GEMM with its epilogue, the quantisation pass, the whole int8 linear, and cuBLASLt's own
@@ -285,6 +287,99 @@ static void check_ln_fusion(const char *name, int n, int h, int w, int dim, int 
     free(X), free(gam), free(bet), free(W), free(bias), free(hq1), free(hq2), free(hs1), free(hs2), free(hy1), free(hy2);
 }
 
+// The encoder's MLP in one call (the format's run_ln_mlp: lin1's GELU warps record each hidden
+// row's largest magnitude, lin2's quantisation reads the row once with it) against run_ln then
+// run, in place as the encoder calls them (y = in = residual): the hidden rows and the outputs
+// equal bit for bit. And the recorded maxima themselves: lin1 (LayerNorm-quantised input, GELU)
+// with row maxima equal for every row to max |hidden| over the row computed here from the stored
+// bfloat16 values, and the quantisation with those maxima equal to the two-read pass's int8
+// values and scales. x (n, h, w, dim); zero_rows: the first rows of x constant (LayerNorm gives
+// zeros, the hidden row is GELU of the bias).
+static void check_mlp_fusion(const char *name, int n, int h, int w, int dim, int hid, int zero_rows) {
+    int64_t rows = (int64_t)n * h * w;
+    size_t nx = (size_t)rows * dim, nh = (size_t)rows * hid;
+    float *X = rand_vec(nx, 3.0f, 1), *gam = rand_vec(dim, 1.0f, 1), *bet = rand_vec(dim, 0.5f, 1);
+    for (int i = 0; i < dim; i++) gam[i] += 1.0f;
+    for (int r = 0; r < zero_rows && r < rows; r++)
+        for (int i = 0; i < dim; i++) X[(size_t)r * dim + i] = 1.5f;
+    float *W1 = rand_vec((size_t)hid * dim, 0.05f, 0), *b1 = rand_vec(hid, 0.5f, 0);
+    float *W2 = rand_vec((size_t)dim * hid, 0.05f, 0), *b2 = rand_vec(dim, 0.5f, 0);
+    void *dg = dev_act(gam, dim), *db = dev_act(bet, dim);
+    void *ya = dev_act(X, nx), *yb = dev_act(X, nx), *xq = dev_act(X, nx);
+    void *ha = G.ops->mem_alloc(&G, nh * 2), *hb = G.ops->mem_alloc(&G, nh * 2), *hc = G.ops->mem_alloc(&G, nh * 2);
+    LinearWeight *w1 = linear_prepare(&cuda_linear_int8, &G, W1, b1, hid, dim);
+    LinearWeight *w2 = linear_prepare(&cuda_linear_int8, &G, W2, b2, dim, hid);
+    cuda_int8_select_variant(cuda_int8_chosen_variant());
+    const float eps = 1e-6f;
+    LnSpec spec = {dg, db, eps, n, h, w, dim, 0};
+    // A: run_ln then run (residual and output the input itself, as the encoder's block).
+    cuda_linear_int8.run_ln(&G, ha, ya, &spec, w1, ACT_GELU, NULL);
+    cuda_linear_int8.run(&G, ya, ha, w2, rows, ACT_NONE, ya);
+    // B: the one call.
+    cuda_linear_int8.run_ln_mlp(&G, yb, hb, yb, &spec, w1, ACT_GELU, w2, yb);
+    // C: lin1 with the maxima recorded, then the quantisations with and without them.
+    int8_t *q1 = G.ops->mem_alloc(&G, nx > nh ? nx : nh), *q2 = G.ops->mem_alloc(&G, nh);
+    float *s1 = G.ops->mem_alloc(&G, rows * sizeof(float)), *s2 = G.ops->mem_alloc(&G, rows * sizeof(float));
+    unsigned *am = G.ops->mem_alloc(&G, rows * sizeof(unsigned));
+    unsigned *zeros = xcalloc((size_t)rows, sizeof(unsigned));
+    G.ops->copy_to_device(&G, am, zeros, rows * sizeof(unsigned));
+    free(zeros);
+    cuda_layernorm_quant(&G, q1, s1, xq, &spec);
+    cuda_int8_gemm_epilogue_amax(&G, hc, q1, s1, w1, rows, ACT_GELU, NULL, 0, am);
+    cuda_int8_quantize(&G, q1, s1, hc, rows, hid);
+    cuda_int8_quantize_amax(&G, q2, s2, hc, am, rows, hid);
+
+    uint16_t *hya = xmalloc(nx * 2), *hyb = xmalloc(nx * 2), *hha = xmalloc(nh * 2), *hhb = xmalloc(nh * 2),
+             *hhc = xmalloc(nh * 2);
+    unsigned *ham = xmalloc(rows * sizeof(unsigned));
+    int8_t *hq1 = xmalloc(nh), *hq2 = xmalloc(nh);
+    float *hs1 = xmalloc(rows * sizeof(float)), *hs2 = xmalloc(rows * sizeof(float));
+    G.ops->copy_to_host(&G, hya, ya, nx * 2);
+    G.ops->copy_to_host(&G, hyb, yb, nx * 2);
+    G.ops->copy_to_host(&G, hha, ha, nh * 2);
+    G.ops->copy_to_host(&G, hhb, hb, nh * 2);
+    G.ops->copy_to_host(&G, hhc, hc, nh * 2);
+    G.ops->copy_to_host(&G, ham, am, rows * sizeof(unsigned));
+    G.ops->copy_to_host(&G, hq1, q1, nh);
+    G.ops->copy_to_host(&G, hq2, q2, nh);
+    G.ops->copy_to_host(&G, hs1, s1, rows * sizeof(float));
+    G.ops->copy_to_host(&G, hs2, s2, rows * sizeof(float));
+    size_t dy = 0, dh = 0, dc = 0, dq = 0, ds = 0;
+    for (size_t i = 0; i < nx; i++) dy += hya[i] != hyb[i];
+    for (size_t i = 0; i < nh; i++) dh += hha[i] != hhb[i], dc += hha[i] != hhc[i], dq += hq1[i] != hq2[i];
+    int64_t bad_amax = 0, first_bad = -1;
+    for (int64_t r = 0; r < rows; r++) {
+        float m = 0.0f;
+        for (int c = 0; c < hid; c++) {
+            uint32_t bits = (uint32_t)hhc[(size_t)r * hid + c] << 16;
+            float v;
+            memcpy(&v, &bits, sizeof v);
+            m = fmaxf(m, fabsf(v));
+        }
+        uint32_t mb;
+        memcpy(&mb, &m, sizeof mb);
+        if (mb != ham[r]) {
+            bad_amax++;
+            if (first_bad < 0) first_bad = r;
+        }
+        ds += hs1[r] != hs2[r];
+    }
+    report(dh == 0 && dy == 0, "fused MLP (run_ln_mlp) equals run_ln then run bit for bit: %s (%lld rows, %d -> %d; "
+           "%zu hidden, %zu output values differ)", name, (long long)rows, dim, hid, dh, dy);
+    report(bad_amax == 0 && dc == 0, "lin1's recorded row maxima equal max |hidden| of the stored rows: %s (%lld of %lld "
+           "rows differ, first %lld; %zu hidden values differ from run_ln's)", name, (long long)bad_amax, (long long)rows,
+           (long long)first_bad, dc);
+    report(dq == 0 && ds == 0, "quantisation with the recorded maxima equals the two-read pass: %s (%zu values, "
+           "%zu scales differ)", name, dq, ds);
+
+    cuda_linear_int8.release(&G, w1);
+    cuda_linear_int8.release(&G, w2);
+    void *dev[] = {dg, db, ya, yb, xq, ha, hb, hc, q1, q2, s1, s2, am};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) G.ops->mem_free(&G, dev[i]);
+    free(X), free(gam), free(bet), free(W1), free(b1), free(W2), free(b2);
+    free(hya), free(hyb), free(hha), free(hhb), free(hhc), free(ham), free(hq1), free(hq2), free(hs1), free(hs2);
+}
+
 // ---- benchmark ------------------------------------------------------------------------------
 
 // Milliseconds per call of fn over reps calls (after 3 warm-up calls), on the backend's stream.
@@ -311,6 +406,7 @@ typedef struct {
     int64_t rows;
     Act act;
     int residual;
+    unsigned *amax;  // row maxima (the fused MLP's parts)
 } BenchCtx;
 static void run_linear(void *p) {
     BenchCtx *c = p;
@@ -323,6 +419,16 @@ static void run_gemm_epi(void *p) {
 static void run_quant(void *p) {
     BenchCtx *c = p;
     cuda_int8_quantize(&G, (int8_t *)c->q, (float *)c->xs, c->x, c->rows, c->w->in_features);
+}
+static void run_quant_amax(void *p) {
+    BenchCtx *c = p;
+    cuda_int8_quantize_amax(&G, (int8_t *)c->q, (float *)c->xs, c->x, c->amax, c->rows, c->w->in_features);
+}
+// lin1 of the fused MLP: the maxima zeroed, then the GEMM recording them.
+static void run_gemm_amax(void *p) {
+    BenchCtx *c = p;
+    G.ops->copy_device(&G, c->amax, c->amax + c->rows, (size_t)c->rows * sizeof(unsigned));
+    cuda_int8_gemm_epilogue_amax(&G, c->y, c->q, c->xs, c->w, c->rows, c->act, NULL, 0, c->amax);
 }
 
 // cuBLASLt's int8 GEMM D(int32) = A(int8) B(int8)^T, TN (the only order-free form it offers for
@@ -421,8 +527,8 @@ static void bench(int only) {
         LinearWeight *wi = linear_prepare(&cuda_linear_int8, &G, W, b, N, K);
         int8_t *dq = G.ops->mem_alloc(&G, nx);
         float *dxs = G.ops->mem_alloc(&G, (size_t)M * sizeof(float));
-        BenchCtx cd = {&cuda_linear_dense, wd, dy, dx, NULL, NULL, M, sh->act, sh->residual};
-        BenchCtx ci = {&cuda_linear_int8, wi, dy, dx, dq, dxs, M, sh->act, sh->residual};
+        BenchCtx cd = {&cuda_linear_dense, wd, dy, dx, NULL, NULL, M, sh->act, sh->residual, NULL};
+        BenchCtx ci = {&cuda_linear_int8, wi, dy, dx, dq, dxs, M, sh->act, sh->residual, NULL};
         double ops = 2.0 * M * N * K;
         if (only >= 0) {  // --profile: the int8 GEMM with its epilogue twice, for ncu
             run_quant(&ci);
@@ -446,6 +552,34 @@ static void bench(int only) {
         cuda_int8_select_variant(cuda_int8_chosen_variant());
         double t_g = time_ms(run_gemm_epi, &ci, 20);
         double t_all = time_ms(run_linear, &ci, 20);
+        // The fused MLP's parts: lin1 recording its rows' maxima (a zeroing copy included), lin2's
+        // quantisation with known maxima, beside the plain GEMM and the two-read pass.
+        ci.amax = G.ops->mem_alloc(&G, 2 * (size_t)M * sizeof(unsigned));
+        unsigned *zeros = xcalloc((size_t)M, sizeof(unsigned));
+        G.ops->copy_to_device(&G, ci.amax + M, zeros, (size_t)M * sizeof(unsigned));
+        free(zeros);
+        if (sh->act == ACT_GELU) {
+            double t_ga = time_ms(run_gemm_amax, &ci, 20);
+            printf("NOTE   %s %s GEMM recording the row maxima (fused MLP): %.4f ms against %.4f without (%.2fx bf16)\n",
+                   sh->model, sh->layer, t_ga, t_g, t_bf / t_ga);
+        } else if (sh->residual && K > N) {
+            // maxima of the real rows: the two-read pass's scales times 127 are not exact, so
+            // take every row's max from a GEMM-free source: the bf16 input's own (host) values.
+            unsigned *hm = xmalloc((size_t)M * sizeof(unsigned));
+            float *hx = down_act(dx, nx);
+            for (int r = 0; r < M; r++) {
+                float m = 0.0f;
+                for (int k = 0; k < K; k++) m = fmaxf(m, fabsf(hx[(size_t)r * K + k]));
+                memcpy(&hm[r], &m, sizeof m);
+            }
+            G.ops->copy_to_device(&G, ci.amax, hm, (size_t)M * sizeof(unsigned));
+            free(hm), free(hx);
+            double t_qa = time_ms(run_quant_amax, &ci, 20);
+            printf("NOTE   %s %s quantisation with known row maxima (fused MLP): %.4f ms against the two-read pass's "
+                   "%.4f; linear %.4f ms (%.2fx bf16) against %.4f\n", sh->model, sh->layer, t_qa, t_q, t_qa + t_g,
+                   t_bf / (t_qa + t_g), t_all);
+        }
+        G.ops->mem_free(&G, ci.amax);
         // cuBLASLt int8 (int32 out) on the same operands; D in a fresh buffer.
         int32_t *dd = G.ops->mem_alloc(&G, ny * sizeof(int32_t));
         int8_t *dw = G.ops->mem_alloc(&G, (size_t)N * K);
@@ -548,6 +682,9 @@ int main(int argc, char **argv) {
         check_ln_fusion("vit_h norm1 -> qkv, windows (1 x 30 x 30 x 1280)", 1, 30, 30, 1280, 14, 3840, ACT_NONE);
         check_ln_fusion("dim 128, a half warp per row (3 x 10 x 10 x 128)", 3, 10, 10, 128, 0, 256, ACT_NONE);
         check_ln_fusion("dim 256 (2 x 9 x 7 x 256)", 2, 9, 7, 256, 4, 264, ACT_GELU);
+        check_mlp_fusion("vit_b block MLP, 768 tiles (2 x 64 x 64 x 768 -> 3072)", 2, 64, 64, 768, 3072, 5);
+        check_mlp_fusion("vit_h block MLP (1 x 16 x 16 x 1280 -> 5120)", 1, 16, 16, 1280, 5120, 0);
+        check_mlp_fusion("tails: 99 rows, 264 hidden (1 x 9 x 11 x 256 -> 264)", 1, 9, 11, 256, 264, 2);
         // Every compiled GEMM variant (the build's choice and the candidates the bench times).
         for (VARIANT = 0; VARIANT < cuda_int8_variant_count(); VARIANT++)
             for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i]);

@@ -59,8 +59,7 @@ static void encoder_block(Sam *m, const EncBlockW *w, void *x, int b) {
     void *xn2 = ex_act(ex, tokens * C);
     void *hidden = ex_act(ex, tokens * c->enc_mlp_dim);
     LnSpec norm2 = {w->norm2.weight, w->norm2.bias, SAM_ENC_LN_EPS, b, G, G, C, 0};
-    op_layernorm_linear(ex, hidden, xn2, NULL, x, &norm2, w->lin1, ACT_GELU, NULL);
-    op_linear(ex, x, hidden, w->lin2, tokens, ACT_NONE, x);
+    op_layernorm_mlp(ex, x, hidden, xn2, x, &norm2, w->lin1, ACT_GELU, w->lin2, x);
     ex_release(ex, mark);
 }
 

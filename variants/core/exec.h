@@ -212,6 +212,26 @@ static inline void op_layernorm_linear(Exec *x, void *y, void *tmp, void *tmp2, 
     else op_layernorm(x, tmp, in, ln->g, ln->b, rows, ln->dim, ln->eps, ACT_NONE);
     op_linear(x, y, tmp, w, rows, act, residual);
 }
+// ref: image_encoder.py Block.forward's `x = x + self.mlp(self.norm2(x))` (MLPBlock: lin1, act,
+// lin2): y = lin2(act(lin1(LayerNorm(in)))) [+ residual] over ln_spec_rows(ln) rows, hidden
+// (rows, w1 out) act the caller's for lin1's output, tmp as op_layernorm_linear's. Through the
+// format's run_ln_mlp where the stage chose fusion and both layers are of a format that has one
+// (int8), else op_layernorm_linear then op_linear.
+static inline void op_layernorm_mlp(Exec *x, void *y, void *hidden, void *tmp, const void *in, const LnSpec *ln,
+                                    const LinearWeight *w1, Act act, const LinearWeight *w2, const void *residual) {
+    int64_t rows = ln_spec_rows(ln);
+    if (x->ops->choices.fusion && w1->format == w2->format && w1->format->run_ln_mlp) {
+        if (x->planning) {
+            linear_plan(x, w1, rows, act, NULL);
+            linear_plan(x, w2, rows, ACT_NONE, residual);
+            return;
+        }
+        if (!x->preparing) w1->format->run_ln_mlp(x, y, hidden, in, ln, w1, act, w2, residual);
+        return;
+    }
+    op_layernorm_linear(x, hidden, tmp, NULL, in, ln, w1, act, NULL);
+    op_linear(x, y, hidden, w2, rows, ACT_NONE, residual);
+}
 static inline void op_range_push(Exec *x, const char *name) { EX_RUN(x, range_push(x, name)); }
 static inline void op_range_pop(Exec *x) { EX_RUN(x, range_pop(x)); }
 
