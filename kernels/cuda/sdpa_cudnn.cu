@@ -16,9 +16,11 @@
 //                                   through AttnParams' strides (the encoder's interleaved
 //                                   (seqs, seq, 3, heads, hd) qkv projection output)
 // Chunks hold as many whole sequences as fit the backend's attention workspace bound
-// (attn_ws_cap, shared with the explicit attention: 2 GiB by default), balanced so the last is
-// not a sliver; a sequence larger than the bound is one chunk (the bias of one vit_h image is
-// 512 MiB, all eight's 4 GiB). The decoder's attentions (no rel-pos) are one plan each, no bias.
+// (attn_ws_cap, shared with the explicit attention: 2 GiB by default), the largest divisor of
+// the batch that fits, so every chunk runs one plan; a sequence larger than the bound is one
+// chunk (the bias of one vit_h image is 512 MiB, all eight's 4 GiB). The decoder's attentions
+// (no rel-pos, no bias) run in chunks of a bucket size (1, 4, 16, ...; sdpa_chunks_cap), the
+// last chunk overlapping the one before it, so a plan serves every prompt count of its bucket.
 //
 // The cuDNN graph is the one cuDNN's C++ frontend lowers its SDPA node to (cudnn-frontend
 // include/cudnn_frontend/node/scaled_dot_product_flash_attention.h, softmax.h) for cuDNN before
@@ -43,8 +45,8 @@
 // run directly) and refuses one inside a capture. The plans' cuDNN workspace and the bias chunk
 // are in the backend's operation workspace, which the planning pass reserves.
 // Every plan is a static plan of its exact shape. The decoder's shapes change with every
-// image's prompt count (the batch of its attentions), so sam-sdpa makes 3 plans per new count:
-// after the first plan of an engine configuration has compiled its kernel, a plan takes 40-63
+// image's prompt count (the batch of its attentions), so sam-sdpa made 3 plans per new count
+// (before session 12's buckets): after the first plan of an engine configuration has compiled its kernel, a plan takes 40-63
 // ms on the H200 when built alone (call 5 above); built together on 8 threads they took 80-450
 // ms each (session 11 call 1; cuDNN seems to serialise much of the work), which is no gain once
 // the kernels are compiled and a large one when they are not (sdpa vit_h's first mask on a
@@ -184,6 +186,7 @@ __global__ void relpos_bias(void *__restrict__ bias_out, const bf16 *__restrict_
 
 enum { UID_Q = 1, UID_K, UID_V, UID_O, UID_BIAS, UID_SCALE, UID_VIRTUAL = 100 };
 #define MAX_KEEP 64
+#define SDPA_DECODER_BUCKET 4  // the decoder's chunk sizes: 1, 4, 16, 64, ...
 
 // One shape's execution plan and every descriptor it was made from (kept for its lifetime).
 typedef struct {
@@ -667,9 +670,11 @@ static void sdpa_flush(Exec *x) {
 
 
 // How a call is cut: chunks of `chunk` whole sequences (the last `last`), with the bias and the
-// rel-pos products of one chunk in the workspace.
+// rel-pos products of one chunk in the workspace; with overlap, every chunk is `chunk` long and
+// the last one ends at the batch's end, overlapping the one before it (the decoder's buckets).
 typedef struct {
     int rel, chunk, n_chunks, last;  // rel: the bias kind (plan key): 0 none, 1 bf16, 2 f32
+    int overlap;           // the last chunk starts at batch - chunk
     int64_t pitch;         // bias row: k_len padded to 8 elements (16-byte rows)
     int rel_h_n, rel_n;    // Rh rows, Rh + Rw rows
     int64_t rel_ld;        // [RH | RW] row: rel_n padded to 8
@@ -683,7 +688,21 @@ static SdpaChunks sdpa_chunks_cap(size_t cap, const AttnParams *p, int bias_f32)
     c.rel = p->rel_pos == NULL ? 0 : bias_f32 ? 2 : 1;
     const size_t esize = bias_f32 ? 4 : 2;
     c.chunk = p->batch, c.n_chunks = 1, c.last = p->batch;
-    if (!c.rel) return c;
+    if (!c.rel) {
+        // The decoder's attentions (no bias): their batch is an image's prompt count, new with
+        // almost every image, and each new batch was a new plan (3 per count; sam-sdpa vit_h
+        // built 27 before its first mask, 2.12 s against fused's 1.41: session 11 call 2). So the
+        // batch is cut into chunks of a bucket size, the largest power of SDPA_DECODER_BUCKET
+        // not above it, the last chunk ending at the batch's end (overlapping the one before
+        // it, whose sequences it computes again to the same values): a plan per bucket, at most
+        // 3 per attention for up to 63 prompts, for 1 + 2 more executions at most per bucket.
+        int size = 1;
+        while ((int64_t)size * SDPA_DECODER_BUCKET <= p->batch) size *= SDPA_DECODER_BUCKET;
+        c.chunk = c.last = size;
+        c.n_chunks = (p->batch + size - 1) / size;
+        c.overlap = p->batch % size != 0;
+        return c;
+    }
     int L = p->q_len;
     c.pitch = (int64_t)round_up((size_t)p->k_len, 8);
     c.rel_h_n = 2 * p->grid_h - 1;
@@ -692,10 +711,12 @@ static SdpaChunks sdpa_chunks_cap(size_t cap, const AttnParams *p, int bias_f32)
     size_t per_seq = (size_t)p->heads * L * ((size_t)c.pitch * esize + (size_t)c.rel_ld * 2);
     size_t fit = cap / per_seq;
     if (fit < 1) fit = 1;  // one sequence is the least a chunk holds
+    // The largest divisor of the batch that fits: every chunk the same, one plan (3 + 3 + 2
+    // images made 2 global plans for vit_h at batch 8; 2 + 2 + 2 + 2 make 1, with less bias).
     int chunk = fit < (size_t)p->batch ? (int)fit : p->batch;
-    c.n_chunks = (p->batch + chunk - 1) / chunk;
-    c.chunk = (p->batch + c.n_chunks - 1) / c.n_chunks;  // balanced
-    c.last = p->batch - (c.n_chunks - 1) * c.chunk;
+    while (p->batch % chunk) chunk--;
+    c.n_chunks = p->batch / chunk;
+    c.chunk = c.last = chunk;
     c.bias_bytes = round_up((size_t)c.chunk * p->heads * L * (size_t)c.pitch * esize, 256);
     c.pad_bytes = round_up((size_t)c.rel_ld * p->head_dim * 2, 256);
     c.rel_bytes = round_up((size_t)c.chunk * p->heads * L * (size_t)c.rel_ld * 2, 256) + c.pad_bytes;
@@ -819,6 +840,28 @@ static size_t sdpa_workspace_bytes(Exec *x, const AttnParams *p) {
     return c.bias_bytes + c.rel_bytes + round_up(ws, 256);
 }
 
+// Overlapping chunks compute some sequences twice: the output must not be an input, or the
+// second computation would read what the first wrote.
+static void sdpa_check_no_alias(const AttnParams *p) {
+    const char *o0 = (const char *)p->o;
+    const char *o1 = o0 + ((int64_t)(p->batch - 1) * p->o_batch_stride + (int64_t)(p->q_len - 1) * p->o_tok_stride +
+                           (int64_t)(p->heads - 1) * p->o_head_stride + p->head_dim) * 2;
+    const void *in[3] = {p->q, p->k, p->v};
+    const int64_t bs[3] = {p->q_batch_stride, p->k_batch_stride, p->v_batch_stride};
+    const int64_t ts[3] = {p->q_tok_stride, p->k_tok_stride, p->v_tok_stride};
+    const int64_t hs[3] = {p->q_head_stride, p->k_head_stride, p->v_head_stride};
+    for (int i = 0; i < 3; i++) {
+        int len = i == 0 ? p->q_len : p->k_len;
+        const char *a0 = (const char *)in[i];
+        const char *a1 = a0 + ((int64_t)(p->batch - 1) * bs[i] + (int64_t)(len - 1) * ts[i] +
+                               (int64_t)(p->heads - 1) * hs[i] + p->head_dim) * 2;
+        if (a0 < o1 && o0 < a1)
+            die("cuda sdpa: the output overlaps %s: a batch of %d is run in overlapping chunks of %d, "
+                "which needs o apart from q, k and v", i == 0 ? "q" : i == 1 ? "k" : "v", p->batch,
+                sdpa_chunks_cap(0, p, 0).chunk);
+    }
+}
+
 static void sdpa_run(Exec *x, const AttnParams *p) {
     if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0) return;
     sdpa_validate(x, p, 1);
@@ -832,8 +875,10 @@ static void sdpa_run(Exec *x, const AttnParams *p) {
     bf16 *rel = (bf16 *)(base + c.bias_bytes);
     void *cws = ws ? base + c.bias_bytes + c.rel_bytes : NULL;
     float scale = p->scale;  // by value: read by cudnnBackendExecute (kernel parameters)
+    if (c.overlap) sdpa_check_no_alias(p);
     for (int ci = 0; ci < c.n_chunks; ci++) {
         int s0 = ci * c.chunk, ns = ci == c.n_chunks - 1 ? c.last : c.chunk;
+        if (c.overlap && ci == c.n_chunks - 1) s0 = p->batch - c.chunk;
         SdpaPlan *plan = ns == c.chunk ? full : tail;
         const bf16 *q = (const bf16 *)p->q + s0 * p->q_batch_stride;
         if (c.rel) make_bias(x, p, &c, s0, ns, bias, rel);

@@ -31,7 +31,9 @@
 // tokens) and the full-size ones (vit_b: 12 heads hd 64; vit_h: 16 heads hd 80; windowed
 // 200 = 8 x 25 windows of 196 tokens, padded windows included; global 8 x 4096 tokens; decoder
 // 8 heads, hd 16 (cross, internal dim 128) and 32 (self), 7 tokens against 4096 and back), plus
-// bounded workspaces that cut the bias into chunks of whole sequences (a shorter last chunk).
+// bounded workspaces that cut the bias into chunks of whole sequences (the largest divisor of
+// the batch that fits). The decoder shapes of 3, 5 and 11 prompts run in overlapping chunks of
+// their bucket (1, 4, 4: the last chunk recomputes sequences of the one before).
 
 #include "../../kernels/cuda/cuda_ops.h"
 #include "attn_check.h"
@@ -116,7 +118,7 @@ static size_t seq_bytes(const Case *c, int seqs) {
 }
 
 // Runs the case; ws_seqs > 0 bounds the attention workspace to that many sequences' bias (plus
-// half of one: a chunk of ws_seqs sequences, the last shorter when they do not divide batch).
+// half of one: chunks of the largest divisor of batch up to ws_seqs sequences).
 static void run_case(const Case *c, int ws_seqs) {
     int C = c->heads * c->hd;
     AttnParams p = params(c);
@@ -151,9 +153,10 @@ static void run_case(const Case *c, int ws_seqs) {
     size_t cap = CUDA_ATTN_WORKSPACE_DEFAULT;
     if (ws_seqs > 0) {
         cap = seq_bytes(c, ws_seqs) + seq_bytes(c, 1) / 2;
-        int n_chunks = (c->batch + ws_seqs - 1) / ws_seqs, chunk = (c->batch + n_chunks - 1) / n_chunks;
-        snprintf(ws_note, sizeof ws_note, ", workspace of %d sequences (%d chunks of %d, last %d)",
-                 ws_seqs, n_chunks, chunk, c->batch - (n_chunks - 1) * chunk);
+        int chunk = ws_seqs < c->batch ? ws_seqs : c->batch;  // sdpa_cudnn.cu: the largest divisor that fits
+        while (c->batch % chunk) chunk--;
+        snprintf(ws_note, sizeof ws_note, ", workspace of %d sequences (%d chunks of %d)", ws_seqs,
+                 c->batch / chunk, chunk);
     }
 
     // float32 and bfloat16 explicit attention (the default workspace bound)
@@ -349,12 +352,13 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 0);
-    // Bounded workspaces: chunks of whole sequences, balanced, a shorter last chunk.
+    // Bounded workspaces: chunks of whole sequences, the largest divisor of the batch that fits.
     Case w = enc("vit_b windowed, chunked", 25, 12, 14, 64);
-    run_case(&w, 7);   // 4 chunks: 7, 7, 7, 4
+    run_case(&w, 7);   // 5 chunks of 5
     Case gl = enc("tiny1024 global x3, chunked", 3, 2, 64, 80);
-    run_case(&gl, 2);  // 2 chunks: 2, 1
-    run_case(&gl, 1);  // 3 chunks of 1
+    run_case(&gl, 2);  // 3 chunks of 1
+    Case g4 = enc("tiny1024 global x4, chunked", 4, 2, 64, 80);
+    run_case(&g4, 3);  // 2 chunks of 2
     if (do_bench) bench();
 
     char plans[1 << 15];
