@@ -123,13 +123,14 @@ void cuda_int8_gemm_raw(Exec *x, int32_t *C, const int8_t *A, const LinearWeight
 void cuda_int8_gemm_epilogue(Exec *x, void *y, const int8_t *q, const float *x_scale,
                              const LinearWeight *w, int64_t rows, Act act, const void *residual,
                              int f32_out);
-// the same recording each output row's largest magnitude in row_amax (float32 bits, zeroed by
-// the caller; the GELU-warps variant's bfloat16 GELU output only, others refuse), and the
-// quantisation of rows whose maxima are known (each value read once);
-void cuda_int8_gemm_epilogue_amax(Exec *x, void *y, const int8_t *q, const float *x_scale,
+// the same recording each output row's largest pre-activation in row_xmax (an order-preserving
+// encoding of float32, zeroed by the caller; the GELU-warps variant's bfloat16 GELU output only,
+// others refuse), and the quantisation of that GELU output with GELU of those maxima as the
+// rows' largest magnitudes (most rows read once);
+void cuda_int8_gemm_epilogue_xmax(Exec *x, void *y, const int8_t *q, const float *x_scale,
                                   const LinearWeight *w, int64_t rows, Act act, const void *residual,
-                                  int f32_out, unsigned *row_amax);
-void cuda_int8_quantize_amax(Exec *x, int8_t *q, float *scale, const void *in, const unsigned *amax,
+                                  int f32_out, unsigned *row_xmax);
+void cuda_int8_quantize_gelu(Exec *x, int8_t *q, float *scale, const void *in, const unsigned *xmax,
                              int64_t rows, int K);
 // the layer's int8 weights (out, in) and scales (out), copied to the host.
 void cuda_int8_weights(Exec *x, const LinearWeight *w, int8_t *q, float *scale);
@@ -139,7 +140,7 @@ void cuda_int8_weights(Exec *x, const LinearWeight *w, int8_t *q, float *scale);
 void cuda_int8_linear_ln(Exec *x, void *y, const void *in, const LnSpec *ln, const LinearWeight *w, Act act,
                          const void *residual);
 // the format's MLP (LinearFormat.run_ln_mlp): run_ln of w1 with GELU into hidden, then w2 on it
-// with the residual, lin2's quantisation from the maxima lin1's epilogue recorded.
+// with the residual, lin2's quantisation from the maxima lin1's consumers recorded.
 void cuda_int8_ln_mlp(Exec *x, void *y, void *hidden, const void *in, const LnSpec *ln, const LinearWeight *w1,
                       Act act, const LinearWeight *w2, const void *residual);
 void cuda_layernorm_quant(Exec *x, int8_t *q, float *scale, const void *in, const LnSpec *ln);

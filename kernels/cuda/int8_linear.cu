@@ -23,11 +23,11 @@
 // LayerNorm kernel itself (run_ln: layernorm.cu writes the int8 values and scales). The GELU
 // before lin2 is lin1's epilogue, which sees 256 of a row's 3072 (5120) columns: its row scale
 // needs the whole row, so lin2's input still takes a pass, but in the encoder's MLP (run_ln_mlp)
-// the GELU warps record each row's largest magnitude as they store it (atomicMax over the
-// row's column tiles) and the pass reads each value once with it (int8_quant_rows_amax) instead
-// of finding the maximum first (the two-read pass: 0.134 ms at vit_b's 32768 x 3072 against a
-// 0.128 ms GEMM, session 11 call 4). The bench (tests/gpu/test_int8 --bench) prints each
-// pass's cost per shape beside the GEMM's.
+// lin1's consumers record each row's largest pre-activation (atomicMax over the row's column
+// tiles) and the pass takes GELU of it as the row's maximum, reading each value once
+// (int8_quant_rows_gelu) instead of finding the maximum first (the two-read pass: 0.134 ms at
+// vit_b's 32768 x 3072 against a 0.128 ms GEMM, session 11 call 4). The bench
+// (tests/gpu/test_int8 --bench) prints each pass's cost per shape beside the GEMM's.
 // "call N" below: tests/gpu/logs/h200-2026-12-01-h/callN-gpu0.log (the H200, batch 8 shapes).
 // Needs sm_90 (wgmma, TMA): on another GPU the format refuses by name.
 #include <string.h>
@@ -162,35 +162,6 @@ __global__ void int8_quant_rows(const bf16 *x, int8_t *q, float *scale, int64_t 
     for (int c = lane; c < chunks; c += 32) qr[c] = int8_quant8(xr[c], s);
 }
 
-// The same quantisation of rows whose largest magnitudes are known (amax: float32 bits, as the
-// GELU warps record them for lin2's input): each value read once, no reduction. One block per
-// row, every thread's loads issued before any is used. Equal bit for bit to int8_quant_rows
-// when amax holds the row's max|x| (test_int8 checks the fused MLP against the two passes).
-#define I8_QA_THREADS 128
-#define I8_QA_PER 5  // 16-byte loads per thread: rows of up to 5120 values in one round
-__global__ void __launch_bounds__(I8_QA_THREADS) int8_quant_rows_amax(const bf16 *x, int8_t *q, float *scale,
-                                                                      const unsigned *amax, int K) {
-    int64_t row = blockIdx.x;
-    const uint4 *xr = (const uint4 *)(x + row * K);
-    uint2 *qr = (uint2 *)(q + row * K);
-    int chunks = K / 8;
-    float s = int8_scale(__uint_as_float(amax[row]));
-    if (threadIdx.x == 0) scale[row] = s;
-    for (int c0 = threadIdx.x; c0 < chunks; c0 += I8_QA_PER * I8_QA_THREADS) {
-        uint4 u[I8_QA_PER];
-#pragma unroll
-        for (int j = 0; j < I8_QA_PER; j++) {
-            int c = c0 + j * I8_QA_THREADS;
-            if (c < chunks) u[j] = xr[c];
-        }
-#pragma unroll
-        for (int j = 0; j < I8_QA_PER; j++) {
-            int c = c0 + j * I8_QA_THREADS;
-            if (c < chunks) qr[c] = int8_quant8(u[j], s);
-        }
-    }
-}
-
 // Per-output-channel weight quantisation at load: W (rows, K) float32 -> q (rows, K) int8 and
 // scale (rows), one warp per row, the rules of int8_rules.h (IEEE division: nvcc's default
 // -prec-div=true), so the values equal the CPU reference's bit for bit (test_int8 compares the
@@ -220,11 +191,12 @@ typedef struct {
     int act;              // Act
     int raw;              // 1: store the int32 products (tests), nothing else
     int f32;              // 1: store float32, unrounded (tests; residual must not be y)
-    // (M) or NULL: each output row's largest magnitude (of the bfloat16 values stored), as
-    // float32 bits, raised by atomicMax over the row's column tiles (the caller zeroes it first;
-    // non-negative floats order as their bits do). The GELU-warps variant's bfloat16 GELU output
-    // only (lin1 in the fused MLP): lin2's quantisation then reads its input once.
-    unsigned *row_amax;
+    // (M) or NULL: each output row's largest pre-activation (the bfloat16 value GELU reads), in
+    // i8_order's encoding, raised by atomicMax over the row's column tiles (the caller zeroes it
+    // first). The GELU-warps variant's bfloat16 GELU output only (lin1 in the fused MLP): the
+    // consumers record it while they hand the tile over, and lin2's quantisation takes GELU of
+    // it as the row's largest magnitude (int8_quant_rows_gelu).
+    unsigned *row_xmax;
 } I8Epilogue;
 
 // Kernel variants (compile-time, so each holds only its own epilogue code: the unrolled
@@ -259,9 +231,65 @@ static __device__ __forceinline__ float gelu_erfc_fit(float x) {
     p = fmaf(t, p, -1.26551223f);
     float a = fmaf(-z, z, p) * 1.4426950408889634f, e;  // exp(-z^2 + P) = 2^(a)
     asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(a));
-    float half_erfc = 0.5f * t * e;
-    return x * (x >= 0.0f ? 1.0f - half_erfc : half_erfc);
+    // Every rounding explicit (1 - erfc / 2 as one fma, erfc / 2 as a product the compiler may
+    // not fuse), so the function gives the same bits wherever it is inlined: lin2's quantisation
+    // recomputes GELU of a row's largest pre-activation and must meet the GELU warps' value.
+    float ht = 0.5f * t;
+    float phi = x >= 0.0f ? fmaf(-ht, e, 1.0f) : __fmul_rn(ht, e);
+    return __fmul_rn(x, phi);
 }
+// Floats as unsigned integers in the same order (negatives below positives), for atomicMax
+// (i8_order, in the sm_90a code below); 0, what a zeroed maximum holds, decodes to NaN, below
+// every value: "none recorded".
+static __device__ __forceinline__ float i8_unorder(unsigned u) {
+    return __uint_as_float(u & 0x80000000u ? u & 0x7fffffffu : ~u);
+}
+
+// lin2's quantisation in the fused MLP: x (rows, K) is lin1's GELU output and xmax (rows) each
+// row's largest pre-activation (i8_order), recorded by lin1's consumers. Where it is at least 1,
+// the row's largest magnitude is GELU of it rounded to bfloat16, as the GELU warps stored it: the
+// rounded fitted GELU is non-decreasing over the bfloat16 values from 1 up, and below 1 every
+// magnitude is under GELU(1) = 0.84 (GELU(x) >= -0.17; test_int8 checks both over every
+// bfloat16 value), so each value is read once. A row whose maximum is under 1 (or none: NaN) is
+// read for its maximum first, as int8_quant_rows does. One block per row, its loads issued
+// before any is used; equal bit for bit to int8_quant_rows (test_int8).
+#define I8_QG_THREADS 128
+#define I8_QG_PER 5  // 16-byte loads per thread: rows of up to 5120 values in one round
+__global__ void __launch_bounds__(I8_QG_THREADS) int8_quant_rows_gelu(const bf16 *x, int8_t *q, float *scale,
+                                                                      const unsigned *xmax, int K) {
+    __shared__ float s_red[I8_QG_THREADS / 32];
+    int64_t row = blockIdx.x;
+    const uint4 *xr = (const uint4 *)(x + row * K);
+    uint2 *qr = (uint2 *)(q + row * K);
+    int chunks = K / 8;
+    float xm = i8_unorder(xmax[row]), amax;
+    if (xm >= 1.0f) {
+        amax = __bfloat162float(__float2bfloat16_rn(gelu_erfc_fit(xm) + 0.0f));
+    } else {
+        amax = 0.0f;
+        for (int c = threadIdx.x; c < chunks; c += I8_QG_THREADS) amax = int8_amax8(xr[c], amax);
+        for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+        if (threadIdx.x % 32 == 0) s_red[threadIdx.x / 32] = amax;
+        __syncthreads();
+        for (int w = 0; w < I8_QG_THREADS / 32; w++) amax = fmaxf(amax, s_red[w]);
+    }
+    float s = int8_scale(amax);
+    if (threadIdx.x == 0) scale[row] = s;
+    for (int c0 = threadIdx.x; c0 < chunks; c0 += I8_QG_PER * I8_QG_THREADS) {
+        uint4 u[I8_QG_PER];
+#pragma unroll
+        for (int j = 0; j < I8_QG_PER; j++) {
+            int c = c0 + j * I8_QG_THREADS;
+            if (c < chunks) u[j] = xr[c];
+        }
+#pragma unroll
+        for (int j = 0; j < I8_QG_PER; j++) {
+            int c = c0 + j * I8_QG_THREADS;
+            if (c < chunks) qr[c] = int8_quant8(u[j], s);
+        }
+    }
+}
+
 // Tests: the fitted GELU of n values (test_int8 compares it with double precision).
 __global__ void int8_gelu_fit_values(const float *x, float *y, int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -269,6 +297,11 @@ __global__ void int8_gelu_fit_values(const float *x, float *y, int n) {
 }
 
 #if SM90A_PTX
+static __device__ __forceinline__ unsigned i8_order(float f) {  // i8_unorder's inverse
+    unsigned b = __float_as_uint(f);
+    return b & 0x80000000u ? ~b : b | 0x80000000u;
+}
+
 // One accumulator dequantised and biased: the order of kernels/int8_rules.h, each operation
 // rounded (no contraction), as the CPU reference computes it.
 static __device__ __forceinline__ float int8_dequant(int acc, float x_scale, float w_scale, float bias) {
@@ -400,7 +433,7 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
                                                             int n0, int warp, int lane, const float *s_ws,
                                                             const float *s_b, uint8_t *sy, int wg,
                                                             bool res_in_sy, const int ACT, const int HAND,
-                                                            uint64_t *hand_full) {
+                                                            uint64_t *hand_full, const int XMAX) {
     const int g = lane / 4, tq = lane % 4, t = threadIdx.x % 128;
     const bool lead = t == 0;
     if (!res_in_sy && !HAND) {  // else the lead waited before loading the residual into sy
@@ -434,6 +467,9 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
     // The residual: already in sy (res_in_sy: loaded by TMA during the mainloop, each value where
     // its output goes), else from global memory 16 values ahead.
     const bf16 *res = res_in_sy ? NULL : (const bf16 *)e.residual;
+    // XMAX: the largest value of each of this thread's two rows (columns inside N), before
+    // rounding (rounding to nearest is monotonic: the rounded maximum is the maximum rounded).
+    float xm[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int i0 = 0; i0 < 32; i0 += 8) {
         float2 rv[8][2];
@@ -456,8 +492,19 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
                 }
                 v0 += rv[j][h].x;
                 v1 += rv[j][h].y;
+                if (XMAX && n0 + c < N) xm[h] = fmaxf(xm[h], fmaxf(v0, v1));
                 *at = __floats2bfloat162_rn(v0, v1);
             }
+        }
+    }
+    if (XMAX) {  // a row's 256 columns are the 4 threads of a quad: reduce, then one atomic per row
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            float m = fmaxf(xm[h], __shfl_xor_sync(0xffffffffu, xm[h], 1));
+            m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+            int row = m0w + warp * 16 + g + 8 * h;
+            if (tq == 0 && row < M && m > -INFINITY)
+                atomicMax(&e.row_xmax[row], i8_order(__bfloat162float(__float2bfloat16_rn(m))));
         }
     }
     if (HAND) {
@@ -487,22 +534,11 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
 // vit_b's lin1: ncu (session 11 call 4) has it at 44 % SM and 23 % L2 throughput, 12 warps per
 // SM issuing an instruction every 6.4 cycles each: the three warps' GELU, not the products,
 // sets the pace (lin1 0.313 ms against 0.18 estimated from qkv's rate at the same K).
-// With e.row_amax, each row's largest stored magnitude: per value one max of |v| before the
-// rounding (rounding to nearest is monotonic and symmetric, so the largest rounded magnitude is
-// the rounded largest; fmaxf drops NaN as the quantisation pass's does), the 8 lanes of a row's
-// 16-byte units (v = gt + 96 k: lanes 8j .. 8j + 7 share v / 8) combined by shuffles, the
-// tile's rows in shared memory (s_amax, this warpgroup's 64), then one atomicMax per row and
-// tile into global memory.
 static __device__ __forceinline__ void int8_gelu_warps(const I8Epilogue &e, const CUtensorMap *ty, int M, int N,
                                                        int tiles, int tiles_n, uint8_t *sx, uint64_t *full,
-                                                       uint64_t *free_, unsigned (*s_amax)[64]) {
+                                                       uint64_t *free_) {
     const int gt = threadIdx.x - 288;  // 0 .. 95
     const bf16 *res = (const bf16 *)e.residual;
-    const bool amax_on = e.row_amax != NULL;
-    if (amax_on) {
-        if (gt < 64) s_amax[0][gt] = s_amax[1][gt] = 0u;
-        named_barrier(4, 96);
-    }
     int phases = 0;  // bit wg: the parity of full[wg]'s next phase (bits, not an array: no local memory)
     for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
         int m0 = (t / tiles_n) * I8_BM, n0 = (t % tiles_n) * I8_BN;
@@ -516,8 +552,6 @@ static __device__ __forceinline__ void int8_gelu_warps(const I8Epilogue &e, cons
             for (int v0 = gt; v0 < I8_Y_BYTES / 2 / 16; v0 += 2 * 96) {  // two 16-byte units
                 uint4 u[2];
                 float2 r[2][4];
-                float m[2] = {0.0f, 0.0f};  // the units' largest magnitudes (inside (M, N) only)
-                bool inside[2] = {false, false};
 #pragma unroll
                 for (int q = 0; q < 2; q++) {
                     int v = v0 + 96 * q;
@@ -525,13 +559,11 @@ static __device__ __forceinline__ void int8_gelu_warps(const I8Epilogue &e, cons
                     for (int j = 0; j < 4; j++) r[q][j] = make_float2(0.0f, 0.0f);
                     if (v >= I8_Y_BYTES / 2 / 16) continue;
                     u[q] = *(const uint4 *)(sy + 16 * v);
-                    // where this unit's 8 values go: chunk, row, logical 16-byte unit
-                    int c = v / 512, lr = (v / 8) % 64, unit = (v % 8) ^ (lr & 7);
-                    int64_t row = m0w + lr;
-                    int col = n0 + 64 * c + 8 * unit;
-                    inside[q] = row < M && col < N;
-                    if (res) {
-                        if (inside[q]) {
+                    if (res) {  // where this unit's 8 values go: chunk, row, logical 16-byte unit
+                        int c = v / 512, lr = (v / 8) % 64, unit = (v % 8) ^ (lr & 7);
+                        int64_t row = m0w + lr;
+                        int col = n0 + 64 * c + 8 * unit;
+                        if (row < M && col < N) {
                             uint4 ru = *(const uint4 *)(res + row * N + col);
                             const __nv_bfloat162 *rh = (const __nv_bfloat162 *)&ru;
 #pragma unroll
@@ -547,30 +579,13 @@ static __device__ __forceinline__ void int8_gelu_warps(const I8Epilogue &e, cons
 #pragma unroll
                     for (int j = 0; j < 4; j++) {
                         float2 f = __bfloat1622float2(h[j]);
-                        float g0 = gelu_erfc_fit(f.x) + r[q][j].x, g1 = gelu_erfc_fit(f.y) + r[q][j].y;
-                        m[q] = fmaxf(m[q], fmaxf(fabsf(g0), fabsf(g1)));
-                        h[j] = __floats2bfloat162_rn(g0, g1);
+                        h[j] = __floats2bfloat162_rn(gelu_erfc_fit(f.x) + r[q][j].x, gelu_erfc_fit(f.y) + r[q][j].y);
                     }
                     *(uint4 *)(sy + 16 * v) = u[q];
-                }
-                if (amax_on) {  // v0 + 96 q is below the tile's units for whole warps or none
-#pragma unroll
-                    for (int q = 0; q < 2; q++) {
-                        if (v0 + 96 * q >= I8_Y_BYTES / 2 / 16) continue;
-                        float mq = inside[q] ? __bfloat162float(__float2bfloat16_rn(m[q])) : 0.0f;
-#pragma unroll
-                        for (int o = 4; o > 0; o >>= 1) mq = fmaxf(mq, __shfl_xor_sync(0xffffffffu, mq, o));
-                        if (gt % 8 == 0 && mq > 0.0f) atomicMax(&s_amax[wg][((v0 + 96 * q) / 8) % 64], __float_as_uint(mq));
-                    }
                 }
             }
             fence_proxy_async_smem();
             named_barrier(4, 96);
-            if (amax_on && gt < 64) {  // the tile's rows, then the slot cleared for its next tile
-                unsigned a = s_amax[wg][gt];
-                if (m0w + gt < M && a) atomicMax(&e.row_amax[m0w + gt], a);
-                s_amax[wg][gt] = 0u;
-            }
             if (gt == 0) {
 #pragma unroll
                 for (int c = 0; c < 4; c++)
@@ -601,11 +616,10 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
                                                       const CUtensorMap *ty, const CUtensorMap *tr,
                                                       int M, int N, int K,
                                                       const I8Epilogue &e, const int OUT, const int ACT,
-                                                      const int STAGES, const int TS) {
+                                                      const int STAGES, const int TS, const int XMAX) {
 #if SM90A_PTX
     extern __shared__ uint8_t smem_raw[];
     __shared__ float s_ws[2][I8_BN], s_b[2][I8_BN];  // per tile, double-buffered
-    __shared__ unsigned s_amax[2][64];               // gw with e.row_amax: the tile's row maxima
     uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
     uint8_t *sa = smem;                          // STAGES x (I8_BM x 128)
     uint8_t *sb = smem + STAGES * I8_A_BYTES;    // STAGES x (I8_BN x 128)
@@ -650,7 +664,7 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
         // consumers spilled; the split: I8_REGS_*).
         if (gw) asm volatile("setmaxnreg.dec.sync.aligned.u32 " I8_STR(I8_REGS_PRODUCER_GW) ";\n");
         else asm volatile("setmaxnreg.dec.sync.aligned.u32 " I8_STR(I8_REGS_PRODUCER) ";\n");
-        if (gw && threadIdx.x >= 288) int8_gelu_warps(e, ty, M, N, tiles, tiles_n, sx, hand_full, hand_free, s_amax);
+        if (gw && threadIdx.x >= 288) int8_gelu_warps(e, ty, M, N, tiles, tiles_n, sx, hand_full, hand_free);
         if (threadIdx.x == 256) {
             int it = 0;
             for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
@@ -718,10 +732,10 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
             I8Epilogue pre = e;  // the pre-activation: GELU and the residual are the GELU warps'
             pre.residual = NULL;
             int8_epilogue_tstore(acc, pre, ty, M, N, m0 + wg * 64, n0, warp, lane, s_ws[buf], s_b[buf], sy, wg,
-                                 false, ACT_NONE, 1, &hand_full[wg]);
+                                 false, ACT_NONE, 1, &hand_full[wg], XMAX);
         } else if (TS && OUT == I8_OUT_BF16)
             int8_epilogue_tstore(acc, e, ty, M, N, m0 + wg * 64, n0, warp, lane, s_ws[buf], s_b[buf], sy, wg,
-                                 res_tma, ACT, 0, NULL);
+                                 res_tma, ACT, 0, NULL, 0);
         else
             int8_epilogue(acc, e, M, N, m0 + wg * 64 + warp * 16 + lane / 4, n0, lane, s_ws[buf],
                           s_b[buf], (float (*)[256])sx, OUT, ACT);
@@ -740,24 +754,34 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
     X(3, 1)            \
     X(3, 2)
 
-#define I8_KERNEL(name, OUT, ACT, ST, TS)                                                       \
+#define I8_KERNEL_X(name, OUT, ACT, ST, TS, XMAX)                                               \
     __global__ void __launch_bounds__(I8_THREADS, 1)                                            \
     name(const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb,        \
          const __grid_constant__ CUtensorMap ty, const __grid_constant__ CUtensorMap tr, int M,  \
          int N, int K, I8Epilogue e) {                                                          \
-        int8_gemm_body(&ta, &tb, &ty, &tr, M, N, K, e, OUT, ACT, ST, TS);                       \
+        int8_gemm_body(&ta, &tb, &ty, &tr, M, N, K, e, OUT, ACT, ST, TS, XMAX);                 \
     }
+#define I8_KERNEL(name, OUT, ACT, ST, TS) I8_KERNEL_X(name, OUT, ACT, ST, TS, 0)
+// The GELU-warps variant also has lin1's kernel that records the rows' largest pre-activations
+// (the fused MLP's); the others have none (NULL in their entry).
+#define I8_DEFINE_XMAX_0(ST)
+#define I8_DEFINE_XMAX_1(ST)
+#define I8_DEFINE_XMAX_2(ST) I8_KERNEL_X(int8_gemm_s##ST##t2_bf16_gelu_xmax, I8_OUT_BF16, ACT_GELU, ST, 2, 1)
+#define I8_XMAX_ENTRY_0(ST) NULL
+#define I8_XMAX_ENTRY_1(ST) NULL
+#define I8_XMAX_ENTRY_2(ST) int8_gemm_s##ST##t2_bf16_gelu_xmax
 #define I8_DEFINE(ST, TS)                                                               \
     I8_KERNEL(int8_gemm_s##ST##t##TS##_bf16, I8_OUT_BF16, ACT_NONE, ST, TS)             \
     I8_KERNEL(int8_gemm_s##ST##t##TS##_bf16_gelu, I8_OUT_BF16, ACT_GELU, ST, TS)        \
     I8_KERNEL(int8_gemm_s##ST##t##TS##_f32, I8_OUT_F32, ACT_NONE, ST, 0)                \
     I8_KERNEL(int8_gemm_s##ST##t##TS##_f32_gelu, I8_OUT_F32, ACT_GELU, ST, 0)           \
-    I8_KERNEL(int8_gemm_s##ST##t##TS##_raw, I8_OUT_RAW, ACT_NONE, ST, 0)
+    I8_KERNEL(int8_gemm_s##ST##t##TS##_raw, I8_OUT_RAW, ACT_NONE, ST, 0)                \
+    I8_DEFINE_XMAX_##TS(ST)
 I8_VARIANTS(I8_DEFINE)
 
 typedef void (*I8Kernel)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const CUtensorMap, int, int,
                          int, I8Epilogue);
-enum { I8K_BF16, I8K_BF16_GELU, I8K_F32, I8K_F32_GELU, I8K_RAW, I8K_COUNT };
+enum { I8K_BF16, I8K_BF16_GELU, I8K_F32, I8K_F32_GELU, I8K_RAW, I8K_BF16_GELU_XMAX, I8K_COUNT };
 typedef struct {
     int stages, tstore;
     I8Kernel k[I8K_COUNT];
@@ -766,7 +790,7 @@ typedef struct {
 #define I8_ENTRY(ST, TS)                                                                              \
     {ST, TS,                                                                                          \
      {int8_gemm_s##ST##t##TS##_bf16, int8_gemm_s##ST##t##TS##_bf16_gelu, int8_gemm_s##ST##t##TS##_f32, \
-      int8_gemm_s##ST##t##TS##_f32_gelu, int8_gemm_s##ST##t##TS##_raw},                               \
+      int8_gemm_s##ST##t##TS##_f32_gelu, int8_gemm_s##ST##t##TS##_raw, I8_XMAX_ENTRY_##TS(ST)},       \
      TS == 2 ? "s" #ST "-gelu-warps" : TS ? "s" #ST "-tstore" : "s" #ST "-direct"},
 static const I8Variant i8_variants[] = {I8_VARIANTS(I8_ENTRY)};
 #define I8_N_VARIANTS ((int)(sizeof i8_variants / sizeof i8_variants[0]))
@@ -816,7 +840,7 @@ static int i8_variant_by_name(const char *name) {
 }
 
 static size_t i8_smem_bytes(const I8Variant *v, int kind) {
-    int ts = v->tstore && (kind == I8K_BF16 || kind == I8K_BF16_GELU);
+    int ts = v->tstore && (kind == I8K_BF16 || kind == I8K_BF16_GELU || kind == I8K_BF16_GELU_XMAX);
     return I8_SMEM_BYTES(v->stages, ts);
 }
 
@@ -832,7 +856,8 @@ static void int8_check_shape(Exec *x, int out, int in) {
     if (i8_current >= 0) return;
     for (int v = 0; v < I8_N_VARIANTS; v++)
         for (int k = 0; k < I8K_COUNT; k++)
-            cudaCheck(cudaFuncSetAttribute((const void *)i8_variants[v].k[k],
+            if (i8_variants[v].k[k])
+                cudaCheck(cudaFuncSetAttribute((const void *)i8_variants[v].k[k],
                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
                                            (int)i8_smem_bytes(&i8_variants[v], k)));
     (void)tensor_map_encoder();
@@ -893,7 +918,7 @@ extern "C" void cuda_int8_release(Exec *x, LinearWeight *w) {
 }
 
 // Scratch of one call: the int8 activations, their scales, then (run_ln_mlp, lin2's layout)
-// the row maxima of lin2's input (256-byte aligned).
+// the rows' largest pre-activations of lin2's input (256-byte aligned).
 static size_t q_bytes(int64_t rows, int in) { return ((size_t)rows * in + 255) & ~(size_t)255; }
 static size_t scale_bytes(int64_t rows) { return ((size_t)rows * sizeof(float) + 255) & ~(size_t)255; }
 extern "C" size_t cuda_int8_workspace_bytes(Exec *x, const LinearWeight *w, int64_t rows) {
@@ -904,7 +929,7 @@ static void int8_scratch(Exec *x, const LinearWeight *w, int64_t rows, int8_t **
     *q = (int8_t *)ws;
     *scale = (float *)(ws + q_bytes(rows, w->in_features));
 }
-static unsigned *int8_scratch_amax(Exec *x, const LinearWeight *w, int64_t rows) {
+static unsigned *int8_scratch_xmax(Exec *x, const LinearWeight *w, int64_t rows) {
     char *ws = (char *)cuda_workspace(x, cuda_int8_workspace_bytes(x, w, rows));
     return (unsigned *)(ws + q_bytes(rows, w->in_features) + scale_bytes(rows));
 }
@@ -920,15 +945,15 @@ extern "C" void cuda_int8_quantize(Exec *x, int8_t *q, float *scale, const void 
     LAUNCH_CHECK(x, "int8 quantise rows");
 }
 
-// Activations (rows, K) bfloat16 whose rows' largest magnitudes are known (amax, float32 bits)
-// -> int8 and per-row scales, each value read once (tests and the benchmark call it alone).
-extern "C" void cuda_int8_quantize_amax(Exec *x, int8_t *q, float *scale, const void *in, const unsigned *amax,
+// lin1's GELU output (rows, K) bfloat16 and its rows' largest pre-activations (xmax, recorded by
+// the GEMM) -> int8 and per-row scales, most rows read once (tests and the benchmark call it alone).
+extern "C" void cuda_int8_quantize_gelu(Exec *x, int8_t *q, float *scale, const void *in, const unsigned *xmax,
                                         int64_t rows, int K) {
     if (rows <= 0) return;
     if (K % 8 || !aligned16(in) || !aligned8(q)) die("int8 linear: quantisation needs K %% 8 == 0 and aligned rows");
     if (rows > 0x7fffffff) die("int8 linear: %lld rows do not fit a grid", (long long)rows);
-    int8_quant_rows_amax<<<(unsigned)rows, I8_QA_THREADS, 0, cuda_stream(x)>>>((const bf16 *)in, q, scale, amax, K);
-    LAUNCH_CHECK(x, "int8 quantise rows of known maxima");
+    int8_quant_rows_gelu<<<(unsigned)rows, I8_QG_THREADS, 0, cuda_stream(x)>>>((const bf16 *)in, q, scale, xmax, K);
+    LAUNCH_CHECK(x, "int8 quantise GELU rows");
 }
 
 // C(M, N) = A(M, K) B(N, K)^T with the epilogue e (raw int32 when e->raw), by the selected variant.
@@ -939,14 +964,17 @@ static void int8_gemm(Exec *x, const int8_t *A, const CudaInt8Linear *cl, int64_
     if (e->act != ACT_NONE && e->act != ACT_GELU) die("int8 linear: activation %d is not implemented", e->act);
     int gelu = e->act == ACT_GELU;
     int kind = e->raw ? I8K_RAW : e->f32 ? (gelu ? I8K_F32_GELU : I8K_F32) : (gelu ? I8K_BF16_GELU : I8K_BF16);
-    if (e->row_amax && !(v->tstore == 2 && kind == I8K_BF16_GELU))
-        die("int8 linear: row maxima come from the GELU warps (s3-gelu-warps, bfloat16 GELU output); variant %s "
-            "with this epilogue records none", v->name);
+    if (e->row_xmax) {
+        if (kind != I8K_BF16_GELU || !v->k[I8K_BF16_GELU_XMAX])
+            die("int8 linear: the rows' largest pre-activations are recorded by the GELU-warps variant's bfloat16 "
+                "GELU kernel only; variant %s with this epilogue records none", v->name);
+        kind = I8K_BF16_GELU_XMAX;
+    }
     CUtensorMap ta = int8_tmap(A, M, K, I8_BM);
     CUtensorMap ty, tr;  // the output and the residual, for the tstore epilogue
     memset(&ty, 0, sizeof ty);
     memset(&tr, 0, sizeof tr);
-    if (v->tstore && (kind == I8K_BF16 || kind == I8K_BF16_GELU)) {
+    if (v->tstore && (kind == I8K_BF16 || kind == I8K_BF16_GELU || kind == I8K_BF16_GELU_XMAX)) {
         ty = bf16_out_tmap(e->y, M, N);
         if (e->residual) tr = bf16_out_tmap(e->residual, M, N);
     }
@@ -974,19 +1002,19 @@ extern "C" void cuda_int8_gemm_raw(Exec *x, int32_t *C, const int8_t *A, const L
 
 // The GEMM and its epilogue on activations already quantised (q, x_scale in device memory):
 // y bfloat16, or float32 unrounded when f32_out (tests; then residual must not alias y); with
-// row_amax (zeroed by the caller), each row's largest stored magnitude as well (the GELU warps).
-extern "C" void cuda_int8_gemm_epilogue_amax(Exec *x, void *y, const int8_t *q, const float *x_scale,
+// row_xmax (zeroed by the caller), each row's largest pre-activation as well (lin1 with GELU).
+extern "C" void cuda_int8_gemm_epilogue_xmax(Exec *x, void *y, const int8_t *q, const float *x_scale,
                                              const LinearWeight *w, int64_t rows, Act act, const void *residual,
-                                             int f32_out, unsigned *row_amax) {
+                                             int f32_out, unsigned *row_xmax) {
     const CudaInt8Linear *cl = (const CudaInt8Linear *)w->impl;
     if (rows <= 0) return;
-    I8Epilogue e = {y, x_scale, cl->w_scale, cl->bias, residual, (int)act, 0, f32_out, row_amax};
+    I8Epilogue e = {y, x_scale, cl->w_scale, cl->bias, residual, (int)act, 0, f32_out, row_xmax};
     int8_gemm(x, q, cl, rows, w->out_features, w->in_features, &e);
 }
 extern "C" void cuda_int8_gemm_epilogue(Exec *x, void *y, const int8_t *q, const float *x_scale,
                                         const LinearWeight *w, int64_t rows, Act act,
                                         const void *residual, int f32_out) {
-    cuda_int8_gemm_epilogue_amax(x, y, q, x_scale, w, rows, act, residual, f32_out, NULL);
+    cuda_int8_gemm_epilogue_xmax(x, y, q, x_scale, w, rows, act, residual, f32_out, NULL);
 }
 
 // The layer's weights as the format holds them, copied to the host (tests): int8 (out, in),
@@ -1028,15 +1056,18 @@ extern "C" void cuda_int8_linear_ln(Exec *x, void *y, const void *in, const LnSp
 }
 
 // The encoder's MLP in one call (LinearFormat.run_ln_mlp): the LayerNorm writes lin1's int8
-// input; lin1's GELU warps store the hidden rows and record their maxima; lin2's input is then
-// quantised with those maxima, each value read once (the two-read pass: 0.136 / 0.260 ms at
-// vit_b / vit_h batch 8, session 11 call 4). Equal bit for bit to run_ln then run (test_int8).
+// input; lin1's consumers record each hidden row's largest pre-activation as they hand the tile
+// to the GELU warps; lin2's input is then quantised with GELU of it as the row's maximum, each
+// value read once (int8_quant_rows_gelu). Equal bit for bit to run_ln then run (test_int8).
+// Session 12 call 1 had the GELU warps find the maxima of their outputs instead: lin1 0.481 /
+// 0.834 ms against 0.363 / 0.627 at vit_b / vit_h (the GELU warps set lin1's pace), for a pass
+// of 0.111 / 0.178 ms against the two-read pass's 0.136 / 0.227.
 extern "C" void cuda_int8_ln_mlp(Exec *x, void *y, void *hidden, const void *in, const LnSpec *ln,
                                  const LinearWeight *w1, Act act, const LinearWeight *w2, const void *residual) {
     if (ln->dim != w1->in_features || w2->in_features != w1->out_features)
         die("int8 linear: an MLP of %d -> %d, %d -> %d features after a LayerNorm of %d", w1->in_features,
             w1->out_features, w2->in_features, w2->out_features, ln->dim);
-    if (act != ACT_GELU) die("int8 linear: the fused MLP records lin2's row maxima in GELU's epilogue; activation %d", act);
+    if (act != ACT_GELU) die("int8 linear: the fused MLP's quantisation of lin2's input assumes GELU; activation %d", act);
     int64_t rows = ln_spec_rows(ln);
     if (rows <= 0) return;
     if (!aligned16(y) || !aligned16(hidden) || (residual && !aligned16(residual)))
@@ -1049,11 +1080,11 @@ extern "C" void cuda_int8_ln_mlp(Exec *x, void *y, void *hidden, const void *in,
     int8_t *q;
     float *xs;
     int8_scratch(x, w2, rows, &q, &xs);
-    unsigned *amax = int8_scratch_amax(x, w2, rows);
-    cudaCheck(cudaMemsetAsync(amax, 0, (size_t)rows * sizeof(unsigned), cuda_stream(x)));
+    unsigned *xmax = int8_scratch_xmax(x, w2, rows);
+    cudaCheck(cudaMemsetAsync(xmax, 0, (size_t)rows * sizeof(unsigned), cuda_stream(x)));
     cuda_layernorm_quant(x, q, xs, in, ln);
-    cuda_int8_gemm_epilogue_amax(x, hidden, q, xs, w1, rows, act, NULL, 0, amax);
-    cuda_int8_quantize_amax(x, q, xs, hidden, amax, rows, w2->in_features);
+    cuda_int8_gemm_epilogue_xmax(x, hidden, q, xs, w1, rows, act, NULL, 0, xmax);
+    cuda_int8_quantize_gelu(x, q, xs, hidden, xmax, rows, w2->in_features);
     cuda_int8_gemm_epilogue(x, y, q, xs, w2, rows, ACT_NONE, residual, 0);
 }
 
