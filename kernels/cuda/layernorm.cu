@@ -120,7 +120,7 @@ static __device__ __forceinline__ void layernorm_body(void *y, const void *x, co
             }
         }
         amax = group_max(amax, LPR);
-        float sc = int8_scale(amax);
+        float sc = int8_scale(amax), inv = 1.0f / sc;
         if (live && lane == 0) qscale[row] = sc;
 #pragma unroll
         for (int s = 0; s < NS; s++) {
@@ -128,7 +128,7 @@ static __device__ __forceinline__ void layernorm_body(void *y, const void *x, co
             if (live && j < dim) {
                 uint32_t w = 0;
 #pragma unroll
-                for (int u = 0; u < 4; u++) w |= (uint32_t)(uint8_t)int8_quantize(v[4 * s + u], sc) << (8 * u);
+                for (int u = 0; u < 4; u++) w |= (uint32_t)(uint8_t)int8_quantize_inv(v[4 * s + u], sc, inv) << (8 * u);
                 *(uint32_t *)((int8_t *)y + out_base + j) = w;
             }
         }
