@@ -25,8 +25,9 @@
 // needs the whole row, so lin2's input still takes a pass, but in the encoder's MLP (run_ln_mlp)
 // lin1's consumers record each row's largest pre-activation (atomicMax over the row's column
 // tiles) and the pass takes GELU of it as the row's maximum, reading each value once
-// (int8_quant_rows_gelu) instead of finding the maximum first (the two-read pass: 0.134 ms at
-// vit_b's 32768 x 3072 against a 0.128 ms GEMM, session 11 call 4). The bench
+// (int8_quant_rows_gelu: 0.110 / 0.176 ms at vit_b / vit_h's 32768 x 3072 (5120) against the
+// two-read pass's 0.120 / 0.214 and a GEMM of 0.132 / 0.329; lin1 recording the maxima 0.313 /
+// 0.571 against 0.312 / 0.563; tests/gpu/logs/h200-2026-12-01-k/call3-gpu0.log). The bench
 // (tests/gpu/test_int8 --bench) prints each pass's cost per shape beside the GEMM's.
 // "call N" below: tests/gpu/logs/h200-2026-12-01-h/callN-gpu0.log (the H200, batch 8 shapes).
 // Needs sm_90 (wgmma, TMA): on another GPU the format refuses by name.
@@ -470,8 +471,8 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
     const bf16 *res = res_in_sy ? NULL : (const bf16 *)e.residual;
     // XMAX: the largest stored (rounded) value of each of this thread's two rows, columns inside
     // N, kept as bfloat16 pairs: one packed max per pair of values (__hmax2, which like fmaxf
-    // drops NaN). Session 12 call 2 took it in float32, two maxima per pair: lin1 0.325 / 0.591
-    // ms against 0.312 / 0.563 without at vit_b / vit_h.
+    // drops NaN): lin1 0.313 / 0.571 ms against 0.312 / 0.563 without at vit_b / vit_h; in float32,
+    // two maxima per pair, 0.325 / 0.591 (tests/gpu/logs/h200-2026-12-01-k, calls 3 and 2).
     __nv_bfloat162 xm[2];
     xm[0] = xm[1] = __floats2bfloat162_rn(-INFINITY, -INFINITY);
 #pragma unroll
@@ -1065,9 +1066,9 @@ extern "C" void cuda_int8_linear_ln(Exec *x, void *y, const void *in, const LnSp
 // input; lin1's consumers record each hidden row's largest pre-activation as they hand the tile
 // to the GELU warps; lin2's input is then quantised with GELU of it as the row's maximum, each
 // value read once (int8_quant_rows_gelu). Equal bit for bit to run_ln then run (test_int8).
-// Session 12 call 1 had the GELU warps find the maxima of their outputs instead: lin1 0.481 /
-// 0.834 ms against 0.363 / 0.627 at vit_b / vit_h (the GELU warps set lin1's pace), for a pass
-// of 0.111 / 0.178 ms against the two-read pass's 0.136 / 0.227.
+// Tried first (tests/gpu/logs/h200-2026-12-01-k/call1-gpu0.log): the GELU warps finding the
+// maxima of their outputs: lin1 0.481 / 0.834 ms against 0.363 / 0.627 at vit_b / vit_h (the
+// GELU warps set lin1's pace), for a pass of 0.111 / 0.178 ms against the two-read 0.136 / 0.227.
 extern "C" void cuda_int8_ln_mlp(Exec *x, void *y, void *hidden, const void *in, const LnSpec *ln,
                                  const LinearWeight *w1, Act act, const LinearWeight *w2, const void *residual) {
     if (ln->dim != w1->in_features || w2->in_features != w1->out_features)
