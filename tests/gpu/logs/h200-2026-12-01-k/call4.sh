@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Device call 4 (nvidia-h200), session 12: call 3's bundle (7fbbd64): the whole waterfall in one
+# harness run with the GPU to itself (every GPU stage, vit_b and vit_h, batch 8 and 32), for the
+# chart and every stage ratio at one commit.
+set -u
+. "$(dirname "$0")/env.sh"
+TAILN=45 step gpu0.txt waterfall $(left 585) build/waterfall run gpu --max-passes 2 --db build/results.db
+db_back build/results.db results-call4.db.xz
+echo "done at $(steps_elapsed)s" >> "$OUT/gpu0.txt"
