@@ -975,6 +975,8 @@ static void int8_gemm(Exec *x, const int8_t *A, const CudaInt8Linear *cl, int64_
         if (kind != I8K_BF16_GELU || !v->k[I8K_BF16_GELU_XMAX])
             die("int8 linear: the rows' largest pre-activations are recorded by the GELU-warps variant's bfloat16 "
                 "GELU kernel only; variant %s with this epilogue records none", v->name);
+        // int8_quant_rows_gelu takes GELU of the maximum as the output row's: no residual after it
+        if (e->residual) die("int8 linear: recording the rows' largest pre-activations with a residual added");
         kind = I8K_BF16_GELU_XMAX;
     }
     CUtensorMap ta = int8_tmap(A, M, K, I8_BM);
