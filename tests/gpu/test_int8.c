@@ -3,6 +3,8 @@
 //
 //   build/tests/gpu/test_int8 [--bench | --bench-only]  (needs an sm_90 GPU; make test-gpu)
 //   build/tests/gpu/test_int8 --profile I   bench shape I's int8 GEMM + epilogue twice (for ncu)
+//   build/tests/gpu/test_int8 --mlp-only    the fused MLP's checks on two small shapes (for
+//                                           compute-sanitizer)
 //
 // Checks, on shapes of the encoder's linears with few rows plus tails (rows not a multiple of
 // the 128-row tile, columns not of 256, K not of 128), inputs rounded to bfloat16 first so both
@@ -709,6 +711,7 @@ static void check_gelu_fit(void) {
 int main(int argc, char **argv) {
     int do_bench = argc > 1 && strcmp(argv[1], "--bench") == 0;
     int only_bench = argc > 1 && strcmp(argv[1], "--bench-only") == 0;
+    int mlp_only = argc > 1 && strcmp(argv[1], "--mlp-only") == 0;
     int profile = argc > 2 && strcmp(argv[1], "--profile") == 0 ? atoi(argv[2]) : -1;
     BK = cuda_backend_open("test_int8");
     char desc[1024];
@@ -716,6 +719,13 @@ int main(int argc, char **argv) {
     printf("NOTE device %s\n", desc);
     exec_init(&G, cuda_ops_bf16(), BK);
     exec_init(&CPU, cpu_ops(), NULL);
+    if (mlp_only) {  // the fused MLP's checks alone, small enough for compute-sanitizer
+        cuda_backend_set_sync_each_launch(BK, 1);
+        check_mlp_fusion("vit_h block MLP (1 x 16 x 16 x 1280 -> 5120)", 1, 16, 16, 1280, 5120, 0);
+        check_mlp_fusion("tails: 99 rows, 272 hidden (1 x 9 x 11 x 256 -> 272)", 1, 9, 11, 256, 272, 2);
+        cuda_backend_close(BK);
+        return test_exit_status();
+    }
     if (profile >= 0) {
         bench(profile);
         cuda_backend_close(BK);
