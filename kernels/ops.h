@@ -167,9 +167,10 @@ struct LinearFormat {
     // this format's). An MLP as one call: hidden = act(LN(x) w1^T + b1) as run_ln makes it, then
     // y = hidden w2^T + b2 [+ residual], over ln_spec_rows(ln) rows; hidden (rows, w1 out) act is
     // the caller's and holds lin1's output afterwards, as the two calls leave it. The outputs
-    // equal those of run_ln then run bit for bit (int8: lin1's epilogue records each hidden
-    // row's largest magnitude, so lin2's quantisation reads the row once instead of twice). Its
-    // scratch is the larger of the two layers' workspace_bytes.
+    // equal those of run_ln then run bit for bit (int8: lin1's GEMM records each hidden row's
+    // largest pre-activation, GELU of which is the row's largest magnitude, so lin2's
+    // quantisation reads the row once instead of twice). Its scratch is the larger of the two
+    // layers' workspace_bytes.
     void (*run_ln_mlp)(Exec *x, void *y_act, void *hidden_act, const void *x_act, const LnSpec *ln,
                        const LinearWeight *w1, Act act, const LinearWeight *w2, const void *residual_act);
 };
