@@ -669,12 +669,12 @@ static void sdpa_flush(Exec *x) {
 // =============================================================================================
 
 
-// How a call is cut: chunks of `chunk` whole sequences (the last `last`), with the bias and the
-// rel-pos products of one chunk in the workspace; with overlap, every chunk is `chunk` long and
-// the last one ends at the batch's end, overlapping the one before it (the decoder's buckets).
+// How a call is cut: n_chunks chunks of `chunk` whole sequences each, so one plan serves them
+// all, with the bias and the rel-pos products of one chunk in the workspace. Chunk i starts at
+// sequence min(i chunk, batch - chunk): where chunk does not divide the batch (the decoder's
+// buckets) the last chunk ends at the batch's end, overlapping the one before it.
 typedef struct {
-    int rel, chunk, n_chunks, last;  // rel: the bias kind (plan key): 0 none, 1 bf16, 2 f32
-    int overlap;           // the last chunk starts at batch - chunk
+    int rel, chunk, n_chunks;  // rel: the bias kind (plan key): 0 none, 1 bf16, 2 f32
     int64_t pitch;         // bias row: k_len padded to 8 elements (16-byte rows)
     int rel_h_n, rel_n;    // Rh rows, Rh + Rw rows
     int64_t rel_ld;        // [RH | RW] row: rel_n padded to 8
@@ -687,7 +687,7 @@ static SdpaChunks sdpa_chunks_cap(size_t cap, const AttnParams *p, int bias_f32)
     memset(&c, 0, sizeof c);
     c.rel = p->rel_pos == NULL ? 0 : bias_f32 ? 2 : 1;
     const size_t esize = bias_f32 ? 4 : 2;
-    c.chunk = p->batch, c.n_chunks = 1, c.last = p->batch;
+    c.chunk = p->batch, c.n_chunks = 1;
     if (!c.rel) {
         // The decoder's attentions (no bias): their batch is an image's prompt count, new with
         // almost every image, and each new batch was a new plan (3 per count; sam-sdpa vit_h
@@ -698,9 +698,8 @@ static SdpaChunks sdpa_chunks_cap(size_t cap, const AttnParams *p, int bias_f32)
         // 3 per attention for up to 63 prompts, for 1 + 2 more executions at most per bucket.
         int size = 1;
         while ((int64_t)size * SDPA_DECODER_BUCKET <= p->batch) size *= SDPA_DECODER_BUCKET;
-        c.chunk = c.last = size;
+        c.chunk = size;
         c.n_chunks = (p->batch + size - 1) / size;
-        c.overlap = p->batch % size != 0;
         return c;
     }
     int L = p->q_len;
@@ -716,7 +715,7 @@ static SdpaChunks sdpa_chunks_cap(size_t cap, const AttnParams *p, int bias_f32)
     int chunk = fit < (size_t)p->batch ? (int)fit : p->batch;
     while (p->batch % chunk) chunk--;
     c.n_chunks = p->batch / chunk;
-    c.chunk = c.last = chunk;
+    c.chunk = chunk;
     c.bias_bytes = round_up((size_t)c.chunk * p->heads * L * (size_t)c.pitch * esize, 256);
     c.pad_bytes = round_up((size_t)c.rel_ld * p->head_dim * 2, 256);
     c.rel_bytes = round_up((size_t)c.chunk * p->heads * L * (size_t)c.rel_ld * 2, 256) + c.pad_bytes;
@@ -813,36 +812,32 @@ static void make_bias(Exec *x, const AttnParams *p, const SdpaChunks *c, int s0,
     LAUNCH_CHECK(x, "sdpa rel-pos bias");
 }
 
-// The plans of a full chunk and of the last one (the same plan when the chunks are even), made
-// on first use (defer: recorded for sdpa_flush), and the larger of their cuDNN workspaces (a
-// pending plan's: SDPA_PENDING_WS).
-static size_t chunk_plans(Exec *x, const AttnParams *p, const SdpaChunks *c, SdpaPlan **full,
-                          SdpaPlan **tail, int defer) {
-    CudaBackend *bk = cuda_backend(x);
+// The chunks' plan, made on first use (defer: recorded for sdpa_flush), and its cuDNN workspace
+// (a pending plan's: SDPA_PENDING_WS).
+static size_t chunk_plan(Exec *x, const AttnParams *p, const SdpaChunks *c, SdpaPlan **plan, int defer) {
     SdpaPlan key;
     plan_key(&key, p, c->chunk, c);
-    *full = *tail = get_plan(x, bk, &key, defer);
-    if (c->last != c->chunk) {
-        plan_key(&key, p, c->last, c);
-        *tail = get_plan(x, bk, &key, defer);
-    }
-    size_t wf = (*full)->pending ? SDPA_PENDING_WS : (size_t)(*full)->ws_bytes;
-    size_t wt = (*tail)->pending ? SDPA_PENDING_WS : (size_t)(*tail)->ws_bytes;
-    return wf > wt ? wf : wt;
+    *plan = get_plan(x, cuda_backend(x), &key, defer);
+    return (*plan)->pending ? SDPA_PENDING_WS : (size_t)(*plan)->ws_bytes;
+}
+// The first sequence of chunk i.
+static int chunk_start(const AttnParams *p, const SdpaChunks *c, int i) {
+    int s0 = i * c->chunk;
+    return s0 < p->batch - c->chunk ? s0 : p->batch - c->chunk;
 }
 
 static size_t sdpa_workspace_bytes(Exec *x, const AttnParams *p) {
     if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0) return 0;
     sdpa_validate(x, p, 0);
     SdpaChunks c = sdpa_chunks(cuda_backend(x), p);
-    SdpaPlan *full, *tail;
-    size_t ws = chunk_plans(x, p, &c, &full, &tail, x->planning);
+    SdpaPlan *plan;
+    size_t ws = chunk_plan(x, p, &c, &plan, x->planning);
     return c.bias_bytes + c.rel_bytes + round_up(ws, 256);
 }
 
 // Overlapping chunks compute some sequences twice: the output must not be an input, or the
 // second computation would read what the first wrote.
-static void sdpa_check_no_alias(const AttnParams *p) {
+static void sdpa_check_no_alias(const AttnParams *p, int chunk) {
     const char *o0 = (const char *)p->o;
     const char *o1 = o0 + ((int64_t)(p->batch - 1) * p->o_batch_stride + (int64_t)(p->q_len - 1) * p->o_tok_stride +
                            (int64_t)(p->heads - 1) * p->o_head_stride + p->head_dim) * 2;
@@ -857,8 +852,7 @@ static void sdpa_check_no_alias(const AttnParams *p) {
                                (int64_t)(p->heads - 1) * hs[i] + p->head_dim) * 2;
         if (a0 < o1 && o0 < a1)
             die("cuda sdpa: the output overlaps %s: a batch of %d is run in overlapping chunks of %d, "
-                "which needs o apart from q, k and v", i == 0 ? "q" : i == 1 ? "k" : "v", p->batch,
-                sdpa_chunks_cap(0, p, 0).chunk);
+                "which needs o apart from q, k and v", i == 0 ? "q" : i == 1 ? "k" : "v", p->batch, chunk);
     }
 }
 
@@ -868,20 +862,18 @@ static void sdpa_run(Exec *x, const AttnParams *p) {
     CudaBackend *bk = cuda_backend(x);
     SdpaState *st = sdpa_state(bk);
     SdpaChunks c = sdpa_chunks(bk, p);
-    SdpaPlan *full, *tail;
-    size_t ws = chunk_plans(x, p, &c, &full, &tail, 0);
+    SdpaPlan *plan;
+    size_t ws = chunk_plan(x, p, &c, &plan, 0);
     char *base = (char *)cuda_workspace(x, c.bias_bytes + c.rel_bytes + round_up(ws, 256));
     void *bias = base;
     bf16 *rel = (bf16 *)(base + c.bias_bytes);
     void *cws = ws ? base + c.bias_bytes + c.rel_bytes : NULL;
     float scale = p->scale;  // by value: read by cudnnBackendExecute (kernel parameters)
-    if (c.overlap) sdpa_check_no_alias(p);
+    if (c.n_chunks * c.chunk > p->batch) sdpa_check_no_alias(p, c.chunk);
     for (int ci = 0; ci < c.n_chunks; ci++) {
-        int s0 = ci * c.chunk, ns = ci == c.n_chunks - 1 ? c.last : c.chunk;
-        if (c.overlap && ci == c.n_chunks - 1) s0 = p->batch - c.chunk;
-        SdpaPlan *plan = ns == c.chunk ? full : tail;
+        int s0 = chunk_start(p, &c, ci);
         const bf16 *q = (const bf16 *)p->q + s0 * p->q_batch_stride;
-        if (c.rel) make_bias(x, p, &c, s0, ns, bias, rel);
+        if (c.rel) make_bias(x, p, &c, s0, c.chunk, bias, rel);
         // 3. o = softmax(scale q k^T + bias) v through the plan
         execute(bk, st, plan, q, (const bf16 *)p->k + s0 * p->k_batch_stride,
                 (const bf16 *)p->v + s0 * p->v_batch_stride, (bf16 *)p->o + s0 * p->o_batch_stride,
@@ -928,8 +920,7 @@ extern "C" void cuda_sdpa_bias_only(Exec *x, const AttnParams *p) {
     SdpaChunks c = sdpa_chunks(cuda_backend(x), p);
     char *base = (char *)cuda_workspace(x, c.bias_bytes + c.rel_bytes);
     for (int ci = 0; ci < c.n_chunks; ci++)
-        make_bias(x, p, &c, ci * c.chunk, ci == c.n_chunks - 1 ? c.last : c.chunk, base,
-                  (bf16 *)(base + c.bias_bytes));
+        make_bias(x, p, &c, chunk_start(p, &c, ci), c.chunk, base, (bf16 *)(base + c.bias_bytes));
 }
 
 extern "C" int cuda_sdpa_plans(CudaBackend *b, char *buf, size_t len) {
