@@ -252,15 +252,6 @@ static __device__ __forceinline__ void split_keys_body(const DaArgs a, const int
 #define DA_MMA_MAX_THREADS (32 * DA_MMA_MAX_DI / 16)  // a warp per head, head dim at least 16
 
 static __device__ __forceinline__ unsigned da_ld32(const bf16 *p) { return *(const unsigned *)p; }
-// The max and the sum over a quad (the 4 lanes holding one accumulator row of an m16n8 tile).
-static __device__ __forceinline__ float quad_max(float v) {
-    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
-    return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
-}
-static __device__ __forceinline__ float quad_sum(float v) {
-    v += __shfl_xor_sync(0xffffffffu, v, 1);
-    return v + __shfl_xor_sync(0xffffffffu, v, 2);
-}
 // S's accumulators over NT n-tiles (key key0 + 8 nt + 2 tq + (e & 1)) scaled to base 2 by c,
 // keys at or past `limit` set to -inf; *mx0, *mx1 (rows g, g + 8) raised to the rows' maxima
 // over the quad.

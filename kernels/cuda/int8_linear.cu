@@ -158,7 +158,7 @@ __global__ void int8_quant_rows(const bf16 *x, int8_t *q, float *scale, int64_t 
     int chunks = K / 8;
     float amax = 0.0f;
     for (int c = lane; c < chunks; c += 32) amax = int8_amax8(xr[c], amax);
-    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    amax = warp_max(amax);
     float s = int8_scale(amax);
     if (lane == 0) scale[row] = s;
     for (int c = lane; c < chunks; c += 32) qr[c] = int8_quant8(xr[c], s);
@@ -177,7 +177,7 @@ __global__ void int8_quant_weight_rows(const float *w, int8_t *q, float *scale, 
     const float *wr = w + (size_t)row * K;
     float amax = 0.0f;
     for (int i = lane; i < K; i += 32) amax = fmaxf(amax, fabsf(wr[i]));
-    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    amax = warp_max(amax);
     float s = int8_scale(amax);
     if (lane == 0) scale[row] = s;
     for (int i = lane; i < K; i += 32) q[(size_t)row * K + i] = int8_quantize(wr[i], s);
@@ -270,7 +270,7 @@ __global__ void __launch_bounds__(I8_QG_THREADS) int8_quant_rows_gelu(const bf16
     } else {
         amax = 0.0f;
         for (int c = threadIdx.x; c < chunks; c += I8_QG_THREADS) amax = int8_amax8(xr[c], amax);
-        for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+        amax = warp_max(amax);
         if (threadIdx.x % 32 == 0) s_red[threadIdx.x / 32] = amax;
         __syncthreads();
         for (int w = 0; w < I8_QG_THREADS / 32; w++) amax = fmaxf(amax, s_red[w]);
@@ -507,9 +507,7 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             float2 pair = __bfloat1622float2(xm[h]);
-            float m = fmaxf(pair.x, pair.y);
-            m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
-            m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+            float m = quad_max(fmaxf(pair.x, pair.y));
             int row = m0w + warp * 16 + g + 8 * h;
             if (tq == 0 && row < M && m > -INFINITY) atomicMax(&e.row_xmax[row], i8_order(m));
         }
@@ -931,14 +929,12 @@ static size_t scale_bytes(int64_t rows) { return ((size_t)rows * sizeof(float) +
 extern "C" size_t cuda_int8_workspace_bytes(Exec *x, const LinearWeight *w, int64_t rows) {
     return q_bytes(rows, w->in_features) + 2 * scale_bytes(rows);
 }
-static void int8_scratch(Exec *x, const LinearWeight *w, int64_t rows, int8_t **q, float **scale) {
+static void int8_scratch(Exec *x, const LinearWeight *w, int64_t rows, int8_t **q, float **scale,
+                         unsigned **xmax) {
     char *ws = (char *)cuda_workspace(x, cuda_int8_workspace_bytes(x, w, rows));
     *q = (int8_t *)ws;
     *scale = (float *)(ws + q_bytes(rows, w->in_features));
-}
-static unsigned *int8_scratch_xmax(Exec *x, const LinearWeight *w, int64_t rows) {
-    char *ws = (char *)cuda_workspace(x, cuda_int8_workspace_bytes(x, w, rows));
-    return (unsigned *)(ws + q_bytes(rows, w->in_features) + scale_bytes(rows));
+    if (xmax) *xmax = (unsigned *)(ws + q_bytes(rows, w->in_features) + scale_bytes(rows));
 }
 
 // Activations (rows, in) bfloat16 -> int8 and per-row scales (tests and the benchmark call it
@@ -1043,7 +1039,7 @@ extern "C" void cuda_int8_linear(Exec *x, void *y, const void *in, const LinearW
         die("int8 linear: activations must be 16-byte aligned");
     int8_t *q;
     float *xs;
-    int8_scratch(x, w, rows, &q, &xs);
+    int8_scratch(x, w, rows, &q, &xs, NULL);
     cuda_int8_quantize(x, q, xs, in, rows, K);
     cuda_int8_gemm_epilogue(x, y, q, xs, w, rows, act, residual, 0);
 }
@@ -1059,7 +1055,7 @@ extern "C" void cuda_int8_linear_ln(Exec *x, void *y, const void *in, const LnSp
     if (!aligned16(y) || (residual && !aligned16(residual))) die("int8 linear: activations must be 16-byte aligned");
     int8_t *q;
     float *xs;
-    int8_scratch(x, w, rows, &q, &xs);
+    int8_scratch(x, w, rows, &q, &xs, NULL);
     cuda_layernorm_quant(x, q, xs, in, ln);
     cuda_int8_gemm_epilogue(x, y, q, xs, w, rows, act, residual, 0);
 }
@@ -1088,8 +1084,8 @@ extern "C" void cuda_int8_ln_mlp(Exec *x, void *y, void *hidden, const void *in,
         die("int8 linear: the fused MLP's lin1 (%d inputs) is wider than its lin2 (%d)", w1->in_features, w2->in_features);
     int8_t *q;
     float *xs;
-    int8_scratch(x, w2, rows, &q, &xs);
-    unsigned *xmax = int8_scratch_xmax(x, w2, rows);
+    unsigned *xmax;
+    int8_scratch(x, w2, rows, &q, &xs, &xmax);
     cudaCheck(cudaMemsetAsync(xmax, 0, (size_t)rows * sizeof(unsigned), cuda_stream(x)));
     cuda_layernorm_quant(x, q, xs, in, ln);
     cuda_int8_gemm_epilogue_xmax(x, hidden, q, xs, w1, rows, act, NULL, 0, xmax);
