@@ -153,10 +153,7 @@ static void run_case(const Case *c, int ws_seqs) {
     size_t cap = CUDA_ATTN_WORKSPACE_DEFAULT;
     if (ws_seqs > 0) {
         cap = seq_bytes(c, ws_seqs) + seq_bytes(c, 1) / 2;
-        int chunk = ws_seqs < c->batch ? ws_seqs : c->batch;  // sdpa_cudnn.cu: the largest divisor that fits
-        while (c->batch % chunk) chunk--;
-        snprintf(ws_note, sizeof ws_note, ", workspace of %d sequences (%d chunks of %d)", ws_seqs,
-                 c->batch / chunk, chunk);
+        snprintf(ws_note, sizeof ws_note, ", workspace of %d sequences", ws_seqs);
     }
 
     // float32 and bfloat16 explicit attention (the default workspace bound)
@@ -208,6 +205,42 @@ static void run_case(const Case *c, int ws_seqs) {
     if (c->encoder) pair_free(rel);
     else pair_free(k), pair_free(v);
     free(hq), free(hk), free(hv), free(hrel), free(ref), free(ex), free(cap_out), free(eager);
+}
+
+// The plans the run made (cuda_sdpa_plans: a line "batch=B heads=H q_len=Q k_len=K
+// head_dim=D bias=..." each): every decoder plan (bias none) is of a bucket size, a power of 4
+// (the cases of 3, 5 and 11 prompts made none of their own), and the bounded workspaces cut
+// their batches into chunks of the largest divisor that fits: 25 windows of vit_b (room for 7)
+// into chunks of 5, tiny1024's 4 global images (room for 3) into chunks of 2, its 3 (room for 2)
+// into chunks of 1, never a shorter last chunk (no plan of 4 windows, none of 1 or 3 global
+// images left over).
+static void check_plans(const char *plans) {
+    int decoder = 0, off_bucket = 0, win5 = 0, win_other = 0, glob2 = 0, glob3 = 0;
+    for (const char *l = plans; l && *l;) {
+        int b, h, q, k, d;
+        char bias[16];
+        if (sscanf(l, "batch=%d heads=%d q_len=%d k_len=%d head_dim=%d bias=%15s", &b, &h, &q, &k, &d, bias) == 6) {
+            if (strncmp(bias, "none", 4) == 0) {
+                int bucket = 1;
+                while (bucket < b) bucket *= 4;
+                decoder++;
+                off_bucket += bucket != b;
+            } else if (h == 12 && q == 196 && d == 64) {
+                win5 += b == 5;
+                win_other += b != 5 && b != 200;
+            } else if (h == 2 && q == 4096 && d == 80) {
+                glob2 += b == 2;
+                glob3 += b == 3;
+            }
+        }
+        l = strchr(l, '\n');
+        if (l) l++;
+    }
+    result(decoder > 0 && off_bucket == 0, "decoder plans of bucket sizes only (powers of 4): %d plans, %d of another "
+           "batch", decoder, off_bucket);
+    result(win5 == 1 && win_other == 0 && glob2 == 1 && glob3 == 0, "bounded workspaces cut into even chunks: vit_b "
+           "windows in chunks of 5 (%d plan, %d of another size), tiny1024 global in chunks of 2 (%d plan) and of 1 "
+           "(%d plans of 3)", win5, win_other, glob2, glob3);
 }
 
 static Case enc(const char *label, int batch, int heads, int g, int hd) {
@@ -364,6 +397,7 @@ int main(int argc, char **argv) {
     char plans[1 << 15];
     int n = cuda_sdpa_plans(BK, plans, sizeof plans);
     printf("\ncuDNN execution plans built (%d; the first of a topology compiles its kernel):\n%s", n, plans);
+    check_plans(plans);
     cuda_backend_close(BK);
     printf("test_sdpa: %d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
