@@ -300,7 +300,13 @@ static void check_ln_fusion(const char *name, int n, int h, int w, int dim, int 
 // scales; again with the maxima of every fifth row replaced by "none" and of the next by 0.5
 // (rows the quantisation must read for their maximum). x (n, h, w, dim); zero_rows: the first
 // rows of x constant (LayerNorm gives its bias).
-static float host_unorder(uint32_t u) {  // int8_linear.cu i8_unorder
+// The order-keeping encoding of int8_linear.cu's i8_order / i8_unorder, on the host.
+static uint32_t host_order(float f) {
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    return b & 0x80000000u ? ~b : b | 0x80000000u;
+}
+static float host_unorder(uint32_t u) {
     uint32_t b = u & 0x80000000u ? u & 0x7fffffffu : ~u;
     float f;
     memcpy(&f, &b, sizeof f);
@@ -350,7 +356,8 @@ static void check_mlp_fusion(const char *name, int n, int h, int w, int dim, int
     cuda_int8_quantize_gelu(&G, q2, s2, hc, xm, rows, hid);
 
     uint16_t *hya = xmalloc(nx * 2), *hyb = xmalloc(nx * 2), *hha = xmalloc(nh * 2), *hhb = xmalloc(nh * 2),
-             *hhc = xmalloc(nh * 2), *hpre = xmalloc(nh * 2);
+             *hhc = xmalloc(nh * 2);
+    float *hpre = down_act(pre, nh);
     unsigned *hxm = xmalloc(rows * sizeof(unsigned));
     int8_t *hq1 = xmalloc(nh), *hq2 = xmalloc(nh);
     float *hs1 = xmalloc(rows * sizeof(float)), *hs2 = xmalloc(rows * sizeof(float));
@@ -359,7 +366,6 @@ static void check_mlp_fusion(const char *name, int n, int h, int w, int dim, int
     G.ops->copy_to_host(&G, hha, ha, nh * 2);
     G.ops->copy_to_host(&G, hhb, hb, nh * 2);
     G.ops->copy_to_host(&G, hhc, hc, nh * 2);
-    G.ops->copy_to_host(&G, hpre, pre, nh * 2);
     G.ops->copy_to_host(&G, hxm, xm, rows * sizeof(unsigned));
     G.ops->copy_to_host(&G, hq1, q1, nh);
     G.ops->copy_to_host(&G, hq2, q2, nh);
@@ -371,7 +377,7 @@ static void check_mlp_fusion(const char *name, int n, int h, int w, int dim, int
     int64_t bad_xmax = 0, first_bad = -1, read_rows = 0;
     for (int64_t r = 0; r < rows; r++) {
         float m = -INFINITY;
-        for (int c = 0; c < hid; c++) m = fmaxf(m, bf16_bits_to_float(hpre[(size_t)r * hid + c]));
+        for (int c = 0; c < hid; c++) m = fmaxf(m, hpre[(size_t)r * hid + c]);
         float got = host_unorder(hxm[r]);
         if (memcmp(&m, &got, sizeof m) != 0) {
             bad_xmax++;
@@ -388,12 +394,9 @@ static void check_mlp_fusion(const char *name, int n, int h, int w, int dim, int
     report(dq == 0 && ds == 0, "quantisation from the recorded maxima equals the two-read pass: %s (%zu values, "
            "%zu scales differ; %lld rows' maxima under 1, read)", name, dq, ds, (long long)read_rows);
     // The reading path: maxima "none" (0) and 0.5 (under 1) where the rows' are larger.
-    float half = 0.5f;
-    uint32_t hbits;
-    memcpy(&hbits, &half, sizeof hbits);
     for (int64_t r = 0; r < rows; r++)
         if (r % 5 == 0) hxm[r] = 0;
-        else if (r % 5 == 1) hxm[r] = hbits | 0x80000000u;  // i8_order(0.5)
+        else if (r % 5 == 1) hxm[r] = host_order(0.5f);
     G.ops->copy_to_device(&G, xm, hxm, rows * sizeof(unsigned));
     cuda_int8_quantize_gelu(&G, q2, s2, hc, xm, rows, hid);
     G.ops->copy_to_host(&G, hq2, q2, nh);
@@ -631,10 +634,7 @@ static void bench(int only) {
         // largest pre-activation is at least 1 are).
         ci.xmax = G.ops->mem_alloc(&G, 2 * (size_t)M * sizeof(unsigned));
         unsigned *hx = xmalloc(2 * (size_t)M * sizeof(unsigned));
-        float three = 3.0f;
-        uint32_t tb;
-        memcpy(&tb, &three, sizeof tb);
-        for (int r = 0; r < M; r++) hx[r] = tb | 0x80000000u, hx[M + r] = 0;  // int8_linear.cu i8_order
+        for (int r = 0; r < M; r++) hx[r] = host_order(3.0f), hx[M + r] = 0;
         G.ops->copy_to_device(&G, ci.xmax, hx, 2 * (size_t)M * sizeof(unsigned));
         free(hx);
         if (sh->act == ACT_GELU) {
