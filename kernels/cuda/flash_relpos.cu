@@ -9,9 +9,8 @@
 //   prologue  cp.async Q and the first K/V tile to shared memory; Q to registers (ldmatrix,
 //             A fragments kept for the whole kernel). The tile's rel-pos products: each warp's
 //             16 rows times the rows of Rh (then Rw) they need, on the tensor cores
-//             (mma.sync m16n8k16, B fragments straight from the table: in global memory, where
-//             it is a few KiB and stays in L1/L2, or, SEGW 16, staged in shared memory with Q),
-//             scattered as rel_h[row][kh] and rel_w[row][kw]
+//             (mma.sync m16n8k16, B fragments straight from the table in global memory: it is
+//             a few KiB and stays in L1/L2), scattered as rel_h[row][kh] and rel_w[row][kw]
 //             (float32, divided by scale) into shared memory over Q's buffer.
 //   main loop per key tile (K/V double-buffered with cp.async, the next tile in flight):
 //             S = C + q k^T on the tensor cores where the accumulator C starts as the rel-pos
@@ -75,7 +74,6 @@ typedef struct {
     const bf16 *rh, *rw;  // (2H - 1, hd) and (2W - 1, hd)
     int64_t q_bs, q_hs, q_ts, k_bs, k_hs, k_ts, v_bs, v_hs, v_ts, o_bs, o_hs, o_ts;
     int heads, L, H, W;
-    int q_first;      // the launch's first query row (a split config's tail kernel starts past the main's)
     float c;          // scale * log2(e): S (in q.k units) to exp2 units
     float inv_scale;  // the rel-pos terms are stored divided by scale (the units of q.k)
 } FlashArgs;
@@ -110,26 +108,15 @@ static __host__ __device__ __forceinline__ size_t flash_wg_a_bytes(int BM, int h
     size_t a = flash_a_bytes(BM, hd, H, segw);
     return wg ? (a + 1023) / 1024 * 1024 : a;
 }
-// SEGW 16 configs (grids up to 16 wide) copy both rel-pos tables, 2 H - 1 + 2 W - 1 rows of hd,
-// into shared memory with Q, so the products' B fragments are shared-memory loads: read from
-// global memory they are one L2 round trip per 8 table rows, serialised, several per block.
-static __host__ __device__ __forceinline__ size_t flash_rtab_bytes(int hd, int H, int W, int segw) {
-    return segw == 16 ? (size_t)(2 * H + 2 * W - 2) * hd * 2 : 0;
-}
-// The staged tables' offset: behind K and V (and WG 1's barriers).
-static __host__ __device__ __forceinline__ size_t flash_rtab_offset(int BM, int BN, int hd, int H, int segw, int wg) {
-    return flash_wg_a_bytes(BM, hd, H, segw, wg) + (size_t)4 * BN * flash_kv_row_bytes(hd, wg) +
+static __host__ __device__ __forceinline__ size_t flash_smem_bytes(int BM, int BN, int hd, int H, int segw, int wg) {
+    return flash_wg_a_bytes(BM, hd, H, segw, wg) + (size_t)4 * BN * flash_kv_row_bytes(hd, wg) + (wg ? 1024 : 0) +
            (wg ? 4 * sizeof(uint64_t) : 0);  // WG 1: the stages' full and empty barriers
-}
-static __host__ __device__ __forceinline__ size_t flash_smem_bytes(int BM, int BN, int hd, int H, int W, int segw,
-                                                                   int wg) {
-    return flash_rtab_offset(BM, BN, hd, H, segw, wg) + flash_rtab_bytes(hd, H, W, segw) + (wg ? 1024 : 0);
 }
 
 // One rel-pos table's products for the 16 rows of one m-tile: rel[row][kk] =
 // q_row . R[pos(row) - kk + n - 1] / scale for kk < n, where pos is the row's grid coordinate
 // along this table's axis. The warp takes the table rows [lo, hi + n - 1] its rows need, 8 at a
-// time (one n-tile): B fragments from R, in global or shared memory (rows past the table read as 0).
+// time (one n-tile): B fragments from global memory (rows past the table read as 0).
 static __device__ __forceinline__ void rel_products(float *dst, int dstride, const bf16 *R, int n,
                                                     const unsigned qf[5][4], int lo, int hi,
                                                     int pos0, int pos1, int lr0, float inv_scale,
@@ -283,7 +270,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     const int FOLD = SEGW == 64;                 // rel_h folded into the max (else added to C)
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, tq = lane & 3;
     const int L = a.L, H = a.H, W = a.W;
-    const int q0 = a.q_first + blockIdx.x * BM;
+    const int q0 = blockIdx.x * BM;
     const int pair = blockIdx.y, b = pair / a.heads, h = pair - b * a.heads;
     const bf16 *qp = a.q + b * a.q_bs + h * a.q_hs;
     const bf16 *kp = a.k + b * a.k_bs + h * a.k_hs;
@@ -305,19 +292,12 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     uint64_t *empty = full + 2;
 #endif
 
-    // SEGW 16: the rel-pos tables, Rh's 2H - 1 rows then Rw's 2W - 1 (contiguous in the call's
-    // rel_pos too), staged in shared memory.
-    const int STAGE_R = SEGW == 16;
-    bf16 *sR = (bf16 *)(smem + flash_rtab_offset(BM, BN, HD, H, SEGW, WG));
-
-    // ---- loads: Q tile, the staged tables and K/V tile 0 in one group ------------------------
+    // ---- loads: Q tile and K/V tile 0 in one group ---------------------------------------
     for (int c = tid; c < BM * CPR; c += NT) {
         int r = c / CPR, col = c - r * CPR, qi = q0 + r;
         cp_async16(sQ + r * KS + col * 8, qp + (int64_t)(qi < L ? qi : L - 1) * a.q_ts + col * 8,
                    qi < L ? 16 : 0);
     }
-    if (STAGE_R)
-        for (int c = tid; c < (2 * H + 2 * W - 2) * CPR; c += NT) cp_async16(sR + c * 8, a.rh + c * 8, 16);
     const int n_tiles = (H * SEGW + BN - 1) / BN;
     // Slot s of the tile = key (s / SEGW, s % SEGW) of the grid; padding slots zero-filled.
     // Where the row length divides the block (head dim 64: CPR 8), each thread copies the same
@@ -396,9 +376,8 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
         int wa = ha == hb ? qa - ha * W : 0, wb = ha == hb ? qb - hb * W : W - 1;
         int r0 = min(q0 + rb + g, L - 1), r1 = min(q0 + rb + g + 8, L - 1);
         int h0 = r0 / W, h1 = r1 / W;
-        const bf16 *th = STAGE_R ? sR : a.rh, *tw = STAGE_R ? sR + (2 * H - 1) * HD : a.rw;
-        rel_products(relh, HS, th, H, qf[mt], ha, hb, h0, h1, rb + g, a.inv_scale, lane, HD);
-        rel_products(relw, WS, tw, W, qf[mt], wa, wb, r0 - h0 * W, r1 - h1 * W, rb + g, a.inv_scale, lane, HD);
+        rel_products(relh, HS, a.rh, H, qf[mt], ha, hb, h0, h1, rb + g, a.inv_scale, lane, HD);
+        rel_products(relw, WS, a.rw, W, qf[mt], wa, wb, r0 - h0 * W, r1 - h1 * W, rb + g, a.inv_scale, lane, HD);
     }
     // The padding columns above were written by any thread, for every row: published before a
     // warp reads its rows (WG 1's loop has no block barrier that would do it).
@@ -655,23 +634,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     X(80, 64, 8, 1, 64, 2, 1)   \
     X(80, 64, 4, 1, 64, 2, 1)   \
     X(80, 16, 4, 1, 64, 3, 1)   \
-    X(80, 16, 8, 1, 64, 2, 1)   \
-    X(64, 16, 4, 1, 128, 3, 1)  \
-    X(80, 16, 4, 1, 128, 2, 1)  \
-    X(64, 16, 1, 1, 64, 8, 0)   \
-    X(80, 16, 1, 1, 64, 8, 0)
-
-// Split configs: the kernel of a config above over the whole tiles of BM queries, and the rows
-// left (a window's 196 = 3 x 64 + 4) in tiles of 16 by the one-warp mma.sync kernel of the same
-// head dim and SEGW (the "tail", e.g. hd64-s16-w1m1n64b8) in a second launch: the blocks of the
-// last, nearly empty tile of 64 rows (4 valid of 64, a quarter of the windowed blocks, each as
-// long as a full one) become one warp each. Name: the config's, then "+tail".
-#define FLASH_SPLITS(X)         \
-    X(64, 16, 4, 1, 64, 3, 1)   \
-    X(64, 16, 4, 1, 128, 3, 1)  \
-    X(80, 16, 4, 1, 64, 3, 1)   \
-    X(80, 16, 8, 1, 64, 2, 1)   \
-    X(80, 16, 4, 1, 128, 2, 1)
+    X(80, 16, 8, 1, 64, 2, 1)
 
 #define FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG) \
     flash_relpos_hd##HD##_s##SEGW##_w##WARPS##m##MT##n##BN##b##MINB##_g##WG
@@ -689,25 +652,16 @@ FLASH_CONFIGS(FLASH_DEFINE)
 typedef void (*FlashKernel)(FlashArgs);
 typedef struct {
     int hd, segw, warps, mt, bn, minb, wg;
-    int split;  // 1: whole tiles here, the rest by the tail kernel (FLASH_SPLITS)
     FlashKernel kernel;
     const char *name;
 } FlashConfig;
-#define FLASH_NAME(HD, SEGW, WARPS, MT, BN, MINB, WG)                 \
-    (WG ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-tma" \
-        : "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB)
-#define FLASH_ENTRY(HD, SEGW, WARPS, MT, BN, MINB, WG)                                     \
-    {HD, SEGW, WARPS, MT, BN, MINB, WG, 0, FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG), \
-     FLASH_NAME(HD, SEGW, WARPS, MT, BN, MINB, WG)},
-#define FLASH_SPLIT_ENTRY(HD, SEGW, WARPS, MT, BN, MINB, WG)                               \
-    {HD, SEGW, WARPS, MT, BN, MINB, WG, 1, FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG), \
-     WG ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-tma+tail"             \
-        : "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "+tail"},
-static const FlashConfig flash_configs[] = {FLASH_CONFIGS(FLASH_ENTRY) FLASH_SPLITS(FLASH_SPLIT_ENTRY)};
+#define FLASH_ENTRY(HD, SEGW, WARPS, MT, BN, MINB, WG)                                      \
+    {HD, SEGW, WARPS, MT, BN, MINB, WG, FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG),      \
+     WG ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-tma"                   \
+        : "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB},
+static const FlashConfig flash_configs[] = {FLASH_CONFIGS(FLASH_ENTRY)};
 #define N_FLASH_CONFIGS ((int)(sizeof flash_configs / sizeof flash_configs[0]))
-// Dynamic shared memory limit raised to (bytes), per kernel: at the first config of each kernel
-// (a split config shares its kernel with the plain one).
-static int flash_smem_set[N_FLASH_CONFIGS];
+static int flash_smem_set[N_FLASH_CONFIGS];  // dynamic shared memory limit raised to (bytes)
 
 // The build's choice per head dim and kind (config names as above); a call takes the first
 // entry of its head dim that serves it: 16 slots per grid row where the grid is at most 16
@@ -783,20 +737,9 @@ static int device_has_wgmma(void) {
     return known;
 }
 
-// A split config's tail: the one-warp mma.sync kernel of its head dim and SEGW (-1: none).
-static int tail_config(const FlashConfig *f) {
-    for (int i = 0; i < N_FLASH_CONFIGS; i++) {
-        const FlashConfig *t = &flash_configs[i];
-        if (!t->split && t->hd == f->hd && t->segw == f->segw && t->warps == 1 && t->mt == 1 && !t->wg) return i;
-    }
-    return -1;
-}
-
-// A config serves grids at most SEGW wide; a wgmma config only on an sm_90 GPU; a split config
-// where its tail kernel is compiled.
+// A config serves grids at most SEGW wide; a wgmma config only on an sm_90 GPU.
 static int config_serves(const FlashConfig *f, const AttnParams *p) {
-    return f->hd == p->head_dim && p->grid_w <= f->segw && (!f->wg || device_has_wgmma()) &&
-           (!f->split || tail_config(f) >= 0);
+    return f->hd == p->head_dim && p->grid_w <= f->segw && (!f->wg || device_has_wgmma());
 }
 
 static int chosen_config(const AttnParams *p) {
@@ -817,11 +760,9 @@ static void flash_smem_limit(Exec *x, int ci, size_t smem) {
     if (smem > bk->prop.sharedMemPerBlockOptin)
         die("cuda attention flash_relpos: config %s needs %zu bytes of shared memory (device: %zu)",
             f->name, smem, (size_t)bk->prop.sharedMemPerBlockOptin);
-    int k = 0;  // the kernel's slot: its first config
-    while (flash_configs[k].kernel != f->kernel) k++;
-    if ((size_t)flash_smem_set[k] < smem) {
+    if ((size_t)flash_smem_set[ci] < smem) {
         cudaCheck(cudaFuncSetAttribute(f->kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        flash_smem_set[k] = (int)smem;
+        flash_smem_set[ci] = (int)smem;
     }
 }
 
@@ -848,13 +789,13 @@ static CUtensorMap flash_kv_map(const void *base, const AttnParams *p, int64_t t
     return m;
 }
 
-// Config ci's kernel over query rows [q_first, q_end), in tiles of its BM rows (flash_check and
-// config_serves done by the caller).
-static void flash_launch_rows(Exec *x, const AttnParams *p, int ci, int q_first, int q_end) {
+// ci: a config that serves p (flash_check done by the caller).
+static void flash_launch(Exec *x, const AttnParams *p, int ci) {
+    if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0) return;
     const FlashConfig *f = &flash_configs[ci];
+    if (!config_serves(f, p)) die("cuda attention flash_relpos: config %s does not serve this call", f->name);
     int BM = f->warps * f->mt * 16;
-    if (q_end <= q_first) return;
-    size_t smem = flash_smem_bytes(BM, f->bn, f->hd, p->grid_h, p->grid_w, f->segw, f->wg);
+    size_t smem = flash_smem_bytes(BM, f->bn, f->hd, p->grid_h, f->segw, f->wg);
     flash_smem_limit(x, ci, smem);
     FlashArgs a;
     memset(&a, 0, sizeof a);  // the tensor maps a config does not use stay zero
@@ -866,7 +807,6 @@ static void flash_launch_rows(Exec *x, const AttnParams *p, int ci, int q_first,
     a.v_bs = p->v_batch_stride, a.v_hs = p->v_head_stride, a.v_ts = p->v_tok_stride;
     a.o_bs = p->o_batch_stride, a.o_hs = p->o_head_stride, a.o_ts = p->o_tok_stride;
     a.heads = p->heads, a.L = p->q_len, a.H = p->grid_h, a.W = p->grid_w;
-    a.q_first = q_first;
     if (f->wg) {
         a.tmk = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride, 64);
         a.tmv = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 64);
@@ -877,26 +817,9 @@ static void flash_launch_rows(Exec *x, const AttnParams *p, int ci, int q_first,
     }
     a.c = p->scale * LOG2E_F;
     a.inv_scale = 1.0f / p->scale;
-    dim3 grid((unsigned)((q_end - q_first + BM - 1) / BM), (unsigned)(p->batch * p->heads));
+    dim3 grid((unsigned)((p->q_len + BM - 1) / BM), (unsigned)(p->batch * p->heads));
     f->kernel<<<grid, f->warps * 32, smem, cuda_stream(x)>>>(a);
-    LAUNCH_CHECK(x, f->split ? "flash_relpos attention (whole tiles of a split config)"
-                             : f->warps == 1 ? "flash_relpos attention (one-warp kernel)" : "flash_relpos attention");
-}
-
-// ci: a config that serves p (flash_check done by the caller). A split config runs its kernel
-// over the whole tiles of BM rows, then the tail kernel over the rows left (its rows past q_len,
-// as any kernel's, computed on a repeated query and not stored).
-static void flash_launch(Exec *x, const AttnParams *p, int ci) {
-    if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0) return;
-    const FlashConfig *f = &flash_configs[ci];
-    if (!config_serves(f, p)) die("cuda attention flash_relpos: config %s does not serve this call", f->name);
-    if (!f->split) {
-        flash_launch_rows(x, p, ci, 0, p->q_len);
-        return;
-    }
-    int BM = f->warps * f->mt * 16, whole = p->q_len / BM * BM;
-    flash_launch_rows(x, p, ci, 0, whole);
-    flash_launch_rows(x, p, tail_config(f), whole, p->q_len);
+    LAUNCH_CHECK(x, "flash_relpos attention");
 }
 
 static void flash_relpos_run(Exec *x, const AttnParams *p) {
@@ -917,7 +840,7 @@ extern "C" void cuda_flash_relpos_config_describe(Exec *x, const AttnParams *p, 
     if (i < 0 || i >= N_FLASH_CONFIGS) die("cuda attention flash_relpos: no config %d", i);
     const FlashConfig *f = &flash_configs[i];
     int BM = f->warps * f->mt * 16;
-    size_t smem = flash_smem_bytes(BM, f->bn, f->hd, p->grid_h, p->grid_w, f->segw, f->wg);
+    size_t smem = flash_smem_bytes(BM, f->bn, f->hd, p->grid_h, f->segw, f->wg);
     flash_smem_limit(x, i, smem);
     cudaFuncAttributes at;
     cudaCheck(cudaFuncGetAttributes(&at, f->kernel));
