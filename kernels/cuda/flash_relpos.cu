@@ -58,11 +58,14 @@
 // on the host per launch and travel in the kernel's argument).
 #include <string.h>
 
+#include "../grid_div.h"
 #include "cuda_common.cuh"
 #include "mma_ptx.cuh"
 #include "sm90_ptx.cuh"
 
 #define FLASH_MAX_GRID 64
+static_assert(FLASH_MAX_GRID * FLASH_MAX_GRID <= GRID_DIV_MAX_Q && FLASH_MAX_GRID <= GRID_DIV_MAX_W,
+              "grid_div serves every token index and grid width of the grids served");
 
 typedef struct {
     // WG 1: K and V as tensor maps of (hd, L, heads, batch) read in boxes of (64, W, 1, 1), one
@@ -74,6 +77,7 @@ typedef struct {
     const bf16 *rh, *rw;  // (2H - 1, hd) and (2W - 1, hd)
     int64_t q_bs, q_hs, q_ts, k_bs, k_hs, k_ts, v_bs, v_hs, v_ts, o_bs, o_hs, o_ts;
     int heads, L, H, W;
+    float inv_w;      // 1 / W rounded to float (grid_div)
     float c;          // scale * log2(e): S (in q.k units) to exp2 units
     float inv_scale;  // the rel-pos terms are stored divided by scale (the units of q.k)
 } FlashArgs;
@@ -271,6 +275,11 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, tq = lane & 3;
     const int L = a.L, H = a.H, W = a.W;
     const int q0 = blockIdx.x * BM;
+    // A warp whose rows all lie past the sequence (in a short last tile: a window's 196 queries
+    // leave rows 196-255 of the fourth 64-row tile, warps 1-3 wholly) makes no rel-pos terms and
+    // no softmax: it only takes part in the block's copies, barriers and (WG 1) its warpgroup's
+    // collective products, whose results in its rows are never stored.
+    const int idle = q0 + warp * MT * 16 >= L;
     const int pair = blockIdx.y, b = pair / a.heads, h = pair - b * a.heads;
     const bf16 *qp = a.q + b * a.q_bs + h * a.q_hs;
     const bf16 *kp = a.k + b * a.k_bs + h * a.k_hs;
@@ -364,18 +373,17 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     __syncthreads();  // Q's buffer becomes the rel-pos tables
 
     // ---- rel-pos products of the tile's rows ------------------------------------------------
-    for (int i = tid; i < BM * (SEGW - W); i += NT) {  // rel_w's padding columns: masked keys
-        int r = i / (SEGW - W);
-        relw[r * WS + W + (i - r * (SEGW - W))] = -INFINITY;
-    }
+    for (int r = tid; r < BM; r += NT)  // rel_w's padding columns: masked keys
+        for (int kw = W; kw < SEGW; kw++) relw[r * WS + kw] = -INFINITY;
 #pragma unroll
     for (int mt = 0; mt < MT; mt++) {
         int rb = (warp * MT + mt) * 16;
+        if (q0 + rb >= L) continue;  // rows past the sequence (a short last tile): nothing to make
         int qa = min(q0 + rb, L - 1), qb = min(q0 + rb + 15, L - 1);
-        int ha = qa / W, hb = qb / W;
+        int ha = grid_div(qa, a.inv_w), hb = grid_div(qb, a.inv_w);
         int wa = ha == hb ? qa - ha * W : 0, wb = ha == hb ? qb - hb * W : W - 1;
         int r0 = min(q0 + rb + g, L - 1), r1 = min(q0 + rb + g + 8, L - 1);
-        int h0 = r0 / W, h1 = r1 / W;
+        int h0 = grid_div(r0, a.inv_w), h1 = grid_div(r1, a.inv_w);
         rel_products(relh, HS, a.rh, H, qf[mt], ha, hb, h0, h1, rb + g, a.inv_scale, lane, HD);
         rel_products(relw, WS, a.rw, W, qf[mt], wa, wb, r0 - h0 * W, r1 - h1 * W, rb + g, a.inv_scale, lane, HD);
     }
@@ -429,31 +437,38 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
         // are -inf (their K rows are zeros).
         float s[2][16][4];
         float bh[2][2][2];  // FOLD: rel_h[row][kh] per (m-tile, row half, grid row of the tile)
-#pragma unroll
-        for (int sg = 0; sg < NSEG; sg++) {
-            int kh = kh0 + sg;
+        if (idle) {  // defined values for the collective product, never used
 #pragma unroll
             for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-                for (int hf = 0; hf < 2; hf++) {
-                    int lr = (warp * MT + mt) * 16 + g + 8 * hf;
-                    float rh = kh < H ? relh[lr * HS + kh] : -INFINITY;
-                    if (FOLD) bh[mt][hf][sg] = rh;
-                    const float *rwr = relw + lr * WS + 2 * tq;
+                for (int n = 0; n < BN / 8; n++) s[mt][n][0] = s[mt][n][1] = s[mt][n][2] = s[mt][n][3] = 0.0f;
+        } else {
 #pragma unroll
-                    for (int n = 0; n < NPS; n++) {
-                        float2 v2 = *(const float2 *)(rwr + 8 * n);
-                        s[mt][sg * NPS + n][2 * hf] = FOLD ? v2.x : v2.x + rh;
-                        s[mt][sg * NPS + n][2 * hf + 1] = FOLD ? v2.y : v2.y + rh;
+            for (int sg = 0; sg < NSEG; sg++) {
+                int kh = kh0 + sg;
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                    for (int hf = 0; hf < 2; hf++) {
+                        int lr = (warp * MT + mt) * 16 + g + 8 * hf;
+                        float rh = kh < H ? relh[lr * HS + kh] : -INFINITY;
+                        if (FOLD) bh[mt][hf][sg] = rh;
+                        const float *rwr = relw + lr * WS + 2 * tq;
+#pragma unroll
+                        for (int n = 0; n < NPS; n++) {
+                            float2 v2 = *(const float2 *)(rwr + 8 * n);
+                            s[mt][sg * NPS + n][2 * hf] = FOLD ? v2.x : v2.x + rh;
+                            s[mt][sg * NPS + n][2 * hf + 1] = FOLD ? v2.y : v2.y + rh;
+                        }
                     }
-                }
+            }
         }
 
         // S += q k^T
         if (WG) {
             flash_wg_qk_issue(&s[0][0][0], qf[0], tk, BN, HD);
             flash_wg_wait(&s[0][0][0], BN / 2);
-        } else {
+        } else if (!idle) {
 #pragma unroll
             for (int ks = 0; ks < HD / 16; ks++)
 #pragma unroll
@@ -473,53 +488,55 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
         // on. Lazy max (FlashAttention-4's): a row's running max moves only when the tile's
         // exceeds it by more than 8 exp2 units, so p <= 2^8 (float32 sums and bfloat16 P keep
         // their relative precision), and O is rescaled only in warps where some row's moved.
-        float alpha[2][2];
-        int moved = 0;
-#pragma unroll
-        for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-            for (int hf = 0; hf < 2; hf++) {
-                // Maxima and sums in four independent chains, so each is a few dependent steps.
-                const int SEGS = FOLD ? NSEG : 1, PER = BN / 8 / SEGS;
-                float mx = -INFINITY;
-#pragma unroll
-                for (int sg = 0; sg < SEGS; sg++) {
-                    float mq[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
-#pragma unroll
-                    for (int n = sg * PER; n < (sg + 1) * PER; n++)
-                        mq[n & 3] = fmaxf(mq[n & 3], fmaxf(s[mt][n][2 * hf], s[mt][n][2 * hf + 1]));
-                    float ms = fmaxf(fmaxf(mq[0], mq[1]), fmaxf(mq[2], mq[3]));
-                    mx = fmaxf(mx, FOLD ? ms + bh[mt][hf][sg] : ms);
-                }
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                // The first tile: m_run = -inf, the difference +inf, so m_new = mx.
-                float m_new = (mx - m_run[mt][hf]) * c > 8.0f ? mx : m_run[mt][hf];
-                alpha[mt][hf] = ex2((m_run[mt][hf] - m_new) * c);  // 1 when unmoved; 0 on the first tile
-                moved |= m_new != m_run[mt][hf];
-                m_run[mt][hf] = m_new;
-                float rq[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-                for (int sg = 0; sg < SEGS; sg++) {
-                    float off = ((FOLD ? bh[mt][hf][sg] : 0.0f) - m_new) * c;
-#pragma unroll
-                    for (int n = sg * PER; n < (sg + 1) * PER; n++) {
-                        float p0 = ex2(fmaf(s[mt][n][2 * hf], c, off));
-                        float p1 = ex2(fmaf(s[mt][n][2 * hf + 1], c, off));
-                        s[mt][n][2 * hf] = p0, s[mt][n][2 * hf + 1] = p1;
-                        rq[n & 3] += p0 + p1;
-                    }
-                }
-                float rs = (rq[0] + rq[1]) + (rq[2] + rq[3]);
-                l_run[mt][hf] = l_run[mt][hf] * alpha[mt][hf] + rs;  // this thread's columns; summed at the end
-            }
-        if (__any_sync(0xffffffffu, moved)) {
+        if (!idle) {
+            float alpha[2][2];
+            int moved = 0;
 #pragma unroll
             for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-                for (int hf = 0; hf < 2; hf++)
+                for (int hf = 0; hf < 2; hf++) {
+                    // Maxima and sums in four independent chains, so each is a few dependent steps.
+                    const int SEGS = FOLD ? NSEG : 1, PER = BN / 8 / SEGS;
+                    float mx = -INFINITY;
 #pragma unroll
-                    for (int d = 0; d < HD / 8; d++) o[mt][d][2 * hf] *= alpha[mt][hf], o[mt][d][2 * hf + 1] *= alpha[mt][hf];
+                    for (int sg = 0; sg < SEGS; sg++) {
+                        float mq[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+#pragma unroll
+                        for (int n = sg * PER; n < (sg + 1) * PER; n++)
+                            mq[n & 3] = fmaxf(mq[n & 3], fmaxf(s[mt][n][2 * hf], s[mt][n][2 * hf + 1]));
+                        float ms = fmaxf(fmaxf(mq[0], mq[1]), fmaxf(mq[2], mq[3]));
+                        mx = fmaxf(mx, FOLD ? ms + bh[mt][hf][sg] : ms);
+                    }
+                    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                    // The first tile: m_run = -inf, the difference +inf, so m_new = mx.
+                    float m_new = (mx - m_run[mt][hf]) * c > 8.0f ? mx : m_run[mt][hf];
+                    alpha[mt][hf] = ex2((m_run[mt][hf] - m_new) * c);  // 1 when unmoved; 0 on the first tile
+                    moved |= m_new != m_run[mt][hf];
+                    m_run[mt][hf] = m_new;
+                    float rq[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+                    for (int sg = 0; sg < SEGS; sg++) {
+                        float off = ((FOLD ? bh[mt][hf][sg] : 0.0f) - m_new) * c;
+#pragma unroll
+                        for (int n = sg * PER; n < (sg + 1) * PER; n++) {
+                            float p0 = ex2(fmaf(s[mt][n][2 * hf], c, off));
+                            float p1 = ex2(fmaf(s[mt][n][2 * hf + 1], c, off));
+                            s[mt][n][2 * hf] = p0, s[mt][n][2 * hf + 1] = p1;
+                            rq[n & 3] += p0 + p1;
+                        }
+                    }
+                    float rs = (rq[0] + rq[1]) + (rq[2] + rq[3]);
+                    l_run[mt][hf] = l_run[mt][hf] * alpha[mt][hf] + rs;  // this thread's columns; summed at the end
+                }
+            if (__any_sync(0xffffffffu, moved)) {
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                    for (int hf = 0; hf < 2; hf++)
+#pragma unroll
+                        for (int d = 0; d < HD / 8; d++) o[mt][d][2 * hf] *= alpha[mt][hf], o[mt][d][2 * hf + 1] *= alpha[mt][hf];
+            }
         }
 
         // O += P v
@@ -532,8 +549,9 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
             if (lane == 0) mbar_arrive(&empty[it & 1]);  // the warp is done with this stage
 #endif
         }
+        if (!WG && !idle)
 #pragma unroll
-        for (int kk = 0; kk < (WG ? 0 : BN / 16); kk++) {
+        for (int kk = 0; kk < BN / 16; kk++) {
             unsigned pa[2][4];
 #pragma unroll
             for (int mt = 0; mt < MT; mt++) flash_pack_p16(pa[mt], s[mt], kk);
@@ -815,6 +833,7 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
             a.tmv80 = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 16);
         }
     }
+    a.inv_w = 1.0f / (float)p->grid_w;
     a.c = p->scale * LOG2E_F;
     a.inv_scale = 1.0f / p->scale;
     dim3 grid((unsigned)((p->q_len + BM - 1) / BM), (unsigned)(p->batch * p->heads));

@@ -318,6 +318,14 @@ static float bf16_bits_to_float(uint16_t h) {
     memcpy(&f, &bits, sizeof f);
     return f;
 }
+// Fills a device buffer with one byte value, so an element a kernel leaves unwritten keeps it.
+static void fill_bytes(void *d, size_t bytes, int value) {
+    unsigned char *hb = xmalloc(bytes);
+    memset(hb, value, bytes);
+    G.ops->copy_to_device(&G, d, hb, bytes);
+    free(hb);
+}
+
 static void check_mlp_fusion(const char *name, int n, int h, int w, int dim, int hid, int zero_rows) {
     int64_t rows = (int64_t)n * h * w;
     size_t nx = (size_t)rows * dim, nh = (size_t)rows * hid;
@@ -331,6 +339,11 @@ static void check_mlp_fusion(const char *name, int n, int h, int w, int dim, int
     void *ya = dev_act(X, nx), *yb = dev_act(X, nx), *xq = dev_act(X, nx);
     void *ha = G.ops->mem_alloc(&G, nh * 2), *hb = G.ops->mem_alloc(&G, nh * 2), *hc = G.ops->mem_alloc(&G, nh * 2);
     void *pre = G.ops->mem_alloc(&G, nh * 2);
+    // The hidden outputs, written by the GEMM's tensor-memory stores, start as three different
+    // byte patterns (bfloat16 NaN, 3.4e38 and -1.7e38): equal after, every element was written.
+    // The pre-activations start as 3.4e38, which would be an unwritten row's maximum.
+    fill_bytes(ha, nh * 2, 0xff), fill_bytes(hb, nh * 2, 0x7f), fill_bytes(hc, nh * 2, 0xfe);
+    fill_bytes(pre, nh * 2, 0x7f);
     LinearWeight *w1 = linear_prepare(&cuda_linear_int8, &G, W1, b1, hid, dim);
     LinearWeight *w2 = linear_prepare(&cuda_linear_int8, &G, W2, b2, dim, hid);
     cuda_int8_select_variant(cuda_int8_chosen_variant());
@@ -387,7 +400,7 @@ static void check_mlp_fusion(const char *name, int n, int h, int w, int dim, int
         ds += hs1[r] != hs2[r];
     }
     report(dh == 0 && dy == 0, "fused MLP (run_ln_mlp) equals run_ln then run bit for bit: %s (%lld rows, %d -> %d; "
-           "%zu hidden, %zu output values differ)", name, (long long)rows, dim, hid, dh, dy);
+           "%zu hidden, %zu output values differ; the hidden buffers filled with different bytes first)", name, (long long)rows, dim, hid, dh, dy);
     report(bad_xmax == 0 && dc == 0, "lin1's recorded row maxima equal the largest pre-activation of each row: %s "
            "(%lld of %lld rows differ, first %lld; %zu GELU values differ from run_ln's)", name, (long long)bad_xmax,
            (long long)rows, (long long)first_bad, dc);
