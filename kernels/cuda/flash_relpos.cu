@@ -77,9 +77,9 @@ typedef struct {
     const bf16 *rh, *rw;  // (2H - 1, hd) and (2W - 1, hd)
     int64_t q_bs, q_hs, q_ts, k_bs, k_hs, k_ts, v_bs, v_hs, v_ts, o_bs, o_hs, o_ts;
     int heads, L, H, W;
-    float inv_w;      // 1 / W rounded to float (grid_div)
     float c;          // scale * log2(e): S (in q.k units) to exp2 units
     float inv_scale;  // the rel-pos terms are stored divided by scale (the units of q.k)
+    float inv_w;      // 1 / W rounded to float (grid_div)
 } FlashArgs;
 
 // Row strides of the shared buffers. Q, K, V, O rows of hd bfloat16 padded by 16 bytes (144 or
@@ -279,7 +279,9 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     // leave rows 196-255 of the fourth 64-row tile, warps 1-3 wholly) makes no rel-pos terms and
     // no softmax: it only takes part in the block's copies, barriers and (WG 1) its warpgroup's
     // collective products, whose results in its rows are never stored.
-    const int idle = q0 + warp * MT * 16 >= L;
+    // SEGW 16 only: the global configs (SEGW 64) keep their code as measured (sequences there
+    // are whole tiles).
+    const int idle = SEGW == 16 && q0 + warp * MT * 16 >= L;
     const int pair = blockIdx.y, b = pair / a.heads, h = pair - b * a.heads;
     const bf16 *qp = a.q + b * a.q_bs + h * a.q_hs;
     const bf16 *kp = a.k + b * a.k_bs + h * a.k_hs;
@@ -373,17 +375,27 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     __syncthreads();  // Q's buffer becomes the rel-pos tables
 
     // ---- rel-pos products of the tile's rows ------------------------------------------------
-    for (int r = tid; r < BM; r += NT)  // rel_w's padding columns: masked keys
-        for (int kw = W; kw < SEGW; kw++) relw[r * WS + kw] = -INFINITY;
+    // SEGW 16 (windowed): grid rows by grid_div rather than integer divisions, whose
+    // instruction sequences were a visible part of these short blocks' setup under ncu.
+#define FLASH_GRID_ROW(q) (SEGW == 16 ? grid_div((q), a.inv_w) : (q) / W)
+    if (SEGW == 16) {
+        for (int r = tid; r < BM; r += NT)  // rel_w's padding columns: masked keys
+            for (int kw = W; kw < SEGW; kw++) relw[r * WS + kw] = -INFINITY;
+    } else {
+        for (int i = tid; i < BM * (SEGW - W); i += NT) {
+            int r = i / (SEGW - W);
+            relw[r * WS + W + (i - r * (SEGW - W))] = -INFINITY;
+        }
+    }
 #pragma unroll
     for (int mt = 0; mt < MT; mt++) {
         int rb = (warp * MT + mt) * 16;
-        if (q0 + rb >= L) continue;  // rows past the sequence (a short last tile): nothing to make
+        if (idle) continue;  // rows past the sequence: nothing to make
         int qa = min(q0 + rb, L - 1), qb = min(q0 + rb + 15, L - 1);
-        int ha = grid_div(qa, a.inv_w), hb = grid_div(qb, a.inv_w);
+        int ha = FLASH_GRID_ROW(qa), hb = FLASH_GRID_ROW(qb);
         int wa = ha == hb ? qa - ha * W : 0, wb = ha == hb ? qb - hb * W : W - 1;
         int r0 = min(q0 + rb + g, L - 1), r1 = min(q0 + rb + g + 8, L - 1);
-        int h0 = grid_div(r0, a.inv_w), h1 = grid_div(r1, a.inv_w);
+        int h0 = FLASH_GRID_ROW(r0), h1 = FLASH_GRID_ROW(r1);
         rel_products(relh, HS, a.rh, H, qf[mt], ha, hb, h0, h1, rb + g, a.inv_scale, lane, HD);
         rel_products(relw, WS, a.rw, W, qf[mt], wa, wb, r0 - h0 * W, r1 - h1 * W, rb + g, a.inv_scale, lane, HD);
     }
@@ -568,6 +580,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
         }
     }
 #undef FLASH_LOAD_KV
+#undef FLASH_GRID_ROW
     // Every warp past its last tile before any overwrites the rel-pos tables with its output:
     // the warps leave the loop at different times (WG 1 has no block barrier in it at all).
     __syncthreads();
@@ -620,7 +633,15 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
 // K and V by cp.async under a block barrier per tile, 1.362 against -tma's 1.156 ms global and
 // 0.205 against 0.202 windowed (call 5); 12 warps, 0.40 ms slower global and 0.47 windowed on
 // 64-slot rows; 128-key tiles, 0.05-0.26 ms slower global; the P v product overlapping the next
-// tile's softmax, 0.07 ms slower (call 3).
+// tile's softmax, 0.07 ms slower (call 3). Windowed, measured and left out (session 13,
+// tests/gpu/logs/h200-2026-12-01-l/call1-gpu0.log, vit_b against hd64-s16-w4m1n64b3-tma's 0.2032
+// ms there; vit_h against hd80-s16-w8m1n64b2-tma's 0.2870): the rel-pos tables staged in shared
+// memory with Q, the products' B fragments from there instead of global memory, no faster
+// (0.2032 against 0.2007 ms in session 11); 128-key -tma tiles, 0.2841 (vit_h 0.4245); split
+// launches, the whole 64-row tiles then a one-warp mma.sync kernel for a window's last 4 rows,
+// 0.2161 (vit_h 0.3305, 0.4702 with 128-row tiles). What did pay there: the warps of a window's
+// last tile whose rows all lie past its 196 queries skip the rel-pos terms and the softmax, and
+// grid rows come from grid_div instead of integer divisions (0.2032 -> 0.1944 ms, call 2).
 #define FLASH_CONFIGS(X)        \
     X(64, 64, 4, 1, 64, 2, 0)   \
     X(64, 64, 4, 1, 64, 4, 0)   \
