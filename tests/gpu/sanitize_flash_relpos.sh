@@ -5,7 +5,8 @@
 # written over Q's buffer, the output staged over them), then synccheck and initcheck.
 # Not named test_*: tests/run.sh does not run it; run it on the GPU machine by hand:
 #   bash tests/gpu/sanitize_flash_relpos.sh        (BUILD=build by default; a few minutes)
-# Each tool runs `test_flash_relpos --small` (racecheck: `--race`, the same without references):
+# Each tool runs `test_flash_relpos --small` (racecheck and initcheck: `--race`, the same without
+# references, initcheck with every kernel instrumented):
 # graph capture, every compiled tile config on the small windowed and global grids of both head
 # dims, the fixtures' grids. Passes when every
 # tool reports 0 errors and the test itself passes under it.
@@ -32,7 +33,16 @@ for tool in memcheck racecheck synccheck initcheck; do
     # Hopper kernels of the references died with "failed to handle a hardware exception".
     mode=--small
     [ $tool = racecheck ] && mode=--race
-    "$cs" --tool $tool "${extra[@]}" "${filter[@]}" --error-exitcode 99 "$bin" $mode >"$log" 2>&1
+    # initcheck: every kernel instrumented, on --race's calls (no cuBLAS references to slow it):
+    # with the flash filter it never sees the writes of the upload's float32-to-bfloat16 kernel
+    # (inputs of 2^18 values and more since session 11) and reported the flash kernels' reads
+    # of those inputs as uninitialised (session 13, calls 1-2; cut at the limit by the printing).
+    use_filter=("${filter[@]}")
+    if [ $tool = initcheck ]; then
+        mode=--race
+        use_filter=()
+    fi
+    "$cs" --tool $tool "${extra[@]}" "${use_filter[@]}" --error-exitcode 99 "$bin" $mode >"$log" 2>&1
     code=$?
     secs=$(( $(date +%s) - start ))
     summary=$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)
