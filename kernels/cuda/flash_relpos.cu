@@ -561,20 +561,21 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
             if (lane == 0) mbar_arrive(&empty[it & 1]);  // the warp is done with this stage
 #endif
         }
-        if (!WG && !idle)
+        if (!WG && !idle) {
 #pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++) {
-            unsigned pa[2][4];
+            for (int kk = 0; kk < BN / 16; kk++) {
+                unsigned pa[2][4];
 #pragma unroll
-            for (int mt = 0; mt < MT; mt++) flash_pack_p16(pa[mt], s[mt], kk);
+                for (int mt = 0; mt < MT; mt++) flash_pack_p16(pa[mt], s[mt], kk);
 #pragma unroll
-            for (int dp = 0; dp < HD / 16; dp++) {
-                unsigned vb[4];
-                ldsm_x4_t(vb, tv + (16 * kk + (lane & 7) + 8 * ((lane >> 3) & 1)) * KS + 16 * dp + 8 * (lane >> 4));
+                for (int dp = 0; dp < HD / 16; dp++) {
+                    unsigned vb[4];
+                    ldsm_x4_t(vb, tv + (16 * kk + (lane & 7) + 8 * ((lane >> 3) & 1)) * KS + 16 * dp + 8 * (lane >> 4));
 #pragma unroll
-                for (int mt = 0; mt < MT; mt++) {
-                    mma_bf16(o[mt][2 * dp], pa[mt], vb[0], vb[1]);
-                    mma_bf16(o[mt][2 * dp + 1], pa[mt], vb[2], vb[3]);
+                    for (int mt = 0; mt < MT; mt++) {
+                        mma_bf16(o[mt][2 * dp], pa[mt], vb[0], vb[1]);
+                        mma_bf16(o[mt][2 * dp + 1], pa[mt], vb[2], vb[3]);
+                    }
                 }
             }
         }
