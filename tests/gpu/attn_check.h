@@ -17,6 +17,7 @@
 #include "../../kernels/cuda/cuda_ops.h"
 #include "../../variants/core/exec.h"
 #include "common/check.h"
+#include "dev_fill.h"
 
 static int n_pass, n_fail;
 
@@ -45,13 +46,7 @@ static inline void result(int ok, const char *fmt, ...) {
 }
 
 // ---- device buffers (on the backend's stream, through the tables) ----------------------------
-static inline void poison(Exec *x, void *d, size_t bytes) {
-    unsigned char *h = xmalloc(bytes + 1);
-    memset(h, 0xff, bytes);  // NaN in float32 and in bfloat16
-    x->ops->copy_to_device(x, d, h, bytes);
-    x->ops->sync(x);
-    free(h);
-}
+static inline void poison(Exec *x, void *d, size_t bytes) { dev_fill(x, d, bytes, 0xff); }
 static inline void *dev_poisoned(Exec *x, size_t bytes) {
     void *d = x->ops->mem_alloc(x, bytes);
     poison(x, d, bytes);

@@ -49,6 +49,7 @@
 #include "../../variants/core/exec.h"
 #include "../test_util.h"
 #include "common/check.h"
+#include "dev_fill.h"
 #include "test_rand.h"
 
 static Exec G, CPU;
@@ -318,14 +319,6 @@ static float bf16_bits_to_float(uint16_t h) {
     memcpy(&f, &bits, sizeof f);
     return f;
 }
-// Fills a device buffer with one byte value, so an element a kernel leaves unwritten keeps it.
-static void fill_bytes(void *d, size_t bytes, int value) {
-    unsigned char *hb = xmalloc(bytes);
-    memset(hb, value, bytes);
-    G.ops->copy_to_device(&G, d, hb, bytes);
-    free(hb);
-}
-
 static void check_mlp_fusion(const char *name, int n, int h, int w, int dim, int hid, int zero_rows) {
     int64_t rows = (int64_t)n * h * w;
     size_t nx = (size_t)rows * dim, nh = (size_t)rows * hid;
@@ -342,8 +335,8 @@ static void check_mlp_fusion(const char *name, int n, int h, int w, int dim, int
     // The hidden outputs, written by the GEMM's tensor-memory stores, start as three different
     // byte patterns (bfloat16 NaN, 3.4e38 and -1.7e38): equal after, every element was written.
     // The pre-activations start as 3.4e38, which would be an unwritten row's maximum.
-    fill_bytes(ha, nh * 2, 0xff), fill_bytes(hb, nh * 2, 0x7f), fill_bytes(hc, nh * 2, 0xfe);
-    fill_bytes(pre, nh * 2, 0x7f);
+    dev_fill(&G, ha, nh * 2, 0xff), dev_fill(&G, hb, nh * 2, 0x7f), dev_fill(&G, hc, nh * 2, 0xfe);
+    dev_fill(&G, pre, nh * 2, 0x7f);
     LinearWeight *w1 = linear_prepare(&cuda_linear_int8, &G, W1, b1, hid, dim);
     LinearWeight *w2 = linear_prepare(&cuda_linear_int8, &G, W2, b2, dim, hid);
     cuda_int8_select_variant(cuda_int8_chosen_variant());

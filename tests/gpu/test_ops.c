@@ -42,6 +42,7 @@
 #include "../../kernels/cpu/cpu_ops.h"
 #include "../../kernels/cuda/cuda_ops.h"
 #include "common/check.h"
+#include "dev_fill.h"
 #include "kernels/ops.h"
 #include "test_rand.h"
 
@@ -99,11 +100,7 @@ static size_t act_bytes(int64_t n) { return (size_t)n * (BF ? 2 : 4); }
 
 static void *dev_poisoned(size_t bytes) {
     void *d = G.ops->mem_alloc(&G, bytes);
-    unsigned char *h = xmalloc(bytes + 1);
-    memset(h, 0xff, bytes);  // NaN in float32 and in bfloat16
-    G.ops->copy_to_device(&G, d, h, bytes);
-    G.ops->sync(&G);
-    free(h);
+    dev_fill(&G, d, bytes, 0xff);  // NaN in float32 and in bfloat16
     return d;
 }
 static void *dev_act(const float *h, int64_t n) {  // activation buffer with these values
