@@ -46,9 +46,9 @@
 // are in the backend's operation workspace, which the planning pass reserves.
 // Every plan is a static plan of its exact shape. The decoder's shapes change with every
 // image's prompt count (the batch of its attentions), so sam-sdpa made 3 plans per new count
-// (before session 12's buckets): after the first plan of an engine configuration has compiled its kernel, a plan takes 40-63
-// ms on the H200 when built alone (call 5 above); built together on 8 threads they took 80-450
-// ms each (session 11 call 1; cuDNN seems to serialise much of the work), which is no gain once
+// (before session 12's buckets): after the first plan of an engine configuration has compiled
+// its kernel, a plan takes 40-63 ms on the H200 when built alone (call 5 above); built together
+// on 8 threads they took 80-450 ms each (session 11 call 1; cuDNN seems to serialise much of the work), which is no gain once
 // the kernels are compiled and a large one when they are not (sdpa vit_h's first mask on a
 // fresh machine: 5.79 s built one after another, 2.92 s together; session 11 call 2, which also
 // had weights converted on the device). No dynamic-shape plans
@@ -838,19 +838,22 @@ static size_t sdpa_workspace_bytes(Exec *x, const AttnParams *p) {
 
 // Overlapping chunks compute some sequences twice: the output must not be an input, or the
 // second computation would read what the first wrote.
+// One past the last bfloat16 of a (batch, len, heads, head_dim) tensor at base with these strides.
+static const char *sdpa_span_end(const void *base, const AttnParams *p, int len, int64_t bs, int64_t ts,
+                                 int64_t hs) {
+    return (const char *)base +
+           ((int64_t)(p->batch - 1) * bs + (int64_t)(len - 1) * ts + (int64_t)(p->heads - 1) * hs + p->head_dim) * 2;
+}
 static void sdpa_check_no_alias(const AttnParams *p, int chunk) {
     const char *o0 = (const char *)p->o;
-    const char *o1 = o0 + ((int64_t)(p->batch - 1) * p->o_batch_stride + (int64_t)(p->q_len - 1) * p->o_tok_stride +
-                           (int64_t)(p->heads - 1) * p->o_head_stride + p->head_dim) * 2;
+    const char *o1 = sdpa_span_end(p->o, p, p->q_len, p->o_batch_stride, p->o_tok_stride, p->o_head_stride);
     const void *in[3] = {p->q, p->k, p->v};
     const int64_t bs[3] = {p->q_batch_stride, p->k_batch_stride, p->v_batch_stride};
     const int64_t ts[3] = {p->q_tok_stride, p->k_tok_stride, p->v_tok_stride};
     const int64_t hs[3] = {p->q_head_stride, p->k_head_stride, p->v_head_stride};
     for (int i = 0; i < 3; i++) {
-        int len = i == 0 ? p->q_len : p->k_len;
         const char *a0 = (const char *)in[i];
-        const char *a1 = a0 + ((int64_t)(p->batch - 1) * bs[i] + (int64_t)(len - 1) * ts[i] +
-                               (int64_t)(p->heads - 1) * hs[i] + p->head_dim) * 2;
+        const char *a1 = sdpa_span_end(in[i], p, i == 0 ? p->q_len : p->k_len, bs[i], ts[i], hs[i]);
         if (a0 < o1 && o0 < a1)
             die("cuda sdpa: the output overlaps %s: a batch of %d is run in overlapping chunks of %d, "
                 "which needs o apart from q, k and v", i == 0 ? "q" : i == 1 ? "k" : "v", p->batch, chunk);

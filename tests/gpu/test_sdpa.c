@@ -9,6 +9,7 @@
 //                                        vit_b global's, for ncu (--launch-count)
 //   build/tests/gpu/test_sdpa --bias-f32 [--bench]   the same with the rel-pos bias in float32
 //                                        (the stage's is bfloat16, as the seed's attn_mask)
+//   build/tests/gpu/test_sdpa --refuse N   (internal: one refusal case, must exit 1)
 //
 // The explicit bfloat16 attention is the bf16 stage's (the cuda-bf16 table, fusion off): as
 // the official code runs in eager PyTorch, the scores are materialised in bfloat16 and the
@@ -250,6 +251,26 @@ static Case dec(const char *label, int n, int heads, int tq, int tk, int hd) {
     return (Case){label, 0, n, heads, tq, tk, hd, 0};
 }
 
+// ---- refusals: each in a child process (die() exits 1), which must name sdpa ----------------
+static const char *const REFUSALS[][2] = {
+    {"an output over its input where the decoder's chunks overlap (5 prompts: chunks of 4 at 0 and 1)",
+     "the output overlaps q"},
+};
+#define N_REFUSALS ((int)(sizeof REFUSALS / sizeof REFUSALS[0]))
+
+static int refuse_child(int n) {
+    (void)n;  // one case
+    Case c = dec("refuse", 5, 2, 7, 7, 32);
+    AttnParams p = params(&c);
+    int64_t nq = (int64_t)c.batch * c.q_len * c.heads * c.hd;
+    uint16_t *in = GB.ops->mem_alloc(&GB, (size_t)nq * 3 * 2);
+    p.q = in, p.k = in + nq, p.v = in + 2 * nq, p.o = in;
+    SDPA->run(&GB, &p);
+    GB.ops->sync(&GB);
+    printf("the call returned\n");
+    return 0;
+}
+
 // ---- benchmark -------------------------------------------------------------------------------
 typedef void (*RunFn)(const AttnParams *p);
 static void run_sdpa(const AttnParams *p) { SDPA->run(&GB, p); }
@@ -337,6 +358,10 @@ static void bench(void) {
 
 int main(int argc, char **argv) {
     int do_bench = 0, bench_only = 0, bias_f32 = 0;
+    if (argc > 2 && strcmp(argv[1], "--refuse") == 0) {
+        BK = attn_test_open("test_sdpa", &GF, &GB, &rng);
+        return refuse_child(atoi(argv[2]));
+    }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bench") == 0) do_bench = 1;
         else if (strcmp(argv[i], "--bench-only") == 0) do_bench = bench_only = 1;
@@ -398,6 +423,7 @@ int main(int argc, char **argv) {
     int n = cuda_sdpa_plans(BK, plans, sizeof plans);
     printf("\ncuDNN execution plans built (%d; the first of a topology compiles its kernel):\n%s", n, plans);
     check_plans(plans);
+    check_refusals_of("cuda sdpa", REFUSALS, N_REFUSALS);
     cuda_backend_close(BK);
     printf("test_sdpa: %d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
