@@ -635,14 +635,16 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
 // 0.205 against 0.202 windowed (call 5); 12 warps, 0.40 ms slower global and 0.47 windowed on
 // 64-slot rows; 128-key tiles, 0.05-0.26 ms slower global; the P v product overlapping the next
 // tile's softmax, 0.07 ms slower (call 3). Windowed, measured and left out (session 13,
-// tests/gpu/logs/h200-2026-12-01-l/call1-gpu0.log, vit_b against hd64-s16-w4m1n64b3-tma's 0.2032
-// ms there; vit_h against hd80-s16-w8m1n64b2-tma's 0.2870): the rel-pos tables staged in shared
-// memory with Q, the products' B fragments from there instead of global memory, no faster
-// (0.2032 against 0.2007 ms in session 11); 128-key -tma tiles, 0.2841 (vit_h 0.4245); split
-// launches, the whole 64-row tiles then a one-warp mma.sync kernel for a window's last 4 rows,
-// 0.2161 (vit_h 0.3305, 0.4702 with 128-row tiles). What did pay there: the warps of a window's
-// last tile whose rows all lie past its 196 queries skip the rel-pos terms and the softmax, and
-// grid rows come from grid_div instead of integer divisions (0.2032 -> 0.1944 ms, call 2).
+// tests/gpu/logs/h200-2026-12-01-l/call1-gpu0.log, every windowed config there with the tables
+// staged; vit_b against hd64-s16-w4m1n64b3-tma's 0.2032 ms there, vit_h against
+// hd80-s16-w8m1n64b2-tma's 0.2870): the rel-pos tables staged in shared memory with Q, the
+// products' B fragments from there instead of global memory, no faster (0.2032 against the
+// unstaged kernel's 0.2007 ms in its own run, session 9: tests/gpu/logs/h200-2026-12-01-h/
+// call1-gpu0.log); 128-key -tma tiles, 0.2841 (vit_h 0.4245); split launches, the whole 64-row
+// tiles then a one-warp mma.sync kernel for a window's last 4 rows, 0.2161 (vit_h 0.3305, 0.4702
+// with 128-row tiles). What did pay: the warps of a window's last tile whose rows all lie past
+// its 196 queries skip the rel-pos terms and the softmax, and grid rows come from grid_div
+// instead of integer divisions (tables unstaged: 0.1944 ms in call 2, 0.1941 in call 3).
 #define FLASH_CONFIGS(X)        \
     X(64, 64, 4, 1, 64, 2, 0)   \
     X(64, 64, 4, 1, 64, 4, 0)   \

@@ -33,7 +33,8 @@ for tool in memcheck racecheck synccheck initcheck; do
     # Hopper kernels of the references died with "failed to handle a hardware exception".
     mode=--small
     [ $tool = racecheck ] && mode=--race
-    # initcheck: every kernel instrumented, on --race's calls (no cuBLAS references to slow it):
+    # initcheck: every kernel instrumented, on --race's calls (no cuBLAS references to slow it;
+    # the build's tile choices only, where memcheck and synccheck cover every compiled config):
     # with the flash filter it never sees the writes of the upload's float32-to-bfloat16 kernel
     # (inputs of 2^18 values and more since session 11) and reported the flash kernels' reads
     # of those inputs as uninitialised (session 13, calls 1-2; cut at the limit by the printing).
