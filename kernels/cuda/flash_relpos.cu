@@ -80,6 +80,10 @@ typedef struct {
     float c;          // scale * log2(e): S (in q.k units) to exp2 units
     float inv_scale;  // the rel-pos terms are stored divided by scale (the units of q.k)
     float inv_w;      // 1 / W rounded to float (grid_div)
+    int pairs;        // batch x heads
+    // WG 2: Q as a tensor map like K's, read in boxes of (64, BM, 1, 1) (rows past the sequence
+    // come as zeros), and head dim 80's last 16 columns in boxes of (16, BM, 1, 1).
+    CUtensorMap tmq, tmq80;
 } FlashArgs;
 
 // Row strides of the shared buffers. Q, K, V, O rows of hd bfloat16 padded by 16 bytes (144 or
@@ -115,6 +119,22 @@ static __host__ __device__ __forceinline__ size_t flash_wg_a_bytes(int BM, int h
 static __host__ __device__ __forceinline__ size_t flash_smem_bytes(int BM, int BN, int hd, int H, int segw, int wg) {
     return flash_wg_a_bytes(BM, hd, H, segw, wg) + (size_t)4 * BN * flash_kv_row_bytes(hd, wg) + (wg ? 1024 : 0) +
            (wg ? 4 * sizeof(uint64_t) : 0);  // WG 1: the stages' full and empty barriers
+}
+// WG 2 (resident, flash_resident_body): Q's buffer (BM rows of hd bfloat16: 128-byte rows, then
+// head dim 80's 32-byte rows), 2 stages of K and of V as WG 1's, a region per warp holding its
+// 16 rows' rel-pos tables (rows as above) or, at the end of an item, its 16 output rows (KS
+// apart), and 6 barriers (full and empty per stage, Q's full and empty); 1024 bytes of slack for
+// the alignment.
+static __host__ __device__ __forceinline__ int flash_res_q_bytes(int BM, int hd) {
+    return (BM * hd * 2 + 1023) / 1024 * 1024;
+}
+static __host__ __device__ __forceinline__ int flash_res_region_bytes(int H, int segw, int hd) {
+    int rel = (16 * flash_hs(H) * 4 + 15) / 16 * 16 + 16 * flash_ws(segw) * 4, out = 16 * flash_ks(hd) * 2;
+    return ((rel > out ? rel : out) + 15) / 16 * 16;
+}
+static __host__ __device__ __forceinline__ size_t flash_res_smem_bytes(int warps, int BN, int hd, int H, int segw) {
+    return 1024 + (size_t)flash_res_q_bytes(16 * warps, hd) + (size_t)4 * BN * hd * 2 +
+           (size_t)warps * flash_res_region_bytes(H, segw, hd) + 6 * sizeof(uint64_t);
 }
 
 // One rel-pos table's products for the 16 rows of one m-tile: rel[row][kk] =
@@ -253,6 +273,126 @@ static __device__ __forceinline__ void flash_pack_p16(unsigned pa[4], float s[][
     pa[3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
 }
 
+// ---- the per-tile steps both kernel bodies share (each warp on its own rows) ------------------
+// wr0: the table row of the warp's first row (its m-tile mt, half hf, lane row g: table row
+// wr0 + 16 mt + g + 8 hf); relh (rows, HS) and relw (rows, WS) the tables, divided by scale.
+
+// C, the accumulators' start for the key tile whose first grid row is kh0: the rel-pos terms.
+// Grid rows past H are -inf (their K rows are zeros). FOLD: rel_h goes to bh (one number per
+// row and grid row, folded into the max), not into C.
+static __device__ __forceinline__ void flash_c_start(float s[][16][4], float bh[][2][2], const float *relh,
+                                                     const float *relw, int HS, int WS, int wr0, int kh0,
+                                                     int H, int lane, const int MT, const int NSEG,
+                                                     const int NPS, const int FOLD) {
+    const int g = lane >> 2, tq = lane & 3;
+#pragma unroll
+    for (int sg = 0; sg < NSEG; sg++) {
+        int kh = kh0 + sg;
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int hf = 0; hf < 2; hf++) {
+                int lr = wr0 + 16 * mt + g + 8 * hf;
+                float rh = kh < H ? relh[lr * HS + kh] : -INFINITY;
+                if (FOLD) bh[mt][hf][sg] = rh;
+                const float *rwr = relw + lr * WS + 2 * tq;
+#pragma unroll
+                for (int n = 0; n < NPS; n++) {
+                    float2 v2 = *(const float2 *)(rwr + 8 * n);
+                    s[mt][sg * NPS + n][2 * hf] = FOLD ? v2.x : v2.x + rh;
+                    s[mt][sg * NPS + n][2 * hf + 1] = FOLD ? v2.y : v2.y + rh;
+                }
+            }
+    }
+}
+
+// Online softmax of one key tile, float32, in exp2 units: score = c (S + bh) (bh = 0 unless
+// FOLD); s becomes P (unrounded), o is rescaled where a row's max moved. The first tile holds a
+// valid key for every row, so the running max is finite from there on. Lazy max
+// (FlashAttention-4's): a row's running max moves only when the tile's exceeds it by more than
+// 8 exp2 units, so p <= 2^8 (float32 sums and bfloat16 P keep their relative precision), and O
+// is rescaled only in warps where some row's moved.
+static __device__ __forceinline__ void flash_softmax(float s[][16][4], const float bh[][2][2], float o[][10][4],
+                                                     float m_run[][2], float l_run[][2], float c, const int MT,
+                                                     const int BN, const int NSEG, const int FOLD, const int HD) {
+    float alpha[2][2];
+    int moved = 0;
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int hf = 0; hf < 2; hf++) {
+            // Maxima and sums in four independent chains, so each is a few dependent steps.
+            const int SEGS = FOLD ? NSEG : 1, PER = BN / 8 / SEGS;
+            float mx = -INFINITY;
+#pragma unroll
+            for (int sg = 0; sg < SEGS; sg++) {
+                float mq[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+#pragma unroll
+                for (int n = sg * PER; n < (sg + 1) * PER; n++)
+                    mq[n & 3] = fmaxf(mq[n & 3], fmaxf(s[mt][n][2 * hf], s[mt][n][2 * hf + 1]));
+                float ms = fmaxf(fmaxf(mq[0], mq[1]), fmaxf(mq[2], mq[3]));
+                mx = fmaxf(mx, FOLD ? ms + bh[mt][hf][sg] : ms);
+            }
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            // The first tile: m_run = -inf, the difference +inf, so m_new = mx.
+            float m_new = (mx - m_run[mt][hf]) * c > 8.0f ? mx : m_run[mt][hf];
+            alpha[mt][hf] = ex2((m_run[mt][hf] - m_new) * c);  // 1 when unmoved; 0 on the first tile
+            moved |= m_new != m_run[mt][hf];
+            m_run[mt][hf] = m_new;
+            float rq[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+            for (int sg = 0; sg < SEGS; sg++) {
+                float off = ((FOLD ? bh[mt][hf][sg] : 0.0f) - m_new) * c;
+#pragma unroll
+                for (int n = sg * PER; n < (sg + 1) * PER; n++) {
+                    float p0 = ex2(fmaf(s[mt][n][2 * hf], c, off));
+                    float p1 = ex2(fmaf(s[mt][n][2 * hf + 1], c, off));
+                    s[mt][n][2 * hf] = p0, s[mt][n][2 * hf + 1] = p1;
+                    rq[n & 3] += p0 + p1;
+                }
+            }
+            float rs = (rq[0] + rq[1]) + (rq[2] + rq[3]);
+            l_run[mt][hf] = l_run[mt][hf] * alpha[mt][hf] + rs;  // this thread's columns; summed at the end
+        }
+    if (__any_sync(0xffffffffu, moved)) {
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int hf = 0; hf < 2; hf++)
+#pragma unroll
+                for (int d = 0; d < HD / 8; d++) o[mt][d][2 * hf] *= alpha[mt][hf], o[mt][d][2 * hf + 1] *= alpha[mt][hf];
+    }
+}
+
+// The epilogue of one warp: O / l in bfloat16 through the warp's rows of shared memory (rows wr0
+// on of sO, KS apart), then 16-byte stores of the rows whose query (q0 + the row) is below L,
+// consecutive lanes along a row; op the (batch, head)'s output.
+static __device__ __forceinline__ void flash_store_o(bf16 *sO, int wr0, float o[][10][4], float l_run[][2],
+                                                     bf16 *op, int64_t o_ts, int q0, int L, int lane,
+                                                     const int MT, const int HD) {
+    const int g = lane >> 2, tq = lane & 3, KS = HD + 8, CPR = HD / 8;
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int hf = 0; hf < 2; hf++) {
+            float l = l_run[mt][hf];
+            l += __shfl_xor_sync(0xffffffffu, l, 1);
+            l += __shfl_xor_sync(0xffffffffu, l, 2);
+            float inv = 1.0f / l;
+            int lr = wr0 + 16 * mt + g + 8 * hf;
+#pragma unroll
+            for (int d = 0; d < HD / 8; d++)
+                *(unsigned *)(sO + lr * KS + 8 * d + 2 * tq) =
+                    pack_bf16(o[mt][d][2 * hf] * inv, o[mt][d][2 * hf + 1] * inv);
+        }
+    __syncwarp();
+    for (int c2 = lane; c2 < MT * 16 * CPR; c2 += 32) {
+        int r = c2 / CPR, col = c2 - r * CPR, qi = q0 + wr0 + r;
+        if (qi < L) *(uint4 *)(op + (int64_t)qi * o_ts + col * 8) = *(const uint4 *)(sO + (wr0 + r) * KS + col * 8);
+    }
+}
+
 // =============================================================================================
 // the kernel body (one per config: HD, WARPS, MT, BN, SEGW, WG are compile-time constants)
 // =============================================================================================
@@ -272,7 +412,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     const int BM = WARPS * MT * 16, NT = WARPS * 32, KS = HD + 8, CPR = HD / 8;
     const int NSEG = BN / SEGW, NPS = SEGW / 8;  // grid rows per key tile, 8-key groups per row
     const int FOLD = SEGW == 64;                 // rel_h folded into the max (else added to C)
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, tq = lane & 3;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2;
     const int L = a.L, H = a.H, W = a.W;
     const int q0 = blockIdx.x * BM;
     // A warp whose rows all lie past the sequence (in a short last tile: a window's 196 queries
@@ -455,25 +595,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
 #pragma unroll
                 for (int n = 0; n < BN / 8; n++) s[mt][n][0] = s[mt][n][1] = s[mt][n][2] = s[mt][n][3] = 0.0f;
         } else {
-#pragma unroll
-            for (int sg = 0; sg < NSEG; sg++) {
-                int kh = kh0 + sg;
-#pragma unroll
-                for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                    for (int hf = 0; hf < 2; hf++) {
-                        int lr = (warp * MT + mt) * 16 + g + 8 * hf;
-                        float rh = kh < H ? relh[lr * HS + kh] : -INFINITY;
-                        if (FOLD) bh[mt][hf][sg] = rh;
-                        const float *rwr = relw + lr * WS + 2 * tq;
-#pragma unroll
-                        for (int n = 0; n < NPS; n++) {
-                            float2 v2 = *(const float2 *)(rwr + 8 * n);
-                            s[mt][sg * NPS + n][2 * hf] = FOLD ? v2.x : v2.x + rh;
-                            s[mt][sg * NPS + n][2 * hf + 1] = FOLD ? v2.y : v2.y + rh;
-                        }
-                    }
-            }
+            flash_c_start(s, bh, relh, relw, HS, WS, warp * MT * 16, kh0, H, lane, MT, NSEG, NPS, FOLD);
         }
 
         // S += q k^T
@@ -495,61 +617,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
                 }
         }
 
-        // Online softmax, float32, in exp2 units: score = c (S + bh) (bh = 0 unless FOLD). The
-        // first tile holds a valid key for every row, so the running max is finite from there
-        // on. Lazy max (FlashAttention-4's): a row's running max moves only when the tile's
-        // exceeds it by more than 8 exp2 units, so p <= 2^8 (float32 sums and bfloat16 P keep
-        // their relative precision), and O is rescaled only in warps where some row's moved.
-        if (!idle) {
-            float alpha[2][2];
-            int moved = 0;
-#pragma unroll
-            for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                for (int hf = 0; hf < 2; hf++) {
-                    // Maxima and sums in four independent chains, so each is a few dependent steps.
-                    const int SEGS = FOLD ? NSEG : 1, PER = BN / 8 / SEGS;
-                    float mx = -INFINITY;
-#pragma unroll
-                    for (int sg = 0; sg < SEGS; sg++) {
-                        float mq[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
-#pragma unroll
-                        for (int n = sg * PER; n < (sg + 1) * PER; n++)
-                            mq[n & 3] = fmaxf(mq[n & 3], fmaxf(s[mt][n][2 * hf], s[mt][n][2 * hf + 1]));
-                        float ms = fmaxf(fmaxf(mq[0], mq[1]), fmaxf(mq[2], mq[3]));
-                        mx = fmaxf(mx, FOLD ? ms + bh[mt][hf][sg] : ms);
-                    }
-                    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-                    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                    // The first tile: m_run = -inf, the difference +inf, so m_new = mx.
-                    float m_new = (mx - m_run[mt][hf]) * c > 8.0f ? mx : m_run[mt][hf];
-                    alpha[mt][hf] = ex2((m_run[mt][hf] - m_new) * c);  // 1 when unmoved; 0 on the first tile
-                    moved |= m_new != m_run[mt][hf];
-                    m_run[mt][hf] = m_new;
-                    float rq[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-                    for (int sg = 0; sg < SEGS; sg++) {
-                        float off = ((FOLD ? bh[mt][hf][sg] : 0.0f) - m_new) * c;
-#pragma unroll
-                        for (int n = sg * PER; n < (sg + 1) * PER; n++) {
-                            float p0 = ex2(fmaf(s[mt][n][2 * hf], c, off));
-                            float p1 = ex2(fmaf(s[mt][n][2 * hf + 1], c, off));
-                            s[mt][n][2 * hf] = p0, s[mt][n][2 * hf + 1] = p1;
-                            rq[n & 3] += p0 + p1;
-                        }
-                    }
-                    float rs = (rq[0] + rq[1]) + (rq[2] + rq[3]);
-                    l_run[mt][hf] = l_run[mt][hf] * alpha[mt][hf] + rs;  // this thread's columns; summed at the end
-                }
-            if (__any_sync(0xffffffffu, moved)) {
-#pragma unroll
-                for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                    for (int hf = 0; hf < 2; hf++)
-#pragma unroll
-                        for (int d = 0; d < HD / 8; d++) o[mt][d][2 * hf] *= alpha[mt][hf], o[mt][d][2 * hf + 1] *= alpha[mt][hf];
-            }
-        }
+        if (!idle) flash_softmax(s, bh, o, m_run, l_run, c, MT, BN, NSEG, FOLD, HD);
 
         // O += P v
         if (WG) {
@@ -587,28 +655,176 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     __syncthreads();
 
     // ---- epilogue: O / l through shared memory (over the rel-pos tables) --------------------
-    bf16 *sO = (bf16 *)smem;
-#pragma unroll
-    for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-        for (int hf = 0; hf < 2; hf++) {
-            float l = l_run[mt][hf];
-            l += __shfl_xor_sync(0xffffffffu, l, 1);
-            l += __shfl_xor_sync(0xffffffffu, l, 2);
-            float inv = 1.0f / l;
-            int lr = (warp * MT + mt) * 16 + g + 8 * hf;
-#pragma unroll
-            for (int d = 0; d < HD / 8; d++)
-                *(unsigned *)(sO + lr * KS + 8 * d + 2 * tq) =
-                    pack_bf16(o[mt][d][2 * hf] * inv, o[mt][d][2 * hf + 1] * inv);
-        }
-    __syncwarp();
-    // Each warp stores its own rows: 16-byte units, consecutive lanes along a row.
-    const int wr0 = warp * MT * 16;
-    for (int c2 = lane; c2 < MT * 16 * CPR; c2 += 32) {
-        int r = c2 / CPR, col = c2 - r * CPR, qi = q0 + wr0 + r;
-        if (qi < L) *(uint4 *)(op + (int64_t)qi * a.o_ts + col * 8) = *(const uint4 *)(sO + (wr0 + r) * KS + col * 8);
+    flash_store_o((bf16 *)smem, warp * MT * 16, o, l_run, op, a.o_ts, q0, L, lane, MT, HD);
+}
+
+// =============================================================================================
+// the resident windowed kernel (WG 2, names ending in -res; sm_90a)
+// =============================================================================================
+// The windowed attention's blocks are short: a window's 196 queries make four 64-row tiles, and
+// in a block of WG 1 the setup (barriers, the K/V zero fill, the loads of Q and the first K/V
+// tile waited for, the rel-pos products, the output) took as long as its four key tiles (ncu,
+// tests/gpu/logs/h200-2026-12-01-l). Here a grid of as many blocks as fit on the GPU at once
+// takes the (window and head, 64-row query tile) items in turn, item = blockIdx.x + k gridDim.x
+// (a window's query tiles are consecutive items, so they run side by side and share its K and V
+// in L2). The setup that does not depend on the item is done once per block; the item's loads
+// are one stream of tensor-memory-accelerator copies issued ahead by one thread: the K/V stages
+// take key tiles in a running count T across items (the next item's first tile is loaded during
+// the current item's last), and Q has a buffer of its own, in the 128-byte swizzle like K (head
+// dim 80: its last 16 columns in a second buffer of 32-byte rows), loaded for the next item once
+// every warp has its fragments (the `qempty` barrier) during the current item's second key
+// tile. No block barrier after the setup: each warp has a private region of shared memory for
+// its 16 rows' rel-pos tables and, over them at the end of each item, its output rows.
+// A stage's slots that a tile's copies do not write hold zeros from the fill or keys of the
+// same item, never another item's: columns past W are never written; grid rows past H occur in
+// a partial last tile t only, and every item of a launch has the same tiles, so its stage last
+// held this item's tile t - 2 or, where an item has at most 2 tiles, tile t of an earlier item
+// (the same slots written). An item's result thus depends on its own inputs only, as in the
+// other configs (test_flash_relpos checks it with a NaN in one (window, head)'s keys).
+static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, const int HD, const int WARPS,
+                                                           const int BN, const int SEGW) {
+#if SM90A_PTX
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    unsigned char *smem = smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u);
+    const int BM = WARPS * 16, NT = WARPS * 32, NSEG = BN / SEGW, NPS = SEGW / 8;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int L = ap->L, H = ap->H, W = ap->W, heads = ap->heads;
+    const int QT = (L + BM - 1) / BM, n_items = QT * ap->pairs, n_tiles = (H * SEGW + BN - 1) / BN;
+    const int HS = flash_hs(H), WS = flash_ws(SEGW);
+    const float c = ap->c;
+
+    // Layout (flash_res_smem_bytes): Q (BM rows of 128 bytes, then head dim 80's BM rows of 32),
+    // 2 stages of K then 2 of V (BN rows of hd, as WG 1), the warps' regions, the barriers.
+    bf16 *sQ = (bf16 *)smem;
+    bf16 *sK = (bf16 *)(smem + flash_res_q_bytes(BM, HD));
+    bf16 *sV = sK + 2 * BN * HD;
+    unsigned char *region = (unsigned char *)(sV + 2 * BN * HD) + warp * flash_res_region_bytes(H, SEGW, HD);
+    float *relh = (float *)region;                       // (16, HS): rel_h[row][kh] / scale
+    float *relw = relh + (16 * HS * 4 + 15) / 16 * 4;    // (16, WS): rel_w[row][kw] / scale
+    bf16 *sO = (bf16 *)region;                           // (16, KS): the output rows, over the tables
+    uint64_t *bars = (uint64_t *)((unsigned char *)(sV + 2 * BN * HD) + WARPS * flash_res_region_bytes(H, SEGW, HD));
+    uint64_t *full = bars, *empty = bars + 2, *qfull = bars + 4, *qempty = bars + 5;
+
+    for (int i = tid; i < 4 * BN * HD / 8; i += NT) ((uint4 *)sK)[i] = make_uint4(0u, 0u, 0u, 0u);
+    if (tid == 0) {
+        mbar_init(&full[0], 1), mbar_init(&full[1], 1);
+        mbar_init(&empty[0], WARPS), mbar_init(&empty[1], WARPS);
+        mbar_init(qfull, 1), mbar_init(qempty, WARPS);
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
+    flash_wg_publish();  // the zeros, to the copy engine and the tensor cores
+    __syncthreads();
+    int item = blockIdx.x;
+    if (item >= n_items) return;
+
+    // One thread issues every copy: Q of an item, and key tile t of an item into stage st.
+#define RES_PAIR(it_) ((it_) / QT)
+#define RES_LOAD_Q(it_)                                                                             \
+    do {                                                                                            \
+        const int pr_ = RES_PAIR(it_), b_ = pr_ / heads, h_ = pr_ - b_ * heads, q0_ = ((it_) - pr_ * QT) * BM; \
+        mbar_expect_tx(qfull, (uint32_t)(BM * HD * 2));                                             \
+        tma_load_4d(sQ, &ap->tmq, 0, q0_, h_, b_, qfull);                                           \
+        if (HD == 80) tma_load_4d(sQ + BM * 64, &ap->tmq80, 64, q0_, h_, b_, qfull);               \
+    } while (0)
+#define RES_LOAD_TILE(it_, t_, st_)                                                                 \
+    do {                                                                                            \
+        const int pr_ = RES_PAIR(it_), b_ = pr_ / heads, h_ = pr_ - b_ * heads;                    \
+        flash_tma_tile(ap, sK + (st_) * BN * HD, sV + (st_) * BN * HD, &full[st_], (t_), b_, h_, BN, SEGW, HD); \
+    } while (0)
+    if (tid == 0) {
+        RES_LOAD_Q(item);
+        RES_LOAD_TILE(item, 0, 0);
+    }
+
+    const int q_at = n_tiles > 1 ? 1 : 0;  // the key tile during which the next item's Q is loaded
+    int T = 0;                              // key tiles consumed by this block so far
+    for (int n = 0; item < n_items; item += gridDim.x, n++) {
+        const int pair = RES_PAIR(item), b = pair / heads, h = pair - b * heads, q0 = (item - pair * QT) * BM;
+        const int next = item + (int)gridDim.x;
+        const int idle = q0 + warp * 16 >= L;  // every row of the warp past the sequence
+        bf16 *op = ap->o + b * ap->o_bs + h * ap->o_hs;
+
+        // Q to registers: A fragments of the warp's 16 rows, from the swizzled buffer.
+        unsigned qf[5][4];
+        mbar_wait(qfull, n & 1);
+        {
+            const int r = warp * 16 + (lane & 7) + 8 * ((lane >> 3) & 1);
+#pragma unroll
+            for (int ks = 0; ks < 4; ks++)
+                ldsm_x4(qf[ks], sQ + r * 64 + (((2 * ks + (lane >> 4)) ^ (r & 7)) << 3));
+            if (HD == 80) ldsm_x4(qf[4], sQ + BM * 64 + r * 16 + (((lane >> 4) ^ ((r >> 2) & 1)) << 3));
+        }
+        __syncwarp();
+        if (lane == 0) mbar_arrive(qempty);
+
+        // The rel-pos products of the warp's rows (its own region; the previous item's output
+        // rows there were stored before the __syncwarp that ended it).
+        if (!idle) {
+            const int g = lane >> 2, rb = q0 + warp * 16;
+            if (lane < 16)
+                for (int kw = W; kw < SEGW; kw++) relw[lane * WS + kw] = -INFINITY;  // masked slot columns
+            int qa = min(rb, L - 1), qb = min(rb + 15, L - 1);
+            int ha = grid_div(qa, ap->inv_w), hb = grid_div(qb, ap->inv_w);
+            int wa = ha == hb ? qa - ha * W : 0, wb = ha == hb ? qb - hb * W : W - 1;
+            int r0 = min(rb + g, L - 1), r1 = min(rb + g + 8, L - 1);
+            int h0 = grid_div(r0, ap->inv_w), h1 = grid_div(r1, ap->inv_w);
+            rel_products(relh, HS, ap->rh, H, qf, ha, hb, h0, h1, g, ap->inv_scale, lane, HD);
+            rel_products(relw, WS, ap->rw, W, qf, wa, wb, r0 - h0 * W, r1 - h1 * W, g, ap->inv_scale, lane, HD);
+        }
+        __syncwarp();
+
+        float o[1][10][4], m_run[1][2], l_run[1][2];
+#pragma unroll
+        for (int d = 0; d < HD / 8; d++) o[0][d][0] = o[0][d][1] = o[0][d][2] = o[0][d][3] = 0.0f;
+        m_run[0][0] = m_run[0][1] = -INFINITY;
+        l_run[0][0] = l_run[0][1] = 0.0f;
+        unsigned pw[8][4];
+        for (int it = 0; it < n_tiles; it++, T++) {
+            if (tid == 0) {
+                // The next key tile (this item's, or the next item's first) into the other
+                // stage, once every warp has released the tile T - 1 that it held.
+                const int more = it + 1 < n_tiles;
+                if (more || next < n_items) {
+                    const int st = (T + 1) & 1;
+                    if (T >= 1) mbar_wait(&empty[st], ((T - 1) >> 1) & 1);
+                    RES_LOAD_TILE(more ? item : next, more ? it + 1 : 0, st);
+                }
+                if (it == q_at && next < n_items) {
+                    mbar_wait(qempty, n & 1);  // every warp has this item's Q in registers
+                    RES_LOAD_Q(next);
+                }
+            }
+            mbar_wait(&full[T & 1], (T >> 1) & 1);
+            const bf16 *tk = sK + (T & 1) * BN * HD, *tv = sV + (T & 1) * BN * HD;
+
+            float s[1][16][4], bh[1][2][2];
+            if (idle) {  // defined values for the collective product, never used
+#pragma unroll
+                for (int nn = 0; nn < BN / 8; nn++) s[0][nn][0] = s[0][nn][1] = s[0][nn][2] = s[0][nn][3] = 0.0f;
+            } else {
+                flash_c_start(s, bh, relh, relw, HS, WS, 0, it * NSEG, H, lane, 1, NSEG, NPS, 0);
+            }
+            flash_wg_qk_issue(&s[0][0][0], qf, tk, BN, HD);
+            flash_wg_wait(&s[0][0][0], BN / 2);
+            if (!idle) flash_softmax(s, bh, o, m_run, l_run, c, 1, BN, NSEG, 0, HD);
+#pragma unroll
+            for (int kk = 0; kk < BN / 16; kk++) flash_pack_p16(pw[kk], s[0], kk);
+            flash_wg_pv_issue(&o[0][0][0], pw, tv, BN, HD);
+            flash_wg_wait(&o[0][0][0], HD / 2);
+            if (lane == 0) mbar_arrive(&empty[T & 1]);  // the warp is done with this stage
+        }
+
+        // The output rows, over the warp's tables (its last reads of them are behind it).
+        __syncwarp();
+        if (!idle) flash_store_o(sO, 0, o, l_run, op, ap->o_ts, q0 + warp * 16, L, lane, 1, HD);
+        __syncwarp();
+    }
+#undef RES_PAIR
+#undef RES_LOAD_Q
+#undef RES_LOAD_TILE
+#else
+    __trap();
+#endif
 }
 
 // =============================================================================================
@@ -676,7 +892,12 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     X(80, 64, 8, 1, 64, 2, 1)   \
     X(80, 64, 4, 1, 64, 2, 1)   \
     X(80, 16, 4, 1, 64, 3, 1)   \
-    X(80, 16, 8, 1, 64, 2, 1)
+    X(80, 16, 8, 1, 64, 2, 1)   \
+    X(64, 16, 4, 1, 64, 4, 2)   \
+    X(64, 16, 4, 1, 64, 3, 2)   \
+    X(64, 16, 8, 1, 64, 2, 2)   \
+    X(80, 16, 4, 1, 64, 3, 2)   \
+    X(80, 16, 8, 1, 64, 2, 2)
 
 #define FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG) \
     flash_relpos_hd##HD##_s##SEGW##_w##WARPS##m##MT##n##BN##b##MINB##_g##WG
@@ -685,9 +906,11 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
                           BN % 64 == 0 && BN <= 128),                                           \
                   "a wgmma flash config: head dim 64 or 80, whole warpgroups, one m-tile, " \
                   "64 or 128 keys");                                                            \
+    static_assert(WG != 2 || (SEGW == 16 && BN == 64), "a resident config: windowed, 64-key tiles"); \
     __global__ void __launch_bounds__(WARPS * 32, MINB)                                \
         FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG)(const __grid_constant__ FlashArgs a) { \
-        flash_body(a, &a, HD, WARPS, MT, BN, SEGW, WG);                                \
+        if (WG == 2) flash_resident_body(&a, HD, WARPS, BN, SEGW);                     \
+        else flash_body(a, &a, HD, WARPS, MT, BN, SEGW, WG);                           \
     }
 FLASH_CONFIGS(FLASH_DEFINE)
 
@@ -699,11 +922,19 @@ typedef struct {
 } FlashConfig;
 #define FLASH_ENTRY(HD, SEGW, WARPS, MT, BN, MINB, WG)                                      \
     {HD, SEGW, WARPS, MT, BN, MINB, WG, FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG),      \
-     WG ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-tma"                   \
-        : "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB},
+     WG == 2 ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-res"              \
+     : WG    ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-tma"              \
+             : "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB},
 static const FlashConfig flash_configs[] = {FLASH_CONFIGS(FLASH_ENTRY)};
 #define N_FLASH_CONFIGS ((int)(sizeof flash_configs / sizeof flash_configs[0]))
 static int flash_smem_set[N_FLASH_CONFIGS];  // dynamic shared memory limit raised to (bytes)
+static int flash_res_blocks[N_FLASH_CONFIGS][2];  // WG 2: (shared memory bytes, resident blocks per SM at it)
+
+// A config's shared memory for a grid of H rows.
+static size_t config_smem_bytes(const FlashConfig *f, int H) {
+    if (f->wg == 2) return flash_res_smem_bytes(f->warps, f->bn, f->hd, H, f->segw);
+    return flash_smem_bytes(f->warps * f->mt * 16, f->bn, f->hd, H, f->segw, f->wg);
+}
 
 // The build's choice per head dim and kind (config names as above); a call takes the first
 // entry of its head dim that serves it: 16 slots per grid row where the grid is at most 16
@@ -815,11 +1046,11 @@ static void flash_smem_limit(Exec *x, int ci, size_t smem) {
 // columns) (16, W, 1, 1) into 32-byte swizzled rows. Made per launch on the host
 // (no stream work: allowed during graph capture) and passed by value in the kernel's argument.
 static CUtensorMap flash_kv_map(const void *base, const AttnParams *p, int64_t ts, int64_t hs, int64_t bs,
-                                int cols) {
+                                int cols, int rows) {
     CUtensorMap m;
     cuuint64_t dims[4] = {(cuuint64_t)p->head_dim, (cuuint64_t)p->q_len, (cuuint64_t)p->heads, (cuuint64_t)p->batch};
     cuuint64_t strides[3] = {(cuuint64_t)ts * 2, (cuuint64_t)hs * 2, (cuuint64_t)bs * 2};
-    cuuint32_t box[4] = {(cuuint32_t)cols, (cuuint32_t)p->grid_w, 1, 1}, estr[4] = {1, 1, 1, 1};
+    cuuint32_t box[4] = {(cuuint32_t)cols, (cuuint32_t)rows, 1, 1}, estr[4] = {1, 1, 1, 1};
     for (int i = 0; i < 3; i++)
         if (strides[i] == 0) strides[i] = 16;  // a dimension of size 1 may have any stride
     CUresult r = tensor_map_encoder()(&m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, (void *)base, dims, strides, box, estr,
@@ -839,7 +1070,7 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     const FlashConfig *f = &flash_configs[ci];
     if (!config_serves(f, p)) die("cuda attention flash_relpos: config %s does not serve this call", f->name);
     int BM = f->warps * f->mt * 16;
-    size_t smem = flash_smem_bytes(BM, f->bn, f->hd, p->grid_h, f->segw, f->wg);
+    size_t smem = config_smem_bytes(f, p->grid_h);
     flash_smem_limit(x, ci, smem);
     FlashArgs a;
     memset(&a, 0, sizeof a);  // the tensor maps a config does not use stay zero
@@ -852,17 +1083,33 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     a.o_bs = p->o_batch_stride, a.o_hs = p->o_head_stride, a.o_ts = p->o_tok_stride;
     a.heads = p->heads, a.L = p->q_len, a.H = p->grid_h, a.W = p->grid_w;
     if (f->wg) {
-        a.tmk = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride, 64);
-        a.tmv = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 64);
+        const int W = p->grid_w;
+        a.tmk = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride, 64, W);
+        a.tmv = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 64, W);
         if (f->hd == 80) {  // the last 16 columns
-            a.tmk80 = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride, 16);
-            a.tmv80 = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 16);
+            a.tmk80 = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride, 16, W);
+            a.tmv80 = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 16, W);
         }
+    }
+    if (f->wg == 2) {
+        a.tmq = flash_kv_map(p->q, p, p->q_tok_stride, p->q_head_stride, p->q_batch_stride, 64, BM);
+        if (f->hd == 80) a.tmq80 = flash_kv_map(p->q, p, p->q_tok_stride, p->q_head_stride, p->q_batch_stride, 16, BM);
     }
     a.inv_w = 1.0f / (float)p->grid_w;
     a.c = p->scale * LOG2E_F;
     a.inv_scale = 1.0f / p->scale;
+    a.pairs = p->batch * p->heads;
     dim3 grid((unsigned)((p->q_len + BM - 1) / BM), (unsigned)(p->batch * p->heads));
+    if (f->wg == 2) {  // as many blocks as are resident at once, or one per item if fewer
+        if (flash_res_blocks[ci][0] != (int)smem) {
+            int per_sm = 0;
+            cudaCheck(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, f->kernel, f->warps * 32, smem));
+            if (per_sm < 1) die("cuda attention flash_relpos: config %s fits no block on an SM", f->name);
+            flash_res_blocks[ci][0] = (int)smem, flash_res_blocks[ci][1] = per_sm;
+        }
+        int64_t items = (int64_t)grid.x * grid.y, fit = (int64_t)flash_res_blocks[ci][1] * cuda_backend(x)->prop.multiProcessorCount;
+        grid = dim3((unsigned)(items < fit ? items : fit));
+    }
     f->kernel<<<grid, f->warps * 32, smem, cuda_stream(x)>>>(a);
     LAUNCH_CHECK(x, "flash_relpos attention");
 }
@@ -885,7 +1132,7 @@ extern "C" void cuda_flash_relpos_config_describe(Exec *x, const AttnParams *p, 
     if (i < 0 || i >= N_FLASH_CONFIGS) die("cuda attention flash_relpos: no config %d", i);
     const FlashConfig *f = &flash_configs[i];
     int BM = f->warps * f->mt * 16;
-    size_t smem = flash_smem_bytes(BM, f->bn, f->hd, p->grid_h, f->segw, f->wg);
+    size_t smem = config_smem_bytes(f, p->grid_h);
     flash_smem_limit(x, i, smem);
     cudaFuncAttributes at;
     cudaCheck(cudaFuncGetAttributes(&at, f->kernel));

@@ -14,7 +14,8 @@
 //   build/tests/gpu/test_flash_relpos           the suite (make test-gpu): graph capture,
 //                                               every compiled tile config on small shapes, the
 //                                               fixtures' grids, the full vit_b / vit_h shapes at
-//                                               batch 8 (every config that serves them), refusals
+//                                               batch 8 (every config that serves them), one pair's
+//                                               NaN key kept from the others, refusals
 //   build/tests/gpu/test_flash_relpos --small   small shapes only (compute-sanitizer:
 //                                               tests/gpu/sanitize_flash_relpos.sh)
 //   build/tests/gpu/test_flash_relpos --race    the small shapes, the build's tile choices only, no
@@ -231,6 +232,52 @@ static void check_graph(Shape s) {
     case_close(&c);
 }
 
+// One (batch, head)'s result depends on its inputs only: with a NaN in one key (and its value)
+// of pair (0, 0), every output of that pair is NaN (each query scores that key: the reference's
+// result too) and every other pair's output is bit for bit the clean input's, for every config
+// that serves the shape. (The -res configs' stages carry keys from item to item.)
+static void check_isolation(Shape s) {
+    Problem pr = problem(s);
+    const AttnParams *q = &pr.p;
+    float *in = rnd_bf16(pr.n_in, -1.0f, 1.0f), *rel = rnd_bf16(pr.n_rel, -0.5f, 0.5f);
+    void *clean = dev_act(&BF, in, pr.n_in), *rel16 = dev_act(&BF, rel, pr.n_rel);
+    int64_t tok = (int64_t)(s.H - 1) * s.W;  // the last grid row's first key: a late key tile
+    in[pr.k_off + tok * q->k_tok_stride] = NAN, in[pr.v_off + tok * q->v_tok_stride] = NAN;
+    void *dirty = dev_act(&BF, in, pr.n_in);
+    for (int ci = -1; ci < cuda_flash_relpos_configs(); ci++) {
+        AttnParams pc = bind(&pr, &BF, clean, rel16, NULL);
+        if (ci >= 0 && !cuda_flash_relpos_config_serves(ci, &pc)) continue;
+        void *oc = dev_poisoned(&BF, (size_t)pr.n_out * 2), *od = dev_poisoned(&BF, (size_t)pr.n_out * 2);
+        AttnParams pd = bind(&pr, &BF, dirty, rel16, od);
+        pc.o = oc;
+        if (ci < 0) cuda_attention_flash_relpos.run(&BF, &pc), cuda_attention_flash_relpos.run(&BF, &pd);
+        else cuda_flash_relpos_run_config(&BF, &pc, ci), cuda_flash_relpos_run_config(&BF, &pd, ci);
+        float *xc = get_act(&BF, oc, pr.n_out), *xd = get_act(&BF, od, pr.n_out);
+        int64_t other_diff = 0, pair_finite = 0, finite_clean = 0;
+        for (int64_t b = 0; b < q->batch; b++)
+            for (int64_t t = 0; t < q->q_len; t++)
+                for (int64_t h = 0; h < q->heads; h++)
+                    for (int64_t d = 0; d < q->head_dim; d++) {
+                        int64_t i = b * q->o_batch_stride + t * q->o_tok_stride + h * q->o_head_stride + d;
+                        finite_clean += isfinite(xc[i]) != 0;
+                        if (b == 0 && h == 0) pair_finite += isfinite(xd[i]) != 0;
+                        else other_diff += memcmp(&xc[i], &xd[i], 4) != 0;
+                    }
+        int64_t total = (int64_t)q->batch * q->q_len * q->heads * q->head_dim;
+        result(other_diff == 0 && pair_finite == 0 && finite_clean == total,
+               "flash_relpos isolation %s: batch=%d heads=%d grid %dx%d hd=%d, config %s: NaN key in pair "
+               "(0, 0): %lld of its outputs finite (0 expected), %lld outputs of other pairs differ from "
+               "the clean run (0 expected)",
+               s.label, s.batch, s.heads, s.H, s.W, s.hd,
+               cuda_flash_relpos_config_name(ci < 0 ? cuda_flash_relpos_chosen(&pc) : ci), (long long)pair_finite,
+               (long long)other_diff);
+        dfree(&BF, oc), dfree(&BF, od);
+        free(xc), free(xd);
+    }
+    dfree(&BF, clean), dfree(&BF, dirty), dfree(&BF, rel16);
+    free(in), free(rel);
+}
+
 // =============================================================================================
 // refusals: each in a child process (die() exits), which must exit 1 naming the kernel
 // =============================================================================================
@@ -387,6 +434,14 @@ int main(int argc, char **argv) {
         check_shape((Shape){"odd grid", 2, 2, 7, 9, hd, 0}, 1);     // H != W, a short last tile
         check_shape((Shape){"tall grid", 1, 2, 64, 20, hd, 0}, 1);  // rows of 20 keys
         check_shape((Shape){"small grid", 16, 2, 3, 5, hd, 0}, 1);  // one short tile
+        check_shape((Shape){"nine-row grid", 7, 3, 9, 14, hd, 0}, 1);  // 3 key tiles, the last short
+        // More (window, head, query tile) items than the -res configs' resident blocks: each
+        // block takes several, its stages and Q buffer refilled across items.
+        check_shape((Shape){"windowed, items > blocks", 64, 3, 14, 14, hd, 0}, 1);
+        if (!coverage_only) {
+            check_isolation((Shape){"windowed", 64, 3, 14, 14, hd, 0});
+            check_isolation((Shape){"nine-row grid", 7, 3, 9, 14, hd, 0});
+        }
     }
     // The fixtures' grids: tiny (16 x 16 global, 14 x 14 windows, hd 64, 2 heads, 4 windows)
     // and tiny1024 (64 x 64 global, 14 x 14 windows, hd 80, 2 heads, 25 windows).
