@@ -688,6 +688,9 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
     unsigned char *smem = smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u);
     const int BM = WARPS * 16, NT = WARPS * 32, NSEG = BN / SEGW, NPS = SEGW / 8;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    // The thread that issues the copies: in the last warp, which a window's short last query
+    // tile leaves idle (its waits then delay no warp with rows to compute).
+    const int producer = tid == NT - 32;
     const int L = ap->L, H = ap->H, W = ap->W, heads = ap->heads;
     const int QT = (L + BM - 1) / BM, n_items = QT * ap->pairs, n_tiles = (H * SEGW + BN - 1) / BN;
     const int HS = flash_hs(H), WS = flash_ws(SEGW);
@@ -706,7 +709,7 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
     uint64_t *full = bars, *empty = bars + 2, *qfull = bars + 4, *qempty = bars + 5;
 
     for (int i = tid; i < 4 * BN * HD / 8; i += NT) ((uint4 *)sK)[i] = make_uint4(0u, 0u, 0u, 0u);
-    if (tid == 0) {
+    if (producer) {
         mbar_init(&full[0], 1), mbar_init(&full[1], 1);
         mbar_init(&empty[0], WARPS), mbar_init(&empty[1], WARPS);
         mbar_init(qfull, 1), mbar_init(qempty, WARPS);
@@ -718,29 +721,31 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
     if (item >= n_items) return;
 
     // One thread issues every copy: Q of an item, and key tile t of an item into stage st.
-#define RES_PAIR(it_) ((it_) / QT)
-#define RES_LOAD_Q(it_)                                                                             \
+    // An item's (batch, head, first query row).
+#define RES_ITEM(it_, b_, h_, q0_)                                                                  \
     do {                                                                                            \
-        const int pr_ = RES_PAIR(it_), b_ = pr_ / heads, h_ = pr_ - b_ * heads, q0_ = ((it_) - pr_ * QT) * BM; \
+        const int pr_ = (it_) / QT;                                                                 \
+        b_ = pr_ / heads, h_ = pr_ - b_ * heads, q0_ = ((it_) - pr_ * QT) * BM;                    \
+    } while (0)
+#define RES_LOAD_Q(b_, h_, q0_)                                                                     \
+    do {                                                                                            \
         mbar_expect_tx(qfull, (uint32_t)(BM * HD * 2));                                             \
-        tma_load_4d(sQ, &ap->tmq, 0, q0_, h_, b_, qfull);                                           \
-        if (HD == 80) tma_load_4d(sQ + BM * 64, &ap->tmq80, 64, q0_, h_, b_, qfull);               \
+        tma_load_4d(sQ, &ap->tmq, 0, (q0_), (h_), (b_), qfull);                                     \
+        if (HD == 80) tma_load_4d(sQ + BM * 64, &ap->tmq80, 64, (q0_), (h_), (b_), qfull);         \
     } while (0)
-#define RES_LOAD_TILE(it_, t_, st_)                                                                 \
-    do {                                                                                            \
-        const int pr_ = RES_PAIR(it_), b_ = pr_ / heads, h_ = pr_ - b_ * heads;                    \
-        flash_tma_tile(ap, sK + (st_) * BN * HD, sV + (st_) * BN * HD, &full[st_], (t_), b_, h_, BN, SEGW, HD); \
-    } while (0)
-    if (tid == 0) {
-        RES_LOAD_Q(item);
-        RES_LOAD_TILE(item, 0, 0);
+    int b, h, q0;
+    RES_ITEM(item, b, h, q0);
+    if (producer) {
+        RES_LOAD_Q(b, h, q0);
+        flash_tma_tile(ap, sK, sV, &full[0], 0, b, h, BN, SEGW, HD);
     }
 
     const int q_at = n_tiles > 1 ? 1 : 0;  // the key tile during which the next item's Q is loaded
     int T = 0;                              // key tiles consumed by this block so far
     for (int n = 0; item < n_items; item += gridDim.x, n++) {
-        const int pair = RES_PAIR(item), b = pair / heads, h = pair - b * heads, q0 = (item - pair * QT) * BM;
         const int next = item + (int)gridDim.x;
+        int nb = 0, nh = 0, nq0 = 0;  // the next item's
+        if (next < n_items) RES_ITEM(next, nb, nh, nq0);
         const int idle = q0 + warp * 16 >= L;  // every row of the warp past the sequence
         bf16 *op = ap->o + b * ap->o_bs + h * ap->o_hs;
 
@@ -780,18 +785,19 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
         l_run[0][0] = l_run[0][1] = 0.0f;
         unsigned pw[8][4];
         for (int it = 0; it < n_tiles; it++, T++) {
-            if (tid == 0) {
+            if (producer) {
                 // The next key tile (this item's, or the next item's first) into the other
                 // stage, once every warp has released the tile T - 1 that it held.
                 const int more = it + 1 < n_tiles;
                 if (more || next < n_items) {
                     const int st = (T + 1) & 1;
                     if (T >= 1) mbar_wait(&empty[st], ((T - 1) >> 1) & 1);
-                    RES_LOAD_TILE(more ? item : next, more ? it + 1 : 0, st);
+                    flash_tma_tile(ap, sK + st * BN * HD, sV + st * BN * HD, &full[st], more ? it + 1 : 0,
+                                   more ? b : nb, more ? h : nh, BN, SEGW, HD);
                 }
                 if (it == q_at && next < n_items) {
                     mbar_wait(qempty, n & 1);  // every warp has this item's Q in registers
-                    RES_LOAD_Q(next);
+                    RES_LOAD_Q(nb, nh, nq0);
                 }
             }
             mbar_wait(&full[T & 1], (T >> 1) & 1);
@@ -818,10 +824,10 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
         __syncwarp();
         if (!idle) flash_store_o(sO, 0, o, l_run, op, ap->o_ts, q0 + warp * 16, L, lane, 1, HD);
         __syncwarp();
+        b = nb, h = nh, q0 = nq0;
     }
-#undef RES_PAIR
+#undef RES_ITEM
 #undef RES_LOAD_Q
-#undef RES_LOAD_TILE
 #else
     __trap();
 #endif
@@ -1064,6 +1070,14 @@ static CUtensorMap flash_kv_map(const void *base, const AttnParams *p, int64_t t
     return m;
 }
 
+static int64_t gcd64(int64_t a, int64_t b) {
+    while (b) {
+        int64_t t = a % b;
+        a = b, b = t;
+    }
+    return a;
+}
+
 // ci: a config that serves p (flash_check done by the caller).
 static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0) return;
@@ -1108,7 +1122,12 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
             flash_res_blocks[ci][0] = (int)smem, flash_res_blocks[ci][1] = per_sm;
         }
         int64_t items = (int64_t)grid.x * grid.y, fit = (int64_t)flash_res_blocks[ci][1] * cuda_backend(x)->prop.multiProcessorCount;
-        grid = dim3((unsigned)(items < fit ? items : fit));
+        int64_t blocks = items < fit ? items : fit;
+        // Block k takes items k, k + G, ...: with G a multiple of the query tiles per window, a
+        // block (and the blocks beside it on its SM) would take the same query tile of every
+        // window, some only the short last tiles; G coprime to it rotates each block through all.
+        while (blocks > 1 && gcd64(blocks, grid.x) != 1) blocks--;
+        grid = dim3((unsigned)blocks);
     }
     f->kernel<<<grid, f->warps * 32, smem, cuda_stream(x)>>>(a);
     LAUNCH_CHECK(x, "flash_relpos attention");
