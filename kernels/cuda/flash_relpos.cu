@@ -658,6 +658,42 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     flash_store_o((bf16 *)smem, warp * MT * 16, o, l_run, op, a.o_ts, q0, L, lane, MT, HD);
 }
 
+// One rel-pos table's products for one m-tile as rel_products, with every n-tile's B fragments
+// loaded before any product (NTILE n-tiles at a time, unrolled): one load latency per group
+// rather than one per n-tile. The resident kernel's (a windowed row needs at most 2 n-tiles of
+// Rh and 4 of Rw there).
+static __device__ __forceinline__ void rel_products_grouped(float *dst, int dstride, const bf16 *R, int n,
+                                                            const unsigned qf[5][4], int lo, int hi, int pos0,
+                                                            int pos1, int lr0, float inv_scale, int lane,
+                                                            const int HD, const int NTILE) {
+    const int g = lane >> 2, tq = lane & 3, nrows = 2 * n - 1;
+    for (int tb0 = lo; tb0 <= hi + n - 1; tb0 += 8 * NTILE) {
+        unsigned bfr[4][5][2];
+#pragma unroll
+        for (int j = 0; j < NTILE; j++) {
+            int t = tb0 + 8 * j + g;
+            const bf16 *row = R + (int64_t)(t < nrows ? t : nrows - 1) * HD;
+#pragma unroll
+            for (int ks = 0; ks < HD / 16; ks++) {
+                bfr[j][ks][0] = t < nrows ? *(const unsigned *)(row + 16 * ks + 2 * tq) : 0u;
+                bfr[j][ks][1] = t < nrows ? *(const unsigned *)(row + 16 * ks + 8 + 2 * tq) : 0u;
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < NTILE; j++) {
+            float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+            for (int ks = 0; ks < HD / 16; ks++) mma_bf16(acc, qf[ks], bfr[j][ks][0], bfr[j][ks][1]);
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int pos = e < 2 ? pos0 : pos1;
+                int kk = pos - (tb0 + 8 * j + 2 * tq + (e & 1)) + n - 1;
+                if (kk >= 0 && kk < n) dst[(lr0 + 8 * (e >> 1)) * dstride + kk] = acc[e] * inv_scale;
+            }
+        }
+    }
+}
+
 // =============================================================================================
 // the resident windowed kernel (WG 2, names ending in -res; sm_90a)
 // =============================================================================================
@@ -773,8 +809,9 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
             int wa = ha == hb ? qa - ha * W : 0, wb = ha == hb ? qb - hb * W : W - 1;
             int r0 = min(rb + g, L - 1), r1 = min(rb + g + 8, L - 1);
             int h0 = grid_div(r0, ap->inv_w), h1 = grid_div(r1, ap->inv_w);
-            rel_products(relh, HS, ap->rh, H, qf, ha, hb, h0, h1, g, ap->inv_scale, lane, HD);
-            rel_products(relw, WS, ap->rw, W, qf, wa, wb, r0 - h0 * W, r1 - h1 * W, g, ap->inv_scale, lane, HD);
+            rel_products_grouped(relh, HS, ap->rh, H, qf, ha, hb, h0, h1, g, ap->inv_scale, lane, HD, 2);
+            rel_products_grouped(relw, WS, ap->rw, W, qf, wa, wb, r0 - h0 * W, r1 - h1 * W, g, ap->inv_scale, lane,
+                                 HD, 4);
         }
         __syncwarp();
 
