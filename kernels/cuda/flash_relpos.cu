@@ -132,11 +132,9 @@ static __host__ __device__ __forceinline__ int flash_res_region_bytes(int H, int
     int rel = (16 * flash_hs(H) * 4 + 15) / 16 * 16 + 16 * flash_ws(segw) * 4, out = 16 * flash_ks(hd) * 2;
     return ((rel > out ? rel : out) + 15) / 16 * 16;
 }
-static __host__ __device__ __forceinline__ size_t flash_res_smem_bytes(int warps, int BN, int hd, int H, int segw,
-                                                                       int wg) {
-    const int stages = wg == 3 ? 3 : 2;  // WG 3 (-resp): a third stage, tile t + 2 loaded during tile t
-    return 1024 + (size_t)flash_res_q_bytes(16 * warps, hd) + (size_t)2 * stages * BN * hd * 2 +
-           (size_t)warps * flash_res_region_bytes(H, segw, hd) + (2 * stages + 2) * sizeof(uint64_t);
+static __host__ __device__ __forceinline__ size_t flash_res_smem_bytes(int warps, int BN, int hd, int H, int segw) {
+    return 1024 + (size_t)flash_res_q_bytes(16 * warps, hd) + (size_t)4 * BN * hd * 2 +
+           (size_t)warps * flash_res_region_bytes(H, segw, hd) + 6 * sizeof(uint64_t);
 }
 
 // One rel-pos table's products for the 16 rows of one m-tile: rel[row][kk] =
@@ -699,6 +697,8 @@ static __device__ __forceinline__ void rel_products_grouped(float *dst, int dstr
 // =============================================================================================
 // the resident windowed kernel (WG 2, names ending in -res; sm_90a)
 // =============================================================================================
+// Measured about 1 % faster than WG 1's windowed configs and not the build's choice (the
+// FLASH_CONFIGS comment has the numbers and what was tried on top of it).
 // The windowed attention's blocks are short: a window's 196 queries make four 64-row tiles, and
 // in a block of WG 1 the setup (barriers, the K/V zero fill, the loads of Q and the first K/V
 // tile waited for, the rel-pos products, the output) took as long as its four key tiles (ncu,
@@ -720,11 +720,11 @@ static __device__ __forceinline__ void rel_products_grouped(float *dst, int dstr
 // (the same slots written). An item's result thus depends on its own inputs only, as in the
 // other configs (test_flash_relpos checks it with a NaN in one (window, head)'s keys).
 static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, const int HD, const int WARPS,
-                                                           const int BN, const int SEGW, const int PIPE) {
+                                                           const int BN, const int SEGW) {
 #if SM90A_PTX
     extern __shared__ __align__(128) unsigned char smem_raw[];
     unsigned char *smem = smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u);
-    const int BM = WARPS * 16, NT = WARPS * 32, NSEG = BN / SEGW, NPS = SEGW / 8, STAGES = 2 + PIPE;
+    const int BM = WARPS * 16, NT = WARPS * 32, NSEG = BN / SEGW, NPS = SEGW / 8;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     // The thread that issues the copies: in the last warp, which a window's short last query
     // tile leaves idle (its waits then delay no warp with rows to compute).
@@ -735,20 +735,21 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
     const float c = ap->c;
 
     // Layout (flash_res_smem_bytes): Q (BM rows of 128 bytes, then head dim 80's BM rows of 32),
-    // STAGES stages of K then of V (BN rows of hd, as WG 1), the warps' regions, the barriers.
+    // 2 stages of K then 2 of V (BN rows of hd, as WG 1), the warps' regions, the barriers.
     bf16 *sQ = (bf16 *)smem;
     bf16 *sK = (bf16 *)(smem + flash_res_q_bytes(BM, HD));
-    bf16 *sV = sK + STAGES * BN * HD;
-    unsigned char *region = (unsigned char *)(sV + STAGES * BN * HD) + warp * flash_res_region_bytes(H, SEGW, HD);
+    bf16 *sV = sK + 2 * BN * HD;
+    unsigned char *region = (unsigned char *)(sV + 2 * BN * HD) + warp * flash_res_region_bytes(H, SEGW, HD);
     float *relh = (float *)region;                       // (16, HS): rel_h[row][kh] / scale
     float *relw = relh + (16 * HS * 4 + 15) / 16 * 4;    // (16, WS): rel_w[row][kw] / scale
     bf16 *sO = (bf16 *)region;                           // (16, KS): the output rows, over the tables
-    uint64_t *full = (uint64_t *)((unsigned char *)(sV + STAGES * BN * HD) + WARPS * flash_res_region_bytes(H, SEGW, HD));
-    uint64_t *empty = full + STAGES, *qfull = full + 2 * STAGES, *qempty = qfull + 1;
+    uint64_t *bars = (uint64_t *)((unsigned char *)(sV + 2 * BN * HD) + WARPS * flash_res_region_bytes(H, SEGW, HD));
+    uint64_t *full = bars, *empty = bars + 2, *qfull = bars + 4, *qempty = bars + 5;
 
-    for (int i = tid; i < 2 * STAGES * BN * HD / 8; i += NT) ((uint4 *)sK)[i] = make_uint4(0u, 0u, 0u, 0u);
+    for (int i = tid; i < 4 * BN * HD / 8; i += NT) ((uint4 *)sK)[i] = make_uint4(0u, 0u, 0u, 0u);
     if (producer) {
-        for (int st = 0; st < STAGES; st++) mbar_init(&full[st], 1), mbar_init(&empty[st], WARPS);
+        mbar_init(&full[0], 1), mbar_init(&full[1], 1);
+        mbar_init(&empty[0], WARPS), mbar_init(&empty[1], WARPS);
         mbar_init(qfull, 1), mbar_init(qempty, WARPS);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
@@ -772,30 +773,9 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
     } while (0)
     int b, h, q0;
     RES_ITEM(item, b, h, q0);
-    // PIPE: the producer's cursor, the next key tile to load: tile pt of item pitem ((pb, ph)),
-    // the block's U-th, into stage U % 3 once every warp has released the tile U - 3 there.
-    int pitem = item, pt = 0, pb = b, ph = h, U = 0;
-#define RES_LOAD_NEXT()                                                                             \
-    do {                                                                                            \
-        if (pitem < n_items) {                                                                      \
-            const int st_ = U % STAGES;                                                             \
-            if (U >= STAGES) mbar_wait(&empty[st_], (U / STAGES - 1) & 1);                          \
-            flash_tma_tile(ap, sK + st_ * BN * HD, sV + st_ * BN * HD, &full[st_], pt, pb, ph, BN, SEGW, HD); \
-            U++;                                                                                    \
-            if (++pt == n_tiles) {                                                                  \
-                pt = 0, pitem += gridDim.x;                                                         \
-                pb = pitem / QT / heads, ph = pitem / QT - pb * heads;                              \
-            }                                                                                       \
-        }                                                                                           \
-    } while (0)
     if (producer) {
         RES_LOAD_Q(b, h, q0);
-        if (PIPE) {
-            RES_LOAD_NEXT();
-            RES_LOAD_NEXT();
-        } else {
-            flash_tma_tile(ap, sK, sV, &full[0], 0, b, h, BN, SEGW, HD);
-        }
+        flash_tma_tile(ap, sK, sV, &full[0], 0, b, h, BN, SEGW, HD);
     }
 
     const int q_at = n_tiles > 1 ? 1 : 0;  // the key tile during which the next item's Q is loaded
@@ -843,56 +823,6 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
         m_run[0][0] = m_run[0][1] = -INFINITY;
         l_run[0][0] = l_run[0][1] = 0.0f;
         unsigned pw[8][4];
-        if (PIPE) {
-            // Four key tiles (the launcher gives these configs grids of 13 to 16 rows only), in
-            // straight-line code: tile t + 1's q k^T is issued before tile t's softmax and runs
-            // on the tensor cores during it (its scores in the other buffer of sbuf; no loop or
-            // branch joins the in-flight products' registers, which would make ptxas wait).
-            float sbuf[2][1][16][4], bh[1][2][2];
-#define RES_QK(B_, t_)                                                                              \
-    do {                                                                                            \
-        const int Tg_ = T + (t_);                                                                   \
-        mbar_wait(&full[Tg_ % 3], (Tg_ / 3) & 1);                                                   \
-        if (idle) { /* defined values for the collective product, never used */                    \
-            _Pragma("unroll") for (int nn = 0; nn < BN / 8; nn++)                                   \
-                sbuf[B_][0][nn][0] = sbuf[B_][0][nn][1] = sbuf[B_][0][nn][2] = sbuf[B_][0][nn][3] = 0.0f; \
-        } else {                                                                                    \
-            flash_c_start(sbuf[B_], bh, relh, relw, HS, WS, 0, (t_) * NSEG, H, lane, 1, NSEG, NPS, 0); \
-        }                                                                                           \
-        flash_wg_qk_issue(&sbuf[B_][0][0][0], qf, sK + (Tg_ % 3) * BN * HD, BN, HD);                \
-    } while (0)
-#define RES_STEP(B_, t_)                                                                            \
-    do {                                                                                            \
-        const int Tg_ = T + (t_);                                                                   \
-        /* tile t_'s q k^T and tile t_ - 1's P v done: the stage tile t_ - 1 held is free */        \
-        wgmma_wait0();                                                                              \
-        reg_fence_n(&sbuf[B_][0][0][0], BN / 2);                                                    \
-        reg_fence_n(&o[0][0][0], HD / 2);                                                           \
-        if ((t_) > 0 && lane == 0) mbar_arrive(&empty[(Tg_ - 1) % 3]);                              \
-        if (producer) {                                                                             \
-            RES_LOAD_NEXT(); /* the block's tile Tg_ + 2, into the stage tile Tg_ - 1 held */      \
-            if ((t_) == 1 && next < n_items) {                                                      \
-                mbar_wait(qempty, n & 1); /* every warp has this item's Q in registers */           \
-                RES_LOAD_Q(nb, nh, nq0);                                                            \
-            }                                                                                       \
-        }                                                                                           \
-        if ((t_) + 1 < 4) RES_QK(1 - (B_), (t_) + 1);                                               \
-        if (!idle) flash_softmax(sbuf[B_], bh, o, m_run, l_run, c, 1, BN, NSEG, 0, HD);             \
-        _Pragma("unroll") for (int kk = 0; kk < BN / 16; kk++) flash_pack_p16(pw[kk], sbuf[B_][0], kk); \
-        flash_wg_pv_issue(&o[0][0][0], pw, sV + (Tg_ % 3) * BN * HD, BN, HD);                       \
-    } while (0)
-            RES_QK(0, 0);
-            RES_STEP(0, 0);
-            RES_STEP(1, 1);
-            RES_STEP(0, 2);
-            RES_STEP(1, 3);
-            wgmma_wait0();
-            reg_fence_n(&o[0][0][0], HD / 2);
-            if (lane == 0) mbar_arrive(&empty[(T + 3) % 3]);  // the item's last tile
-            T += 4;
-#undef RES_QK
-#undef RES_STEP
-        } else
         for (int it = 0; it < n_tiles; it++, T++) {
             if (producer) {
                 // The next key tile (this item's, or the next item's first) into the other
@@ -937,7 +867,6 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
     }
 #undef RES_ITEM
 #undef RES_LOAD_Q
-#undef RES_LOAD_NEXT
 #else
     __trap();
 #endif
@@ -977,6 +906,16 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
 // with 128-row tiles). What did pay: the warps of a window's last tile whose rows all lie past
 // its 196 queries skip the rel-pos terms and the softmax, and grid rows come from grid_div
 // instead of integer divisions (tables unstaged: 0.1944 ms in call 2, 0.1941 in call 3).
+// WG 2, the resident windowed kernel (-res, session 14, tests/gpu/logs/h200-2026-12-02): vit_b
+// windowed hd64-s16-w8m1n64b2-res 0.1920-0.1936 ms against the chosen -tma config's 0.1947-0.1954
+// in the same calls (3 and 4), vit_h hd80-s16-w8m1n64b2-res 0.2825-0.2826 against 0.2846-0.2854:
+// about 1 % faster, not made the build's choice (the stages' committed run would no longer be of
+// the built kernels: left for a session that reruns the waterfall). Measured and left out: -res
+// with one warpgroup (BM 64), vit_b 0.1981-0.2264 ms, vit_h 0.3233-0.3830 (calls 1-4; in call 1,
+// before the grid was made coprime to the query tiles, every -res config 0.218-0.226 / 0.326-0.383);
+// -resp, three K/V stages with a window's four key tiles in straight-line code and tile t + 1's
+// q k^T issued before tile t's softmax (FlashAttention-3's overlap, no ptxas serialisation):
+// 165-191 registers, 8-12 warps per SM, vit_b 0.2464 / 0.3031 ms, vit_h 0.4558 (call 4).
 #define FLASH_CONFIGS(X)        \
     X(64, 64, 4, 1, 64, 2, 0)   \
     X(64, 64, 4, 1, 64, 4, 0)   \
@@ -1009,14 +948,8 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
     X(80, 64, 4, 1, 64, 2, 1)   \
     X(80, 16, 4, 1, 64, 3, 1)   \
     X(80, 16, 8, 1, 64, 2, 1)   \
-    X(64, 16, 4, 1, 64, 4, 2)   \
-    X(64, 16, 4, 1, 64, 3, 2)   \
     X(64, 16, 8, 1, 64, 2, 2)   \
-    X(80, 16, 4, 1, 64, 3, 2)   \
-    X(80, 16, 8, 1, 64, 2, 2)   \
-    X(64, 16, 4, 1, 64, 3, 3)   \
-    X(64, 16, 4, 1, 64, 2, 3)   \
-    X(80, 16, 4, 1, 64, 2, 3)
+    X(80, 16, 8, 1, 64, 2, 2)
 
 #define FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG) \
     flash_relpos_hd##HD##_s##SEGW##_w##WARPS##m##MT##n##BN##b##MINB##_g##WG
@@ -1025,10 +958,10 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
                           BN % 64 == 0 && BN <= 128),                                           \
                   "a wgmma flash config: head dim 64 or 80, whole warpgroups, one m-tile, " \
                   "64 or 128 keys");                                                            \
-    static_assert(WG < 2 || (SEGW == 16 && BN == 64), "a resident config: windowed, 64-key tiles"); \
+    static_assert(WG != 2 || (SEGW == 16 && BN == 64), "a resident config: windowed, 64-key tiles"); \
     __global__ void __launch_bounds__(WARPS * 32, MINB)                                \
         FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG)(const __grid_constant__ FlashArgs a) { \
-        if (WG >= 2) flash_resident_body(&a, HD, WARPS, BN, SEGW, WG - 2);             \
+        if (WG == 2) flash_resident_body(&a, HD, WARPS, BN, SEGW);                     \
         else flash_body(a, &a, HD, WARPS, MT, BN, SEGW, WG);                           \
     }
 FLASH_CONFIGS(FLASH_DEFINE)
@@ -1041,8 +974,7 @@ typedef struct {
 } FlashConfig;
 #define FLASH_ENTRY(HD, SEGW, WARPS, MT, BN, MINB, WG)                                      \
     {HD, SEGW, WARPS, MT, BN, MINB, WG, FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG),      \
-     WG == 3 ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-resp"             \
-     : WG == 2 ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-res"            \
+     WG == 2 ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-res"              \
      : WG    ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-tma"              \
              : "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB},
 static const FlashConfig flash_configs[] = {FLASH_CONFIGS(FLASH_ENTRY)};
@@ -1052,7 +984,7 @@ static int flash_res_blocks[N_FLASH_CONFIGS][2];  // WG 2: (shared memory bytes,
 
 // A config's shared memory for a grid of H rows.
 static size_t config_smem_bytes(const FlashConfig *f, int H) {
-    if (f->wg >= 2) return flash_res_smem_bytes(f->warps, f->bn, f->hd, H, f->segw, f->wg);
+    if (f->wg == 2) return flash_res_smem_bytes(f->warps, f->bn, f->hd, H, f->segw);
     return flash_smem_bytes(f->warps * f->mt * 16, f->bn, f->hd, H, f->segw, f->wg);
 }
 
@@ -1132,11 +1064,9 @@ static int device_has_wgmma(void) {
     return known;
 }
 
-// A config serves grids at most SEGW wide; a wgmma config only on an sm_90 GPU; a -resp config
-// only grids of four 64-slot key tiles (13 to 16 rows: its tiles are straight-line code).
+// A config serves grids at most SEGW wide; a wgmma config only on an sm_90 GPU.
 static int config_serves(const FlashConfig *f, const AttnParams *p) {
-    return f->hd == p->head_dim && p->grid_w <= f->segw && (!f->wg || device_has_wgmma()) &&
-           (f->wg != 3 || (p->grid_h * f->segw + f->bn - 1) / f->bn == 4);
+    return f->hd == p->head_dim && p->grid_w <= f->segw && (!f->wg || device_has_wgmma());
 }
 
 static int chosen_config(const AttnParams *p) {
@@ -1221,7 +1151,7 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
             a.tmv80 = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 16, W);
         }
     }
-    if (f->wg >= 2) {
+    if (f->wg == 2) {
         a.tmq = flash_kv_map(p->q, p, p->q_tok_stride, p->q_head_stride, p->q_batch_stride, 64, BM);
         if (f->hd == 80) a.tmq80 = flash_kv_map(p->q, p, p->q_tok_stride, p->q_head_stride, p->q_batch_stride, 16, BM);
     }
@@ -1230,7 +1160,7 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     a.inv_scale = 1.0f / p->scale;
     a.pairs = p->batch * p->heads;
     dim3 grid((unsigned)((p->q_len + BM - 1) / BM), (unsigned)(p->batch * p->heads));
-    if (f->wg >= 2) {  // as many blocks as are resident at once, or one per item if fewer
+    if (f->wg == 2) {  // as many blocks as are resident at once, or one per item if fewer
         if (flash_res_blocks[ci][0] != (int)smem) {
             int per_sm = 0;
             cudaCheck(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, f->kernel, f->warps * 32, smem));
