@@ -44,6 +44,10 @@
 // The softmax keeps a lazy running max (a row's max moves only when a tile's exceeds it by more
 // than 8 exp2 units; O is rescaled only in warps where some row's moved).
 //
+// The -res configs (sm_90, windowed) run the same steps in resident blocks that take (window and
+// head, query tile) items in turn, loading the next item during the current one
+// (flash_resident_body; measured about 1 % faster, not the build's choice).
+//
 // Tile shapes are compile-time kernels (FLASH_CONFIGS below); which one serves a call is
 // chosen per head dim and kind (SEGW 64: global, 16: windowed and small grids) by the table
 // FLASH_CHOICE at build time, from measurements: no tuning at run time.
