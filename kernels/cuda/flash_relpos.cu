@@ -144,61 +144,30 @@ static __host__ __device__ __forceinline__ size_t flash_res_smem_bytes(int warps
 // One rel-pos table's products for the 16 rows of one m-tile: rel[row][kk] =
 // q_row . R[pos(row) - kk + n - 1] / scale for kk < n, where pos is the row's grid coordinate
 // along this table's axis. The warp takes the table rows [lo, hi + n - 1] its rows need, 8 at a
-// time (one n-tile), NTILE n-tiles per step with every B fragment loaded (from global memory:
-// the table is a few KiB and stays in L1/L2; rows past the table read as 0) before any product,
-// so a step waits for one load latency (the resident kernel takes 2 n-tiles of Rh and 4 of Rw,
-// all a windowed row needs, in one step; the other kernels 1).
+// time (one n-tile): B fragments from global memory (rows past the table read as 0).
 static __device__ __forceinline__ void rel_products(float *dst, int dstride, const bf16 *R, int n,
-                                                    const unsigned qf[5][4], int lo, int hi, int pos0,
-                                                    int pos1, int lr0, float inv_scale, int lane, const int HD,
-                                                    const int NTILE) {
+                                                    const unsigned qf[5][4], int lo, int hi,
+                                                    int pos0, int pos1, int lr0, float inv_scale,
+                                                    int lane, const int HD) {
     const int g = lane >> 2, tq = lane & 3, nrows = 2 * n - 1;
-    for (int tb0 = lo; tb0 <= hi + n - 1; tb0 += 8 * NTILE) {
-        unsigned bfr[4][5][2];
+    for (int tb = lo; tb <= hi + n - 1; tb += 8) {
+        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        int t = tb + g;
+        const bf16 *row = R + (int64_t)(t < nrows ? t : nrows - 1) * HD;
 #pragma unroll
-        for (int j = 0; j < NTILE; j++) {
-            int t = tb0 + 8 * j + g;
-            const bf16 *row = R + (int64_t)(t < nrows ? t : nrows - 1) * HD;
-#pragma unroll
-            for (int ks = 0; ks < HD / 16; ks++) {
-                bfr[j][ks][0] = *(const unsigned *)(row + 16 * ks + 2 * tq);
-                bfr[j][ks][1] = *(const unsigned *)(row + 16 * ks + 8 + 2 * tq);
-                if (t >= nrows) bfr[j][ks][0] = bfr[j][ks][1] = 0u;
-            }
+        for (int ks = 0; ks < HD / 16; ks++) {
+            unsigned b0 = *(const unsigned *)(row + 16 * ks + 2 * tq);
+            unsigned b1 = *(const unsigned *)(row + 16 * ks + 8 + 2 * tq);
+            if (t >= nrows) b0 = b1 = 0u;
+            mma_bf16(acc, qf[ks], b0, b1);
         }
 #pragma unroll
-        for (int j = 0; j < NTILE; j++) {
-            float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-            for (int ks = 0; ks < HD / 16; ks++) mma_bf16(acc, qf[ks], bfr[j][ks][0], bfr[j][ks][1]);
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int pos = e < 2 ? pos0 : pos1;
-                int kk = pos - (tb0 + 8 * j + 2 * tq + (e & 1)) + n - 1;
-                if (kk >= 0 && kk < n) dst[(lr0 + 8 * (e >> 1)) * dstride + kk] = acc[e] * inv_scale;
-            }
+        for (int e = 0; e < 4; e++) {
+            int pos = e < 2 ? pos0 : pos1;
+            int kk = pos - (tb + 2 * tq + (e & 1)) + n - 1;
+            if (kk >= 0 && kk < n) dst[(lr0 + 8 * (e >> 1)) * dstride + kk] = acc[e] * inv_scale;
         }
     }
-}
-
-// Both tables for the 16 rows of one m-tile: queries qr .. qr + 15 (clamped to the sequence),
-// table rows lr .. (lane row g: lr + g and lr + g + 8). Grid rows by grid_div where GDIV (the
-// windowed kernels: exact there, cheaper than an integer division), else by division.
-static __device__ __forceinline__ void flash_rel_rows(float *relh, int HS, float *relw, int WS, const bf16 *rh,
-                                                      const bf16 *rw, const unsigned qf[5][4], int qr, int lr,
-                                                      int L, int H, int W, float inv_w, float inv_scale,
-                                                      int lane, const int HD, const int GDIV, const int NT_H,
-                                                      const int NT_W) {
-    const int g = lane >> 2;
-#define FLASH_GRID_ROW(q) (GDIV ? grid_div((q), inv_w) : (q) / W)
-    int qa = min(qr, L - 1), qb = min(qr + 15, L - 1);
-    int ha = FLASH_GRID_ROW(qa), hb = FLASH_GRID_ROW(qb);
-    int wa = ha == hb ? qa - ha * W : 0, wb = ha == hb ? qb - hb * W : W - 1;
-    int r0 = min(qr + g, L - 1), r1 = min(qr + g + 8, L - 1);
-    int h0 = FLASH_GRID_ROW(r0), h1 = FLASH_GRID_ROW(r1);
-#undef FLASH_GRID_ROW
-    rel_products(relh, HS, rh, H, qf, ha, hb, h0, h1, lr + g, inv_scale, lane, HD, NT_H);
-    rel_products(relw, WS, rw, W, qf, wa, wb, r0 - h0 * W, r1 - h1 * W, lr + g, inv_scale, lane, HD, NT_W);
 }
 
 // ---- the wgmma kernels' two products (head dim 64; sm_90a) ------------------------------------
@@ -443,7 +412,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     const int BM = WARPS * MT * 16, NT = WARPS * 32, KS = HD + 8, CPR = HD / 8;
     const int NSEG = BN / SEGW, NPS = SEGW / 8;  // grid rows per key tile, 8-key groups per row
     const int FOLD = SEGW == 64;                 // rel_h folded into the max (else added to C)
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2;
     const int L = a.L, H = a.H, W = a.W;
     const int q0 = blockIdx.x * BM;
     // A warp whose rows all lie past the sequence (in a short last tile: a window's 196 queries
@@ -548,6 +517,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     // ---- rel-pos products of the tile's rows ------------------------------------------------
     // SEGW 16 (windowed): grid rows by grid_div rather than integer divisions, whose
     // instruction sequences were a visible part of these short blocks' setup under ncu.
+#define FLASH_GRID_ROW(q) (SEGW == 16 ? grid_div((q), a.inv_w) : (q) / W)
     if (SEGW == 16) {
         for (int r = tid; r < BM; r += NT)  // rel_w's padding columns: masked keys
             for (int kw = W; kw < SEGW; kw++) relw[r * WS + kw] = -INFINITY;
@@ -561,8 +531,13 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
     for (int mt = 0; mt < MT; mt++) {
         int rb = (warp * MT + mt) * 16;
         if (idle) continue;  // rows past the sequence: nothing to make
-        flash_rel_rows(relh, HS, relw, WS, a.rh, a.rw, qf[mt], q0 + rb, rb, L, H, W, a.inv_w, a.inv_scale, lane, HD,
-                       SEGW == 16, 1, 1);
+        int qa = min(q0 + rb, L - 1), qb = min(q0 + rb + 15, L - 1);
+        int ha = FLASH_GRID_ROW(qa), hb = FLASH_GRID_ROW(qb);
+        int wa = ha == hb ? qa - ha * W : 0, wb = ha == hb ? qb - hb * W : W - 1;
+        int r0 = min(q0 + rb + g, L - 1), r1 = min(q0 + rb + g + 8, L - 1);
+        int h0 = FLASH_GRID_ROW(r0), h1 = FLASH_GRID_ROW(r1);
+        rel_products(relh, HS, a.rh, H, qf[mt], ha, hb, h0, h1, rb + g, a.inv_scale, lane, HD);
+        rel_products(relw, WS, a.rw, W, qf[mt], wa, wb, r0 - h0 * W, r1 - h1 * W, rb + g, a.inv_scale, lane, HD);
     }
     // The padding columns above were written by any thread, for every row: published before a
     // warp reads its rows (WG 1's loop has no block barrier that would do it).
@@ -674,12 +649,53 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
         }
     }
 #undef FLASH_LOAD_KV
+#undef FLASH_GRID_ROW
     // Every warp past its last tile before any overwrites the rel-pos tables with its output:
     // the warps leave the loop at different times (WG 1 has no block barrier in it at all).
     __syncthreads();
 
     // ---- epilogue: O / l through shared memory (over the rel-pos tables) --------------------
     flash_store_o((bf16 *)smem, warp * MT * 16, o, l_run, op, a.o_ts, q0, L, lane, MT, HD);
+}
+
+// One rel-pos table's products for one m-tile as rel_products, with every n-tile's B fragments
+// loaded before any product (NTILE n-tiles at a time, unrolled): one load latency per group
+// rather than one per n-tile. The resident kernel's (a windowed row needs at most 2 n-tiles of
+// Rh and 4 of Rw there). Kept apart from rel_products, with the per-m-tile setup that calls it:
+// made one function (and one setup) for both bodies, every kernel's setup code changed, and on
+// the H200 the resident vit_b kernel lost its 1 % and the chosen vit_h global kernel timed 1.743
+// ms against 1.600-1.693 before (session 14 call 7, tests/gpu/logs/h200-2026-12-02); each
+// schedule stays the one its kernels were measured with.
+static __device__ __forceinline__ void rel_products_grouped(float *dst, int dstride, const bf16 *R, int n,
+                                                            const unsigned qf[5][4], int lo, int hi, int pos0,
+                                                            int pos1, int lr0, float inv_scale, int lane,
+                                                            const int HD, const int NTILE) {
+    const int g = lane >> 2, tq = lane & 3, nrows = 2 * n - 1;
+    for (int tb0 = lo; tb0 <= hi + n - 1; tb0 += 8 * NTILE) {
+        unsigned bfr[4][5][2];
+#pragma unroll
+        for (int j = 0; j < NTILE; j++) {
+            int t = tb0 + 8 * j + g;
+            const bf16 *row = R + (int64_t)(t < nrows ? t : nrows - 1) * HD;
+#pragma unroll
+            for (int ks = 0; ks < HD / 16; ks++) {
+                bfr[j][ks][0] = t < nrows ? *(const unsigned *)(row + 16 * ks + 2 * tq) : 0u;
+                bfr[j][ks][1] = t < nrows ? *(const unsigned *)(row + 16 * ks + 8 + 2 * tq) : 0u;
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < NTILE; j++) {
+            float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+            for (int ks = 0; ks < HD / 16; ks++) mma_bf16(acc, qf[ks], bfr[j][ks][0], bfr[j][ks][1]);
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int pos = e < 2 ? pos0 : pos1;
+                int kk = pos - (tb0 + 8 * j + 2 * tq + (e & 1)) + n - 1;
+                if (kk >= 0 && kk < n) dst[(lr0 + 8 * (e >> 1)) * dstride + kk] = acc[e] * inv_scale;
+            }
+        }
+    }
 }
 
 // =============================================================================================
@@ -791,10 +807,17 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
         // The rel-pos products of the warp's rows (its own region; the previous item's output
         // rows there were stored before the __syncwarp that ended it).
         if (!idle) {
+            const int g = lane >> 2, rb = q0 + warp * 16;
             if (lane < 16)
                 for (int kw = W; kw < SEGW; kw++) relw[lane * WS + kw] = -INFINITY;  // masked slot columns
-            flash_rel_rows(relh, HS, relw, WS, ap->rh, ap->rw, qf, q0 + warp * 16, 0, L, H, W, ap->inv_w,
-                           ap->inv_scale, lane, HD, 1, 2, 4);
+            int qa = min(rb, L - 1), qb = min(rb + 15, L - 1);
+            int ha = grid_div(qa, ap->inv_w), hb = grid_div(qb, ap->inv_w);
+            int wa = ha == hb ? qa - ha * W : 0, wb = ha == hb ? qb - hb * W : W - 1;
+            int r0 = min(rb + g, L - 1), r1 = min(rb + g + 8, L - 1);
+            int h0 = grid_div(r0, ap->inv_w), h1 = grid_div(r1, ap->inv_w);
+            rel_products_grouped(relh, HS, ap->rh, H, qf, ha, hb, h0, h1, g, ap->inv_scale, lane, HD, 2);
+            rel_products_grouped(relw, WS, ap->rw, W, qf, wa, wb, r0 - h0 * W, r1 - h1 * W, g, ap->inv_scale, lane,
+                                 HD, 4);
         }
         __syncwarp();
 
