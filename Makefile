@@ -59,7 +59,7 @@ TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 HARNESS_BIN := $(if $(HARNESS_SRC),$(BUILD)/waterfall)
 
 .PHONY: all deps test test-gpu run clean fixtures venv
-all: deps $(STAGE_BINS) $(TOOL_BINS) $(HARNESS_BIN) $(TEST_BINS) $(BUILD)/dump_weights $(BUILD)/lib/.done
+all: deps $(STAGE_BINS) $(TOOL_BINS) $(HARNESS_BIN) $(TEST_BINS) $(BUILD)/dump_weights $(BUILD)/sdpa-aot $(BUILD)/lib/.done
 
 # ---- Debian packages: installed when missing (apt-get update once, then install) ----------
 DEB_PACKAGES := libopenblas-dev libcjson-dev libturbojpeg0-dev libpng-dev zlib1g-dev \
@@ -184,6 +184,18 @@ include tests/tests.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
+# ---- the sdpa stage's cuDNN plans, built ahead of time (variants/aot/sdpa_aot.c) -----------
+# build/sdpa-aot builds the plans of the keys an H200 run asked for into build/sdpa-plans, where
+# the stages beside it load them instead of compiling them at their first batch
+# (kernels/cuda/sdpa_plan_cache.cu). It needs the GPU: `make sdpa-plans` there (make run does it).
+SDPA_AOT   := $(BUILD)/sdpa-aot
+SDPA_KEYS  := variants/aot/sdpa-plans-h200.keys
+$(SDPA_AOT): variants/aot/sdpa_aot.c $(CUDA_LIB) $(COMMON_LIB)
+	$(CC) $(CFLAGS) $< $(CUDA_LIB) $(COMMON_LIB) $(CUDA_LIBS) $(HOST_LIBS) -lstdc++ -o $@
+sdpa-plans: $(SDPA_AOT)
+	$(SDPA_AOT) --keys $(SDPA_KEYS) --out $(BUILD)/sdpa-plans
+.PHONY: sdpa-plans
+
 # ---- the GPU machine (see README "Running on the lent H200") ------------------------------
 # One compressed bundle of what the GPU machine needs and lacks: stripped executables, test
 # programs and cJSON; the golden fixtures beside it (.carry/sam-golden.tar.xz, 17 MB that do not
@@ -194,10 +206,10 @@ include tests/tests.mk
 BUNDLE := .carry/bundle.tar.xz
 gpu-bundle: all $(GPU_TEST_BINS) $(FIXTURES)
 	@rm -rf $(BUILD)/bundle && mkdir -p $(BUILD)/bundle/build/tests/gpu $(BUILD)/bundle/build/lib .carry
-	cp $(STAGE_BINS) $(TOOL_BINS) $(HARNESS_BIN) $(BUILD)/bundle/build/
+	cp $(STAGE_BINS) $(TOOL_BINS) $(HARNESS_BIN) $(SDPA_AOT) $(BUILD)/bundle/build/
 	cp $(GPU_TEST_BINS) $(BUILD)/bundle/build/tests/gpu/
 	cp $(BUILD)/lib/libcjson.so.1 $(BUILD)/bundle/build/lib/
-	strip $(BUILD)/bundle/build/sam-* $(BUILD)/bundle/build/tests/gpu/* $(if $(HARNESS_BIN),$(BUILD)/bundle/build/waterfall)
+	strip $(BUILD)/bundle/build/sam-* $(BUILD)/bundle/build/sdpa-aot $(BUILD)/bundle/build/tests/gpu/* $(if $(HARNESS_BIN),$(BUILD)/bundle/build/waterfall)
 	[ "$(FIXTURES_TAR)" = .carry/sam-golden.tar.xz ] || cp $(FIXTURES_TAR) .carry/sam-golden.tar.xz
 	# One xz stream with a dictionary over the whole bundle: the executables share most of their
 	# bytes (the CUDA runtime, the kernels), so this is half the size of a default tar -J.

@@ -57,6 +57,9 @@
 // 7 -> 4096 kernel to its 4096 -> 7 attention, a 6-token self-attention to the 7-token kernel,
 // a batch-1 plan to the batch-11 kernel) and those plans left output elements unwritten or made
 // an illegal address (tests/gpu/logs/h200-2026-12-01, callA and callV).
+// A plan is looked for in the plan cache first (sdpa_plan_cache.cu: build/sdpa-plans beside the
+// stage, filled by the plans the stage builds and ahead of time by build/sdpa-aot): an entry
+// deserialises in milliseconds where building the plan compiles its kernel.
 // The cuDNN handle is made on first use, set to the backend's (current) stream before every
 // execution, and released by cuda_backend_close through CudaBackend.sdpa_release, so only an
 // executable whose choices name this attention links cuDNN.
@@ -68,23 +71,16 @@
 #include <time.h>
 
 #include "cuda_common.cuh"
+#include "cudnn_check.cuh"
+#include "sdpa_plan_cache.cuh"
 
-// ---- error checking: the call, file, line, cuDNN's status and its last error message ------
-static void cudnn_check_impl(cudnnStatus_t s, const char *call, const char *file, int line) {
-    if (s == CUDNN_STATUS_SUCCESS) return;
-    char msg[2048] = "";
-    cudnnGetLastErrorString(msg, sizeof msg);
-    fprintf(stderr, "sam: cuDNN error %s in %s at %s:%d: %s\n", cudnnGetErrorString(s), call, file,
-            line, msg[0] ? msg : "(no message)");
-    exit(1);
-}
-#define cudnnCheck(call) cudnn_check_impl((call), #call, __FILE__, __LINE__)
 
 // =============================================================================================
 // kernels
 // =============================================================================================
 
 #define SDPA_BUILDERS 8
+#define SDPA_AOT_THREADS 64  // cuda_sdpa_aot's handles (one per thread)
 // The cuDNN workspace a pending plan is planned with (its own is known once it is built; a
 // larger one is refused by name at sdpa_flush). Every plan on the H200 asked for 256 bytes.
 #define SDPA_PENDING_WS ((size_t)16 << 20)
@@ -203,6 +199,7 @@ typedef struct {
     double build_ms;
     cudnnHandle_t handle;  // the handle it was built with and runs on (NULL: deviceless)
     int pending;           // asked for by a planning pass, built by the next sdpa_flush
+    int cached;            // deserialised from the plan cache (sdpa_plan_cache.cu), not built
 } SdpaPlan;
 
 typedef struct {
@@ -215,6 +212,7 @@ typedef struct {
     // and benchmarks: the stage's bias is bfloat16, as the seed's attn_mask).
     int bias_f32;
     double create_ms;  // cudnnCreate's time (the library's first use)
+    SdpaCache cache;   // plans kept on disk between processes (sdpa_plan_cache.cu)
     // The plans a planning pass asks for are built together at its end (sdpa_flush), on up to
     // SDPA_BUILDERS threads, each with its own handle (cuDNN is thread-safe across handles, not
     // within one): the decoder makes 3 plans for every new prompt count, 40-60 ms each, and a
@@ -263,6 +261,10 @@ static SdpaState *sdpa_state(CudaBackend *b) {
     cudnnCheck(cudnnCreate(&st->handle));
     st->create_ms = (host_seconds() - t0) * 1e3;
     cudnnCheck(cudnnSetStream(st->handle, b->stream));
+    char device[256];
+    snprintf(device, sizeof device, "%.200s sm_%d%d %d SMs", b->prop.name, b->prop.major, b->prop.minor,
+             b->prop.multiProcessorCount);
+    sdpa_cache_open(&st->cache, device);
     b->sdpa = st;
     b->sdpa_release = sdpa_release;
     b->sdpa_flush = sdpa_flush;
@@ -286,6 +288,31 @@ static int same_key(const SdpaPlan *a, const SdpaPlan *b) {
            !memcmp(a->qs, b->qs, sizeof a->qs) &&
            !memcmp(a->ks, b->ks, sizeof a->ks) && !memcmp(a->vs, b->vs, sizeof a->vs) &&
            !memcmp(a->os, b->os, sizeof a->os);
+}
+
+// The key as one line (the plan cache's key) and back.
+static void key_line(char *buf, size_t len, const SdpaPlan *k) {
+    snprintf(buf, len,
+             "b=%d h=%d sq=%d skv=%d d=%d bias=%d pitch=%lld q=%lld,%lld,%lld k=%lld,%lld,%lld "
+             "v=%lld,%lld,%lld o=%lld,%lld,%lld",
+             k->b, k->h, k->sq, k->skv, k->d, k->bias, (long long)k->bias_pitch, (long long)k->qs[0],
+             (long long)k->qs[1], (long long)k->qs[2], (long long)k->ks[0], (long long)k->ks[1],
+             (long long)k->ks[2], (long long)k->vs[0], (long long)k->vs[1], (long long)k->vs[2],
+             (long long)k->os[0], (long long)k->os[1], (long long)k->os[2]);
+}
+static int parse_key_line(const char *line, SdpaPlan *k) {
+    long long v[13];
+    int end = 0;
+    memset(k, 0, sizeof *k);
+    int n = sscanf(line,
+                   "b=%d h=%d sq=%d skv=%d d=%d bias=%d pitch=%lld q=%lld,%lld,%lld k=%lld,%lld,%lld "
+                   "v=%lld,%lld,%lld o=%lld,%lld,%lld%n",
+                   &k->b, &k->h, &k->sq, &k->skv, &k->d, &k->bias, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                   &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &end);
+    if (n != 19 || (line[end] && line[end] != '\n')) return 0;
+    k->bias_pitch = v[0];
+    for (int i = 0; i < 3; i++) k->qs[i] = v[1 + i], k->ks[i] = v[4 + i], k->vs[i] = v[7 + i], k->os[i] = v[10 + i];
+    return k->b > 0 && k->h > 0 && k->sq > 0 && k->skv > 0 && k->d > 0 && k->bias >= 0 && k->bias <= 2;
 }
 
 // Descriptor construction: every attribute call checked; each descriptor is kept by the plan.
@@ -377,6 +404,18 @@ __attribute__((noreturn)) static void refuse(const SdpaPlan *k, const char *what
 // Builds the plan of shape k (its key fields set) into k.
 static void build_plan(SdpaState *st, SdpaPlan *k) {
     double t0 = host_seconds() * 1e3;
+    char key[512];
+    key_line(key, sizeof key, k);
+    // A plan's entry in the plan cache, where there is one, instead of building it (a deviceless
+    // state has no cache: heuristics only).
+    if (k->handle && sdpa_cache_load(&st->cache, key, k->handle, &k->plan, &k->engine)) {
+        int64_t cnt = 0;
+        cudnnCheck(cudnnBackendGetAttribute(k->plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                            CUDNN_TYPE_INT64, 1, &cnt, &k->ws_bytes));
+        k->cached = 1;
+        k->build_ms = host_seconds() * 1e3 - t0;
+        return;
+    }
     const int64_t b = k->b, h = k->h, sq = k->sq, skv = k->skv, d = k->d;
     const cudnnDataType_t BF = CUDNN_DATA_BFLOAT16, F32 = CUDNN_DATA_FLOAT;
     int64_t vid = UID_VIRTUAL;
@@ -513,6 +552,7 @@ static void build_plan(SdpaState *st, SdpaPlan *k) {
     free(cfgs);
     cudnnCheck(cudnnBackendGetAttribute(k->plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
                                         CUDNN_TYPE_INT64, 1, &cnt, &k->ws_bytes));
+    if (k->handle) sdpa_cache_store(&st->cache, key, k->plan, k->engine);
     k->build_ms = host_seconds() * 1e3 - t0;
 }
 
@@ -911,6 +951,45 @@ extern "C" int cuda_sdpa_check_deviceless(const char *devprop_json, const AttnPa
     return k.configs;
 }
 
+// The plan cache's state for cuda_sdpa_aot: made by the first call (before any thread).
+static SdpaState aot;
+static cudnnHandle_t aot_handles[SDPA_AOT_THREADS];
+
+extern "C" int cuda_sdpa_aot(const char *key, const char *dir, int thread, char *msg, size_t len) {
+    if (thread < 0 || thread >= SDPA_AOT_THREADS)
+        die("cuda sdpa aot: thread %d is outside 0..%d", thread, SDPA_AOT_THREADS - 1);
+    SdpaPlan k;
+    if (!parse_key_line(key, &k)) {  // before the GPU is touched
+        snprintf(msg, len, "not a plan key: '%s'", key);
+        return -1;
+    }
+    if (!aot.cache.device[0]) {
+        // The device named as sdpa_state names it, so the entries are the ones a stage looks for.
+        cudaDeviceProp prop;
+        cudaCheck(cudaGetDeviceProperties(&prop, 0));
+        char device[256];
+        snprintf(device, sizeof device, "%.200s sm_%d%d %d SMs", prop.name, prop.major, prop.minor,
+                 prop.multiProcessorCount);
+        setenv("SAM_SDPA_PLAN_CACHE", dir, 1);
+        sdpa_cache_open(&aot.cache, device);
+    }
+    if (!aot_handles[thread]) {
+        cudaCheck(cudaSetDevice(0));
+        cudnnCheck(cudnnCreate(&aot_handles[thread]));
+    }
+    k.handle = aot_handles[thread];
+    build_plan(&aot, &k);
+    char line[512], shape[512], path[1400];
+    key_line(line, sizeof line, &k);
+    sdpa_cache_path(&aot.cache, line, path, sizeof path);
+    shape_str(shape, sizeof shape, &k);
+    snprintf(msg, len, "%s: engine %lld, %s in %.0f ms: %s", shape, (long long)k.engine,
+             k.cached ? "in the cache already (deserialised)" : "compiled", k.build_ms, path);
+    cudnnCheck(cudnnBackendDestroyDescriptor(k.plan));
+    for (int j = 0; j < k.n_keep; j++) cudnnCheck(cudnnBackendDestroyDescriptor(k.keep[j]));
+    return k.cached;
+}
+
 extern "C" int cuda_sdpa_set_bias_f32(CudaBackend *b, int on) {
     SdpaState *st = sdpa_state(b);
     int was = st->bias_f32;
@@ -936,10 +1015,14 @@ extern "C" int cuda_sdpa_plans(CudaBackend *b, char *buf, size_t len) {
         const SdpaPlan *p = st->plans[i];
         char shape[512];
         shape_str(shape, sizeof shape, p);
-        int w = snprintf(buf + o, len - o,
-                         "%s: engine %lld (configuration %d of %d), workspace %lld bytes, built in %.1f ms\n",
-                         shape, (long long)p->engine, p->tried,
-                         p->configs, (long long)p->ws_bytes, p->build_ms);
+        int w = p->cached
+                    ? snprintf(buf + o, len - o,
+                               "%s: engine %lld (from the plan cache), workspace %lld bytes, loaded in %.1f ms\n",
+                               shape, (long long)p->engine, (long long)p->ws_bytes, p->build_ms)
+                    : snprintf(buf + o, len - o,
+                               "%s: engine %lld (configuration %d of %d), workspace %lld bytes, built in %.1f ms\n",
+                               shape, (long long)p->engine, p->tried, p->configs, (long long)p->ws_bytes,
+                               p->build_ms);
         if (w < 0) break;
         o += (size_t)w;
     }
