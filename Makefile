@@ -172,7 +172,7 @@ RUN_CHART      ?= results/bar_chart.svg
 SYNTH_DEFAULT  := $(BUILD)/data/synthetic-coco/annotations/instances_val2017.json
 $(SYNTH_DEFAULT): | $(BUILD)/sam-data
 	$(BUILD)/sam-data synth --out $(BUILD)/data/synthetic-coco
-run: deps $(if $(HAS_GPU),$(STAGE_BINS),$(BUILD)/sam-cpu) $(BUILD)/waterfall $(BUILD)/lib/.done $(SYNTH_DEFAULT)
+run: deps $(if $(HAS_GPU),$(STAGE_BINS) sdpa-plans,$(BUILD)/sam-cpu) $(BUILD)/waterfall $(BUILD)/lib/.done $(SYNTH_DEFAULT)
 	$(BUILD)/waterfall run $(RUN_EXPERIMENT) --db $(RUN_DB)
 	@if command -v gnuplot >/dev/null; then $(BUILD)/waterfall plot --db $(RUN_DB) --out $(RUN_CHART); \
 	else echo "make run: no gnuplot here: bring $(RUN_DB) back and run '$(BUILD)/waterfall plot --db $(RUN_DB)' where gnuplot is"; fi

@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
     golden_run(root, so, sb, (GoldenTolerance){"sdpa", 3e-2, 3e-2, FUSED_MASK_MIN_IOU});
     char plans[1 << 13];
     int n = cuda_sdpa_plans((CudaBackend *)sb, plans, sizeof plans);
-    printf("NOTE sdpa: %d cuDNN execution plans built\n%s", n, plans);
+    printf("NOTE sdpa: %d cuDNN execution plans (built, or loaded from the plan cache)\n%s", n, plans);
     cuda_stage_close(sb);
     // The same attention at one site at a time: each is a configuration that must be as right
     // as the whole, and together they say where a fault of the whole lies.
