@@ -12,7 +12,7 @@ rm -rf build/sdpa-plans build/results.db
 TAILN=20 step gpu0.txt aot $(left 120) build/sdpa-aot --keys variants/aot/sdpa-plans-h200.keys --out build/sdpa-plans
 TAILN=3 step gpu0.txt aot_again $(left 150) build/sdpa-aot --keys variants/aot/sdpa-plans-h200.keys --out build/sdpa-plans
 { echo "caches after sdpa-aot:"; caches; } >> "$OUT/gpu0.txt"
-TAILN=30 step gpu0.txt waterfall $(left 500) build/waterfall run gpu --stages fused,sdpa --max-passes 2 --db build/results.db
+TAILN=30 SAM_SDPA_REPORT=1 step gpu0.txt waterfall $(left 500) build/waterfall run gpu --stages fused,sdpa --max-passes 2 --db build/results.db
 db_back build/results.db results-call2.db.xz
 build/waterfall show --db build/results.db 2>&1 | tail -45 >> "$OUT/gpu0.txt"
 { echo "caches at the end:"; caches; } >> "$OUT/gpu0.txt"
