@@ -24,7 +24,9 @@
 // masks like lossy (an accuracy regression between two runs), only for checkpoints ending in
 // ":FAKE_SHIFT_SEED" when that is set, and only every FAKE_SHIFT_EVERY-th annotation when
 // that is set; FAKE_LAUNCHES=n reports n launches and 2n kernels per batch; FAKE_NO_MASKS=1
-// leaves out the masks-file lines' "masks" array.
+// leaves out the masks-file lines' "masks" array. FAKE_SEED=s makes the noise a function of s,
+// the stage, batch size and checkpoint (a test that asserts a verdict then gets the same batch
+// times on every run); without it each process draws its own.
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
@@ -166,7 +168,16 @@ int main(int argc, char **argv) {
         return 2;
     }
     int images = limit > 0 ? limit : 12;
-    srand((unsigned)(getpid() ^ time(NULL)));
+    const char *seed = getenv("FAKE_SEED");
+    if (seed) {
+        char key[1024];
+        snprintf(key, sizeof key, "%s/%s/%d/%s", seed, name, bs, ckpt);
+        uint32_t h = 2166136261u;  // FNV-1a
+        for (const char *c = key; *c; c++) h = (h ^ (unsigned char)*c) * 16777619u;
+        srand(h);
+    } else {
+        srand((unsigned)(getpid() ^ time(NULL)));
+    }
     const char *dev = getenv("FAKE_DEVICE");
     printf("{\"type\":\"hello\",\"protocol\":1,\"stage\":\"%s\",\"ops\":\"fake\",\"device\":"
            "{\"kind\":\"fake\",\"name\":\"%s\"},\"model\":{\"model\":\"fake\"},\"batch_size\":%d,"

@@ -66,8 +66,10 @@ expect "incomplete run refused" grep -q "run 7 is incomplete" "$TMP/c8"
 # new; the baseline of each experiment is the latest earlier complete run that has it.
 DB3=$TMP/grow.db
 g=(--db "$DB3" --stage-dir "$FAKES" --coco "$COCO" --models m1 --batch-sizes 1,4,32 --limit 48)
-$WF run "${g[@]}" --stages cpu,bf16 >/dev/null 2>&1
-$WF run "${g[@]}" --stages cpu,bf16,int8 >/dev/null 2>&1
+# Fixed noise seeds (two different draws): the "at least ... SAME" check below asserts a verdict
+# of noisy timings, which a free draw missed once in session 14's make test runs (3 SAME, 1 UNCLEAR).
+FAKE_SEED=1 $WF run "${g[@]}" --stages cpu,bf16 >/dev/null 2>&1
+FAKE_SEED=2 $WF run "${g[@]}" --stages cpu,bf16,int8 >/dev/null 2>&1
 $WF compare --db "$DB3" --max-load 1 >"$TMP/g1"
 rc=$?
 expect "stage added: exit 0" [ $rc -eq 0 ]
