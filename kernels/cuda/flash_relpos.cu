@@ -180,14 +180,24 @@ static __device__ __forceinline__ void rel_products(float *dst, int dstride, con
 // swizzled) as one group: A = the warp's Q fragments (registers), B = K rows, K-major; 64 keys
 // per product. The wgmma fence first orders every register write before it (s's start, and
 // o and the P fragments of the previous tile).
+// HALF (compile-time; BN 64): the tile's keys 32-63 are all padding slots (a window's last tile
+// in the -resh kernels), so only keys 0-31 are multiplied (N = 32); the others keep their
+// start, -inf.
 static __device__ __forceinline__ void flash_wg_qk_issue(float *s, const unsigned qf[5][4], const bf16 *tk,
-                                                         const int BN, const int HD) {
+                                                         const int BN, const int HD, const int HALF) {
 #if SM90A_PTX
     const uint64_t dk = smem_desc(tk);
     const uint64_t dk80 = smem_desc_sw32(tk + BN * 64);  // HD 80: columns 64-79
 #pragma unroll
     for (int nh = 0; nh < BN / 64; nh++) reg_fence32(s + 32 * nh);
     wgmma_fence();
+    if (HALF) {
+#pragma unroll
+        for (int ks = 0; ks < 4; ks++) wgmma_bf16_m64n32k16_kmajor(s, qf[ks], dk + 2 * ks);
+        if (HD == 80) wgmma_bf16_m64n32k16_kmajor(s, qf[4], dk80);
+        wgmma_commit();
+        return;
+    }
 #pragma unroll
     for (int nh = 0; nh < BN / 64; nh++) {
 #pragma unroll
@@ -205,15 +215,16 @@ static __device__ __forceinline__ void flash_wg_qk_issue(float *s, const unsigne
 // Issues o (8 groups of 4 floats: head dim 64) += P v over the tile tv as one group: A = P in
 // registers (pa[kk]: keys 16 kk .. 16 kk + 15), B = V rows (keys) of 64 head-dim values, MN-major.
 // The wgmma fence first orders the register writes before it (P's fragments, o's rescale).
+// HALF: as flash_wg_qk_issue's; keys 32-63 have P = 0 and are left out.
 static __device__ __forceinline__ void flash_wg_pv_issue(float *o, const unsigned pa[][4], const bf16 *tv,
-                                                         const int BN, const int HD) {
+                                                         const int BN, const int HD, const int HALF) {
 #if SM90A_PTX
     const uint64_t dv = smem_desc(tv);
     const uint64_t dv80 = smem_desc_sw32(tv + BN * 64);  // HD 80: columns 64-79
     reg_fence_n(o, HD / 2);
     wgmma_fence();
 #pragma unroll
-    for (int kk = 0; kk < BN / 16; kk++) {  // 16 rows of 128 bytes = 128 units of 16
+    for (int kk = 0; kk < (HALF ? 2 : BN / 16); kk++) {  // 16 rows of 128 bytes = 128 units of 16
         wgmma_bf16_m64n64k16_mnmajor(o, pa[kk], dv + 128 * kk);
         if (HD == 80)  // 16 rows of 32 bytes = 32 units of 16
             wgmma_bf16_m64n16k16_mnmajor(o + 32, pa[kk], dv80 + 32 * kk);
@@ -600,7 +611,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
 
         // S += q k^T
         if (WG) {
-            flash_wg_qk_issue(&s[0][0][0], qf[0], tk, BN, HD);
+            flash_wg_qk_issue(&s[0][0][0], qf[0], tk, BN, HD, 0);
             flash_wg_wait(&s[0][0][0], BN / 2);
         } else if (!idle) {
 #pragma unroll
@@ -623,7 +634,7 @@ static __device__ __forceinline__ void flash_body(const FlashArgs a, const Flash
         if (WG) {
 #pragma unroll
             for (int kk = 0; kk < BN / 16; kk++) flash_pack_p16(pw[kk], s[0], kk);
-            flash_wg_pv_issue(&o[0][0][0], pw, tv, BN, HD);
+            flash_wg_pv_issue(&o[0][0][0], pw, tv, BN, HD, 0);
             flash_wg_wait(&o[0][0][0], HD / 2);
 #if SM90A_PTX
             if (lane == 0) mbar_arrive(&empty[it & 1]);  // the warp is done with this stage
@@ -724,7 +735,7 @@ static __device__ __forceinline__ void rel_products_grouped(float *dst, int dstr
 // (the same slots written). An item's result thus depends on its own inputs only, as in the
 // other configs (test_flash_relpos checks it with a NaN in one (window, head)'s keys).
 static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, const int HD, const int WARPS,
-                                                           const int BN, const int SEGW) {
+                                                           const int BN, const int SEGW, const int HALF_LAST) {
 #if SM90A_PTX
     extern __shared__ __align__(128) unsigned char smem_raw[];
     unsigned char *smem = smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u);
@@ -827,41 +838,52 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
         m_run[0][0] = m_run[0][1] = -INFINITY;
         l_run[0][0] = l_run[0][1] = 0.0f;
         unsigned pw[8][4];
-        for (int it = 0; it < n_tiles; it++, T++) {
-            if (producer) {
-                // The next key tile (this item's, or the next item's first) into the other
-                // stage, once every warp has released the tile T - 1 that it held.
-                const int more = it + 1 < n_tiles;
-                if (more || next < n_items) {
-                    const int st = (T + 1) & 1;
-                    if (T >= 1) mbar_wait(&empty[st], ((T - 1) >> 1) & 1);
-                    flash_tma_tile(ap, sK + st * BN * HD, sV + st * BN * HD, &full[st], more ? it + 1 : 0,
-                                   more ? b : nb, more ? h : nh, BN, SEGW, HD);
-                }
-                if (it == q_at && next < n_items) {
-                    mbar_wait(qempty, n & 1);  // every warp has this item's Q in registers
-                    RES_LOAD_Q(nb, nh, nq0);
-                }
-            }
-            mbar_wait(&full[T & 1], (T >> 1) & 1);
-            const bf16 *tk = sK + (T & 1) * BN * HD, *tv = sV + (T & 1) * BN * HD;
-
-            float s[1][16][4], bh[1][2][2];
-            if (idle) {  // defined values for the collective product, never used
-#pragma unroll
-                for (int nn = 0; nn < BN / 8; nn++) s[0][nn][0] = s[0][nn][1] = s[0][nn][2] = s[0][nn][3] = 0.0f;
-            } else {
-                flash_c_start(s, bh, relh, relw, HS, WS, 0, it * NSEG, H, lane, 1, NSEG, NPS, 0);
-            }
-            flash_wg_qk_issue(&s[0][0][0], qf, tk, BN, HD);
-            flash_wg_wait(&s[0][0][0], BN / 2);
-            if (!idle) flash_softmax(s, bh, o, m_run, l_run, c, 1, BN, NSEG, 0, HD);
-#pragma unroll
-            for (int kk = 0; kk < BN / 16; kk++) flash_pack_p16(pw[kk], s[0], kk);
-            flash_wg_pv_issue(&o[0][0][0], pw, tv, BN, HD);
-            flash_wg_wait(&o[0][0][0], HD / 2);
-            if (lane == 0) mbar_arrive(&empty[T & 1]);  // the warp is done with this stage
+        // One key tile: tile it of the item, the block's T-th. HALF: its keys 32-63 are padding.
+#define RES_TILE(HALF) {                                                                                           \
+            if (producer) {                                                                                        \
+                /* The next key tile (this item's, or the next item's first) into the other */                     \
+                /* stage, once every warp has released the tile T - 1 that it held. */                             \
+                const int more = it + 1 < n_tiles;                                                                 \
+                if (more || next < n_items) {                                                                      \
+                    const int st = (T + 1) & 1;                                                                    \
+                    if (T >= 1) mbar_wait(&empty[st], ((T - 1) >> 1) & 1);                                         \
+                    flash_tma_tile(ap, sK + st * BN * HD, sV + st * BN * HD, &full[st], more ? it + 1 : 0,         \
+                                   more ? b : nb, more ? h : nh, BN, SEGW, HD);                                    \
+                }                                                                                                  \
+                if (it == q_at && next < n_items) {                                                                \
+                    mbar_wait(qempty, n & 1);  /* every warp has this item's Q in registers */                     \
+                    RES_LOAD_Q(nb, nh, nq0);                                                                       \
+                }                                                                                                  \
+            }                                                                                                      \
+            mbar_wait(&full[T & 1], (T >> 1) & 1);                                                                 \
+            const bf16 *tk = sK + (T & 1) * BN * HD, *tv = sV + (T & 1) * BN * HD;                                 \
+                                                                                                                   \
+            float s[1][16][4], bh[1][2][2];                                                                        \
+            if (idle) {  /* defined values for the collective product, never used */                               \
+_Pragma("unroll")                                                                                                  \
+                for (int nn = 0; nn < BN / 8; nn++) s[0][nn][0] = s[0][nn][1] = s[0][nn][2] = s[0][nn][3] = 0.0f;  \
+            } else {                                                                                               \
+                flash_c_start(s, bh, relh, relw, HS, WS, 0, it * NSEG, H, lane, 1, NSEG, NPS, 0);                  \
+            }                                                                                                      \
+            flash_wg_qk_issue(&s[0][0][0], qf, tk, BN, HD, HALF);                                                  \
+            flash_wg_wait(&s[0][0][0], BN / 2);                                                                    \
+            if (!idle) flash_softmax(s, bh, o, m_run, l_run, c, 1, BN, NSEG, 0, HD);                               \
+_Pragma("unroll")                                                                                                  \
+            for (int kk = 0; kk < (HALF ? 2 : BN / 16); kk++) flash_pack_p16(pw[kk], s[0], kk);                    \
+            flash_wg_pv_issue(&o[0][0][0], pw, tv, BN, HD, HALF);                                                  \
+            flash_wg_wait(&o[0][0][0], HD / 2);                                                                    \
+            if (lane == 0) mbar_arrive(&empty[T & 1]);  /* the warp is done with this stage */                     \
         }
+        for (int it = 0; it < n_tiles - HALF_LAST; it++, T++) RES_TILE(0)
+        // -resh (HALF_LAST): a window's last tile (2 grid rows of 16 slots, the rest past the
+        // grid) after the loop, as code of its own: chosen by a branch inside the loop, its N = 32
+        // product made ptxas serialise every product of the kernel (C7520; call 4 of session 15).
+        if (HALF_LAST) {
+            const int it = n_tiles - 1;
+            RES_TILE(1)
+            T++;
+        }
+#undef RES_TILE
 
         // The output rows, over the warp's tables (its last reads of them are behind it).
         __syncwarp();
@@ -953,7 +975,9 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
     X(80, 16, 4, 1, 64, 3, 1)   \
     X(80, 16, 8, 1, 64, 2, 1)   \
     X(64, 16, 8, 1, 64, 2, 2)   \
-    X(80, 16, 8, 1, 64, 2, 2)
+    X(80, 16, 8, 1, 64, 2, 2)   \
+    X(64, 16, 8, 1, 64, 2, 3)   \
+    X(80, 16, 8, 1, 64, 2, 3)
 
 #define FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG) \
     flash_relpos_hd##HD##_s##SEGW##_w##WARPS##m##MT##n##BN##b##MINB##_g##WG
@@ -962,10 +986,10 @@ static __device__ __forceinline__ void flash_resident_body(const FlashArgs *ap, 
                           BN % 64 == 0 && BN <= 128),                                           \
                   "a wgmma flash config: head dim 64 or 80, whole warpgroups, one m-tile, " \
                   "64 or 128 keys");                                                            \
-    static_assert(WG != 2 || (SEGW == 16 && BN == 64), "a resident config: windowed, 64-key tiles"); \
+    static_assert(WG < 2 || (SEGW == 16 && BN == 64), "a resident config: windowed, 64-key tiles"); \
     __global__ void __launch_bounds__(WARPS * 32, MINB)                                \
         FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG)(const __grid_constant__ FlashArgs a) { \
-        if (WG == 2) flash_resident_body(&a, HD, WARPS, BN, SEGW);                     \
+        if (WG >= 2) flash_resident_body(&a, HD, WARPS, BN, SEGW, WG == 3);            \
         else flash_body(a, &a, HD, WARPS, MT, BN, SEGW, WG);                           \
     }
 FLASH_CONFIGS(FLASH_DEFINE)
@@ -978,7 +1002,8 @@ typedef struct {
 } FlashConfig;
 #define FLASH_ENTRY(HD, SEGW, WARPS, MT, BN, MINB, WG)                                      \
     {HD, SEGW, WARPS, MT, BN, MINB, WG, FLASH_KNAME(HD, SEGW, WARPS, MT, BN, MINB, WG),      \
-     WG == 2 ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-res"              \
+     WG == 3 ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-resh"             \
+     : WG == 2 ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-res"            \
      : WG    ? "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB "-tma"              \
              : "hd" #HD "-s" #SEGW "-w" #WARPS "m" #MT "n" #BN "b" #MINB},
 static const FlashConfig flash_configs[] = {FLASH_CONFIGS(FLASH_ENTRY)};
@@ -988,7 +1013,7 @@ static int flash_res_blocks[N_FLASH_CONFIGS][2];  // WG 2: (shared memory bytes,
 
 // A config's shared memory for a grid of H rows.
 static size_t config_smem_bytes(const FlashConfig *f, int H) {
-    if (f->wg == 2) return flash_res_smem_bytes(f->warps, f->bn, f->hd, H, f->segw);
+    if (f->wg >= 2) return flash_res_smem_bytes(f->warps, f->bn, f->hd, H, f->segw);
     return flash_smem_bytes(f->warps * f->mt * 16, f->bn, f->hd, H, f->segw, f->wg);
 }
 
@@ -1070,7 +1095,8 @@ static int device_has_wgmma(void) {
 
 // A config serves grids at most SEGW wide; a wgmma config only on an sm_90 GPU.
 static int config_serves(const FlashConfig *f, const AttnParams *p) {
-    return f->hd == p->head_dim && p->grid_w <= f->segw && (!f->wg || device_has_wgmma());
+    return f->hd == p->head_dim && p->grid_w <= f->segw && (!f->wg || device_has_wgmma()) &&
+           (f->wg != 3 || p->grid_h * f->segw % f->bn == 32);
 }
 
 static int chosen_config(const AttnParams *p) {
@@ -1155,7 +1181,7 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
             a.tmv80 = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 16, W);
         }
     }
-    if (f->wg == 2) {
+    if (f->wg >= 2) {
         a.tmq = flash_kv_map(p->q, p, p->q_tok_stride, p->q_head_stride, p->q_batch_stride, 64, BM);
         if (f->hd == 80) a.tmq80 = flash_kv_map(p->q, p, p->q_tok_stride, p->q_head_stride, p->q_batch_stride, 16, BM);
     }
@@ -1164,7 +1190,7 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     a.inv_scale = 1.0f / p->scale;
     a.pairs = p->batch * p->heads;
     dim3 grid((unsigned)((p->q_len + BM - 1) / BM), (unsigned)(p->batch * p->heads));
-    if (f->wg == 2) {  // as many blocks as are resident at once, or one per item if fewer
+    if (f->wg >= 2) {  // as many blocks as are resident at once, or one per item if fewer
         if (flash_res_blocks[ci][0] != (int)smem) {
             int per_sm = 0;
             cudaCheck(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, f->kernel, f->warps * 32, smem));

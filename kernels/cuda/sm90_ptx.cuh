@@ -152,6 +152,24 @@ WGMMA_BF16_M64N64K16_RS(wgmma_bf16_m64n64k16_kmajor, 0)
 WGMMA_BF16_M64N64K16_RS(wgmma_bf16_m64n64k16_mnmajor, 1)
 #undef WGMMA_BF16_M64N64K16_RS
 
+// The same with N = 32 (the first 16 floats of d: columns 0-31), B K-major: a key tile whose
+// second half is all padding slots (the windows' last tile, -resh kernels). d[16..31] are
+// operands too, left as they are, so the product defines the same registers as the N = 64 one.
+static __device__ __forceinline__ void wgmma_bf16_m64n32k16_kmajor(float *d, const unsigned a[4], uint64_t db) {
+    asm volatile(
+        "{\n"
+        ".reg .pred p;\n"
+        "setp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, {%32, %33, %34, %35}, %36, p, 1, 1, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+}
+
 // The same with N = 16 (8 floats of d per thread), B MN-major: head dim 80's last 16 columns.
 static __device__ __forceinline__ void wgmma_bf16_m64n16k16_mnmajor(float *d, const unsigned a[4], uint64_t db) {
     asm volatile(
