@@ -46,7 +46,10 @@
 //
 // The -res configs (sm_90, windowed) run the same steps in resident blocks that take (window and
 // head, query tile) items in turn, loading the next item during the current one
-// (flash_resident_body; measured about 1 % faster, not the build's choice).
+// (flash_resident_body; measured about 1 % faster, not the build's choice). The -resh configs
+// are -res with a window's last key tile (its 32 slots past the grid left out: N = 32 products)
+// as code of its own after the tile loop; they serve grids whose last tile is half padding
+// (H SEGW = 32 mod 64: the 14-row windows).
 //
 // Tile shapes are compile-time kernels (FLASH_CONFIGS below); which one serves a call is
 // chosen per head dim and kind (SEGW 64: global, 16: windowed and small grids) by the table
@@ -942,6 +945,10 @@ _Pragma("unroll")                                                               
 // -resp, three K/V stages with a window's four key tiles in straight-line code and tile t + 1's
 // q k^T issued before tile t's softmax (FlashAttention-3's overlap, no ptxas serialisation):
 // 165-191 registers, 8-12 warps per SM, vit_b 0.2464 / 0.3031 ms, vit_h 0.4558 (call 4).
+// WG 3, -resh (session 15, tests/gpu/logs/h200-2026-12-02-b call 5): vit_b 0.1888 ms against
+// -res 0.1911 and the chosen -tma 0.1937 in the same run; vit_h 0.2841 against -res 0.2818 and
+// -tma 0.2838 (no gain at head dim 80). Not the build's choice, as -res. The same tile chosen by a
+// branch inside the loop (call 4) made ptxas serialise the products (C7520): 0.2001 / 0.3020.
 #define FLASH_CONFIGS(X)        \
     X(64, 64, 4, 1, 64, 2, 0)   \
     X(64, 64, 4, 1, 64, 4, 0)   \
