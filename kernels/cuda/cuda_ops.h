@@ -109,10 +109,11 @@ int cuda_sdpa_set_bias_f32(CudaBackend *b, int on);
 // is refused. The CPU test tests/core/test_sdpa_deviceless.sh runs it on every model shape.
 int cuda_sdpa_check_deviceless(const char *devprop_json, const AttnParams *p, char *msg, size_t len);
 // The execution plan of `key` (a plan key line, as the plan cache's entries hold it) built on
-// GPU 0 with the cuDNN handle of `thread` (0..63; one per thread) and written into the plan
+// GPU 0 with the cuDNN handle of `thread` (0 .. CUDA_SDPA_AOT_THREADS - 1; one per thread) and written into the plan
 // cache `dir` (sdpa_plan_cache.cu); an entry already there is deserialised instead, which checks
 // it. Returns 0 (built), 1 (the entry was there) or -1 (not a key); msg says which and names the
 // file. variants/aot/sdpa_aot.c runs it.
+#define CUDA_SDPA_AOT_THREADS 64
 int cuda_sdpa_aot(const char *key, const char *dir, int thread, char *msg, size_t len);
 // int8_linear.cu: dynamic symmetric int8 (per-token activations, per-channel weights), wgmma
 // on sm_90 with the dequantisation, bias, GELU and residual in the epilogue; bfloat16 only.

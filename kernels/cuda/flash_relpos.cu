@@ -88,7 +88,7 @@ typedef struct {
     float inv_scale;  // the rel-pos terms are stored divided by scale (the units of q.k)
     float inv_w;      // 1 / W rounded to float (grid_div)
     int pairs;        // batch x heads
-    // WG 2: Q as a tensor map like K's, read in boxes of (64, BM, 1, 1) (rows past the sequence
+    // WG 2 and 3: Q as a tensor map like K's, read in boxes of (64, BM, 1, 1) (rows past the sequence
     // come as zeros), and head dim 80's last 16 columns in boxes of (16, BM, 1, 1).
     CUtensorMap tmq, tmq80;
 } FlashArgs;
@@ -127,7 +127,7 @@ static __host__ __device__ __forceinline__ size_t flash_smem_bytes(int BM, int B
     return flash_wg_a_bytes(BM, hd, H, segw, wg) + (size_t)4 * BN * flash_kv_row_bytes(hd, wg) + (wg ? 1024 : 0) +
            (wg ? 4 * sizeof(uint64_t) : 0);  // WG 1: the stages' full and empty barriers
 }
-// WG 2 (resident, flash_resident_body): Q's buffer (BM rows of hd bfloat16: 128-byte rows, then
+// WG 2 and 3 (resident, flash_resident_body): Q's buffer (BM rows of hd bfloat16: 128-byte rows, then
 // head dim 80's 32-byte rows), 2 stages of K and of V as WG 1's, a region per warp holding its
 // 16 rows' rel-pos tables (rows as above) or, at the end of an item, its 16 output rows (KS
 // apart), and 6 barriers (full and empty per stage, Q's full and empty); 1024 bytes of slack for
@@ -713,7 +713,7 @@ static __device__ __forceinline__ void rel_products_grouped(float *dst, int dstr
 }
 
 // =============================================================================================
-// the resident windowed kernel (WG 2, names ending in -res; sm_90a)
+// the resident windowed kernel (WG 2 and 3, names ending in -res and -resh; sm_90a)
 // =============================================================================================
 // Measured about 1 % faster than WG 1's windowed configs and not the build's choice (the
 // FLASH_CONFIGS comment has the numbers and what was tried on top of it).
@@ -1016,7 +1016,7 @@ typedef struct {
 static const FlashConfig flash_configs[] = {FLASH_CONFIGS(FLASH_ENTRY)};
 #define N_FLASH_CONFIGS ((int)(sizeof flash_configs / sizeof flash_configs[0]))
 static int flash_smem_set[N_FLASH_CONFIGS];  // dynamic shared memory limit raised to (bytes)
-static int flash_res_blocks[N_FLASH_CONFIGS][2];  // WG 2: (shared memory bytes, resident blocks per SM at it)
+static int flash_res_blocks[N_FLASH_CONFIGS][2];  // WG 2, 3: (shared memory bytes, resident blocks per SM at it)
 
 // A config's shared memory for a grid of H rows.
 static size_t config_smem_bytes(const FlashConfig *f, int H) {
@@ -1130,11 +1130,12 @@ static void flash_smem_limit(Exec *x, int ci, size_t smem) {
     }
 }
 
-// WG 1's tensor map of K or V: (hd, L, heads, batch) with the call's strides, read in boxes of one
-// grid row of `cols` columns: (64, W, 1, 1) into 128-byte swizzled rows, or (head dim 80's last
-// columns) (16, W, 1, 1) into 32-byte swizzled rows. Made per launch on the host
+// The wgmma configs' tensor map of K, V (or, resident configs, Q): (hd, L, heads, batch) with the
+// call's strides, read in boxes of `rows` tokens (K, V: one grid row, W; Q: the BM rows of a query
+// tile) of `cols` columns: (64, rows, 1, 1) into 128-byte swizzled rows, or (head dim 80's last
+// columns) (16, rows, 1, 1) into 32-byte swizzled rows. Made per launch on the host
 // (no stream work: allowed during graph capture) and passed by value in the kernel's argument.
-static CUtensorMap flash_kv_map(const void *base, const AttnParams *p, int64_t ts, int64_t hs, int64_t bs,
+static CUtensorMap flash_tok_map(const void *base, const AttnParams *p, int64_t ts, int64_t hs, int64_t bs,
                                 int cols, int rows) {
     CUtensorMap m;
     cuuint64_t dims[4] = {(cuuint64_t)p->head_dim, (cuuint64_t)p->q_len, (cuuint64_t)p->heads, (cuuint64_t)p->batch};
@@ -1181,16 +1182,16 @@ static void flash_launch(Exec *x, const AttnParams *p, int ci) {
     a.heads = p->heads, a.L = p->q_len, a.H = p->grid_h, a.W = p->grid_w;
     if (f->wg) {
         const int W = p->grid_w;
-        a.tmk = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride, 64, W);
-        a.tmv = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 64, W);
+        a.tmk = flash_tok_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride, 64, W);
+        a.tmv = flash_tok_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 64, W);
         if (f->hd == 80) {  // the last 16 columns
-            a.tmk80 = flash_kv_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride, 16, W);
-            a.tmv80 = flash_kv_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 16, W);
+            a.tmk80 = flash_tok_map(p->k, p, p->k_tok_stride, p->k_head_stride, p->k_batch_stride, 16, W);
+            a.tmv80 = flash_tok_map(p->v, p, p->v_tok_stride, p->v_head_stride, p->v_batch_stride, 16, W);
         }
     }
     if (f->wg >= 2) {
-        a.tmq = flash_kv_map(p->q, p, p->q_tok_stride, p->q_head_stride, p->q_batch_stride, 64, BM);
-        if (f->hd == 80) a.tmq80 = flash_kv_map(p->q, p, p->q_tok_stride, p->q_head_stride, p->q_batch_stride, 16, BM);
+        a.tmq = flash_tok_map(p->q, p, p->q_tok_stride, p->q_head_stride, p->q_batch_stride, 64, BM);
+        if (f->hd == 80) a.tmq80 = flash_tok_map(p->q, p, p->q_tok_stride, p->q_head_stride, p->q_batch_stride, 16, BM);
     }
     a.inv_w = 1.0f / (float)p->grid_w;
     a.c = p->scale * LOG2E_F;

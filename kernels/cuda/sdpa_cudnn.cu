@@ -80,7 +80,6 @@
 // =============================================================================================
 
 #define SDPA_BUILDERS 8
-#define SDPA_AOT_THREADS 64  // cuda_sdpa_aot's handles (one per thread)
 // The cuDNN workspace a pending plan is planned with (its own is known once it is built; a
 // larger one is refused by name at sdpa_flush). Every plan on the H200 asked for 256 bytes.
 #define SDPA_PENDING_WS ((size_t)16 << 20)
@@ -261,10 +260,7 @@ static SdpaState *sdpa_state(CudaBackend *b) {
     cudnnCheck(cudnnCreate(&st->handle));
     st->create_ms = (host_seconds() - t0) * 1e3;
     cudnnCheck(cudnnSetStream(st->handle, b->stream));
-    char device[256];
-    snprintf(device, sizeof device, "%.200s sm_%d%d %d SMs", b->prop.name, b->prop.major, b->prop.minor,
-             b->prop.multiProcessorCount);
-    sdpa_cache_open(&st->cache, device);
+    sdpa_cache_open(&st->cache, &b->prop, NULL);
     b->sdpa = st;
     b->sdpa_release = sdpa_release;
     b->sdpa_flush = sdpa_flush;
@@ -953,25 +949,22 @@ extern "C" int cuda_sdpa_check_deviceless(const char *devprop_json, const AttnPa
 
 // The plan cache's state for cuda_sdpa_aot: made by the first call (before any thread).
 static SdpaState aot;
-static cudnnHandle_t aot_handles[SDPA_AOT_THREADS];
+static cudnnHandle_t aot_handles[CUDA_SDPA_AOT_THREADS];
 
 extern "C" int cuda_sdpa_aot(const char *key, const char *dir, int thread, char *msg, size_t len) {
-    if (thread < 0 || thread >= SDPA_AOT_THREADS)
-        die("cuda sdpa aot: thread %d is outside 0..%d", thread, SDPA_AOT_THREADS - 1);
+    if (thread < 0 || thread >= CUDA_SDPA_AOT_THREADS)
+        die("cuda sdpa aot: thread %d is outside 0..%d", thread, CUDA_SDPA_AOT_THREADS - 1);
     SdpaPlan k;
     if (!parse_key_line(key, &k)) {  // before the GPU is touched
         snprintf(msg, len, "not a plan key: '%s'", key);
         return -1;
     }
     if (!aot.cache.device[0]) {
-        // The device named as sdpa_state names it, so the entries are the ones a stage looks for.
+        // GPU 0, named by the cache as the stages' backend names its GPU: the entries are the
+        // ones a stage on it looks for.
         cudaDeviceProp prop;
         cudaCheck(cudaGetDeviceProperties(&prop, 0));
-        char device[256];
-        snprintf(device, sizeof device, "%.200s sm_%d%d %d SMs", prop.name, prop.major, prop.minor,
-                 prop.multiProcessorCount);
-        setenv("SAM_SDPA_PLAN_CACHE", dir, 1);
-        sdpa_cache_open(&aot.cache, device);
+        sdpa_cache_open(&aot.cache, &prop, dir);
     }
     if (!aot_handles[thread]) {
         cudaCheck(cudaSetDevice(0));

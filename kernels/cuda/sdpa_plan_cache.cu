@@ -1,8 +1,9 @@
 // The sdpa stage's cuDNN execution plans kept on disk between processes.
 //
 // Why: cuDNN 9.19's fused-attention engines compile their kernel with NVRTC when a plan is
-// finalised: 0.5-1.8 s per plan on the H200 in a fresh machine's first process, which put
-// sam-sdpa's first mask at 3.3-3.5 s (tests/gpu/logs/h200-2026-12-02, call 6). A finalised
+// finalised: 0.04-1.45 s per plan on the H200 (session 15), the longest of a fresh machine's
+// first process 1.84 s, which put sam-sdpa's first mask at 3.3-3.5 s there
+// (tests/gpu/logs/h200-2026-12-02, call 6). A finalised
 // plan's JSON representation (CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION) holds the compiled
 // kernel, and a plan descriptor given that JSON and a handle finalises without compiling it
 // (cuDNN's plan serialisation, which its frontend documents for the runtime-compiled engines).
@@ -31,10 +32,15 @@
 
 #define CACHE_MAGIC "sam-waterfall cuDNN execution plan 1"
 
-void sdpa_cache_open(SdpaCache *c, const char *device) {
+void sdpa_cache_open(SdpaCache *c, const cudaDeviceProp *prop, const char *dir) {
     memset(c, 0, sizeof *c);
-    snprintf(c->device, sizeof c->device, "%s", device);
+    snprintf(c->device, sizeof c->device, "%.200s sm_%d%d %d SMs", prop->name, prop->major, prop->minor,
+             prop->multiProcessorCount);
     c->cudnn = cudnnGetVersion();
+    if (dir) {
+        snprintf(c->dir, sizeof c->dir, "%s", dir);
+        return;
+    }
     const char *env = getenv("SAM_SDPA_PLAN_CACHE");
     if (env && *env) {
         if (strcmp(env, "off") != 0) snprintf(c->dir, sizeof c->dir, "%s", env);

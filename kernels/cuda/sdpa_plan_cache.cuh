@@ -2,6 +2,7 @@
 #ifndef SAM_SDPA_PLAN_CACHE_CUH
 #define SAM_SDPA_PLAN_CACHE_CUH
 
+#include <cuda_runtime.h>
 #include <cudnn_graph.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,9 +13,10 @@ typedef struct {
     size_t cudnn;      // cudnnGetVersion() of the library that makes and runs them
 } SdpaCache;
 
-// The cache for plans of `device`: the folder SAM_SDPA_PLAN_CACHE names ("off": none), else
-// sdpa-plans beside the executable (build/sdpa-plans for the stages).
-void sdpa_cache_open(SdpaCache *c, const char *device);
+// The cache for plans of the GPU `prop` describes, in folder `dir`; dir NULL: the folder
+// SAM_SDPA_PLAN_CACHE names ("off": none), else sdpa-plans beside the executable
+// (build/sdpa-plans for the stages).
+void sdpa_cache_open(SdpaCache *c, const cudaDeviceProp *prop, const char *dir);
 // The entry of plan key `key` (one line) deserialised into *plan for handle h, its engine's
 // global index in *engine: 1. No entry, or an entry of another key: 0. An entry cuDNN refuses:
 // 0, said on stderr with the file and cuDNN's message (the caller builds the plan, and its
