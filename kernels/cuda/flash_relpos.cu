@@ -46,7 +46,8 @@
 //
 // The -res configs (sm_90, windowed) run the same steps in resident blocks that take (window and
 // head, query tile) items in turn, loading the next item during the current one
-// (flash_resident_body; measured about 1 % faster, not the build's choice). The -resh configs
+// (flash_resident_body; measured 1-2 % faster; the build's windowed choice since session 16,
+// vit_h's -res and vit_b's -resh). The -resh configs
 // are -res with a window's last key tile (its 32 slots past the grid left out: N = 32 products)
 // as code of its own after the tile loop; they serve grids whose last tile is half padding
 // (H SEGW = 32 mod 64: the 14-row windows).
@@ -715,8 +716,8 @@ static __device__ __forceinline__ void rel_products_grouped(float *dst, int dstr
 // =============================================================================================
 // the resident windowed kernel (WG 2 and 3, names ending in -res and -resh; sm_90a)
 // =============================================================================================
-// Measured about 1 % faster than WG 1's windowed configs and not the build's choice (the
-// FLASH_CONFIGS comment has the numbers and what was tried on top of it).
+// Measured 1-2 % faster than WG 1's windowed configs, the build's windowed choice since session
+// 16 (the FLASH_CONFIGS comment has the numbers and what was tried on top of it).
 // The windowed attention's blocks are short: a window's 196 queries make four 64-row tiles, and
 // in a block of WG 1 the setup (barriers, the K/V zero fill, the loads of Q and the first K/V
 // tile waited for, the rel-pos products, the output) took as long as its four key tiles (ncu,
@@ -938,8 +939,8 @@ _Pragma("unroll")                                                               
 // WG 2, the resident windowed kernel (-res, session 14, tests/gpu/logs/h200-2026-12-02): vit_b
 // windowed hd64-s16-w8m1n64b2-res 0.1920-0.1936 ms against the chosen -tma config's 0.1947-0.1951
 // in the same calls (3 and 4), vit_h hd80-s16-w8m1n64b2-res 0.2825-0.2826 against 0.2846-0.2854:
-// about 1 % faster, not made the build's choice (the stages' committed run would no longer be of
-// the built kernels: left for a session that reruns the waterfall). Measured and left out: -res
+// about 1 % faster; made vit_h's windowed choice in session 16, with the waterfall rerun.
+// Measured and left out: -res
 // with one warpgroup (BM 64), vit_b 0.1981-0.2264 ms, vit_h 0.3233-0.3830 (calls 1-4; in call 1,
 // before the grid was made coprime to the query tiles, every -res config 0.218-0.226 / 0.326-0.383);
 // -resp, three K/V stages with a window's four key tiles in straight-line code and tile t + 1's
@@ -947,7 +948,7 @@ _Pragma("unroll")                                                               
 // 165-191 registers, 8-12 warps per SM, vit_b 0.2464 / 0.3031 ms, vit_h 0.4558 (call 4).
 // WG 3, -resh (session 15, tests/gpu/logs/h200-2026-12-02-b call 5): vit_b 0.1888 ms against
 // -res 0.1911 and the chosen -tma 0.1937 in the same run; vit_h 0.2841 against -res 0.2818 and
-// -tma 0.2838 (no gain at head dim 80). Not the build's choice, as -res. The same tile chosen by a
+// -tma 0.2838 (no gain at head dim 80); vit_b's windowed choice since session 16. The same tile chosen by a
 // branch inside the loop (call 4) made ptxas serialise the products (C7520): 0.2001 / 0.3020.
 #define FLASH_CONFIGS(X)        \
     X(64, 64, 4, 1, 64, 2, 0)   \
@@ -1031,12 +1032,17 @@ static size_t config_smem_bytes(const FlashConfig *f, int H) {
 // (head dim 64: tests/gpu/logs/h200-2026-12-01-g/call5-gpu0.log; head dim 80:
 // tests/gpu/logs/h200-2026-12-01-h/call1-gpu0.log, whose FLASH_CHOICE lines the first four are);
 // the tiny fixture's 16 x 16 grid takes the windowed entry.
+// Since session 16 the windowed entries are the resident configs (sessions 14 and 15's benches,
+// tests/gpu/logs/h200-2026-12-02 and -02-b: vit_b -resh 0.1885-0.1888 ms against -tma's
+// 0.1932-0.1937, vit_h -res 0.2815-0.2826 against -tma's 0.2838-0.2885, in the same calls).
 static const char *const FLASH_CHOICE[] = {
-    // vit_b windowed (14 x 14, 196 tokens): 0.201 ms, 118 TFLOP/s; with the idle warps 0.194 ms,
-    // 122 TFLOP/s (session 13 call 3, tests/gpu/logs/h200-2026-12-01-l)
+    // vit_b windowed (14 x 14, 196 tokens; -resh serves grids whose last key tile is half
+    // padding): 0.1888 ms, 125 TFLOP/s (session 15 call 5, tests/gpu/logs/h200-2026-12-02-b)
+    "hd64-s16-w8m1n64b2-resh",
+    // other grids up to 16 wide (the fixtures' 16 x 16): 0.194 ms at vit_b's windows (session 13)
     "hd64-s16-w4m1n64b3-tma",
     "hd64-s64-w8m1n64b2-tma",  // vit_b global (64 x 64 grid, 4096 tokens): 1.156 ms, 357 TFLOP/s
-    "hd80-s16-w8m1n64b2-tma",  // vit_l / vit_h windowed: 0.293 ms, 134 TFLOP/s
+    "hd80-s16-w8m1n64b2-res",  // vit_l / vit_h windowed: 0.2818 ms, 139 TFLOP/s (session 15 call 5)
     "hd80-s64-w8m1n64b2-tma",  // vit_l / vit_h global: 1.602 ms, 429 TFLOP/s
     // A GPU without wgmma (not sm_90) takes the fastest mma.sync configs instead:
     "hd64-s16-w4m1n64b4",   // vit_b windowed: 0.254 ms on the H200

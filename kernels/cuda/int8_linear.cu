@@ -48,6 +48,9 @@
 // 8), and the consumers' setmaxnreg.inc waits until the producer's dec has freed enough, so
 // 2 consumers + 1 producer must fit 3 x 168 or the block hangs (2 x 200 + 112 did on the H200,
 // session 11 call 2). GW: the GELU-warps variant, whose producer warpgroup also runs GELU.
+// ptxas compiles every branch within the launch's 168 (-Xptxas -v: 168 registers, no spill), so
+// a fourth warpgroup of GELU warps (128 at launch) cannot be had: the consumers' m64n256k32
+// products need at least 154 (ptxas C7602, session 16).
 #define I8_REGS_LAUNCH 168
 #define I8_REGS_CONSUMER 232
 #define I8_REGS_PRODUCER 40
@@ -63,11 +66,19 @@ static_assert(I8_REGS_LAUNCH == 65536 / I8_THREADS / 8 * 8, "int8 GEMM launch re
 #define I8_STAGE_BYTES (I8_A_BYTES + I8_B_BYTES)
 #define I8_Y_BYTES (I8_BM * I8_BN * 2)     // tstore: the block's bfloat16 output tile (64 KiB)
 #define I8_EP_BYTES (16 * 256 * 4)         // direct: GELU's staging (int8_epilogue's s_ep)
+// TS 3's table of GELU over bfloat16 inputs (int8_gelu_warps).
+#define I8_GT_LO (111 << 7)   // the first entry's magnitude bits (2^-16)
+#define I8_GT_HALF 2560       // entries per sign: exponent fields 111 .. 130 (up to 16)
+#define I8_GT_BYTES (2 * I8_GT_HALF * 2)
 // Dynamic shared memory of a variant: 1024 for alignment, the stages, the epilogue's buffer, the
-// stages' full and empty barriers, the two warpgroups' residual barriers and (TS 2) their output
-// buffers' full and free barriers.
-#define I8_SMEM_BYTES(STAGES, TS) \
-    (1024 + (STAGES) * I8_STAGE_BYTES + ((TS) ? I8_Y_BYTES : I8_EP_BYTES) + (2 * (STAGES) + 6) * 8)
+// stages' full and empty barriers, the two warpgroups' residual barriers, (TS 2, 3) their output
+// buffers' full and free barriers and (TS 3) the GELU table (I8_GT_BYTES).
+#define I8_SMEM_BYTES(STAGES, TS)                                                                \
+    (1024 + (STAGES) * I8_STAGE_BYTES + ((TS) ? I8_Y_BYTES : I8_EP_BYTES) + (2 * (STAGES) + 6) * 8 + \
+     ((TS) == 3 ? I8_GT_BYTES : 0))
+// The static shared memory (s_ws, s_b: 4 KiB) and the largest variant's dynamic within the 227 KiB
+// a block may have.
+static_assert(4096 + I8_SMEM_BYTES(3, 3) <= 227 * 1024, "int8 GEMM shared memory");
 
 typedef struct {
     int8_t *Wq;       // (out, in) int8, per-row scales below
@@ -539,11 +550,37 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
 // vit_b's lin1: ncu (session 11 call 4) has it at 44 % SM and 23 % L2 throughput, 12 warps per
 // SM issuing an instruction every 6.4 cycles each: the three warps' GELU, not the products,
 // sets the pace (lin1 0.313 ms against 0.18 estimated from qkv's rate at the same K).
+// TS 3: GELU of a bfloat16 input has 65536 possible values; those of the inputs whose magnitude
+// lies in [2^-16, 16) (exponent fields 111 .. 130, both signs: 5120) are made once per block into
+// a table in shared memory (I8_GT_*) while the first tile's products run, and a value is then a
+// table read: about 6 instructions in place of the fit's 27. A 16-byte unit with any input
+// outside (zeros, tiny or large magnitudes, NaN) and any unit with a residual (tests) takes the
+// fit as TS 2 does. Each entry is what TS 2 stores for that input (the fit plus a zero residual,
+// rounded once), so the two variants' outputs are equal bit for bit (test_int8 checks every
+// bfloat16 input and every variant's GEMM outputs).
+static __device__ __forceinline__ uint32_t i8_gelu_bits(float x) {  // TS 2's output bits, low half
+    return __bfloat16_as_ushort(__float2bfloat16_rn(gelu_erfc_fit(x) + 0.0f));
+}
+// A table read at a shared-memory address: ld.shared (the table's pointer, derived from the
+// aligned dynamic buffer, would compile to generic loads).
+static __device__ __forceinline__ uint32_t i8_lds_u16(uint32_t addr) {
+    unsigned short v;
+    asm volatile("ld.shared.u16 %0, [%1];\n" : "=h"(v) : "r"(addr));
+    return v;
+}
 static __device__ __forceinline__ void int8_gelu_warps(const I8Epilogue &e, const CUtensorMap *ty, int M, int N,
                                                        int tiles, int tiles_n, uint8_t *sx, uint64_t *full,
-                                                       uint64_t *free_) {
+                                                       uint64_t *free_, uint16_t *gtab, const int TS) {
     const int gt = threadIdx.x - 288;  // 0 .. 95
     const bf16 *res = (const bf16 *)e.residual;
+    if (TS == 3) {
+        for (int i = gt; i < 2 * I8_GT_HALF; i += 96) {
+            uint32_t bits = (uint32_t)(i / I8_GT_HALF) << 15 | (uint32_t)(I8_GT_LO + i % I8_GT_HALF);
+            gtab[i] = (uint16_t)i8_gelu_bits(__uint_as_float(bits << 16));
+        }
+        named_barrier(4, 96);
+    }
+    const uint32_t gbase = (uint32_t)__cvta_generic_to_shared(gtab);
     int phases = 0;  // bit wg: the parity of full[wg]'s next phase (bits, not an array: no local memory)
     for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
         int m0 = (t / tiles_n) * I8_BM, n0 = (t % tiles_n) * I8_BN;
@@ -580,6 +617,24 @@ static __device__ __forceinline__ void int8_gelu_warps(const I8Epilogue &e, cons
                 for (int q = 0; q < 2; q++) {
                     int v = v0 + 96 * q;
                     if (v >= I8_Y_BYTES / 2 / 16) continue;
+                    uint32_t *w = (uint32_t *)&u[q];
+                    if (TS == 3 && !res) {
+                        uint32_t idx[8];  // the entries' shared-memory addresses
+                        bool inside = true;
+#pragma unroll
+                        for (int k = 0; k < 8; k++) {
+                            uint32_t bits = (w[k / 2] >> (16 * (k % 2))) & 0xffffu;
+                            uint32_t mag = (bits & 0x7fffu) - I8_GT_LO;  // wraps below the table
+                            inside = inside && mag < I8_GT_HALF;
+                            idx[k] = gbase + 2 * (mag + (bits >> 15) * I8_GT_HALF);
+                        }
+                        if (inside) {
+#pragma unroll
+                            for (int j = 0; j < 4; j++) w[j] = i8_lds_u16(idx[2 * j]) | i8_lds_u16(idx[2 * j + 1]) << 16;
+                            *(uint4 *)(sy + 16 * v) = u[q];
+                            continue;
+                        }
+                    }
                     __nv_bfloat162 *h = (__nv_bfloat162 *)&u[q];
 #pragma unroll
                     for (int j = 0; j < 4; j++) {
@@ -634,8 +689,10 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
     uint64_t *res_full = empty + STAGES;  // [2]: a warpgroup's residual tile has landed in sy
     uint64_t *hand_full = res_full + 2;   // [2] (gw): a warpgroup's pre-activations are in sy
     uint64_t *hand_free = hand_full + 2;  // [2] (gw): the GELU warps' store has read sy
+    uint16_t *gtab = (uint16_t *)(hand_free + 2);  // TS 3: the GELU table (int8_gelu_warps)
     // TS 2 with GELU: the GELU layer runs on the producer warpgroup's idle warps (int8_gelu_warps).
-    const bool gw = TS == 2 && OUT == I8_OUT_BF16 && ACT == ACT_GELU;
+    const bool gw = TS >= 2 && OUT == I8_OUT_BF16 && ACT == ACT_GELU;
+    if (TS == 3 && !gw) __trap();  // TS 3 compiles its bfloat16 GELU kernels only
     // tstore with a residual and no GELU (proj, lin2): each warpgroup's lead loads its residual
     // tile into sy by TMA when its mainloop starts (the previous tile's store has read sy by
     // then), so the epilogue finds it in place instead of waiting on global loads (the four
@@ -669,7 +726,7 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
         // consumers spilled; the split: I8_REGS_*).
         if (gw) asm volatile("setmaxnreg.dec.sync.aligned.u32 " I8_STR(I8_REGS_PRODUCER_GW) ";\n");
         else asm volatile("setmaxnreg.dec.sync.aligned.u32 " I8_STR(I8_REGS_PRODUCER) ";\n");
-        if (gw && threadIdx.x >= 288) int8_gelu_warps(e, ty, M, N, tiles, tiles_n, sx, hand_full, hand_free);
+        if (gw && threadIdx.x >= 288) int8_gelu_warps(e, ty, M, N, tiles, tiles_n, sx, hand_full, hand_free, gtab, TS);
         if (threadIdx.x == 256) {
             int it = 0;
             for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
@@ -752,12 +809,14 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
 }
 
 // The compiled variants: X(STAGES, TS), pipeline stages and the TMA-store epilogue for the
-// bfloat16 output (the test outputs, float32 and int32, always store directly). I8_CHOICE
-// below names the one the format runs; the bench times each.
+// bfloat16 output (the test outputs, float32 and int32, always store directly; TS 2: GELU on the
+// producer warpgroup's 3 idle warps; TS 3: the same, from a table where it can). I8_CHOICE below
+// names the one the format runs; the bench times each.
 #define I8_VARIANTS(X) \
     X(4, 0)            \
     X(3, 1)            \
-    X(3, 2)
+    X(3, 2)            \
+    X(3, 3)
 
 #define I8_KERNEL_X(name, OUT, ACT, ST, TS, XMAX)                                               \
     __global__ void __launch_bounds__(I8_THREADS, 1)                                            \
@@ -772,16 +831,27 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
 #define I8_DEFINE_XMAX_0(ST)
 #define I8_DEFINE_XMAX_1(ST)
 #define I8_DEFINE_XMAX_2(ST) I8_KERNEL_X(int8_gemm_s##ST##t2_bf16_gelu_xmax, I8_OUT_BF16, ACT_GELU, ST, 2, 1)
+#define I8_DEFINE_XMAX_3(ST) I8_KERNEL_X(int8_gemm_s##ST##t3_bf16_gelu_xmax, I8_OUT_BF16, ACT_GELU, ST, 3, 1)
 #define I8_XMAX_ENTRY_0(ST) NULL
 #define I8_XMAX_ENTRY_1(ST) NULL
 #define I8_XMAX_ENTRY_2(ST) int8_gemm_s##ST##t2_bf16_gelu_xmax
-#define I8_DEFINE(ST, TS)                                                               \
+#define I8_XMAX_ENTRY_3(ST) int8_gemm_s##ST##t3_bf16_gelu_xmax
+#define I8_DEFINE_ALL(ST, TS)                                                           \
     I8_KERNEL(int8_gemm_s##ST##t##TS##_bf16, I8_OUT_BF16, ACT_NONE, ST, TS)             \
     I8_KERNEL(int8_gemm_s##ST##t##TS##_bf16_gelu, I8_OUT_BF16, ACT_GELU, ST, TS)        \
     I8_KERNEL(int8_gemm_s##ST##t##TS##_f32, I8_OUT_F32, ACT_NONE, ST, 0)                \
     I8_KERNEL(int8_gemm_s##ST##t##TS##_f32_gelu, I8_OUT_F32, ACT_GELU, ST, 0)           \
     I8_KERNEL(int8_gemm_s##ST##t##TS##_raw, I8_OUT_RAW, ACT_NONE, ST, 0)                \
     I8_DEFINE_XMAX_##TS(ST)
+// TS 3 differs from TS 2 in its bfloat16 GELU kernels only: it compiles those, and its entry
+// names TS 2's kernels for the other kinds (which leave the GELU warps idle).
+#define I8_DEFINE_0(ST) I8_DEFINE_ALL(ST, 0)
+#define I8_DEFINE_1(ST) I8_DEFINE_ALL(ST, 1)
+#define I8_DEFINE_2(ST) I8_DEFINE_ALL(ST, 2)
+#define I8_DEFINE_3(ST)                                                          \
+    I8_KERNEL(int8_gemm_s##ST##t3_bf16_gelu, I8_OUT_BF16, ACT_GELU, ST, 3)       \
+    I8_DEFINE_XMAX_3(ST)
+#define I8_DEFINE(ST, TS) I8_DEFINE_##TS(ST)
 I8_VARIANTS(I8_DEFINE)
 
 typedef void (*I8Kernel)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const CUtensorMap, int, int,
@@ -792,11 +862,15 @@ typedef struct {
     I8Kernel k[I8K_COUNT];
     const char *name;
 } I8Variant;
-#define I8_ENTRY(ST, TS)                                                                              \
-    {ST, TS,                                                                                          \
-     {int8_gemm_s##ST##t##TS##_bf16, int8_gemm_s##ST##t##TS##_bf16_gelu, int8_gemm_s##ST##t##TS##_f32, \
-      int8_gemm_s##ST##t##TS##_f32_gelu, int8_gemm_s##ST##t##TS##_raw, I8_XMAX_ENTRY_##TS(ST)},       \
-     TS == 2 ? "s" #ST "-gelu-warps" : TS ? "s" #ST "-tstore" : "s" #ST "-direct"},
+#define I8_KNAME(ST, TS, KIND) int8_gemm_s##ST##t##TS##_##KIND
+#define I8_ENTRY_KINDS(ST, TS, TG)                                                             \
+    {I8_KNAME(ST, TS, bf16), I8_KNAME(ST, TG, bf16_gelu), I8_KNAME(ST, TS, f32), I8_KNAME(ST, TS, f32_gelu), \
+     I8_KNAME(ST, TS, raw), I8_XMAX_ENTRY_##TG(ST)}
+#define I8_ENTRY_0(ST) {ST, 0, I8_ENTRY_KINDS(ST, 0, 0), "s" #ST "-direct"},
+#define I8_ENTRY_1(ST) {ST, 1, I8_ENTRY_KINDS(ST, 1, 1), "s" #ST "-tstore"},
+#define I8_ENTRY_2(ST) {ST, 2, I8_ENTRY_KINDS(ST, 2, 2), "s" #ST "-gelu-warps"},
+#define I8_ENTRY_3(ST) {ST, 3, I8_ENTRY_KINDS(ST, 2, 3), "s" #ST "-gelu-table"},
+#define I8_ENTRY(ST, TS) I8_ENTRY_##TS(ST)
 static const I8Variant i8_variants[] = {I8_VARIANTS(I8_ENTRY)};
 #define I8_N_VARIANTS ((int)(sizeof i8_variants / sizeof i8_variants[0]))
 
@@ -832,10 +906,11 @@ static CUtensorMap bf16_out_tmap(const void *p, int64_t M, int N) {
 }
 
 // The variant the format runs: the fastest at every encoder shape of vit_b and vit_h at batch 8
-// on the H200 (tests/gpu/logs/h200-2026-12-01-j/call3-gpu0.log, ms: lin1 0.312 against
-// s3-tstore's 0.334 (vit_b), 0.560 against 0.644 (vit_h); the shapes without GELU run the
-// same code as s3-tstore, within 1 %).
-#define I8_CHOICE "s3-gelu-warps"
+// on the H200 (tests/gpu/logs/h200-2026-12-01-j/call3-gpu0.log, ms: s3-gelu-warps' lin1 0.312
+// against s3-tstore's 0.334 (vit_b), 0.560 against 0.644 (vit_h); the shapes without GELU run
+// the same code as s3-tstore, within 1 %). s3-gelu-table (session 16): s3-gelu-warps with GELU
+// from the table, the same outputs bit for bit.
+#define I8_CHOICE "s3-gelu-table"
 static int i8_current = -1;
 
 static int i8_variant_by_name(const char *name) {
@@ -886,7 +961,7 @@ extern "C" int cuda_int8_chosen_variant(void) { return i8_variant_by_name(I8_CHO
 // GELU warps), 0 when GELU reads the float32 pre-activation (the tests check each rule exactly).
 extern "C" int cuda_int8_variant_rounds_gelu_input(int v) {
     if (v < 0 || v >= I8_N_VARIANTS) die("int8 linear: no variant %d", v);
-    return i8_variants[v].tstore == 2;
+    return i8_variants[v].tstore >= 2;
 }
 
 extern "C" LinearWeight *cuda_int8_prepare(Exec *x, const float *W, const float *b, int out, int in) {

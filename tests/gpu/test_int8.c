@@ -319,7 +319,14 @@ static float bf16_bits_to_float(uint16_t h) {
     memcpy(&f, &bits, sizeof f);
     return f;
 }
-static void check_mlp_fusion(const char *name, int n, int h, int w, int dim, int hid, int zero_rows) {
+static uint16_t float_to_bf16_bits(float f) {  // rounded to nearest even; NaN stays NaN
+    if (f != f) return 0x7fc0;
+    f = bf16_round(f);
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return (uint16_t)(bits >> 16);
+}
+static void check_mlp_fusion(const char *name, int n, int h, int w, int dim, int hid, int zero_rows, int variant) {
     int64_t rows = (int64_t)n * h * w;
     size_t nx = (size_t)rows * dim, nh = (size_t)rows * hid;
     float *X = rand_vec(nx, 3.0f, 1), *gam = rand_vec(dim, 1.0f, 1), *bet = rand_vec(dim, 0.5f, 1);
@@ -339,7 +346,10 @@ static void check_mlp_fusion(const char *name, int n, int h, int w, int dim, int
     dev_fill(&G, pre, nh * 2, 0x7f);
     LinearWeight *w1 = linear_prepare(&cuda_linear_int8, &G, W1, b1, hid, dim);
     LinearWeight *w2 = linear_prepare(&cuda_linear_int8, &G, W2, b2, dim, hid);
-    cuda_int8_select_variant(cuda_int8_chosen_variant());
+    cuda_int8_select_variant(variant);
+    char vname[256];
+    snprintf(vname, sizeof vname, "%s, GEMM %s", name, cuda_int8_variant_name(variant));
+    name = vname;
     const float eps = 1e-6f;
     LnSpec spec = {dg, db, eps, n, h, w, dim, 0};
     // A: run_ln then run (residual and output the input itself, as the encoder's block).
@@ -420,6 +430,64 @@ static void check_mlp_fusion(const char *name, int n, int h, int w, int dim, int
     free(X), free(gam), free(bet), free(W1), free(b1), free(W2), free(b2);
     free(hya), free(hyb), free(hha), free(hhb), free(hhc), free(hpre), free(hxm), free(hq1), free(hq2), free(hs1),
         free(hs2);
+    cuda_int8_select_variant(cuda_int8_chosen_variant());
+}
+
+// The fused MLP's checks for each variant that records the rows' maxima (the GELU-warps ones).
+static void check_mlp_fusion_all(const char *name, int n, int h, int w, int dim, int hid, int zero_rows) {
+    for (int v = 0; v < cuda_int8_variant_count(); v++)
+        if (cuda_int8_variant_rounds_gelu_input(v)) check_mlp_fusion(name, n, h, w, dim, hid, zero_rows, v);
+}
+
+// Every bfloat16 pre-activation through lin1's GELU in each variant that rounds it first (the
+// fit in s3-gelu-warps, a table where it has one in s3-gelu-table): a layer of zero weights whose
+// biases are the 65536 bfloat16 values, so column c's pre-activation is 0 + bias c, on 128 rows,
+// plain and recording the rows' maxima; every output's bits equal the fit's (the epilogues' GELU,
+// cuda_int8_gelu_fit) of its pre-activation plus a zero residual, rounded to bfloat16.
+static void check_gelu_every_input(void) {
+    const int M = 128, N = 65536, K = 64;
+    float *W = xcalloc((size_t)N * K, sizeof(float)), *b = xmalloc((size_t)N * sizeof(float));
+    float *pre = xmalloc((size_t)N * sizeof(float)), *fit = xmalloc((size_t)N * sizeof(float));
+    for (int c = 0; c < N; c++) b[c] = bf16_bits_to_float((uint16_t)c), pre[c] = 0.0f + b[c];
+    float *X = rand_vec((size_t)M * K, 1.0f, 1);
+    float *dpre = G.ops->mem_alloc(&G, (size_t)N * sizeof(float)), *dfit = G.ops->mem_alloc(&G, (size_t)N * sizeof(float));
+    G.ops->copy_to_device(&G, dpre, pre, (size_t)N * sizeof(float));
+    cuda_int8_gelu_fit(&G, dfit, dpre, N);
+    G.ops->copy_to_host(&G, fit, dfit, (size_t)N * sizeof(float));
+    uint16_t *want = xmalloc((size_t)N * 2), *got = xmalloc((size_t)M * N * 2);
+    for (int c = 0; c < N; c++) want[c] = float_to_bf16_bits(fit[c] + 0.0f);
+    LinearWeight *lw = linear_prepare(&cuda_linear_int8, &G, W, b, N, K);
+    void *dx = dev_act(X, (size_t)M * K), *dy = G.ops->mem_alloc(&G, (size_t)M * N * 2);
+    int8_t *dq = G.ops->mem_alloc(&G, (size_t)M * K);
+    float *dxs = G.ops->mem_alloc(&G, M * sizeof(float));
+    unsigned *dxm = G.ops->mem_alloc(&G, M * sizeof(unsigned));
+    cuda_int8_quantize(&G, dq, dxs, dx, M, K);
+    for (int v = 0; v < cuda_int8_variant_count(); v++) {
+        if (!cuda_int8_variant_rounds_gelu_input(v)) continue;
+        cuda_int8_select_variant(v);
+        for (int record = 0; record < 2; record++) {
+            dev_fill(&G, dy, (size_t)M * N * 2, 0x7f);
+            dev_fill(&G, dxm, M * sizeof(unsigned), 0);
+            cuda_int8_gemm_epilogue_xmax(&G, dy, dq, dxs, lw, M, ACT_GELU, NULL, 0, record ? dxm : NULL);
+            G.ops->copy_to_host(&G, got, dy, (size_t)M * N * 2);
+            size_t bad = 0, first = (size_t)-1;
+            for (size_t i = 0; i < (size_t)M * N; i++) {
+                uint16_t g = got[i], e = want[i % N];
+                int same = g == e || (bf16_bits_to_float(g) != bf16_bits_to_float(g) &&
+                                      bf16_bits_to_float(e) != bf16_bits_to_float(e));  // NaN either way
+                if (!same && bad++ == 0) first = i;
+            }
+            report(bad == 0, "GEMM %s%s: GELU of every bfloat16 pre-activation (65536 columns x %d rows) equals the "
+                   "fit's bits (%zu differ; first column %lld: got 0x%04x, want 0x%04x)", cuda_int8_variant_name(v),
+                   record ? ", recording the rows' maxima" : "", M, bad, first == (size_t)-1 ? -1LL : (long long)(first % N),
+                   first == (size_t)-1 ? 0 : got[first], first == (size_t)-1 ? 0 : want[first % N]);
+        }
+    }
+    cuda_int8_select_variant(cuda_int8_chosen_variant());
+    cuda_linear_int8.release(&G, lw);
+    void *dev[] = {dpre, dfit, dx, dy, dq, dxs, dxm};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) G.ops->mem_free(&G, dev[i]);
+    free(W), free(b), free(pre), free(fit), free(X), free(want), free(got);
 }
 
 // What lin2's quantisation in the fused MLP relies on, over every finite bfloat16 value x: the
@@ -727,8 +795,8 @@ int main(int argc, char **argv) {
     exec_init(&CPU, cpu_ops(), NULL);
     if (mlp_only) {  // the fused MLP's checks alone, small enough for compute-sanitizer
         cuda_backend_set_sync_each_launch(BK, 1);
-        check_mlp_fusion("vit_h block MLP (1 x 16 x 16 x 1280 -> 5120)", 1, 16, 16, 1280, 5120, 0);
-        check_mlp_fusion("tails: 99 rows, 272 hidden (1 x 9 x 11 x 256 -> 272)", 1, 9, 11, 256, 272, 2);
+        check_mlp_fusion_all("vit_h block MLP (1 x 16 x 16 x 1280 -> 5120)", 1, 16, 16, 1280, 5120, 0);
+        check_mlp_fusion_all("tails: 99 rows, 272 hidden (1 x 9 x 11 x 256 -> 272)", 1, 9, 11, 256, 272, 2);
         cuda_backend_close(BK);
         return test_exit_status();
     }
@@ -764,10 +832,11 @@ int main(int argc, char **argv) {
         check_ln_fusion("vit_h norm1 -> qkv, windows (1 x 30 x 30 x 1280)", 1, 30, 30, 1280, 14, 3840, ACT_NONE);
         check_ln_fusion("dim 128, a half warp per row (3 x 10 x 10 x 128)", 3, 10, 10, 128, 0, 256, ACT_NONE);
         check_ln_fusion("dim 256 (2 x 9 x 7 x 256)", 2, 9, 7, 256, 4, 264, ACT_GELU);
-        check_mlp_fusion("vit_b block MLP, 768 tiles (2 x 64 x 64 x 768 -> 3072)", 2, 64, 64, 768, 3072, 5);
-        check_mlp_fusion("vit_h block MLP (1 x 16 x 16 x 1280 -> 5120)", 1, 16, 16, 1280, 5120, 0);
-        check_mlp_fusion("tails: 99 rows, 272 hidden (1 x 9 x 11 x 256 -> 272)", 1, 9, 11, 256, 272, 2);
+        check_mlp_fusion_all("vit_b block MLP, 768 tiles (2 x 64 x 64 x 768 -> 3072)", 2, 64, 64, 768, 3072, 5);
+        check_mlp_fusion_all("vit_h block MLP (1 x 16 x 16 x 1280 -> 5120)", 1, 16, 16, 1280, 5120, 0);
+        check_mlp_fusion_all("tails: 99 rows, 272 hidden (1 x 9 x 11 x 256 -> 272)", 1, 9, 11, 256, 272, 2);
         check_gelu_order();
+        check_gelu_every_input();
         // Every compiled GEMM variant (the build's choice and the candidates the bench times).
         for (VARIANT = 0; VARIANT < cuda_int8_variant_count(); VARIANT++)
             for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i]);
