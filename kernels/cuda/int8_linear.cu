@@ -693,6 +693,12 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
     // TS 2 with GELU: the GELU layer runs on the producer warpgroup's idle warps (int8_gelu_warps).
     const bool gw = TS >= 2 && OUT == I8_OUT_BF16 && ACT == ACT_GELU;
     if (TS == 3 && !gw) __trap();  // TS 3 compiles its bfloat16 GELU kernels only
+    // A launch with less shared memory than this kernel lays out traps instead of writing past it
+    // (session 16's first s3-gelu-table launches got TS 1's amount: memcheck found the table's
+    // writes out of bounds).
+    uint32_t dyn_smem;
+    asm("mov.u32 %0, %%dynamic_smem_size;\n" : "=r"(dyn_smem));
+    if (dyn_smem < I8_SMEM_BYTES(STAGES, TS)) __trap();
     // tstore with a residual and no GELU (proj, lin2): each warpgroup's lead loads its residual
     // tile into sy by TMA when its mainloop starts (the previous tile's store has read sy by
     // then), so the epilogue finds it in place instead of waiting on global loads (the four
@@ -920,7 +926,9 @@ static int i8_variant_by_name(const char *name) {
 }
 
 static size_t i8_smem_bytes(const I8Variant *v, int kind) {
-    int ts = v->tstore && (kind == I8K_BF16 || kind == I8K_BF16_GELU || kind == I8K_BF16_GELU_XMAX);
+    // the variant's TS (its value, not only whether it stores by TMA: TS 3's table) where the kind
+    // stores by TMA
+    int ts = kind == I8K_BF16 || kind == I8K_BF16_GELU || kind == I8K_BF16_GELU_XMAX ? v->tstore : 0;
     return I8_SMEM_BYTES(v->stages, ts);
 }
 
