@@ -18,7 +18,10 @@
 //               warps of the producer warpgroup, which apply GELU (an erfc fit, gelu_erfc_fit)
 //               and store the tile while the consumers multiply the next one (the
 //               "gelu-warps" variant: lin1 0.313 / 0.564 ms against 0.352 / 0.776 for bf16 at
-//               vit_b / vit_h, tests/gpu/logs/h200-2026-12-01-j/call4-gpu0.log).
+//               vit_b / vit_h, tests/gpu/logs/h200-2026-12-01-j/call4-gpu0.log); the GELU warps
+//               read GELU from a shared-memory table of bfloat16 inputs where it has the input
+//               (the "gelu-table" variant, the build's: lin1 0.271-0.272 / 0.489-0.493 ms,
+//               tests/gpu/logs/h200-2026-12-02-c, calls 2 and 4).
 // Where a LayerNorm feeds the layer (qkv, lin1; the stage's fusion choice), step 1 is the
 // LayerNorm kernel itself (run_ln: layernorm.cu writes the int8 values and scales). The GELU
 // before lin2 is lin1's epilogue, which sees 256 of a row's 3072 (5120) columns: its row scale
@@ -553,11 +556,16 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
 // TS 3: GELU of a bfloat16 input has 65536 possible values; those of the inputs whose magnitude
 // lies in [2^-16, 16) (exponent fields 111 .. 130, both signs: 5120) are made once per block into
 // a table in shared memory (I8_GT_*) while the first tile's products run, and a value is then a
-// table read: about 6 instructions in place of the fit's 27. A 16-byte unit with any input
-// outside (zeros, tiny or large magnitudes, NaN) and any unit with a residual (tests) takes the
-// fit as TS 2 does. Each entry is what TS 2 stores for that input (the fit plus a zero residual,
+// table read: a few integer instructions and a shared-memory load in place of the fit's 27 or
+// so. A 16-byte unit with any input outside (zeros, tiny or large magnitudes, NaN) and any unit
+// with a residual (tests) takes the fit as TS 2 does. Each entry is what TS 2 stores for that input (the fit plus a zero residual,
 // rounded once), so the two variants' outputs are equal bit for bit (test_int8 checks every
-// bfloat16 input and every variant's GEMM outputs).
+// bfloat16 input and every variant's GEMM outputs). Measured (session 16, calls 2 and 4 of
+// tests/gpu/logs/h200-2026-12-02-c): vit_b lin1 0.2710-0.2719 ms against s3-gelu-warps'
+// 0.3104-0.3109 (bf16 0.3515: 1.29-1.30 times), vit_h 0.4887-0.4923 against 0.5629-0.5676
+// (1.56-1.57 times). ncu of vit_b's (call 4): 273 us, SM throughput 32 %, L1 55 %, L2 27 %, one
+// instruction every 3.1 cycles per scheduler, 0.42 eligible warps: latency-bound still, and a
+// tile takes about 1.5 times qkv's at the same K (0.158 ms for 2763 tiles of 128 x 256).
 static __device__ __forceinline__ uint32_t i8_gelu_bits(float x) {  // TS 2's output bits, low half
     return __bfloat16_as_ushort(__float2bfloat16_rn(gelu_erfc_fit(x) + 0.0f));
 }
@@ -914,8 +922,9 @@ static CUtensorMap bf16_out_tmap(const void *p, int64_t M, int N) {
 // The variant the format runs: the fastest at every encoder shape of vit_b and vit_h at batch 8
 // on the H200 (tests/gpu/logs/h200-2026-12-01-j/call3-gpu0.log, ms: s3-gelu-warps' lin1 0.312
 // against s3-tstore's 0.334 (vit_b), 0.560 against 0.644 (vit_h); the shapes without GELU run
-// the same code as s3-tstore, within 1 %). s3-gelu-table (session 16): s3-gelu-warps with GELU
-// from the table, the same outputs bit for bit.
+// the same code as s3-tstore, within 1 %). s3-gelu-table since session 16: s3-gelu-warps with
+// GELU from the table, the same outputs bit for bit, lin1 0.271 against 0.311 (vit_b), 0.489
+// against 0.563 (vit_h) (tests/gpu/logs/h200-2026-12-02-c/call2-gpu0.log).
 #define I8_CHOICE "s3-gelu-table"
 static int i8_current = -1;
 
