@@ -3,8 +3,8 @@
 //
 //   build/tests/gpu/test_int8 [--bench | --bench-only]  (needs an sm_90 GPU; make test-gpu)
 //   build/tests/gpu/test_int8 --profile I   bench shape I's int8 GEMM + epilogue twice (for ncu)
-//   build/tests/gpu/test_int8 --mlp-only    the fused MLP's checks on two small shapes (for
-//                                           compute-sanitizer)
+//   build/tests/gpu/test_int8 --mlp-only    the fused MLP's checks on two small shapes, each
+//                                           variant that records the maxima (for compute-sanitizer)
 //
 // Checks, on shapes of the encoder's linears with few rows plus tails (rows not a multiple of
 // the 128-row tile, columns not of 256, K not of 128), inputs rounded to bfloat16 first so both
@@ -29,8 +29,11 @@
 //   - the LayerNorm fused with the quantisation (the format's run_ln) equal bit for bit to the
 //     LayerNorm then the quantisation pass, plain and window-partitioned, and the linear's output;
 //   - the fused MLP (run_ln_mlp) equal bit for bit to run_ln then run, lin1's recorded row maxima
-//     equal to the rows' largest pre-activations, the quantisation with them equal to the pass's;
-//     the rounded fitted GELU's order over every bfloat16 value, which that quantisation uses.
+//     equal to the rows' largest pre-activations, the quantisation with them equal to the pass's,
+//     for each variant that records the maxima; the rounded fitted GELU's order over every
+//     bfloat16 value, which that quantisation uses;
+//   - every bfloat16 pre-activation through lin1's GELU in each variant that rounds it first
+//     (the fit, or s3-gelu-table's table): every output's bits equal the fit's, rounded.
 // --bench: every encoder linear of vit_b and vit_h at batch 8 (rows 39200 for windowed qkv,
 // 32768 otherwise), side by side: the dense bfloat16 format (cuBLASLt with its epilogue), the
 // int8 GEMM with its epilogue, the quantisation pass, the whole int8 linear, and cuBLASLt's own
