@@ -558,9 +558,9 @@ static __device__ __forceinline__ void int8_epilogue_tstore(int *acc, const I8Ep
 // a table in shared memory (I8_GT_*) while the first tile's products run, and a value is then a
 // table read: a few integer instructions and a shared-memory load in place of the fit's 27 or
 // so. A 16-byte unit with any input outside (zeros, tiny or large magnitudes, NaN) and any unit
-// with a residual (tests) takes the fit as TS 2 does. Each entry is what TS 2 stores for that input (the fit plus a zero residual,
-// rounded once), so the two variants' outputs are equal bit for bit (test_int8 checks every
-// bfloat16 input and every variant's GEMM outputs). Measured (session 16, calls 2 and 4 of
+// with a residual (tests) takes the fit as TS 2 does. Each entry is what TS 2 stores for that
+// input (the fit plus a zero residual, rounded once), so the two variants' outputs are equal
+// bit for bit (test_int8 checks every bfloat16 input and every variant's GEMM outputs). Measured (session 16, calls 2 and 4 of
 // tests/gpu/logs/h200-2026-12-02-c): vit_b lin1 0.2710-0.2719 ms against s3-gelu-warps'
 // 0.3104-0.3109 (bf16 0.3515: 1.29-1.30 times), vit_h 0.4887-0.4923 against 0.5629-0.5676
 // (1.56-1.57 times). ncu of vit_b's (call 4): 273 us, SM throughput 32 %, L1 55 %, L2 27 %, one
@@ -858,7 +858,8 @@ static __device__ __forceinline__ void int8_gemm_body(const CUtensorMap *ta, con
     I8_KERNEL(int8_gemm_s##ST##t##TS##_raw, I8_OUT_RAW, ACT_NONE, ST, 0)                \
     I8_DEFINE_XMAX_##TS(ST)
 // TS 3 differs from TS 2 in its bfloat16 GELU kernels only: it compiles those, and its entry
-// names TS 2's kernels for the other kinds (which leave the GELU warps idle).
+// names TS 2's kernels for the other kinds (which leave the GELU warps idle; launched from the
+// TS 3 entry they get the table's 10 KiB of shared memory too, unused).
 #define I8_DEFINE_0(ST) I8_DEFINE_ALL(ST, 0)
 #define I8_DEFINE_1(ST) I8_DEFINE_ALL(ST, 1)
 #define I8_DEFINE_2(ST) I8_DEFINE_ALL(ST, 2)
