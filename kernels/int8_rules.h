@@ -66,36 +66,6 @@ __device__ __forceinline__ int8_t int8_quantize_inv(float v, float scale, float 
     q = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q;
     return (int8_t)q;
 }
-
-// Four values of one row: int8_quantize_inv's values packed little-endian into a word, with one
-// branch for the four where int8_quantize_inv has two per value (the zero scale and the
-// division's fallback, each with its convergence barrier in the SASS): where any of the four is
-// not decided by the multiplication, all four take the division (for a value the multiplication
-// decides, the division gives the same integer: the argument above). For the activation passes,
-// whose cost is their instruction count (the quantising LayerNorm, 43 us a call against the
-// plain LayerNorm's 25 at vit_b, tests/gpu/logs/h200-2026-12-02-c/call5-encoder-kernels.txt).
-__device__ __forceinline__ uint32_t int8_quantize4_inv(const float *v, float scale, float inv) {
-    if (scale == 0.0f) return 0;
-    float q[4];
-    bool decided = true;
-#pragma unroll
-    for (int u = 0; u < 4; u++) {
-        float r = __fmul_rn(v[u], inv);
-        q[u] = rintf(r);
-        decided = decided && fabsf(r - q[u]) <= 0.4999f;
-    }
-    if (__builtin_expect(!decided, 0)) {
-#pragma unroll
-        for (int u = 0; u < 4; u++) q[u] = rintf(v[u] / scale);
-    }
-    uint32_t w = 0;
-#pragma unroll
-    for (int u = 0; u < 4; u++) {
-        float c = q[u] > 127.0f ? 127.0f : q[u] < -127.0f ? -127.0f : q[u];
-        w |= (uint32_t)(uint8_t)(int8_t)c << (8 * u);
-    }
-    return w;
-}
 #endif
 
 #endif

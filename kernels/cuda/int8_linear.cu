@@ -154,13 +154,14 @@ static __device__ __forceinline__ float int8_amax8(uint4 u, float amax) {
 static __device__ __forceinline__ uint2 int8_quant8(uint4 u, float s) {
     const __nv_bfloat162 *h = (const __nv_bfloat162 *)&u;
     const float inv = 1.0f / s;
-    float f[8];
+    uint32_t w[2] = {0, 0};
 #pragma unroll
     for (int j = 0; j < 4; j++) {
-        float2 p = __bfloat1622float2(h[j]);
-        f[2 * j] = p.x, f[2 * j + 1] = p.y;
+        float2 f = __bfloat1622float2(h[j]);
+        uint32_t a = (uint8_t)int8_quantize_inv(f.x, s, inv), b = (uint8_t)int8_quantize_inv(f.y, s, inv);
+        w[j / 2] |= (a | (b << 8)) << (16 * (j % 2));
     }
-    return make_uint2(int8_quantize4_inv(f, s, inv), int8_quantize4_inv(f + 4, s, inv));
+    return make_uint2(w[0], w[1]);
 }
 __global__ void int8_quant_rows(const bf16 *x, int8_t *q, float *scale, int64_t rows, int K) {
     int64_t row = (int64_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;

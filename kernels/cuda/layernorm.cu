@@ -105,10 +105,7 @@ static __device__ __forceinline__ void layernorm_body(void *y, const void *x, co
     float rstd = 1.0f / sqrtf(var + eps);
     if (QUANT) {
         // The normalised values as the plain kernel stores them (bfloat16), kept in v; their
-        // maximum magnitude over the row; then int8 with the row's scale, four at a time. No
-        // activation: its launcher passes none (the per-value act_apply of a runtime activation
-        // was instructions in a kernel whose instructions are its cost).
-        if (act != ACT_NONE) __trap();
+        // maximum magnitude over the row; then int8 with the row's scale.
         float amax = 0.0f;
 #pragma unroll
         for (int s = 0; s < NS; s++) {
@@ -119,7 +116,7 @@ static __device__ __forceinline__ void layernorm_body(void *y, const void *x, co
                 ld4(b, j, bb, 1);
 #pragma unroll
                 for (int u = 0; u < 4; u++) {
-                    float o = pad ? 0.0f : (v[4 * s + u] - mean) * rstd * gg[u] + bb[u];
+                    float o = pad ? 0.0f : act_apply((v[4 * s + u] - mean) * rstd * gg[u] + bb[u], act);
                     v[4 * s + u] = __bfloat162float(__float2bfloat16_rn(o));
                     amax = fmaxf(amax, fabsf(v[4 * s + u]));
                 }
@@ -132,7 +129,10 @@ static __device__ __forceinline__ void layernorm_body(void *y, const void *x, co
         for (int s = 0; s < NS; s++) {
             int j = (lane + LPR * s) * VEC;
             if (live && j < dim) {
-                *(uint32_t *)((int8_t *)y + out_base + j) = int8_quantize4_inv(&v[4 * s], sc, inv);
+                uint32_t w = 0;
+#pragma unroll
+                for (int u = 0; u < 4; u++) w |= (uint32_t)(uint8_t)int8_quantize_inv(v[4 * s + u], sc, inv) << (8 * u);
+                *(uint32_t *)((int8_t *)y + out_base + j) = w;
             }
         }
         return;
