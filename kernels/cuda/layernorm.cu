@@ -13,7 +13,9 @@
 // produces them"). It is the slower one: 43.2 us a call against the plain kernel's 25.4 at
 // vit_b's 32768 x 768, 53.7 against 32.0 windowed (ncu, session 16 call 5,
 // tests/gpu/logs/h200-2026-12-02-c/call5-encoder-kernels.txt): 1.7 TB/s, not memory-bound, and
-// 0.46 ms of int8's vit_b batch; not yet looked into.
+// 0.46 ms of int8's vit_b batch. Not its instruction count: one branch per four values instead
+// of two per value, and no runtime activation, halved its SASS and left it at 41.7 us (call 6 of
+// that folder; reverted).
 #include "cuda_common.cuh"
 #include "kernels/int8_rules.h"
 
