@@ -12,6 +12,7 @@
 
 #include "common/check.h"
 #include "common/npy.h"
+#include "common/readfile.h"
 
 // Files larger than this are refused before reading (a COCO JPEG is well under 1 MiB).
 #define IMAGE_MAX_FILE_BYTES ((size_t)1 << 30)
@@ -37,35 +38,6 @@ static int fail(char *err, size_t err_len, const char *name, const char *fmt, ..
 static int size_ok(int h, int w) {
     return h > 0 && w > 0 && h <= IMAGE_MAX_SIDE && w <= IMAGE_MAX_SIDE &&
            (size_t)h * (size_t)w <= IMAGE_MAX_PIXELS;
-}
-
-// Reads a whole file. Returns 0, or -1 with a message.
-static int read_file(const char *path, uint8_t **data, size_t *size, char *err, size_t err_len) {
-    *data = NULL;
-    *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, err_len, path, "cannot open: %s", strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return fail(err, err_len, path, "cannot seek: %s", strerror(errno));
-    }
-    long len = ftell(f);
-    if (len < 0 || (size_t)len > IMAGE_MAX_FILE_BYTES) {
-        fclose(f);
-        return fail(err, err_len, path, len < 0 ? "cannot size the file" : "file too large");
-    }
-    rewind(f);
-    uint8_t *buf = xmalloc((size_t)len);
-    if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        int e = ferror(f) ? errno : 0;
-        fclose(f);
-        free(buf);
-        return fail(err, err_len, path, "read failed: %s", e ? strerror(e) : "short read");
-    }
-    fclose(f);
-    *data = buf;
-    *size = (size_t)len;
-    return 0;
 }
 
 typedef enum { KIND_UNKNOWN, KIND_JPEG, KIND_PNG, KIND_NPY } ImageKind;
@@ -323,7 +295,7 @@ int image_load_rgb(const char *path, uint8_t **rgb, int *h, int *w, char *err, s
     *h = *w = 0;
     uint8_t *data;
     size_t size;
-    if (read_file(path, &data, &size, err, err_len) != 0) return -1;
+    if (!(data = (uint8_t *)read_whole_file(path, IMAGE_MAX_FILE_BYTES, &size, NULL, err, err_len))) return -1;
     int r;
     if (sniff(data, size) == KIND_NPY) r = load_npy(path, rgb, h, w, err, err_len);
     else r = image_decode_rgb(path, data, size, rgb, h, w, err, err_len);
@@ -335,7 +307,7 @@ int image_probe_size(const char *path, int *h, int *w, char *err, size_t err_len
     *h = *w = 0;
     uint8_t *data;
     size_t size;
-    if (read_file(path, &data, &size, err, err_len) != 0) return -1;
+    if (!(data = (uint8_t *)read_whole_file(path, IMAGE_MAX_FILE_BYTES, &size, NULL, err, err_len))) return -1;
     int r = 0;
     switch (sniff(data, size)) {
     case KIND_JPEG: {

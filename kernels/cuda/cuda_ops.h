@@ -159,6 +159,9 @@ int cuda_int8_chosen_variant(void);
 void cuda_int8_select_variant(int v);
 // 1 when variant v rounds GELU's input (the pre-activation) to bfloat16 first (tests).
 int cuda_int8_variant_rounds_gelu_input(int v);
+// 1 when variant v has the bfloat16 GELU kernel that records the rows' largest pre-activations
+// (the fused MLP's lin1), 0 when it has none.
+int cuda_int8_variant_records_xmax(int v);
 // the bfloat16 epilogues' GELU (an erfc fit) of n float32 values, device pointers (tests).
 void cuda_int8_gelu_fit(Exec *x, float *y, const float *in, int n);
 

@@ -981,6 +981,10 @@ extern "C" int cuda_int8_variant_rounds_gelu_input(int v) {
     if (v < 0 || v >= I8_N_VARIANTS) die("int8 linear: no variant %d", v);
     return i8_variants[v].tstore >= 2;
 }
+extern "C" int cuda_int8_variant_records_xmax(int v) {
+    if (v < 0 || v >= I8_N_VARIANTS) die("int8 linear: no variant %d", v);
+    return i8_variants[v].k[I8K_BF16_GELU_XMAX] != NULL;
+}
 
 extern "C" LinearWeight *cuda_int8_prepare(Exec *x, const float *W, const float *b, int out, int in) {
     if (!is_bf16(x)) die("int8 linear: serves the bfloat16 table only");

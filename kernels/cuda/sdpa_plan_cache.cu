@@ -27,6 +27,9 @@
 #include <unistd.h>
 
 #include "cuda_common.cuh"
+extern "C" {
+#include "common/readfile.h"
+}
 #include "cudnn_check.cuh"
 #include "sdpa_plan_cache.cuh"
 
@@ -55,42 +58,36 @@ void sdpa_cache_open(SdpaCache *c, const cudaDeviceProp *prop, const char *dir) 
     snprintf(c->dir, sizeof c->dir, "%s/sdpa-plans", exe);
 }
 
-static void header(const SdpaCache *c, const char *key, char *buf, size_t len) {
-    snprintf(buf, len, CACHE_MAGIC "\ncudnn %zu\ndevice %s\nkey %s\n", c->cudnn, c->device, key);
+// An entry's header (its first lines, up to the engine) and its file, the header's hash.
+static void entry(const SdpaCache *c, const char *key, char *head, size_t head_len, char *path, size_t path_len) {
+    snprintf(head, head_len, CACHE_MAGIC "\ncudnn %zu\ndevice %s\nkey %s\n", c->cudnn, c->device, key);
+    uint64_t h = 1469598103934665603ull;  // 64-bit FNV-1a
+    for (const unsigned char *s = (const unsigned char *)head; *s; s++) h = (h ^ *s) * 1099511628211ull;
+    snprintf(path, path_len, "%s/%016llx.plan", c->dir, (unsigned long long)h);
 }
 
 void sdpa_cache_path(const SdpaCache *c, const char *key, char *path, size_t len) {
     char head[2048];
-    header(c, key, head, sizeof head);
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *s = (const unsigned char *)head; *s; s++) h = (h ^ *s) * 1099511628211ull;
-    snprintf(path, len, "%s/%016llx.plan", c->dir, (unsigned long long)h);
+    entry(c, key, head, sizeof head, path, len);
 }
 
 int sdpa_cache_load(const SdpaCache *c, const char *key, cudnnHandle_t h, cudnnBackendDescriptor_t *plan,
                     int64_t *engine) {
     if (!c->dir[0]) return 0;
-    char path[1400], head[2048];
-    sdpa_cache_path(c, key, path, sizeof path);
-    header(c, key, head, sizeof head);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno != ENOENT) fprintf(stderr, "sam: cuda sdpa: plan cache %s: cannot open: %s\n", path, strerror(errno));
+    char path[1400], head[2048], err[1600], msg[2048];
+    entry(c, key, head, sizeof head, path, sizeof path);
+    size_t got;
+    int open_errno;
+    char *buf = read_whole_file(path, (size_t)1 << 30, &got, &open_errno, err, sizeof err);
+    if (!buf) {
+        if (open_errno != ENOENT) fprintf(stderr, "sam: cuda sdpa: plan cache %s: building the plan\n", err);
         return 0;
     }
-    if (fseek(f, 0, SEEK_END) != 0) die("cuda sdpa: plan cache %s: cannot seek: %s", path, strerror(errno));
-    long size = ftell(f);
-    if (size < 0) die("cuda sdpa: plan cache %s: cannot tell its size: %s", path, strerror(errno));
-    rewind(f);
-    char *buf = (char *)xmalloc((size_t)size + 1);
-    size_t got = fread(buf, 1, (size_t)size, f);
-    fclose(f);
-    buf[got] = 0;
     size_t hl = strlen(head);
     long long eng = -1;
     int used = 0;
-    if (got != (size_t)size || got < hl || memcmp(buf, head, hl) != 0 ||
-        sscanf(buf + hl, "engine %lld\n%n", &eng, &used) != 1 || used == 0) {
+    if (got < hl || memcmp(buf, head, hl) != 0 || sscanf(buf + hl, "engine %lld\n%n", &eng, &used) != 1 ||
+        used == 0) {
         // Another key under the same hash, or a file cut short: no entry (the build replaces it).
         fprintf(stderr, "sam: cuda sdpa: plan cache %s: not an entry of this plan (header differs or "
                 "the file is short): building the plan\n", path);
@@ -110,10 +107,8 @@ int sdpa_cache_load(const SdpaCache *c, const char *key, cudnnHandle_t h, cudnnB
     if (s == CUDNN_STATUS_SUCCESS) s = cudnnBackendFinalize(p);
     free(buf);
     if (s != CUDNN_STATUS_SUCCESS) {
-        char msg[2048] = "";
-        cudnnGetLastErrorString(msg, sizeof msg);
         fprintf(stderr, "sam: cuda sdpa: plan cache %s: cuDNN refuses the entry (%s: %s): building the plan\n",
-                path, cudnnGetErrorString(s), msg[0] ? msg : "(no message)");
+                path, cudnnGetErrorString(s), cudnn_last_message(msg, sizeof msg));
         cudnnCheck(cudnnBackendDestroyDescriptor(p));
         return 0;
     }
@@ -127,13 +122,11 @@ void sdpa_cache_store(const SdpaCache *c, const char *key, cudnnBackendDescripto
     int64_t n = 0;
     cudnnStatus_t s = cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION,
                                                CUDNN_TYPE_CHAR, 0, &n, NULL);
-    char path[1400];
-    sdpa_cache_path(c, key, path, sizeof path);
+    char path[1400], head[2048], msg[2048];
+    entry(c, key, head, sizeof head, path, sizeof path);
     if (s != CUDNN_STATUS_SUCCESS || n <= 0) {
-        char msg[2048] = "";
-        cudnnGetLastErrorString(msg, sizeof msg);
         fprintf(stderr, "sam: cuda sdpa: plan cache %s: cuDNN gives no JSON representation of the plan "
-                "(%s: %s): not cached\n", path, cudnnGetErrorString(s), msg[0] ? msg : "(no message)");
+                "(%s: %s): not cached\n", path, cudnnGetErrorString(s), cudnn_last_message(msg, sizeof msg));
         return;
     }
     char *json = (char *)xmalloc((size_t)n);
@@ -146,8 +139,7 @@ void sdpa_cache_store(const SdpaCache *c, const char *key, cudnnBackendDescripto
         free(json);
         return;
     }
-    char head[2048], tmp[1500];
-    header(c, key, head, sizeof head);
+    char tmp[1500];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d.%lx", path, (int)getpid(), (unsigned long)pthread_self());
     FILE *f = fopen(tmp, "wb");
     int ok = f != NULL;

@@ -33,6 +33,6 @@ else echo "PASS sdpa-aot malformed: nothing written"; fi
 printf '# only a comment\n\n' >"$work/empty.keys"
 check empty 1 "$B/sdpa-aot" --keys "$work/empty.keys" --out "$work/plans" -- "$work/empty.keys holds no plan keys"
 check missing 1 "$B/sdpa-aot" --keys "$work/none.keys" --out "$work/plans" -- \
-    "cannot open $work/none.keys: No such file or directory"
+    "sdpa-aot: $work/none.keys: cannot open: No such file or directory"
 check usage 2 "$B/sdpa-aot" --keys "$work/bad.keys" -- "usage: sdpa-aot --keys K --out DIR"
 exit $fail

@@ -439,7 +439,7 @@ static void check_mlp_fusion(const char *name, int n, int h, int w, int dim, int
 // The fused MLP's checks for each variant that records the rows' maxima (the GELU-warps ones).
 static void check_mlp_fusion_all(const char *name, int n, int h, int w, int dim, int hid, int zero_rows) {
     for (int v = 0; v < cuda_int8_variant_count(); v++)
-        if (cuda_int8_variant_rounds_gelu_input(v)) check_mlp_fusion(name, n, h, w, dim, hid, zero_rows, v);
+        if (cuda_int8_variant_records_xmax(v)) check_mlp_fusion(name, n, h, w, dim, hid, zero_rows, v);
 }
 
 // Every bfloat16 pre-activation through lin1's GELU in each variant that rounds it first (the

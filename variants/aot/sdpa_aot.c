@@ -14,13 +14,13 @@
 // error 34), so the plans cannot be made on the build machine.
 // Exit 1 if a key is malformed; a key cuDNN refuses ends the run naming the shape and cuDNN's
 // message, as in the stage.
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/check.h"
+#include "common/readfile.h"
 #include "kernels/cuda/cuda_ops.h"
 
 
@@ -35,20 +35,6 @@ typedef struct {
     Work *w;
     int index;
 } Worker;
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) die("sdpa-aot: cannot open %s: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0) die("sdpa-aot: cannot seek in %s", path);
-    long n = ftell(f);
-    if (n < 0) die("sdpa-aot: cannot tell the size of %s", path);
-    rewind(f);
-    char *s = xmalloc((size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) die("sdpa-aot: cannot read %s", path);
-    fclose(f);
-    s[n] = 0;
-    return s;
-}
 
 static void one(Work *w, int i, int thread) {
     char msg[2048];
@@ -91,7 +77,10 @@ int main(int argc, char **argv) {
     memset(&w, 0, sizeof w);
     w.dir = dir;
     pthread_mutex_init(&w.lock, NULL);
-    char *text = slurp(keys_path);
+    char err[1200];
+    size_t text_len;
+    char *text = read_whole_file(keys_path, (size_t)1 << 24, &text_len, NULL, err, sizeof err);
+    if (!text) die("sdpa-aot: %s", err);
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         while (*line == ' ') line++;
         if (!*line || *line == '#') continue;
