@@ -120,10 +120,10 @@ def noise(v):
         return 0.0
     m = sum(v) / len(v)
     return (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5 / m
-for eid, bs, it, bt, tot, imgs, miou, anns, ck, agree, gate, peak, fm, passes, si, same in db.execute(
+for eid, bs, it, bt, tot, imgs, miou, anns, ck, agree, gate, peak, fm, passes, si, same, summ in db.execute(
         "select id, batch_size, images_timed, batches_timed, total_ms, img_s, miou, annotations, "
         "checkpoint_hash, agreement, gate, peak_bytes, first_mask_ms, passes, stage_info, "
-        "same_index_agreement from experiments order by batch_size"):
+        "same_index_agreement, summary_json from experiments order by batch_size"):
     w = f"bs {bs}: "
     per = 10 // bs
     check(w + f"only full batches timed, {passes} passes over the subset", it == passes * per * bs and bt == passes * per)
@@ -149,11 +149,20 @@ for eid, bs, it, bt, tot, imgs, miou, anns, ck, agree, gate, peak, fm, passes, s
           all(0 <= r[2] <= 1 for r in rows) and abs(sum(r[2] for r in rows) / len(rows) - miou) < 1e-9)
     check(w + "reference agreement 1 and gate ok", agree == 1.0 and gate == "ok")
     check(w + "peak memory and time to first mask recorded", peak > 0 and fm > 0)
+    # The wait's parts (harness/PROTOCOL.md first_mask_split_s) end one after another with the
+    # device idle: all there, none negative, together within the wait and nearly all of it.
+    split = json.loads(summ).get("first_mask_split_s", {})
+    parts = ["before_main", "backend", "weights", "build", "dataset", "first_io", "first_plan",
+             "first_capture", "first_run"]
+    total = sum(split.get(k, -1) for k in parts)
+    check(w + f"time to first mask split into its parts ({total * 1000:.0f} of {fm:.0f} ms)",
+          sorted(split) == sorted(parts) and all(split[k] >= 0 for k in parts) and
+          0.9 * fm <= total * 1000 <= fm)
 PY
 rc=$?
 cat "$TMP/rows"
 ran=0
-[ $rc -eq 0 ] && [ "$(grep -c '^PASS\|^FAIL' "$TMP/rows")" -eq 28 ] && ran=1
+[ $rc -eq 0 ] && [ "$(grep -c '^PASS\|^FAIL' "$TMP/rows")" -eq 30 ] && ran=1
 expect "stored-row checks ran to the end" [ $ran -eq 1 ]
 
 # ---- a corrupt image is skipped, counted, and the run goes on ----

@@ -48,28 +48,6 @@ __attribute__((noreturn, format(printf, 1, 2))) static void eval_fail(const char
     exit(1);
 }
 
-// Seconds since this process started (from /proc/self/stat's start time, so the dynamic
-// loader and everything before main count too: the "time to first mask" is the user's wait).
-static double process_age_s(void) {
-    FILE *f = fopen("/proc/self/stat", "r");
-    char line[4096];
-    size_t n = f ? fread(line, 1, sizeof line - 1, f) : 0;
-    if (f) fclose(f);
-    line[n] = 0;
-    char *p = strrchr(line, ')');
-    if (!p) die("eval: cannot parse /proc/self/stat");
-    p += 2;
-    for (int field = 3; field < 22; field++) {
-        p = strchr(p, ' ');
-        if (!p) die("eval: cannot parse /proc/self/stat");
-        p++;
-    }
-    double start = strtoull(p, NULL, 10) / (double)sysconf(_SC_CLK_TCK);
-    struct timespec ts;
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9 - start;
-}
-
 static void usage(const StageDesc *stage) {
     printf("usage: sam-%s eval --checkpoint C [--coco DIR] [--slice val2017] [--batch-size B]\n"
            "           [--limit N] [--warmup W] [--categories A,B] [--masks-out FILE]\n"
@@ -197,6 +175,14 @@ static void samples_free(Samples *t) {
     for (int k = 0; k < N_PHASES; k++) free(t->phase[k]), free(t->host[k]);
 }
 
+// Seconds since *t, the queued work finished first; *t moves to now.
+static double end_part(Exec *x, double *t) {
+    if (x->ops->sync) x->ops->sync(x);
+    double now = now_seconds(), d = now - *t;
+    *t = now;
+    return d;
+}
+
 int cmd_eval(int argc, char **argv, const StageDesc *stage) {
     const char *ckpt = NULL, *coco = NULL, *slice = "val2017", *masks_out = NULL, *cats = NULL;
     int batch_size = 1, limit = 0, warmup = 3, min_batches = 1, max_passes = 1;
@@ -245,7 +231,9 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
 
     Exec x;
     Sam m;
-    double load_s = model_open(stage, ckpt, &x, &m);
+    LoadSplit load;
+    double load_s = model_open(stage, ckpt, &x, &m, &load);
+    double t_part = now_seconds();  // the start of the next part of the time to first mask
     const SamConfig *c = &m.cfg;
     const int C = c->num_mask_tokens - 1;
 
@@ -254,6 +242,7 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
                             .batch_size = batch_size, .limit = limit, .categories = cats};
     BatchLoader *bl = batch_loader_open(&bc, err, sizeof err);
     if (!bl) eval_fail("%s", err);
+    const double dataset_s = end_part(&x, &t_part);
 
     FILE *mf = NULL;
     if (masks_out && !(mf = fopen(masks_out, "w")))
@@ -286,6 +275,9 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
     int have_phases = 1, passes = 0;
     long long images_timed = 0, annotations = 0, images_skipped = 0, images_untimed = 0;
     double iou_sum = 0, total_ms = 0, first_mask_s = -1;
+    // The first batch's part of the time to first mask: its inputs read and copied (io), the
+    // planning pass (arena, library plans), the graphs captured, and the run that gives the mask.
+    double first_io_s = -1, first_plan_s = -1, first_capture_s = 0, first_run_s = -1;
     uint8_t *masks = NULL;
     size_t masks_cap = 0;
     int32_t *top_index = NULL;
@@ -319,26 +311,31 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
                 continue;
             }
             // Outside timing: inputs copied, the arena planned (it only grows, so after the
-            // first batches nothing is allocated), missing graphs captured.
+            // first batches nothing is allocated), missing graphs captured. Before the first
+            // mask each part ends with the device idle, so that the split adds up.
+            const int before_first = first_mask_s < 0;
             eval_io_load(&x, &io, b, C);
             EvalBatch e = {.m = &m, .b = b, .n_images = b->n_images, .choices = &stage->choices,
                            .io = &io, .graphs = use_graphs ? &graphs : NULL};
+            if (before_first) first_io_s = end_part(&x, &t_part);
             sam_plan(&m, eval_batch, &e);
+            if (before_first) first_plan_s = end_part(&x, &t_part);
             if (e.graphs) {
                 x.preparing = 1;
                 eval_batch(&m, &e);
                 x.preparing = 0;
                 ex_release(&x, 0);
+                if (before_first) first_capture_s = end_part(&x, &t_part);
             }
             int reps = pass == 0 && bi == 0 ? warmup : 0;
             for (int r = 0; r < reps; r++) {
                 eval_batch(&m, &e);
-                if (first_mask_s < 0) first_mask_s = process_age_s();
+                if (first_mask_s < 0) first_mask_s = process_age_seconds(), first_run_s = end_part(&x, &t_part);
                 ex_release(&x, 0);
             }
             eval_batch(&m, &e);
             ex_release(&x, 0);
-            if (first_mask_s < 0) first_mask_s = process_age_s();
+            if (first_mask_s < 0) first_mask_s = process_age_seconds(), first_run_s = end_part(&x, &t_part);
             if (b->n_images == b->batch_size) {
                 if (e.phase_ms[0] < 0) have_phases = 0;
                 // The batch's own phase split, where the backend marks phases: which phase a
@@ -433,11 +430,15 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage) {
            "\"img_s\":%.17g,\"batch_ms_median\":%.17g,\"batch_ms_min\":%.17g,\"batch_ms_max\":%.17g,"
            "\"batch_ms_noise\":%.17g,\"peak_bytes\":%zu,\"peak_kind\":\"%s\",\"first_mask_ms\":%.6f,"
            "\"miou\":%s,\"annotations\":%lld,\"images_skipped\":%lld,\"images_untimed\":%lld,"
-           "\"load_s\":%.6f%s}\n",
+           "\"load_s\":%.6f,\"first_mask_split_s\":{\"before_main\":%.6f,\"backend\":%.6f,"
+           "\"weights\":%.6f,\"build\":%.6f,\"dataset\":%.6f,\"first_io\":%.6f,\"first_plan\":%.6f,"
+           "\"first_capture\":%.6f,\"first_run\":%.6f}%s}\n",
            images_timed, n_timed, passes, total_ms, total_ms > 0 ? images_timed / total_ms * 1000.0 : 0.0,
            NUM(med), NUM(mn), NUM(mx), NUM(noise), peak, peak_kind,
            first_mask_s < 0 ? 0.0 : first_mask_s * 1000.0, miou, annotations, images_skipped,
-           images_untimed, load_s, extra);
+           images_untimed, load_s, load.before_main_s, load.backend_s, load.weights_s, load.build_s,
+           dataset_s, first_io_s < 0 ? 0.0 : first_io_s, first_plan_s < 0 ? 0.0 : first_plan_s,
+           first_capture_s, first_run_s < 0 ? 0.0 : first_run_s, extra);
 #undef NUM
     printf("{\"type\":\"status\",\"ok\":true}\n");
     fflush(stdout);

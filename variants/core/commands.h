@@ -13,14 +13,25 @@ int cmd_eval(int argc, char **argv, const StageDesc *stage);
 // The weights of spec as the stage builds its model: the stage's pruning choice applied (its
 // format needs 2:4 weights) beside the spec's own +prune24. Exits with the source's error.
 void stage_weights_load(const StageDesc *stage, const char *spec, TensorMap *t);
+// Where model_open's seconds went (the first parts of the time to first mask).
+typedef struct {
+    double before_main_s;  // process start to stage_main: the dynamic loader and the libraries
+    double backend_s;      // the stage's backend opened (device context, library handles)
+    double weights_s;      // the checkpoint read or the synthetic weights made
+    double build_s;        // the model built from them (conversion, upload)
+} LoadSplit;
+
 // Opens the stage's backend into x, loads the weights named by spec (a .pth path or
 // "synthetic:<model>[:seed]") and builds the model. Exits with one error line on failure.
-// Returns the seconds spent loading and building.
-double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m);
+// Returns the seconds spent loading and building; split (may be NULL) gets their parts.
+double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m, LoadSplit *split);
 void model_close(const StageDesc *stage, Exec *x, Sam *m);
 
 // Seconds on a monotonic clock.
 double now_seconds(void);
+// Seconds since this process started (its start time in /proc/self/stat: the dynamic loader and
+// everything before main count, as they count in the user's wait for a first mask).
+double process_age_seconds(void);
 
 // s as the body of a JSON string (quotes, backslashes and control characters escaped).
 const char *json_escape(const char *s, char *buf, size_t len);

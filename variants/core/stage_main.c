@@ -1,7 +1,9 @@
 // Entry point shared by every stage executable: build/sam-<stage> <command> [options].
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/build_info.h"
 #include "common/check.h"
@@ -13,6 +15,29 @@ double now_seconds(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+double process_age_seconds(void) {
+    FILE *f = fopen("/proc/self/stat", "r");
+    char line[4096];
+    size_t n = f ? fread(line, 1, sizeof line - 1, f) : 0;
+    if (f) fclose(f);
+    line[n] = 0;
+    char *p = strrchr(line, ')');
+    if (!p) die("cannot parse /proc/self/stat");
+    p += 2;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p) die("cannot parse /proc/self/stat");
+        p++;
+    }
+    double start = strtoull(p, NULL, 10) / (double)sysconf(_SC_CLK_TCK);
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9 - start;
+}
+
+// The process's age when stage_main began (model_open's split reports it).
+static double age_at_main = -1.0;
 
 const char *json_escape(const char *s, char *buf, size_t len) {
     size_t o = 0;
@@ -51,19 +76,25 @@ void stage_weights_load(const StageDesc *stage, const char *spec, TensorMap *t) 
     if (stage->choices.prune24) t->prune24 = 1;
 }
 
-double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m) {
+double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m, LoadSplit *split) {
     double t0 = now_seconds();
     void *backend = NULL;
     const Ops *ops = stage->open(stage->name, &stage->choices.ops, &backend);
     if (stage->choices.graphs && !(ops->graph_begin && ops->graph_end && ops->graph_launch))
         die("stage %s: graphs=on: the %s backend cannot capture graphs", stage->name, ops->name);
     exec_init(x, ops, backend);
+    double t1 = now_seconds();
     TensorMap tensors;
     char err[512];
     stage_weights_load(stage, spec, &tensors);
+    double t2 = now_seconds();
     if (sam_build(m, x, &tensors, err, sizeof err) != 0) die("%s", err);
     tmap_free(&tensors);
-    return now_seconds() - t0;
+    // Uploads may still be queued: the build's part ends when the device has them.
+    if (ops->sync) ops->sync(x);
+    double t3 = now_seconds();
+    if (split) *split = (LoadSplit){age_at_main, t1 - t0, t2 - t1, t3 - t2};
+    return t3 - t0;
 }
 
 void model_close(const StageDesc *stage, Exec *x, Sam *m) {
@@ -89,6 +120,7 @@ static void usage(const StageDesc *stage, FILE *f) {
 }
 
 int stage_main(int argc, char **argv, const StageDesc *stage) {
+    age_at_main = process_age_seconds();
     install_crash_report();
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(stage, argc < 2 ? stderr : stdout);
