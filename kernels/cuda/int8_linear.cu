@@ -151,17 +151,14 @@ static __device__ __forceinline__ float int8_amax8(uint4 u, float amax) {
     }
     return amax;
 }
-static __device__ __forceinline__ uint2 int8_quant8(uint4 u, float s) {
+// inv: 1 / s, correctly rounded (int8_quantize_inv), once per row.
+static __device__ __forceinline__ uint2 int8_quant8(uint4 u, float s, float inv) {
     const __nv_bfloat162 *h = (const __nv_bfloat162 *)&u;
-    const float inv = 1.0f / s;
-    uint32_t w[2] = {0, 0};
+    float2 f[4];
 #pragma unroll
-    for (int j = 0; j < 4; j++) {
-        float2 f = __bfloat1622float2(h[j]);
-        uint32_t a = (uint8_t)int8_quantize_inv(f.x, s, inv), b = (uint8_t)int8_quantize_inv(f.y, s, inv);
-        w[j / 2] |= (a | (b << 8)) << (16 * (j % 2));
-    }
-    return make_uint2(w[0], w[1]);
+    for (int j = 0; j < 4; j++) f[j] = __bfloat1622float2(h[j]);
+    return make_uint2(int8_quantize4_inv(f[0].x, f[0].y, f[1].x, f[1].y, s, inv),
+                      int8_quantize4_inv(f[2].x, f[2].y, f[3].x, f[3].y, s, inv));
 }
 __global__ void int8_quant_rows(const bf16 *x, int8_t *q, float *scale, int64_t rows, int K) {
     int64_t row = (int64_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
@@ -173,9 +170,9 @@ __global__ void int8_quant_rows(const bf16 *x, int8_t *q, float *scale, int64_t 
     float amax = 0.0f;
     for (int c = lane; c < chunks; c += 32) amax = int8_amax8(xr[c], amax);
     amax = warp_max(amax);
-    float s = int8_scale(amax);
+    float s = int8_scale(amax), inv = 1.0f / s;
     if (lane == 0) scale[row] = s;
-    for (int c = lane; c < chunks; c += 32) qr[c] = int8_quant8(xr[c], s);
+    for (int c = lane; c < chunks; c += 32) qr[c] = int8_quant8(xr[c], s, inv);
 }
 
 // Per-output-channel weight quantisation at load: W (rows, K) float32 -> q (rows, K) int8 and
@@ -289,7 +286,7 @@ __global__ void __launch_bounds__(I8_QG_THREADS) int8_quant_rows_gelu(const bf16
         __syncthreads();
         for (int w = 0; w < I8_QG_THREADS / 32; w++) amax = fmaxf(amax, s_red[w]);
     }
-    float s = int8_scale(amax);
+    float s = int8_scale(amax), inv = 1.0f / s;
     if (threadIdx.x == 0) scale[row] = s;
     for (int c0 = threadIdx.x; c0 < chunks; c0 += I8_QG_PER * I8_QG_THREADS) {
         uint4 u[I8_QG_PER];
@@ -301,7 +298,7 @@ __global__ void __launch_bounds__(I8_QG_THREADS) int8_quant_rows_gelu(const bf16
 #pragma unroll
         for (int j = 0; j < I8_QG_PER; j++) {
             int c = c0 + j * I8_QG_THREADS;
-            if (c < chunks) qr[c] = int8_quant8(u[j], s);
+            if (c < chunks) qr[c] = int8_quant8(u[j], s, inv);
         }
     }
 }

@@ -117,8 +117,8 @@ static __device__ __forceinline__ void layernorm_body(void *y, const void *x, co
                 ld4(g, j, gg, 1);
                 ld4(b, j, bb, 1);
 #pragma unroll
-                for (int u = 0; u < 4; u++) {
-                    float o = pad ? 0.0f : act_apply((v[4 * s + u] - mean) * rstd * gg[u] + bb[u], act);
+                for (int u = 0; u < 4; u++) {  // no activation (cuda_layernorm_quant has none)
+                    float o = pad ? 0.0f : (v[4 * s + u] - mean) * rstd * gg[u] + bb[u];
                     v[4 * s + u] = __bfloat162float(__float2bfloat16_rn(o));
                     amax = fmaxf(amax, fabsf(v[4 * s + u]));
                 }
@@ -130,12 +130,9 @@ static __device__ __forceinline__ void layernorm_body(void *y, const void *x, co
 #pragma unroll
         for (int s = 0; s < NS; s++) {
             int j = (lane + LPR * s) * VEC;
-            if (live && j < dim) {
-                uint32_t w = 0;
-#pragma unroll
-                for (int u = 0; u < 4; u++) w |= (uint32_t)(uint8_t)int8_quantize_inv(v[4 * s + u], sc, inv) << (8 * u);
-                *(uint32_t *)((int8_t *)y + out_base + j) = w;
-            }
+            if (live && j < dim)
+                *(uint32_t *)((int8_t *)y + out_base + j) =
+                    int8_quantize4_inv(v[4 * s], v[4 * s + 1], v[4 * s + 2], v[4 * s + 3], sc, inv);
         }
         return;
     }

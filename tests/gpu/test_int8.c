@@ -106,6 +106,14 @@ static void check_case(const Case *c) {
         for (int i = 0; i < K; i++) row[i] = (float)((int)(row[i] * 40.0f)) + 0.5f;
         row[0] = 127.0f;
     }
+    // Rows of values a float32 denormal's size and near it (every seventh from the fourth, where
+    // not a tie row): a scale under FLT_MIN whose reciprocal is infinite (1e-39) or finite
+    // (4e-37), which int8_quantize4_inv's fast rounding must hand to the division or meet.
+    for (int r = c->zero_x_rows + 3, k = 0; r < M; r += 7, k++) {
+        if ((r - c->zero_x_rows) % 5 == 0) continue;
+        float *row = X + (size_t)r * K;
+        for (int i = 0; i < K; i++) row[i] = bf16_round(row[i] * (k % 2 ? 4e-37f : 1e-39f));
+    }
     float *R = rand_vec(ny, 2.0f, 1);  // the residual (also y's starting value)
 
     LinearWeight *wg = linear_prepare(&cuda_linear_int8, &G, W, b, N, K);

@@ -17,7 +17,8 @@ void stage_weights_load(const StageDesc *stage, const char *spec, TensorMap *t);
 typedef struct {
     double before_main_s;  // process start to stage_main: the dynamic loader and the libraries
     double backend_s;      // the stage's backend opened (device context, library handles)
-    double weights_s;      // the checkpoint read or the synthetic weights made
+    double weights_s;      // the wait for the weights (read or made on a thread of their own
+                           // while the backend opened) once the backend was open
     double build_s;        // the model built from them (conversion, upload)
 } LoadSplit;
 
