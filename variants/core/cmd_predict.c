@@ -117,7 +117,7 @@ int cmd_predict(int argc, char **argv, const StageDesc *stage) {
 
     Exec x;
     Sam m;
-    double load_s = model_open(stage, ckpt, &x, &m, NULL);
+    double load_s = model_open(stage, ckpt, &x, &m, NULL, NULL, NULL);
     const SamConfig *c = &m.cfg;
     int S = c->img_size, L = 4 * c->grid;
 

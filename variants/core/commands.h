@@ -19,13 +19,21 @@ typedef struct {
     double backend_s;      // the stage's backend opened (device context, library handles)
     double weights_s;      // the wait for the weights (read or made on a thread of their own
                            // while the backend opened) once the backend was open
+    double ready_s;        // the caller's weights_ready hook
     double build_s;        // the model built from them (conversion, upload)
 } LoadSplit;
 
+// Called by model_open with the weights once they are in, before the model is built from them:
+// work that needs only the weights (the configuration) starts here and runs beside the build's
+// uploads (the evaluation's batch loader decodes its first batch meanwhile).
+typedef void (*WeightsReady)(const TensorMap *tensors, void *ctx);
+
 // Opens the stage's backend into x, loads the weights named by spec (a .pth path or
 // "synthetic:<model>[:seed]") and builds the model. Exits with one error line on failure.
-// Returns the seconds spent loading and building; split (may be NULL) gets their parts.
-double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m, LoadSplit *split);
+// Returns the seconds spent loading and building, the hook's excluded; split (may be NULL) gets
+// their parts; ready (may be NULL) is called as above.
+double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m, LoadSplit *split,
+                  WeightsReady ready, void *ready_ctx);
 void model_close(const StageDesc *stage, Exec *x, Sam *m);
 
 // Seconds on a monotonic clock.

@@ -91,7 +91,8 @@ static void *weights_job(void *arg) {
     return NULL;
 }
 
-double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m, LoadSplit *split) {
+double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m, LoadSplit *split,
+                  WeightsReady ready, void *ready_ctx) {
     double t0 = now_seconds();
     WeightsJob job = {stage, spec, {0}};
     pthread_t weights_thread;
@@ -106,14 +107,16 @@ double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m, Loa
     rc = pthread_join(weights_thread, NULL);
     if (rc != 0) die("cannot join the weights' thread: %s", strerror(rc));
     double t2 = now_seconds();
+    if (ready) ready(&job.tensors, ready_ctx);
+    double t2r = now_seconds();
     char err[512];
     if (sam_build(m, x, &job.tensors, err, sizeof err) != 0) die("%s", err);
     tmap_free(&job.tensors);
     // Uploads may still be queued: the build's part ends when the device has them.
     if (ops->sync) ops->sync(x);
     double t3 = now_seconds();
-    if (split) *split = (LoadSplit){age_at_main, t1 - t0, t2 - t1, t3 - t2};
-    return t3 - t0;
+    if (split) *split = (LoadSplit){age_at_main, t1 - t0, t2 - t1, t2r - t2, t3 - t2r};
+    return t3 - t0 - (t2r - t2);
 }
 
 void model_close(const StageDesc *stage, Exec *x, Sam *m) {
