@@ -30,7 +30,10 @@
 // tiles) and the pass takes GELU of it as the row's maximum, reading each value once
 // (int8_quant_rows_gelu: 0.110 / 0.176 ms at vit_b / vit_h's 32768 x 3072 (5120) against the
 // two-read pass's 0.120 / 0.214 and a GEMM of 0.132 / 0.329; lin1 recording the maxima 0.313 /
-// 0.571 against 0.312 / 0.563; tests/gpu/logs/h200-2026-12-01-k/call3-gpu0.log). The bench
+// 0.571 against 0.312 / 0.563; tests/gpu/logs/h200-2026-12-01-k/call3-gpu0.log). The passes
+// issue about an instruction per cycle per scheduler, so their rounding is int8_quantize4_inv's
+// (kernels/int8_rules.h: 0.104 / 0.151 ms for lin2's from the maxima, was 0.108 / 0.176;
+// session 17 call 2, tests/gpu/logs/h200-2026-12-02-d). The bench
 // (tests/gpu/test_int8 --bench) prints each pass's cost per shape beside the GEMM's.
 // "call N" below: tests/gpu/logs/h200-2026-12-01-h/callN-gpu0.log (the H200, batch 8 shapes).
 // Needs sm_90 (wgmma, TMA): on another GPU the format refuses by name.

@@ -12,10 +12,12 @@
 // the linears that follow a LayerNorm (qkv, lin1; issue 17: "quantised by the kernel that
 // produces them"). It is the slower one: 43.2 us a call against the plain kernel's 25.4 at
 // vit_b's 32768 x 768, 53.7 against 32.0 windowed (ncu, session 16 call 5,
-// tests/gpu/logs/h200-2026-12-02-c/call5-encoder-kernels.txt): 1.7 TB/s, not memory-bound, and
-// 0.46 ms of int8's vit_b batch. Not its instruction count: one branch per four values instead
-// of two per value, and no runtime activation, halved its SASS and left it at 41.7 us (call 6 of
-// that folder; reverted).
+// tests/gpu/logs/h200-2026-12-02-c/call5-encoder-kernels.txt), 1.7 TB/s: not memory-bound but
+// issue-bound (SM throughput 71 %, a warp issuing every 9.7 cycles at 8 warps per scheduler;
+// session 17 call 1, tests/gpu/logs/h200-2026-12-02-d). Its dynamic instruction count sets its
+// time: with int8_quantize4_inv's rounding (about 6 instructions a value instead of 14 and a
+// branch) 36.6 us (call 2 there). Halving its static SASS (session 16 call 6: one branch per four
+// values, mostly the never-taken division's code) had not changed it.
 #include "cuda_common.cuh"
 #include "kernels/int8_rules.h"
 
