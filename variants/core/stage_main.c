@@ -71,30 +71,40 @@ void stage_info_json(const StageDesc *stage, char *buf, size_t len) {
              c->prune24 ? "2:4" : "none", sam_build_commit());
 }
 
+// stage_weights_load's work, its error in err instead of an exit.
+static int stage_weights_try(const StageDesc *stage, const char *spec, TensorMap *t, char *err, size_t len) {
+    if (weights_source_load(spec, t, err, len) != 0) return -1;
+    if (stage->choices.prune24) t->prune24 = 1;
+    return 0;
+}
+
 void stage_weights_load(const StageDesc *stage, const char *spec, TensorMap *t) {
     char err[512];
-    if (weights_source_load(spec, t, err, sizeof err) != 0) die("%s", err);
-    if (stage->choices.prune24) t->prune24 = 1;
+    if (stage_weights_try(stage, spec, t, err, sizeof err) != 0) die("%s", err);
 }
 
 // The weights made or read on a thread of their own while the backend opens (the device
 // context alone is about 0.22 s on the H200, vit_h's synthetic weights 0.2 s: session 17 call 1).
+// A failure is reported by the main thread after the join: an exit from this thread while the
+// main one is inside the CUDA runtime's initialisation could block in the runtime's teardown.
 typedef struct {
     const StageDesc *stage;
     const char *spec;
     TensorMap tensors;
+    int rc;
+    char err[512];
 } WeightsJob;
 
 static void *weights_job(void *arg) {
     WeightsJob *j = (WeightsJob *)arg;
-    stage_weights_load(j->stage, j->spec, &j->tensors);  // exits with its error line on failure
+    j->rc = stage_weights_try(j->stage, j->spec, &j->tensors, j->err, sizeof j->err);
     return NULL;
 }
 
 double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m, LoadSplit *split,
                   WeightsReady ready, void *ready_ctx) {
     double t0 = now_seconds();
-    WeightsJob job = {stage, spec, {0}};
+    WeightsJob job = {.stage = stage, .spec = spec};
     pthread_t weights_thread;
     int rc = pthread_create(&weights_thread, NULL, weights_job, &job);
     if (rc != 0) die("cannot start the weights' thread: %s", strerror(rc));
@@ -106,6 +116,7 @@ double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m, Loa
     double t1 = now_seconds();
     rc = pthread_join(weights_thread, NULL);
     if (rc != 0) die("cannot join the weights' thread: %s", strerror(rc));
+    if (job.rc != 0) die("%s", job.err);
     double t2 = now_seconds();
     if (ready) ready(&job.tensors, ready_ctx);
     double t2r = now_seconds();
