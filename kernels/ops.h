@@ -249,6 +249,9 @@ struct Ops {
     void (*upload_act)(Exec *x, void *dst_act, const float *host_src, size_t n);
     void (*download_act)(Exec *x, float *host_dst, const void *src_act, size_t n);
     void (*sync)(Exec *x);  // waits for all queued work
+    // The model's build is over: waits for its uploads and frees what only they used (the
+    // CUDA backend's pinned staging ring). A later upload opens it again.
+    void (*load_end)(Exec *x);
     // Peak backend memory in bytes since start (device allocator high-water mark or 0).
     size_t (*peak_bytes)(Exec *x);
 

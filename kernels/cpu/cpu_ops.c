@@ -14,6 +14,7 @@ static void cpu_copy(Exec *x, void *dst, const void *src, size_t bytes) { memcpy
 static void cpu_upload_act(Exec *x, void *dst, const float *src, size_t n) { memcpy(dst, src, n * 4); }
 static void cpu_download_act(Exec *x, float *dst, const void *src, size_t n) { memcpy(dst, src, n * 4); }
 static void cpu_sync(Exec *x) {}
+static void cpu_load_end(Exec *x) {}  // the CPU backend's uploads stage nothing
 static size_t cpu_peak(Exec *x) { return 0; }  // the harness reads the process's peak RSS
 static void cpu_range_push(Exec *x, const char *name) {}
 static void cpu_range_pop(Exec *x) {}
@@ -79,6 +80,7 @@ static const Ops CPU_OPS = {
     .upload_act = cpu_upload_act,
     .download_act = cpu_download_act,
     .sync = cpu_sync,
+    .load_end = cpu_load_end,
     .peak_bytes = cpu_peak,
     .range_push = cpu_range_push,
     .range_pop = cpu_range_pop,

@@ -9,19 +9,7 @@
 
 #define CUBLAS_WORKSPACE_BYTES (32u << 20)  // cuBLAS's recommendation for Hopper
 
-// ---- bfloat16 on the host and the device: round to nearest even, NaN kept quiet (as
-// __float2bfloat16); the same bits on both sides -------------------------------------------
-static __host__ __device__ uint16_t f32_to_bf16_bits(float f) {
-    uint32_t u;
-#ifdef __CUDA_ARCH__
-    u = __float_as_uint(f);
-#else
-    memcpy(&u, &f, 4);
-#endif
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
+// bfloat16 bits to float32 on the host (download_act); the upload's rounding is upload.cu's.
 static float bf16_bits_to_f32(uint16_t h) {
     uint32_t u = (uint32_t)h << 16;
     float f;
@@ -61,6 +49,8 @@ extern "C" CudaBackend *cuda_backend_open(const char *stage_name) {
     b->attn_ws_cap = CUDA_ATTN_WORKSPACE_DEFAULT;
     const char *s = getenv("SAM_CUDA_SYNC");
     b->sync_each_launch = s && strcmp(s, "1") == 0;
+    const char *r = getenv("SAM_LOAD_REPORT");
+    b->load_report = r && strcmp(r, "1") == 0;
     return b;
 }
 
@@ -69,6 +59,9 @@ extern "C" void cuda_backend_close(CudaBackend *b) {
     cuda_set_lane_b(b, 0);
     // The cuDNN handle goes first: it may still be set to a lane's stream.
     cudaCheck(cudaDeviceSynchronize());
+    cuda_upload_release(b);
+    if (b->load_report)
+        fprintf(stderr, "sam: cuBLASLt plans: %d made in %.3f s of host time\n", b->lt_plans_made, b->lt_plan_s);
     if (b->sdpa_release) b->sdpa_release(b);
     for (int i = 1; i < b->n_lanes; i++) {
         CudaLane *l = &b->lanes[i];
@@ -260,51 +253,6 @@ extern "C" void cuda_copy_device(Exec *x, void *dst, const void *src, size_t byt
     if (bytes == 0) return;
     cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cuda_stream(x)));
     cuda_count_copy(cuda_backend(x));
-}
-
-__global__ void f32_to_bf16_rows(const float *src, uint16_t *dst, size_t n) {
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        dst[i] = f32_to_bf16_bits(src[i]);
-}
-
-// A weight of this many values or more is converted to bfloat16 on the device: the host loop
-// took about half a second of vit_h's load (sam-fused vit_h's load 1.45 s -> 0.87 s, first mask
-// 2.02 -> 1.41 s; tests/gpu/logs/h200-2026-12-01-j, calls 1 and 2); the float32 copy is twice
-// the bytes but the bus is fast.
-#define UPLOAD_ON_DEVICE (1u << 18)
-
-extern "C" void cuda_upload(Exec *x, void *dst, const float *src, size_t n, int bf16) {
-    if (!bf16) {
-        cuda_copy_to_device(x, dst, src, n * 4);
-        return;
-    }
-    if (n >= UPLOAD_ON_DEVICE) {  // (inside a capture the allocation dies by name, as the copy would)
-        // A float32 staging buffer for this weight alone, freed at once: at load it is far under
-        // the peak that the activations make later (run 17's peaks equal run 15's for every stage
-        // but sdpa, whose change is its own).
-        float *stage = (float *)cuda_mem_alloc(x, n * sizeof(float));
-        cuda_copy_to_device(x, stage, src, n * sizeof(float));
-        f32_to_bf16_rows<<<1024, 256, 0, cuda_stream(x)>>>(stage, (uint16_t *)dst, n);
-        LAUNCH_CHECK(x, "float32 to bfloat16 upload");
-        cuda_sync(x);  // the stage is freed next
-        cuda_mem_free(x, stage);
-        return;
-    }
-    // Converted in pieces so a large weight needs only a small host buffer. The pageable
-    // copy has read the buffer when cudaMemcpyAsync returns, so it is reused at once.
-    enum { PIECE = 1 << 22 };
-    uint16_t *tmp = (uint16_t *)xmalloc((n < PIECE ? n : PIECE) * sizeof(uint16_t) + 1);
-    for (size_t i0 = 0; i0 < n; i0 += PIECE) {
-        size_t m = n - i0 < PIECE ? n - i0 : PIECE;
-        for (size_t i = 0; i < m; i++) tmp[i] = f32_to_bf16_bits(src[i0 + i]);
-        cuda_copy_to_device(x, (uint16_t *)dst + i0, tmp, m * sizeof(uint16_t));
-    }
-    cudaCheck(cudaStreamSynchronize(cuda_stream(x)));  // tmp is freed next
-    free(tmp);
-}
-
-extern "C" void cuda_upload_act(Exec *x, void *dst, const float *src, size_t n) {
-    cuda_upload(x, dst, src, n, is_bf16(x));
 }
 
 extern "C" void cuda_download_act(Exec *x, float *dst, const void *src, size_t n) {

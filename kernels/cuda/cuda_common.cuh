@@ -112,6 +112,12 @@ struct CudaBackend {
     void *sdpa;
     void (*sdpa_release)(CudaBackend *b);
     void (*sdpa_flush)(Exec *x);  // builds the plans a planning pass asked for (its end)
+    struct UploadRing *upload;    // upload.cu's pinned staging, open from the first upload to load_end
+    // SAM_LOAD_REPORT=1: the upload ring's line when it closes, and at the backend's close the
+    // host time spent making cuBLASLt plans (their heuristic queries, made on first use).
+    int load_report;
+    double lt_plan_s;
+    int lt_plans_made;
 };
 
 static inline CudaBackend *cuda_backend(Exec *x) {
@@ -128,12 +134,26 @@ void *cuda_dev_alloc(CudaBackend *b, size_t bytes);
 void cuda_dev_free(CudaBackend *b, void *p);
 // The operations' scratch buffer, at least `bytes` large (256-byte aligned).
 void *cuda_workspace(Exec *x, size_t bytes);
-// Host float32 -> backend dtype on the device (converting to bfloat16 with round-to-nearest-
-// even on the host first for the bf16 table).
+// Host float32 -> device, float32 or bfloat16 (round to nearest even, on the device), through
+// upload.cu's staging ring: queued on the stream, the host buffer free again on return.
 void cuda_upload(Exec *x, void *dst, const float *src, size_t n, int bf16);
+// The ring itself: n host floats in chunks of whole `unit`s (a chunk at most 1 Mi values), each
+// chunk copied to a device float32 buffer and handed to consume(x, chunk, first, count, ctx) to
+// queue its use (a kernel on the stream) before the buffer is reused. Refuses a capture.
+typedef void (*UploadConsumer)(Exec *x, const float *chunk_dev, size_t first, size_t count, void *ctx);
+void cuda_upload_staged(Exec *x, const float *src, size_t n, size_t unit, UploadConsumer consume, void *ctx);
+// Frees the ring (load_end and the backend's close; nothing if none is open).
+void cuda_upload_release(CudaBackend *b);
+void cuda_load_end(Exec *x);
 // Reports a launch error at once; in sync-each-launch mode also waits and reports faults.
 // Counts the launch (Ops.launch_counts).
 void cuda_launch_check(Exec *x, const char *kernel, const char *file, int line);
+}
+// CLOCK_MONOTONIC in seconds (the load report's host times).
+static inline double cuda_host_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 // One kernel or library call queued from the host (recorded ones count when their graph runs).
 static inline void cuda_count_launch(CudaBackend *b) {

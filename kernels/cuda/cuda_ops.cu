@@ -24,6 +24,7 @@ static void fill(Ops *t, const char *name, DType dt) {
     t->upload_act = cuda_upload_act;
     t->download_act = cuda_download_act;
     t->sync = cuda_sync;
+    t->load_end = cuda_load_end;
     t->peak_bytes = cuda_peak_bytes;
     t->range_push = cuda_range_push;
     t->range_pop = cuda_range_pop;

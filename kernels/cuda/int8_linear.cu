@@ -986,6 +986,21 @@ extern "C" int cuda_int8_variant_records_xmax(int v) {
     return i8_variants[v].k[I8K_BF16_GELU_XMAX] != NULL;
 }
 
+// The upload ring's consumer: rows [first / in, + count / in) of the weight, quantised in place.
+typedef struct {
+    int8_t *q;     // (out, in)
+    float *scale;  // (out)
+    int in;
+} WeightRows;
+
+static void quantise_weight_chunk(Exec *x, const float *chunk, size_t first, size_t count, void *ctx) {
+    const WeightRows *w = (const WeightRows *)ctx;
+    int rows = (int)(count / (size_t)w->in);
+    int8_quant_weight_rows<<<(rows + 7) / 8, 256, 0, cuda_stream(x)>>>(chunk, w->q + first,
+                                                                       w->scale + first / (size_t)w->in, rows, w->in);
+    LAUNCH_CHECK(x, "int8 weight quantisation");
+}
+
 extern "C" LinearWeight *cuda_int8_prepare(Exec *x, const float *W, const float *b, int out, int in) {
     if (!is_bf16(x)) die("int8 linear: serves the bfloat16 table only");
     int8_check_shape(x, out, in);
@@ -995,15 +1010,12 @@ extern "C" LinearWeight *cuda_int8_prepare(Exec *x, const float *W, const float 
     lw->in_features = in;
     cl->Wq = (int8_t *)cuda_mem_alloc(x, (size_t)out * in);
     cl->w_scale = (float *)cuda_mem_alloc(x, (size_t)out * sizeof(float));
-    float *w32 = (float *)cuda_mem_alloc(x, (size_t)out * in * sizeof(float));
-    cuda_copy_to_device(x, w32, W, (size_t)out * in * sizeof(float));
-    int8_quant_weight_rows<<<(out + 7) / 8, 256, 0, cuda_stream(x)>>>(w32, cl->Wq, cl->w_scale, out, in);
-    LAUNCH_CHECK(x, "int8 weight quantisation");
-    cuda_sync(x);  // w32 is freed next
-    cuda_mem_free(x, w32);
+    // Whole rows per chunk of the upload ring: a row's scale needs all of it.
+    WeightRows rows = {cl->Wq, cl->w_scale, in};
+    cuda_upload_staged(x, W, (size_t)out * in, (size_t)in, quantise_weight_chunk, &rows);
     if (b) {
         cl->bias = (float *)cuda_mem_alloc(x, (size_t)out * sizeof(float));
-        cuda_copy_to_device(x, cl->bias, b, (size_t)out * sizeof(float));
+        cuda_upload(x, cl->bias, b, (size_t)out, 0);
     }
     cl->tmap_w = int8_tmap(cl->Wq, out, in, I8_BN);
     lw->impl = cl;

@@ -123,8 +123,9 @@ double model_open(const StageDesc *stage, const char *spec, Exec *x, Sam *m, Loa
     char err[512];
     if (sam_build(m, x, &job.tensors, err, sizeof err) != 0) die("%s", err);
     tmap_free(&job.tensors);
-    // Uploads may still be queued: the build's part ends when the device has them.
-    if (ops->sync) ops->sync(x);
+    // Uploads may still be queued: the build's part ends when the device has them (load_end
+    // waits for them, then frees the backend's staging).
+    ops->load_end(x);
     double t3 = now_seconds();
     if (split) *split = (LoadSplit){age_at_main, t1 - t0, t2 - t1, t2r - t2, t3 - t2r};
     return t3 - t0 - (t2r - t2);

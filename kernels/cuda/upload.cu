@@ -1,0 +1,157 @@
+// Load-time uploads: the model's weights, host float32, into device memory through a ring of
+// pinned staging slots.
+//
+// Why a ring: vit_h's build moved 2.5 GB of float32 weights with pageable copies, each large
+// weight through a device buffer of its own (cudaMalloc, copy, convert, a stream
+// synchronisation, cudaFree): 0.46-0.94 s of the time to first mask (session 17's split). Here
+// a crew of host threads copies each chunk into a pinned slot (copy_crew), the copy engine
+// moves it to the slot's device buffer while the next chunk is staged, and a kernel on the
+// stream converts it into place; a slot is reused once its event says its last copy and
+// consumer are done. Nothing waits per weight; load_end waits once and frees the ring.
+#include <string.h>
+
+#include "cuda_common.cuh"
+extern "C" {
+#include "common/copy_crew.h"
+}
+
+enum { RING_SLOTS = 4 };
+#define RING_SLOT_FLOATS ((size_t)1 << 20)  // 4 MiB a slot: the copy engine's start-up is lost in it, and
+                                            // the ring (16 MiB of device memory) is under any eval's peak
+// Chunks under this many bytes are copied by the calling thread alone (waking the crew costs
+// more than it saves).
+#define CREW_ALONE_BELOW ((size_t)1 << 20)
+#define UPLOAD_THREADS_DEFAULT 4
+
+struct UploadRing {
+    float *host[RING_SLOTS];              // pinned, (RING_SLOT_FLOATS) float32 each
+    float *dev[RING_SLOTS];               // device, (RING_SLOT_FLOATS) float32 each (counted)
+    cudaEvent_t reusable[RING_SLOTS];     // the slot's last copy and consumer have run
+    unsigned next;                        // the slot the next chunk takes
+    CopyCrew *crew;
+    int report;  // the backend's load_report: one line on stderr when the ring closes
+    double opened_at, wait_s, copy_s, queue_s;
+    size_t bytes, chunks;
+};
+
+static double seconds_now(void) { return cuda_host_seconds(); }
+
+// SAM_UPLOAD_THREADS: the crew's size (1 to COPY_CREW_MAX); default UPLOAD_THREADS_DEFAULT.
+static int upload_threads(void) {
+    const char *s = getenv("SAM_UPLOAD_THREADS");
+    if (!s || !*s) return UPLOAD_THREADS_DEFAULT;
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (*end || v < 1 || v > COPY_CREW_MAX)
+        die("SAM_UPLOAD_THREADS='%s': not a thread count from 1 to %d", s, COPY_CREW_MAX);
+    return (int)v;
+}
+
+static UploadRing *ring_open(CudaBackend *b) {
+    UploadRing *r = (UploadRing *)xcalloc(1, sizeof *r);
+    for (int i = 0; i < RING_SLOTS; i++) {
+        cudaCheck(cudaHostAlloc((void **)&r->host[i], RING_SLOT_FLOATS * sizeof(float), cudaHostAllocDefault));
+        r->dev[i] = (float *)cuda_dev_alloc(b, RING_SLOT_FLOATS * sizeof(float));
+        cudaCheck(cudaEventCreateWithFlags(&r->reusable[i], cudaEventDisableTiming));
+    }
+    r->crew = copy_crew_open(upload_threads());
+    r->report = b->load_report;
+    r->opened_at = seconds_now();
+    return r;
+}
+
+extern "C" void cuda_upload_release(CudaBackend *b) {
+    UploadRing *r = b->upload;
+    if (!r) return;
+    if (r->report) {
+        double t0 = seconds_now();
+        for (int i = 0; i < RING_SLOTS; i++) cudaCheck(cudaEventSynchronize(r->reusable[i]));
+        fprintf(stderr,
+                "sam: upload ring: %zu MiB in %zu chunks by %d threads; open %.3f s: waiting for slots "
+                "%.3f, copying into them %.3f, queueing %.3f, the last chunks %.3f\n",
+                r->bytes >> 20, r->chunks, copy_crew_threads(r->crew), seconds_now() - r->opened_at, r->wait_s,
+                r->copy_s, r->queue_s, seconds_now() - t0);
+    }
+    for (int i = 0; i < RING_SLOTS; i++) {
+        cudaCheck(cudaEventSynchronize(r->reusable[i]));  // the copy engine may still read the slot
+        cudaCheck(cudaEventDestroy(r->reusable[i]));
+        cudaCheck(cudaFreeHost(r->host[i]));
+        cuda_dev_free(b, r->dev[i]);
+    }
+    copy_crew_close(r->crew);
+    free(r);
+    b->upload = NULL;
+}
+
+extern "C" void cuda_upload_staged(Exec *x, const float *src, size_t n, size_t unit, UploadConsumer consume,
+                                   void *ctx) {
+    CudaBackend *b = cuda_backend(x);
+    if (b->capturing) die("cuda: an upload of %zu values inside a graph capture", n);
+    if (unit == 0 || unit > RING_SLOT_FLOATS)
+        die("cuda upload: a unit of %zu values (the ring's slots hold %zu)", unit, RING_SLOT_FLOATS);
+    if (n % unit) die("cuda upload: %zu values are not whole units of %zu", n, unit);
+    if (!b->upload) b->upload = ring_open(b);
+    UploadRing *r = b->upload;
+    size_t per_chunk = RING_SLOT_FLOATS / unit * unit;
+    for (size_t first = 0; first < n; first += per_chunk) {
+        size_t count = n - first < per_chunk ? n - first : per_chunk;
+        int slot = (int)(r->next++ % RING_SLOTS);
+        double t0 = r->report ? seconds_now() : 0;
+        cudaCheck(cudaEventSynchronize(r->reusable[slot]));
+        double t1 = r->report ? seconds_now() : 0;
+        copy_crew_memcpy(r->crew, r->host[slot], src + first, count * sizeof(float), CREW_ALONE_BELOW);
+        double t2 = r->report ? seconds_now() : 0;
+        cudaCheck(cudaMemcpyAsync(r->dev[slot], r->host[slot], count * sizeof(float), cudaMemcpyHostToDevice,
+                                  b->stream));
+        cuda_count_copy(b);
+        consume(x, r->dev[slot], first, count, ctx);
+        cudaCheck(cudaEventRecord(r->reusable[slot], b->stream));
+        if (r->report) {
+            r->wait_s += t1 - t0;
+            r->copy_s += t2 - t1;
+            r->queue_s += seconds_now() - t2;
+        }
+        r->bytes += count * sizeof(float);
+        r->chunks++;
+    }
+}
+
+extern "C" void cuda_load_end(Exec *x) {
+    CudaBackend *b = cuda_backend(x);
+    if (b->capturing) die("cuda: the load's end inside a graph capture");
+    cudaCheck(cudaStreamSynchronize(b->stream));
+    cuda_upload_release(b);
+}
+
+// float32 -> bfloat16, round to nearest even, NaN kept quiet (as __float2bfloat16).
+static __device__ uint16_t f32_to_bf16_bits(float f) {
+    uint32_t u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+__global__ void f32_to_bf16_rows(const float *src, uint16_t *dst, size_t n) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = f32_to_bf16_bits(src[i]);
+}
+
+static void to_bf16(Exec *x, const float *chunk, size_t first, size_t count, void *dst) {
+    size_t blocks = (count + 255) / 256;
+    f32_to_bf16_rows<<<blocks < 1024 ? (unsigned)blocks : 1024u, 256, 0, cuda_stream(x)>>>(
+        chunk, (uint16_t *)dst + first, count);
+    LAUNCH_CHECK(x, "float32 to bfloat16 upload");
+}
+
+static void as_float32(Exec *x, const float *chunk, size_t first, size_t count, void *dst) {
+    cuda_copy_device(x, (float *)dst + first, chunk, count * sizeof(float));
+}
+
+extern "C" void cuda_upload(Exec *x, void *dst, const float *src, size_t n, int bf16) {
+    if (n == 0) return;
+    cuda_upload_staged(x, src, n, 1, bf16 ? to_bf16 : as_float32, dst);
+}
+
+extern "C" void cuda_upload_act(Exec *x, void *dst, const float *src, size_t n) {
+    cuda_upload(x, dst, src, n, is_bf16(x));
+}
