@@ -23,6 +23,7 @@ enum { RING_SLOTS = 4 };
 #define CREW_ALONE_BELOW ((size_t)1 << 20)
 #define UPLOAD_THREADS_DEFAULT 4
 
+typedef struct UploadRing UploadRing;
 struct UploadRing {
     float *host[RING_SLOTS];              // pinned, (RING_SLOT_FLOATS) float32 each
     float *dev[RING_SLOTS];               // device, (RING_SLOT_FLOATS) float32 each (counted)
