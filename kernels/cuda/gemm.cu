@@ -230,6 +230,11 @@ static int same_product(const LtPlan *p, int m_out, int k, int bf, cublasLtEpilo
 // the first batch's graph capture paid it. A thread makes one query (a bfloat16 linear with a
 // bias) while the weights are read and uploaded; the first plan waits for it, so the handle is
 // never used by two threads at once.
+// An exit while the query runs (a refusal by name soon after the backend opens) waits for it
+// too: the libraries torn down under a running query crashed the exit (test_sdpa's and
+// test_flash_relpos's refusal checks, session 18 call 3: status 139 after the refusal's line).
+// So every running query is on a list that an exit handler joins; the handler is registered
+// after the CUDA runtime's and cuBLAS's own, so it runs before their teardown.
 typedef struct LtWarm LtWarm;
 struct LtWarm {
     pthread_t thread;
@@ -237,7 +242,26 @@ struct LtWarm {
     cublasStatus_t status;  // the first failing call's, or success
     const char *call;
     int line;
+    LtWarm *next;           // the running queries' list
 };
+
+static pthread_mutex_t lt_warm_lock = PTHREAD_MUTEX_INITIALIZER;
+static LtWarm *lt_warm_running;
+static pthread_once_t lt_warm_once = PTHREAD_ONCE_INIT;
+
+static void lt_warm_join_all(void) {
+    pthread_mutex_lock(&lt_warm_lock);
+    while (lt_warm_running) {
+        LtWarm *w = lt_warm_running;
+        lt_warm_running = w->next;
+        pthread_join(w->thread, NULL);  // the process is ending: its status no longer matters
+    }
+    pthread_mutex_unlock(&lt_warm_lock);
+}
+
+static void lt_warm_at_exit(void) {
+    if (atexit(lt_warm_join_all) != 0) die("cuda: cannot register the exit handler of cuBLASLt's early query");
+}
 
 #define LT_WARM_TRY(w, expr)                                                 \
     do {                                                                     \
@@ -279,10 +303,15 @@ static void *lt_warm_main(void *arg) {
 }
 
 extern "C" void cuda_lt_warm_start(CudaBackend *b) {
+    int rc = pthread_once(&lt_warm_once, lt_warm_at_exit);
+    if (rc != 0) die("cuda: pthread_once for cuBLASLt's early query failed (error %d)", rc);
     LtWarm *w = (LtWarm *)xcalloc(1, sizeof *w);
     w->b = b;
     w->status = CUBLAS_STATUS_SUCCESS;
-    int rc = pthread_create(&w->thread, NULL, lt_warm_main, w);
+    pthread_mutex_lock(&lt_warm_lock);
+    rc = pthread_create(&w->thread, NULL, lt_warm_main, w);
+    if (rc == 0) w->next = lt_warm_running, lt_warm_running = w;
+    pthread_mutex_unlock(&lt_warm_lock);
     if (rc != 0) die("cuda: cannot start cuBLASLt's early query thread (error %d)", rc);
     b->lt_warm = w;
 }
@@ -291,6 +320,13 @@ extern "C" void cuda_lt_warm_join(CudaBackend *b) {
     LtWarm *w = b->lt_warm;
     if (!w) return;
     b->lt_warm = NULL;
+    pthread_mutex_lock(&lt_warm_lock);
+    for (LtWarm **p = &lt_warm_running; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    pthread_mutex_unlock(&lt_warm_lock);
     int rc = pthread_join(w->thread, NULL);
     if (rc != 0) die("cuda: cannot join cuBLASLt's early query thread (error %d)", rc);
     if (w->status != CUBLAS_STATUS_SUCCESS) cublas_check_impl(w->status, w->call, __FILE__, w->line);
