@@ -51,7 +51,6 @@ extern "C" CudaBackend *cuda_backend_open(const char *stage_name) {
     b->sync_each_launch = s && strcmp(s, "1") == 0;
     const char *r = getenv("SAM_LOAD_REPORT");
     b->load_report = r && strcmp(r, "1") == 0;
-    cuda_lt_warm_start(b);
     return b;
 }
 
@@ -60,7 +59,6 @@ extern "C" void cuda_backend_close(CudaBackend *b) {
     cuda_set_lane_b(b, 0);
     // The cuDNN handle goes first: it may still be set to a lane's stream.
     cudaCheck(cudaDeviceSynchronize());
-    cuda_lt_warm_join(b);
     cuda_upload_release(b);
     if (b->load_report)
         fprintf(stderr, "sam: cuBLASLt plans: %d made in %.3f s of host time\n", b->lt_plans_made, b->lt_plan_s);

@@ -118,7 +118,6 @@ struct CudaBackend {
     int load_report;
     double lt_plan_s;
     int lt_plans_made;
-    struct LtWarm *lt_warm;       // gemm.cu's early heuristic query, running until the first plan
 };
 
 static inline CudaBackend *cuda_backend(Exec *x) {
@@ -146,10 +145,6 @@ void cuda_upload_staged(Exec *x, const float *src, size_t n, size_t unit, Upload
 // Frees the ring (load_end and the backend's close; nothing if none is open).
 void cuda_upload_release(CudaBackend *b);
 void cuda_load_end(Exec *x);
-// gemm.cu: cuBLASLt's first heuristic query started on a thread (the backend's opening) and
-// waited for (the first plan, the backend's close); its failure is reported by the waiter.
-void cuda_lt_warm_start(CudaBackend *b);
-void cuda_lt_warm_join(CudaBackend *b);
 // Reports a launch error at once; in sync-each-launch mode also waits and reports faults.
 // Counts the launch (Ops.launch_counts).
 void cuda_launch_check(Exec *x, const char *kernel, const char *file, int line);

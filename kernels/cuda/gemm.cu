@@ -13,8 +13,6 @@
 //                  no TF32.
 //   bfloat16 table: cublasGemm[StridedBatched]Ex, bfloat16 operands, CUBLAS_COMPUTE_32F
 //                  (float32 accumulation), bfloat16 or float32 output.
-#include <pthread.h>
-
 #include "cuda_common.cuh"
 
 typedef struct {
@@ -224,118 +222,8 @@ static int same_product(const LtPlan *p, int m_out, int k, int bf, cublasLtEpilo
            p->beta_one == beta_one && p->align == align;
 }
 
-// ---- cuBLASLt's first heuristic query, made early -----------------------------------------
-// The first heuristic query of a process costs about 0.08 s of host time whatever its shape
-// (session 18 call 1, SAM_LOAD_REPORT: 18 plans in 0.082 s, 52 in 0.107, 140 in 0.090-0.111), and
-// the first batch's graph capture paid it. A thread makes one query (a bfloat16 linear with a
-// bias) while the weights are read and uploaded; the first plan waits for it, so the handle is
-// never used by two threads at once.
-// An exit while the query runs (a refusal by name soon after the backend opens) waits for it
-// too: the libraries torn down under a running query crashed the exit (test_sdpa's and
-// test_flash_relpos's refusal checks, session 18 call 3: status 139 after the refusal's line).
-// So every running query is on a list that an exit handler joins; the handler is registered
-// after the CUDA runtime's and cuBLAS's own, so it runs before their teardown.
-typedef struct LtWarm LtWarm;
-struct LtWarm {
-    pthread_t thread;
-    CudaBackend *b;
-    cublasStatus_t status;  // the first failing call's, or success
-    const char *call;
-    int line;
-    LtWarm *next;           // the running queries' list
-};
-
-static pthread_mutex_t lt_warm_lock = PTHREAD_MUTEX_INITIALIZER;
-static LtWarm *lt_warm_running;
-static pthread_once_t lt_warm_once = PTHREAD_ONCE_INIT;
-
-static void lt_warm_join_all(void) {
-    pthread_mutex_lock(&lt_warm_lock);
-    while (lt_warm_running) {
-        LtWarm *w = lt_warm_running;
-        lt_warm_running = w->next;
-        pthread_join(w->thread, NULL);  // the process is ending: its status no longer matters
-    }
-    pthread_mutex_unlock(&lt_warm_lock);
-}
-
-static void lt_warm_at_exit(void) {
-    if (atexit(lt_warm_join_all) != 0) die("cuda: cannot register the exit handler of cuBLASLt's early query");
-}
-
-#define LT_WARM_TRY(w, expr)                                                 \
-    do {                                                                     \
-        cublasStatus_t st_ = (expr);                                         \
-        if (st_ != CUBLAS_STATUS_SUCCESS && (w)->status == CUBLAS_STATUS_SUCCESS) \
-            (w)->status = st_, (w)->call = #expr, (w)->line = __LINE__;      \
-    } while (0)
-
-static void *lt_warm_main(void *arg) {
-    LtWarm *w = (LtWarm *)arg;
-    CudaBackend *b = w->b;
-    if (cudaSetDevice(b->device) != cudaSuccess) return NULL;  // the main thread's next call reports it
-    cublasLtMatmulDesc_t op = NULL;
-    cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
-    cublasLtMatmulPreference_t pref = NULL;
-    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-    size_t ws = b->cublas_ws_bytes;
-    LT_WARM_TRY(w, cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    LT_WARM_TRY(w, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
-    LT_WARM_TRY(w, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-    LT_WARM_TRY(w, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-    LT_WARM_TRY(w, cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, 768, 768, 768));
-    LT_WARM_TRY(w, cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, 768, 4096, 768));
-    LT_WARM_TRY(w, cublasLtMatrixLayoutCreate(&lc, CUDA_R_16BF, 768, 4096, 768));
-    LT_WARM_TRY(w, cublasLtMatmulPreferenceCreate(&pref));
-    LT_WARM_TRY(w, cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
-    if (w->status == CUBLAS_STATUS_SUCCESS) {
-        cublasLtMatmulHeuristicResult_t res;
-        int found = 0;
-        LT_WARM_TRY(w, cublasLtMatmulAlgoGetHeuristic(b->lt, op, la, lb, lc, lc, pref, 1, &res, &found));
-    }
-    if (pref) LT_WARM_TRY(w, cublasLtMatmulPreferenceDestroy(pref));
-    if (lc) LT_WARM_TRY(w, cublasLtMatrixLayoutDestroy(lc));
-    if (lb) LT_WARM_TRY(w, cublasLtMatrixLayoutDestroy(lb));
-    if (la) LT_WARM_TRY(w, cublasLtMatrixLayoutDestroy(la));
-    if (op) LT_WARM_TRY(w, cublasLtMatmulDescDestroy(op));
-    return NULL;
-}
-
-extern "C" void cuda_lt_warm_start(CudaBackend *b) {
-    int rc = pthread_once(&lt_warm_once, lt_warm_at_exit);
-    if (rc != 0) die("cuda: pthread_once for cuBLASLt's early query failed (error %d)", rc);
-    LtWarm *w = (LtWarm *)xcalloc(1, sizeof *w);
-    w->b = b;
-    w->status = CUBLAS_STATUS_SUCCESS;
-    pthread_mutex_lock(&lt_warm_lock);
-    rc = pthread_create(&w->thread, NULL, lt_warm_main, w);
-    if (rc == 0) w->next = lt_warm_running, lt_warm_running = w;
-    pthread_mutex_unlock(&lt_warm_lock);
-    if (rc != 0) die("cuda: cannot start cuBLASLt's early query thread (error %d)", rc);
-    b->lt_warm = w;
-}
-
-extern "C" void cuda_lt_warm_join(CudaBackend *b) {
-    LtWarm *w = b->lt_warm;
-    if (!w) return;
-    b->lt_warm = NULL;
-    pthread_mutex_lock(&lt_warm_lock);
-    for (LtWarm **p = &lt_warm_running; *p; p = &(*p)->next)
-        if (*p == w) {
-            *p = w->next;
-            break;
-        }
-    pthread_mutex_unlock(&lt_warm_lock);
-    int rc = pthread_join(w->thread, NULL);
-    if (rc != 0) die("cuda: cannot join cuBLASLt's early query thread (error %d)", rc);
-    if (w->status != CUBLAS_STATUS_SUCCESS) cublas_check_impl(w->status, w->call, __FILE__, w->line);
-    free(w);
-}
-
 // A zeroed slot at the end of the plan list (kept there by the caller's n_lt_plans++).
 static LtPlan *lt_plan_slot(CudaBackend *bk) {
-    cuda_lt_warm_join(bk);
     if (bk->n_lt_plans == bk->cap_lt_plans) {
         bk->cap_lt_plans = bk->cap_lt_plans ? 2 * bk->cap_lt_plans : 64;
         bk->lt_plans = (LtPlan *)xrealloc(bk->lt_plans, sizeof(LtPlan) * (size_t)bk->cap_lt_plans);
