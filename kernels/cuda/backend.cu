@@ -1,6 +1,6 @@
 // The CUDA backend: device selection and refusal, the stream, cuBLAS, tracked device memory
-// and its peak, host <-> device copies (with float32 <-> bfloat16 conversion), timing events
-// and NVTX ranges.
+// and its peak, host <-> device copies (downloads converting bfloat16 to float32; the weights'
+// uploads are upload.cu's), timing events and NVTX ranges.
 #include <dlfcn.h>
 #include <nvtx3/nvToolsExt.h>
 #include <string.h>
