@@ -106,8 +106,8 @@ void copy_crew_close(CopyCrew *c) {
     CHECK(pthread_mutex_unlock(&c->lock) == 0);
     for (int i = 1; i < c->threads; i++) CHECK(pthread_join(c->helper[i], NULL) == 0);
     free(c->args);
-    pthread_mutex_destroy(&c->lock);
-    pthread_cond_destroy(&c->work);
-    pthread_cond_destroy(&c->done);
+    CHECK(pthread_mutex_destroy(&c->lock) == 0);
+    CHECK(pthread_cond_destroy(&c->work) == 0);
+    CHECK(pthread_cond_destroy(&c->done) == 0);
     free(c);
 }

@@ -1,5 +1,5 @@
 // A crew of threads that copy one buffer together: the model's load copies gigabytes of weights
-// into pinned staging buffers (kernels/cuda/backend.cu's upload ring), and one thread's memcpy
+// into pinned staging buffers (kernels/cuda/upload.cu's ring), and one thread's memcpy
 // moves far less than the machine's memory bandwidth.
 #ifndef SAM_COPY_CREW_H
 #define SAM_COPY_CREW_H
