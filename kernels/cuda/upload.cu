@@ -10,14 +10,14 @@
 // consumer are done. Nothing waits per weight; load_end waits once and frees the ring.
 #include <string.h>
 
+#include "../upload_chunks.h"
 #include "cuda_common.cuh"
 extern "C" {
 #include "common/copy_crew.h"
 }
 
 enum { RING_SLOTS = 4 };
-#define RING_SLOT_FLOATS ((size_t)1 << 20)  // 4 MiB a slot: the copy engine's start-up is lost in it, and
-                                            // the ring (16 MiB of device memory) is under any eval's peak
+#define RING_SLOT_FLOATS UPLOAD_SLOT_VALUES  // 4 MiB (kernels/upload_chunks.h)
 // Chunks under this many bytes are copied by the calling thread alone (waking the crew costs
 // more than it saves).
 #define CREW_ALONE_BELOW ((size_t)1 << 20)
@@ -88,14 +88,13 @@ extern "C" void cuda_upload_staged(Exec *x, const float *src, size_t n, size_t u
                                    void *ctx) {
     CudaBackend *b = cuda_backend(x);
     if (b->capturing) die("cuda: an upload of %zu values inside a graph capture", n);
-    if (unit == 0 || unit > RING_SLOT_FLOATS)
-        die("cuda upload: a unit of %zu values (the ring's slots hold %zu)", unit, RING_SLOT_FLOATS);
-    if (n % unit) die("cuda upload: %zu values are not whole units of %zu", n, unit);
+    char err[160];
+    size_t per_chunk = upload_chunk_values(n, unit, RING_SLOT_FLOATS, err, sizeof err);
+    if (per_chunk == 0) die("cuda upload: %s", err);
     if (!b->upload) b->upload = ring_open(b);
     UploadRing *r = b->upload;
-    size_t per_chunk = RING_SLOT_FLOATS / unit * unit;
     for (size_t first = 0; first < n; first += per_chunk) {
-        size_t count = n - first < per_chunk ? n - first : per_chunk;
+        size_t count = upload_chunk_count(n, first, per_chunk);
         int slot = (int)(r->next++ % RING_SLOTS);
         double t0 = r->report ? seconds_now() : 0;
         cudaCheck(cudaEventSynchronize(r->reusable[slot]));
