@@ -149,12 +149,6 @@ void cuda_load_end(Exec *x);
 // Counts the launch (Ops.launch_counts).
 void cuda_launch_check(Exec *x, const char *kernel, const char *file, int line);
 }
-// CLOCK_MONOTONIC in seconds (the load report's host times).
-static inline double cuda_host_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 // One kernel or library call queued from the host (recorded ones count when their graph runs).
 static inline void cuda_count_launch(CudaBackend *b) {
     if (!b->capturing) b->host_launches++, b->kernels++;
@@ -167,7 +161,7 @@ static inline void cuda_count_copy(CudaBackend *b) {
 
 // v rounded up to a multiple of a.
 static inline size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
-// The host's monotonic clock in seconds (plan build and search times).
+// The host's monotonic clock in seconds (plan build and search times, the load report's).
 static inline double host_seconds(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);

@@ -276,7 +276,7 @@ static const LtPlan *lt_plan(CudaBackend *bk, int m_out, int n_rows, int k, int 
         const LtPlan *p = &bk->lt_plans[i];
         if (p->n == n_rows && same_product(p, m_out, k, bf, epi, beta_one, align)) return p;
     }
-    double t0 = cuda_host_seconds();
+    double t0 = host_seconds();
     LtPlan *p = lt_plan_slot(bk);
     p->m = m_out, p->n = n_rows, p->k = k, p->bf = bf, p->epilogue = (int)epi;
     p->beta_one = beta_one, p->align = align;
@@ -317,7 +317,7 @@ static const LtPlan *lt_plan(CudaBackend *bk, int m_out, int n_rows, int k, int 
     cublasCheck(cublasLtMatmulPreferenceDestroy(pref));
     bk->n_lt_plans++;
     bk->lt_plans_made++;
-    bk->lt_plan_s += cuda_host_seconds() - t0;
+    bk->lt_plan_s += host_seconds() - t0;
     return p;
 }
 
@@ -449,7 +449,7 @@ extern "C" void cuda_linear_table(Exec *x, void *y, const void *in, const Linear
         }
     }
     if (!p) {
-        double t0 = cuda_host_seconds();
+        double t0 = host_seconds();
         LtPlan *np = lt_plan_slot(bk);
         np->m = out, np->n = per, np->k = k, np->bf = bf, np->epilogue = (int)CUBLASLT_EPILOGUE_DEFAULT;
         np->beta_one = 1, np->align = align, np->batch = batch;
@@ -477,7 +477,7 @@ extern "C" void cuda_linear_table(Exec *x, void *y, const void *in, const Linear
         }
         bk->n_lt_plans++;
         bk->lt_plans_made++;
-        bk->lt_plan_s += cuda_host_seconds() - t0;
+        bk->lt_plan_s += host_seconds() - t0;
         p = np;
     }
     float alpha = 1.0f, beta = 1.0f;

@@ -17,7 +17,6 @@ extern "C" {
 }
 
 enum { RING_SLOTS = 4 };
-#define RING_SLOT_FLOATS UPLOAD_SLOT_VALUES  // 4 MiB (kernels/upload_chunks.h)
 // Chunks under this many bytes are copied by the calling thread alone (waking the crew costs
 // more than it saves).
 #define CREW_ALONE_BELOW ((size_t)1 << 20)
@@ -25,8 +24,8 @@ enum { RING_SLOTS = 4 };
 
 typedef struct UploadRing UploadRing;
 struct UploadRing {
-    float *host[RING_SLOTS];              // pinned, (RING_SLOT_FLOATS) float32 each
-    float *dev[RING_SLOTS];               // device, (RING_SLOT_FLOATS) float32 each (counted)
+    float *host[RING_SLOTS];              // pinned, (UPLOAD_SLOT_VALUES) float32 each
+    float *dev[RING_SLOTS];               // device, (UPLOAD_SLOT_VALUES) float32 each (counted)
     cudaEvent_t reusable[RING_SLOTS];     // the slot's last copy and consumer have run
     unsigned next;                        // the slot the next chunk takes
     CopyCrew *crew;
@@ -34,8 +33,6 @@ struct UploadRing {
     double opened_at, wait_s, copy_s, queue_s;
     size_t bytes, chunks;
 };
-
-static double seconds_now(void) { return cuda_host_seconds(); }
 
 // SAM_UPLOAD_THREADS: the crew's size (1 to COPY_CREW_MAX); default UPLOAD_THREADS_DEFAULT.
 static int upload_threads(void) {
@@ -51,30 +48,29 @@ static int upload_threads(void) {
 static UploadRing *ring_open(CudaBackend *b) {
     UploadRing *r = (UploadRing *)xcalloc(1, sizeof *r);
     for (int i = 0; i < RING_SLOTS; i++) {
-        cudaCheck(cudaHostAlloc((void **)&r->host[i], RING_SLOT_FLOATS * sizeof(float), cudaHostAllocDefault));
-        r->dev[i] = (float *)cuda_dev_alloc(b, RING_SLOT_FLOATS * sizeof(float));
+        cudaCheck(cudaHostAlloc((void **)&r->host[i], UPLOAD_SLOT_VALUES * sizeof(float), cudaHostAllocDefault));
+        r->dev[i] = (float *)cuda_dev_alloc(b, UPLOAD_SLOT_VALUES * sizeof(float));
         cudaCheck(cudaEventCreateWithFlags(&r->reusable[i], cudaEventDisableTiming));
     }
     r->crew = copy_crew_open(upload_threads());
     r->report = b->load_report;
-    r->opened_at = seconds_now();
+    r->opened_at = host_seconds();
     return r;
 }
 
 extern "C" void cuda_upload_release(CudaBackend *b) {
     UploadRing *r = b->upload;
     if (!r) return;
-    if (r->report) {
-        double t0 = seconds_now();
-        for (int i = 0; i < RING_SLOTS; i++) cudaCheck(cudaEventSynchronize(r->reusable[i]));
+    double t0 = host_seconds();
+    // The copy engine may still read a slot.
+    for (int i = 0; i < RING_SLOTS; i++) cudaCheck(cudaEventSynchronize(r->reusable[i]));
+    if (r->report)
         fprintf(stderr,
                 "sam: upload ring: %zu MiB in %zu chunks by %d threads; open %.3f s: waiting for slots "
                 "%.3f, copying into them %.3f, queueing %.3f, the last chunks %.3f\n",
-                r->bytes >> 20, r->chunks, copy_crew_threads(r->crew), seconds_now() - r->opened_at, r->wait_s,
-                r->copy_s, r->queue_s, seconds_now() - t0);
-    }
+                r->bytes >> 20, r->chunks, copy_crew_threads(r->crew), host_seconds() - r->opened_at, r->wait_s,
+                r->copy_s, r->queue_s, host_seconds() - t0);
     for (int i = 0; i < RING_SLOTS; i++) {
-        cudaCheck(cudaEventSynchronize(r->reusable[i]));  // the copy engine may still read the slot
         cudaCheck(cudaEventDestroy(r->reusable[i]));
         cudaCheck(cudaFreeHost(r->host[i]));
         cuda_dev_free(b, r->dev[i]);
@@ -89,18 +85,18 @@ extern "C" void cuda_upload_staged(Exec *x, const float *src, size_t n, size_t u
     CudaBackend *b = cuda_backend(x);
     if (b->capturing) die("cuda: an upload of %zu values inside a graph capture", n);
     char err[160];
-    size_t per_chunk = upload_chunk_values(n, unit, RING_SLOT_FLOATS, err, sizeof err);
+    size_t per_chunk = upload_chunk_values(n, unit, UPLOAD_SLOT_VALUES, err, sizeof err);
     if (per_chunk == 0) die("cuda upload: %s", err);
     if (!b->upload) b->upload = ring_open(b);
     UploadRing *r = b->upload;
     for (size_t first = 0; first < n; first += per_chunk) {
         size_t count = upload_chunk_count(n, first, per_chunk);
         int slot = (int)(r->next++ % RING_SLOTS);
-        double t0 = r->report ? seconds_now() : 0;
+        double t0 = r->report ? host_seconds() : 0;
         cudaCheck(cudaEventSynchronize(r->reusable[slot]));
-        double t1 = r->report ? seconds_now() : 0;
+        double t1 = r->report ? host_seconds() : 0;
         copy_crew_memcpy(r->crew, r->host[slot], src + first, count * sizeof(float), CREW_ALONE_BELOW);
-        double t2 = r->report ? seconds_now() : 0;
+        double t2 = r->report ? host_seconds() : 0;
         cudaCheck(cudaMemcpyAsync(r->dev[slot], r->host[slot], count * sizeof(float), cudaMemcpyHostToDevice,
                                   b->stream));
         cuda_count_copy(b);
@@ -109,7 +105,7 @@ extern "C" void cuda_upload_staged(Exec *x, const float *src, size_t n, size_t u
         if (r->report) {
             r->wait_s += t1 - t0;
             r->copy_s += t2 - t1;
-            r->queue_s += seconds_now() - t2;
+            r->queue_s += host_seconds() - t2;
         }
         r->bytes += count * sizeof(float);
         r->chunks++;
