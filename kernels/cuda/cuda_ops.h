@@ -102,10 +102,6 @@ void cuda_sdpa_bias_only(Exec *x, const AttnParams *p);
 // The rel-pos bias in float32 (on > 0) or bfloat16 (on == 0; the stage's) from now on; on < 0
 // only asks; returns the previous setting. Tests and benchmarks only: the stage's bias is bfloat16.
 int cuda_sdpa_set_bias_f32(CudaBackend *b, int on);
-// The overlap setting the state was made with (SAM_SDPA_OVERLAP: the bias of the next chunk on a
-// side stream while cuDNN runs the current one) and the bias plans' SM target
-// (SAM_SDPA_SM_TARGET, 0: all SMs) into *sm_target when not NULL.
-int cuda_sdpa_overlap(CudaBackend *b, int *sm_target);
 // Without a GPU: builds the cuDNN graph of the call p (the full chunk of the default workspace
 // bound) for the device described by devprop_json (cuDNN's device-property JSON, cuDNN >= 9.8)
 // and asks the heuristics (mode A); returns how many engine configurations they offer (0: the

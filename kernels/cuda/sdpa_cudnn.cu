@@ -84,11 +84,6 @@
 // larger one is refused by name at sdpa_flush). Every plan on the H200 asked for 256 bytes.
 #define SDPA_PENDING_WS ((size_t)16 << 20)
 
-// SAM_SDPA_OVERLAP's and SAM_SDPA_SM_TARGET's defaults, and the chunks an overlapped call aims at.
-#define SDPA_OVERLAP_DEFAULT 0
-#define SDPA_SM_TARGET_DEFAULT 0
-#define SDPA_OVERLAP_CHUNKS 8
-
 #define BIAS_BLOCK 256
 #define BIAS_ROWS 16      // bias rows per block
 #define BIAS_MAX_GRID 64  // grid sides served (the encoder's 14 and 64); larger is refused
@@ -194,7 +189,6 @@ typedef struct {
     int b, h, sq, skv, d, bias;  // bias: 0 none, 1 bfloat16, 2 float32
     int64_t qs[3], ks[3], vs[3], os[3];  // batch, head, token strides (elements)
     int64_t bias_pitch;
-    int sm;  // the SMs cuDNN's engine is asked to use (CUDNN_ATTR_ENGINEHEUR_SM_COUNT_TARGET); 0: all
     // plan
     cudnnBackendDescriptor_t plan;
     cudnnBackendDescriptor_t keep[MAX_KEEP];
@@ -217,15 +211,6 @@ typedef struct {
     // and benchmarks: the stage's bias is bfloat16, as the seed's attn_mask).
     int bias_f32;
     double create_ms;  // cudnnCreate's time (the library's first use)
-    // The encoder's bias made on a side stream while cuDNN runs the chunk before
-    // (SAM_SDPA_OVERLAP; sdpa_run_overlapped): two bias buffers, the next chunk's bias and the
-    // current chunk's attention in flight together. sm_target (SAM_SDPA_SM_TARGET): the SMs the
-    // bias plans' engine is asked to use, 0 all; the rest are left to the bias kernel (cuDNN's
-    // global kernel is one register-limited block per SM: session 10's ncu).
-    int overlap, sm_target;
-    cudaStream_t side;                    // the bias's stream
-    cublasHandle_t side_cublas;           // the rel-pos products' handle on it (main's workspace)
-    cudaEvent_t ev_fork, ev_ready[2], ev_free[2];  // per bias buffer: made / read by cuDNN
     SdpaCache cache;   // plans kept on disk between processes (sdpa_plan_cache.cu)
     // The plans a planning pass asks for are built together at its end (sdpa_flush), on up to
     // SDPA_BUILDERS threads, each with its own handle (cuDNN is thread-safe across handles, not
@@ -254,15 +239,6 @@ static void sdpa_release(CudaBackend *b) {
         free(p);
     }
     free(st->plans);
-    if (st->side) {
-        cublasCheck(cublasDestroy(st->side_cublas));
-        cudaCheck(cudaEventDestroy(st->ev_fork));
-        for (int i = 0; i < 2; i++) {
-            cudaCheck(cudaEventDestroy(st->ev_ready[i]));
-            cudaCheck(cudaEventDestroy(st->ev_free[i]));
-        }
-        cudaCheck(cudaStreamDestroy(st->side));
-    }
     for (int i = 0; i < SDPA_BUILDERS; i++)
         if (st->builders[i]) cudnnCheck(cudnnDestroy(st->builders[i]));
     cudnnCheck(cudnnDestroy(st->handle));
@@ -271,17 +247,6 @@ static void sdpa_release(CudaBackend *b) {
 }
 
 static void sdpa_flush(Exec *x);
-
-// An integer setting from the environment: unset or empty gives def; anything else must be a
-// whole number in [lo, hi], or the run ends naming the variable.
-static int env_int_in(const char *name, int def, int lo, int hi) {
-    const char *v = getenv(name);
-    if (!v || !*v) return def;
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (*end || n < lo || n > hi) die("cuda sdpa: %s='%s' is not a whole number in %d..%d", name, v, lo, hi);
-    return (int)n;
-}
 
 static SdpaState *sdpa_state(CudaBackend *b) {
     if (b->sdpa) return (SdpaState *)b->sdpa;
@@ -296,19 +261,6 @@ static SdpaState *sdpa_state(CudaBackend *b) {
     st->create_ms = (host_seconds() - t0) * 1e3;
     cudnnCheck(cudnnSetStream(st->handle, b->stream));
     sdpa_cache_open(&st->cache, &b->prop, NULL);
-    st->overlap = env_int_in("SAM_SDPA_OVERLAP", SDPA_OVERLAP_DEFAULT, 0, 1);
-    st->sm_target = env_int_in("SAM_SDPA_SM_TARGET", SDPA_SM_TARGET_DEFAULT, 0, b->prop.multiProcessorCount);
-    if (st->overlap) {
-        cudaCheck(cudaStreamCreateWithFlags(&st->side, cudaStreamNonBlocking));
-        cudaCheck(cudaEventCreateWithFlags(&st->ev_fork, cudaEventDisableTiming));
-        for (int i = 0; i < 2; i++) {
-            cudaCheck(cudaEventCreateWithFlags(&st->ev_ready[i], cudaEventDisableTiming));
-            cudaCheck(cudaEventCreateWithFlags(&st->ev_free[i], cudaEventDisableTiming));
-        }
-        cublasCheck(cublasCreate(&st->side_cublas));
-        cublasCheck(cublasSetStream(st->side_cublas, st->side));
-        cublasCheck(cublasSetMathMode(st->side_cublas, CUBLAS_DEFAULT_MATH));
-    }
     b->sdpa = st;
     b->sdpa_release = sdpa_release;
     b->sdpa_flush = sdpa_flush;
@@ -318,10 +270,9 @@ static SdpaState *sdpa_state(CudaBackend *b) {
 // The call's shape for messages.
 static void shape_str(char *buf, size_t len, const SdpaPlan *k) {
     snprintf(buf, len,
-             "batch=%d heads=%d q_len=%d k_len=%d head_dim=%d bias=%s sm_target=%d, strides (batch, head, "
+             "batch=%d heads=%d q_len=%d k_len=%d head_dim=%d bias=%s, strides (batch, head, "
              "token) q (%lld, %lld, %lld) k (%lld, %lld, %lld) v (%lld, %lld, %lld) o (%lld, %lld, %lld)",
              k->b, k->h, k->sq, k->skv, k->d, k->bias == 2 ? "f32 (rel-pos)" : k->bias ? "bf16 (rel-pos)" : "none",
-             k->sm,
              (long long)k->qs[0], (long long)k->qs[1], (long long)k->qs[2], (long long)k->ks[0],
              (long long)k->ks[1], (long long)k->ks[2], (long long)k->vs[0], (long long)k->vs[1],
              (long long)k->vs[2], (long long)k->os[0], (long long)k->os[1], (long long)k->os[2]);
@@ -329,23 +280,21 @@ static void shape_str(char *buf, size_t len, const SdpaPlan *k) {
 
 static int same_key(const SdpaPlan *a, const SdpaPlan *b) {
     return a->b == b->b && a->h == b->h && a->sq == b->sq && a->skv == b->skv && a->d == b->d &&
-           a->bias == b->bias && a->bias_pitch == b->bias_pitch && a->sm == b->sm &&
+           a->bias == b->bias && a->bias_pitch == b->bias_pitch &&
            !memcmp(a->qs, b->qs, sizeof a->qs) &&
            !memcmp(a->ks, b->ks, sizeof a->ks) && !memcmp(a->vs, b->vs, sizeof a->vs) &&
            !memcmp(a->os, b->os, sizeof a->os);
 }
 
-// The key as one line (the plan cache's key) and back; " sm=N" ends it where an SM target is set
-// (keys without one are as before it existed).
+// The key as one line (the plan cache's key) and back.
 static void key_line(char *buf, size_t len, const SdpaPlan *k) {
-    int n = snprintf(buf, len,
+    snprintf(buf, len,
              "b=%d h=%d sq=%d skv=%d d=%d bias=%d pitch=%lld q=%lld,%lld,%lld k=%lld,%lld,%lld "
              "v=%lld,%lld,%lld o=%lld,%lld,%lld",
              k->b, k->h, k->sq, k->skv, k->d, k->bias, (long long)k->bias_pitch, (long long)k->qs[0],
              (long long)k->qs[1], (long long)k->qs[2], (long long)k->ks[0], (long long)k->ks[1],
              (long long)k->ks[2], (long long)k->vs[0], (long long)k->vs[1], (long long)k->vs[2],
              (long long)k->os[0], (long long)k->os[1], (long long)k->os[2]);
-    if (k->sm > 0 && n > 0 && (size_t)n < len) snprintf(buf + n, len - (size_t)n, " sm=%d", k->sm);
 }
 static int parse_key_line(const char *line, SdpaPlan *k) {
     long long v[13];
@@ -356,13 +305,7 @@ static int parse_key_line(const char *line, SdpaPlan *k) {
                    "v=%lld,%lld,%lld o=%lld,%lld,%lld%n",
                    &k->b, &k->h, &k->sq, &k->skv, &k->d, &k->bias, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
                    &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &end);
-    if (n != 19) return 0;
-    if (line[end] == ' ') {
-        int more = 0;
-        if (sscanf(line + end, " sm=%d%n", &k->sm, &more) != 1 || k->sm <= 0) return 0;
-        end += more;
-    }
-    if (line[end] && line[end] != '\n') return 0;
+    if (n != 19 || (line[end] && line[end] != '\n')) return 0;
     k->bias_pitch = v[0];
     for (int i = 0; i < 3; i++) k->qs[i] = v[1 + i], k->ks[i] = v[4 + i], k->vs[i] = v[7 + i], k->os[i] = v[10 + i];
     return k->b > 0 && k->h > 0 && k->sq > 0 && k->skv > 0 && k->d > 0 && k->bias >= 0 && k->bias <= 2;
@@ -535,10 +478,6 @@ static void build_plan(SdpaState *st, SdpaPlan *k) {
     cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
     SET(heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &graph);
     SET(heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode);
-    if (k->sm > 0) {
-        int32_t sm = k->sm;
-        SET(heur, CUDNN_ATTR_ENGINEHEUR_SM_COUNT_TARGET, CUDNN_TYPE_INT32, 1, &sm);
-    }
     if (!k->handle) SET(heur, CUDNN_ATTR_ENGINEHEUR_DEVICEPROP, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &st->devprop);
     if ((s = cudnnBackendFinalize(heur)) != CUDNN_STATUS_SUCCESS) {
         cudnnGetLastErrorString(msg, sizeof msg);
@@ -772,8 +711,6 @@ static void sdpa_flush(Exec *x) {
 // buckets) the last chunk ends at the batch's end, overlapping the one before it.
 typedef struct {
     int rel, chunk, n_chunks;  // rel: the bias kind (plan key): 0 none, 1 bf16, 2 f32
-    int overlap;           // two bias buffers, the bias on the side stream (sdpa_run_overlapped)
-    int sm;                // the plan's SM target (plan key; overlapped chunks only)
     int64_t pitch;         // bias row: k_len padded to 8 elements (16-byte rows)
     int rel_h_n, rel_n;    // Rh rows, Rh + Rw rows
     int64_t rel_ld;        // [RH | RW] row: rel_n padded to 8
@@ -781,11 +718,7 @@ typedef struct {
     size_t pad_bytes;              // [Rh; Rw] as rel_ld rows of head_dim, the last ones zero
 } SdpaChunks;
 
-// overlap: cut the batch into about SDPA_OVERLAP_CHUNKS chunks (whole sequences, the largest
-// divisor of the batch not above batch / SDPA_OVERLAP_CHUNKS that fits with two bias buffers),
-// so that the first chunk's bias, made before anything overlaps it, is a small part; with one
-// chunk there is nothing to overlap and the call runs as without.
-static SdpaChunks sdpa_chunks_cap(size_t cap, const AttnParams *p, int bias_f32, int overlap, int sm) {
+static SdpaChunks sdpa_chunks_cap(size_t cap, const AttnParams *p, int bias_f32) {
     SdpaChunks c;
     memset(&c, 0, sizeof c);
     c.rel = p->rel_pos == NULL ? 0 : bias_f32 ? 2 : 1;
@@ -811,23 +744,15 @@ static SdpaChunks sdpa_chunks_cap(size_t cap, const AttnParams *p, int bias_f32,
     c.rel_h_n = 2 * p->grid_h - 1;
     c.rel_n = c.rel_h_n + 2 * p->grid_w - 1;
     c.rel_ld = (int64_t)round_up((size_t)c.rel_n, 8);
-    size_t bias_seq = (size_t)p->heads * L * (size_t)c.pitch * esize;
-    size_t per_seq = (overlap ? 2 : 1) * bias_seq + (size_t)p->heads * L * (size_t)c.rel_ld * 2;
+    size_t per_seq = (size_t)p->heads * L * ((size_t)c.pitch * esize + (size_t)c.rel_ld * 2);
     size_t fit = cap / per_seq;
     if (fit < 1) fit = 1;  // one sequence is the least a chunk holds
-    if (overlap) {
-        size_t want = (size_t)(p->batch / SDPA_OVERLAP_CHUNKS);
-        if (want < 1) want = 1;
-        if (fit > want) fit = want;
-    }
     // The largest divisor of the batch that fits: every chunk the same, one plan (3 + 3 + 2
     // images made 2 global plans for vit_h at batch 8; 2 + 2 + 2 + 2 make 1, with less bias).
     int chunk = fit < (size_t)p->batch ? (int)fit : p->batch;
     while (p->batch % chunk) chunk--;
     c.n_chunks = p->batch / chunk;
     c.chunk = chunk;
-    c.overlap = overlap && c.n_chunks > 1;
-    c.sm = c.overlap ? sm : 0;
     c.bias_bytes = round_up((size_t)c.chunk * p->heads * L * (size_t)c.pitch * esize, 256);
     c.pad_bytes = round_up((size_t)c.rel_ld * p->head_dim * 2, 256);
     c.rel_bytes = round_up((size_t)c.chunk * p->heads * L * (size_t)c.rel_ld * 2, 256) + c.pad_bytes;
@@ -836,14 +761,13 @@ static SdpaChunks sdpa_chunks_cap(size_t cap, const AttnParams *p, int bias_f32,
 
 static SdpaChunks sdpa_chunks(const CudaBackend *bk, const AttnParams *p) {
     const SdpaState *st = (const SdpaState *)bk->sdpa;
-    return sdpa_chunks_cap(bk->attn_ws_cap, p, st && st->bias_f32, st && st->overlap, st ? st->sm_target : 0);
+    return sdpa_chunks_cap(bk->attn_ws_cap, p, st && st->bias_f32);
 }
 
 static void plan_key(SdpaPlan *k, const AttnParams *p, int batch, const SdpaChunks *c) {
     memset(k, 0, sizeof *k);
     k->b = batch, k->h = p->heads, k->sq = p->q_len, k->skv = p->k_len, k->d = p->head_dim;
     k->bias = c->rel, k->bias_pitch = c->rel ? c->pitch : 0;
-    k->sm = c->sm;
     const int64_t s[4][3] = {{p->q_batch_stride, p->q_head_stride, p->q_tok_stride},
                              {p->k_batch_stride, p->k_head_stride, p->k_tok_stride},
                              {p->v_batch_stride, p->v_head_stride, p->v_tok_stride},
@@ -945,7 +869,7 @@ static size_t sdpa_workspace_bytes(Exec *x, const AttnParams *p) {
     SdpaChunks c = sdpa_chunks(cuda_backend(x), p);
     SdpaPlan *plan;
     size_t ws = chunk_plan(x, p, &c, &plan, x->planning);
-    return (c.overlap ? 2 : 1) * c.bias_bytes + c.rel_bytes + round_up(ws, 256);
+    return c.bias_bytes + c.rel_bytes + round_up(ws, 256);
 }
 
 // Overlapping chunks compute some sequences twice: the output must not be an input, or the
@@ -972,52 +896,6 @@ static void sdpa_check_no_alias(const AttnParams *p, int chunk) {
     }
 }
 
-// make_bias on the side stream: the backend's stream and cuBLAS handle swapped for the side's
-// for the call (the products run through cuda_gemm), the side handle on the current lane's
-// cuBLAS workspace, which nothing else uses until the main stream joins the side again (only
-// cuDNN executions, with their own workspace, run on the main stream meanwhile).
-static void make_bias_on_side(Exec *x, SdpaState *st, const AttnParams *p, const SdpaChunks *c, int s0,
-                              void *bias, bf16 *rel) {
-    CudaBackend *bk = cuda_backend(x);
-    cudaStream_t main_stream = bk->stream;
-    cublasHandle_t main_cublas = bk->cublas;
-    bk->stream = st->side, bk->cublas = st->side_cublas;
-    make_bias(x, p, c, s0, c->chunk, bias, rel);
-    bk->stream = main_stream, bk->cublas = main_cublas;
-}
-
-// The chunks with the bias of chunk i + 1 made on the side stream while cuDNN runs chunk i on
-// the main one, bias buffers alternating; the events order each buffer's reuse after cuDNN has
-// read it and each execution after its bias. The main stream's last execution waits for the
-// side's last bias, so the side's work joins the main stream's (a graph capture included)
-// before the call returns.
-static void sdpa_run_overlapped(Exec *x, SdpaState *st, const AttnParams *p, const SdpaChunks *c,
-                                const SdpaPlan *plan, void *const bias[2], bf16 *rel, void *cws) {
-    CudaBackend *bk = cuda_backend(x);
-    float scale = p->scale;
-    cudaCheck(cudaEventRecord(st->ev_fork, bk->stream));  // q, k, v made; the workspace free
-    cudaCheck(cudaStreamWaitEvent(st->side, st->ev_fork, 0));
-    cublasCheck(cublasSetWorkspace(st->side_cublas, bk->cublas_ws, bk->cublas_ws_bytes));
-    make_bias_on_side(x, st, p, c, chunk_start(p, c, 0), bias[0], rel);
-    cudaCheck(cudaEventRecord(st->ev_ready[0], st->side));
-    for (int ci = 0; ci < c->n_chunks; ci++) {
-        int buf = ci & 1;
-        if (ci + 1 < c->n_chunks) {
-            int nb = (ci + 1) & 1;
-            if (ci + 1 >= 2) cudaCheck(cudaStreamWaitEvent(st->side, st->ev_free[nb], 0));
-            make_bias_on_side(x, st, p, c, chunk_start(p, c, ci + 1), bias[nb], rel);
-            cudaCheck(cudaEventRecord(st->ev_ready[nb], st->side));
-        }
-        cudaCheck(cudaStreamWaitEvent(bk->stream, st->ev_ready[buf], 0));
-        int s0 = chunk_start(p, c, ci);
-        execute(bk, st, plan, (const bf16 *)p->q + s0 * p->q_batch_stride,
-                (const bf16 *)p->k + s0 * p->k_batch_stride, (const bf16 *)p->v + s0 * p->v_batch_stride,
-                (bf16 *)p->o + s0 * p->o_batch_stride, bias[buf], scale, cws);
-        LAUNCH_CHECK(x, "sdpa cudnnBackendExecute (overlapped)");
-        if (ci + 2 < c->n_chunks) cudaCheck(cudaEventRecord(st->ev_free[buf], bk->stream));
-    }
-}
-
 static void sdpa_run(Exec *x, const AttnParams *p) {
     if (p->batch <= 0 || p->heads <= 0 || p->q_len <= 0) return;
     sdpa_validate(x, p, 1);
@@ -1026,16 +904,10 @@ static void sdpa_run(Exec *x, const AttnParams *p) {
     SdpaChunks c = sdpa_chunks(bk, p);
     SdpaPlan *plan;
     size_t ws = chunk_plan(x, p, &c, &plan, 0);
-    size_t all_bias = (c.overlap ? 2 : 1) * c.bias_bytes;
-    char *base = (char *)cuda_workspace(x, all_bias + c.rel_bytes + round_up(ws, 256));
+    char *base = (char *)cuda_workspace(x, c.bias_bytes + c.rel_bytes + round_up(ws, 256));
     void *bias = base;
-    bf16 *rel = (bf16 *)(base + all_bias);
-    void *cws = ws ? base + all_bias + c.rel_bytes : NULL;
-    if (c.overlap) {
-        void *const two[2] = {base, base + c.bias_bytes};
-        sdpa_run_overlapped(x, st, p, &c, plan, two, rel, cws);
-        return;
-    }
+    bf16 *rel = (bf16 *)(base + c.bias_bytes);
+    void *cws = ws ? base + c.bias_bytes + c.rel_bytes : NULL;
     float scale = p->scale;  // by value: read by cudnnBackendExecute (kernel parameters)
     if (c.n_chunks * c.chunk > p->batch) sdpa_check_no_alias(p, c.chunk);
     for (int ci = 0; ci < c.n_chunks; ci++) {
@@ -1063,7 +935,7 @@ extern "C" int cuda_sdpa_check_deviceless(const char *devprop_json, const AttnPa
         cudnnCheck(cudnnBackendFinalize(st.devprop));
         st.heuristics_only = 1;
     }
-    SdpaChunks c = sdpa_chunks_cap(CUDA_ATTN_WORKSPACE_DEFAULT, p, 0, 0, 0);
+    SdpaChunks c = sdpa_chunks_cap(CUDA_ATTN_WORKSPACE_DEFAULT, p, 0);
     SdpaPlan k;
     plan_key(&k, p, c.chunk, &c);
     k.n_keep = 0;
@@ -1116,12 +988,6 @@ extern "C" int cuda_sdpa_set_bias_f32(CudaBackend *b, int on) {
     int was = st->bias_f32;
     if (on >= 0) st->bias_f32 = on != 0;
     return was;
-}
-
-extern "C" int cuda_sdpa_overlap(CudaBackend *b, int *sm_target) {
-    SdpaState *st = sdpa_state(b);
-    if (sm_target) *sm_target = st->sm_target;
-    return st->overlap;
 }
 
 extern "C" void cuda_sdpa_bias_only(Exec *x, const AttnParams *p) {

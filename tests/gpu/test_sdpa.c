@@ -7,8 +7,6 @@
 //   build/tests/gpu/test_sdpa --bench    also times the attentions (a table at the end)
 //   build/tests/gpu/test_sdpa --bench-only   only the timings (no checks): its first kernels are
 //                                        vit_b global's, for ncu (--launch-count)
-//   build/tests/gpu/test_sdpa --bench-global   only the two global attentions' times (sdpa, bias,
-//                                        no bias), for SAM_SDPA_OVERLAP / SAM_SDPA_SM_TARGET
 //   build/tests/gpu/test_sdpa --bias-f32 [--bench]   the same with the rel-pos bias in float32
 //                                        (the stage's is bfloat16, as the seed's attn_mask)
 //   build/tests/gpu/test_sdpa --refuse N   (internal: one refusal case, must exit 1)
@@ -114,12 +112,10 @@ static AttnParams params(const Case *c) {
 }
 
 // Bytes of attention workspace that hold `seqs` sequences' bias and rel-pos products (the
-// chunk unit of sdpa_cudnn.cu: rows of k_len and of the 2(2g - 1) products, padded to 8; two
-// bias buffers when the bias is made on the side stream, SAM_SDPA_OVERLAP=1).
-static int OVERLAP;
+// chunk unit of sdpa_cudnn.cu: rows of k_len and of the 2(2g - 1) products, padded to 8).
 static size_t seq_bytes(const Case *c, int seqs) {
     size_t pitch = ((size_t)c->k_len + 7) / 8 * 8, rel = ((size_t)4 * c->g - 2 + 7) / 8 * 8;
-    return (size_t)seqs * c->heads * c->q_len * ((OVERLAP ? 2 : 1) * pitch + rel) * 2;
+    return (size_t)seqs * c->heads * c->q_len * (pitch + rel) * 2;
 }
 
 // Runs the case; ws_seqs > 0 bounds the attention workspace to that many sequences' bias (plus
@@ -219,13 +215,8 @@ static void run_case(const Case *c, int ws_seqs) {
 // into chunks of 5, tiny1024's 4 global images (room for 3) into chunks of 2, its 3 (room for 2)
 // into chunks of 1, never a shorter last chunk (no plan of 4 windows, none of 1 or 3 global
 // images left over).
-// Without overlap the chunks are the largest divisor of the batch that fits the bound; with it
-// (SAM_SDPA_OVERLAP=1) also at most batch / 8 sequences: the vit_b windows of the 7-sequence
-// bound in chunks of 1 (25 / 8 = 3, whose largest divisor of 25 is 1), the full-size 200 in
-// chunks of 25, the tiny1024 globals in chunks of 1.
 static void check_plans(const char *plans) {
     int decoder = 0, off_bucket = 0, win5 = 0, win_other = 0, glob2 = 0, glob3 = 0;
-    int win1 = 0, win25 = 0, glob1 = 0, glob_other = 0;
     for (const char *l = plans; l && *l;) {
         int b, h, q, k, d;
         char bias[16];
@@ -236,11 +227,11 @@ static void check_plans(const char *plans) {
                 decoder++;
                 off_bucket += bucket != b;
             } else if (h == 12 && q == 196 && d == 64) {
-                win5 += b == 5, win1 += b == 1, win25 += b == 25;
-                win_other += OVERLAP ? b != 1 && b != 25 : b != 5 && b != 200;
+                win5 += b == 5;
+                win_other += b != 5 && b != 200;
             } else if (h == 2 && q == 4096 && d == 80) {
-                glob2 += b == 2, glob3 += b == 3, glob1 += b == 1;
-                glob_other += b != 1;
+                glob2 += b == 2;
+                glob3 += b == 3;
             }
         }
         l = strchr(l, '\n');
@@ -248,15 +239,9 @@ static void check_plans(const char *plans) {
     }
     result(decoder > 0 && off_bucket == 0, "decoder plans of bucket sizes only (powers of 4): %d plans, %d of another "
            "batch", decoder, off_bucket);
-    if (OVERLAP)
-        result(win1 == 1 && win25 == 1 && win_other == 0 && glob1 == 1 && glob_other == 0,
-               "overlapped chunks: vit_b windows in chunks of 1 (%d plan) and of 25 (%d plan; %d of another size), "
-               "tiny1024 global in chunks of 1 (%d plan; %d of another size)", win1, win25, win_other, glob1,
-               glob_other);
-    else
-        result(win5 == 1 && win_other == 0 && glob2 == 1 && glob3 == 0, "bounded workspaces cut into even chunks: "
-               "vit_b windows in chunks of 5 (%d plan, %d of another size), tiny1024 global in chunks of 2 (%d plan) "
-               "and of 1 (%d plans of 3)", win5, win_other, glob2, glob3);
+    result(win5 == 1 && win_other == 0 && glob2 == 1 && glob3 == 0, "bounded workspaces cut into even chunks: vit_b "
+           "windows in chunks of 5 (%d plan, %d of another size), tiny1024 global in chunks of 2 (%d plan) and of 1 "
+           "(%d plans of 3)", win5, win_other, glob2, glob3);
 }
 
 static Case enc(const char *label, int batch, int heads, int g, int hd) {
@@ -304,12 +289,8 @@ static double time_ms(RunFn fn, const AttnParams *p) {
     return t[7];
 }
 
-// global_only: the two global attentions, sdpa, bias and no-bias only (the overlap and SM-target
-// settings side by side, a process each).
-static void bench(int global_only) {
+static void bench(void) {
     cuda_backend_set_sync_each_launch(BK, 0);
-    int sm_target = 0, overlap = cuda_sdpa_overlap(BK, &sm_target);
-    printf("\nsdpa settings: SAM_SDPA_OVERLAP=%d SAM_SDPA_SM_TARGET=%d\n", overlap, sm_target);
     const Case cases[] = {
         enc("vit_b global 8x12x4096 hd64", 8, 12, 64, 64),
         enc("vit_h global 8x16x4096 hd80", 8, 16, 64, 80),
@@ -331,7 +312,6 @@ static void bench(int global_only) {
            "other", "explicit", "TFLOP/s", "target");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const Case *c = &cases[i];
-        if (global_only && i >= 2) break;
         AttnParams p = params(c);
         int C = c->heads * c->hd;
         p.q = in, p.o = out;
@@ -342,14 +322,14 @@ static void bench(int global_only) {
             p.k = (uint16_t *)in + nq, p.v = (uint16_t *)in + nq + (int64_t)c->batch * c->k_len * C;
         }
         double t_sdpa = time_ms(run_sdpa, &p), t_bias = c->encoder ? time_ms(run_bias, &p) : 0;
-        double t_ex = global_only ? -1 : time_ms(run_explicit, &p);
+        double t_ex = time_ms(run_explicit, &p);
         AttnParams pn = p;
         pn.rel_pos = NULL;
         double t_nobias = c->encoder ? time_ms(run_sdpa, &pn) : t_sdpa;
         // The encoder's with the other bias type (float32 where the run's is bfloat16, and the
         // reverse under --bias-f32): what the bias's precision costs.
         double t_other = -1;
-        if (c->encoder && !global_only) {
+        if (c->encoder) {
             int was = cuda_sdpa_set_bias_f32(BK, -1);
             cuda_sdpa_set_bias_f32(BK, !was);
             t_other = time_ms(run_sdpa, &p);
@@ -377,7 +357,7 @@ static void bench(int global_only) {
 }
 
 int main(int argc, char **argv) {
-    int do_bench = 0, bench_only = 0, bias_f32 = 0, global_only = 0;
+    int do_bench = 0, bench_only = 0, bias_f32 = 0;
     if (argc > 2 && strcmp(argv[1], "--refuse") == 0) {
         BK = attn_test_open("test_sdpa", &GF, &GB, &rng);
         return refuse_child(atoi(argv[2]));
@@ -385,9 +365,8 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bench") == 0) do_bench = 1;
         else if (strcmp(argv[i], "--bench-only") == 0) do_bench = bench_only = 1;
-        else if (strcmp(argv[i], "--bench-global") == 0) do_bench = bench_only = global_only = 1;
         else if (strcmp(argv[i], "--bias-f32") == 0) bias_f32 = 1;
-        else die("test_sdpa: unknown option '%s' (--bench, --bench-only, --bench-global, --bias-f32)", argv[i]);
+        else die("test_sdpa: unknown option '%s' (--bench, --bench-only, --bias-f32)", argv[i]);
     }
     BK = attn_test_open("test_sdpa", &GF, &GB, &rng);
     printf("test_sdpa: seed 0x%llx\n", (unsigned long long)rng);
@@ -425,10 +404,8 @@ int main(int argc, char **argv) {
         dec("decoder t2i, 8 tokens", 5, 8, 8, 4096, 16),
         dec("decoder i2t, 8 tokens", 5, 8, 4096, 8, 16),
     };
-    OVERLAP = cuda_sdpa_overlap(BK, NULL);
-    printf("NOTE sdpa overlap %d (SAM_SDPA_OVERLAP)\n", OVERLAP);
     if (bench_only) {
-        bench(global_only);
+        bench();
         cuda_backend_close(BK);
         return 0;
     }
@@ -440,7 +417,7 @@ int main(int argc, char **argv) {
     run_case(&gl, 2);  // 3 chunks of 1
     Case g4 = enc("tiny1024 global x4, chunked", 4, 2, 64, 80);
     run_case(&g4, 3);  // 2 chunks of 2
-    if (do_bench) bench(0);
+    if (do_bench) bench();
 
     char plans[1 << 15];
     int n = cuda_sdpa_plans(BK, plans, sizeof plans);
