@@ -80,8 +80,11 @@ extern "C" void cuda_upload_release(CudaBackend *b) {
     b->upload = NULL;
 }
 
-extern "C" void cuda_upload_staged(Exec *x, const float *src, size_t n, size_t unit, UploadConsumer consume,
-                                   void *ctx) {
+// The ring's walk over src: each chunk staged in a slot, then moved by the copy engine either
+// into the slot's device buffer for consume, or (direct, float32 kept as it is) straight into
+// direct + first, which needs no consumer and no device-to-device copy.
+static void upload_ring(Exec *x, const float *src, size_t n, size_t unit, UploadConsumer consume, void *ctx,
+                        float *direct) {
     CudaBackend *b = cuda_backend(x);
     if (b->capturing) die("cuda: an upload of %zu values inside a graph capture", n);
     char err[160];
@@ -97,10 +100,10 @@ extern "C" void cuda_upload_staged(Exec *x, const float *src, size_t n, size_t u
         double t1 = r->report ? host_seconds() : 0;
         copy_crew_memcpy(r->crew, r->host[slot], src + first, count * sizeof(float), CREW_ALONE_BELOW);
         double t2 = r->report ? host_seconds() : 0;
-        cudaCheck(cudaMemcpyAsync(r->dev[slot], r->host[slot], count * sizeof(float), cudaMemcpyHostToDevice,
-                                  b->stream));
+        cudaCheck(cudaMemcpyAsync(direct ? direct + first : r->dev[slot], r->host[slot], count * sizeof(float),
+                                  cudaMemcpyHostToDevice, b->stream));
         cuda_count_copy(b);
-        consume(x, r->dev[slot], first, count, ctx);
+        if (!direct) consume(x, r->dev[slot], first, count, ctx);
         cudaCheck(cudaEventRecord(r->reusable[slot], b->stream));
         if (r->report) {
             r->wait_s += t1 - t0;
@@ -110,6 +113,11 @@ extern "C" void cuda_upload_staged(Exec *x, const float *src, size_t n, size_t u
         r->bytes += count * sizeof(float);
         r->chunks++;
     }
+}
+
+extern "C" void cuda_upload_staged(Exec *x, const float *src, size_t n, size_t unit, UploadConsumer consume,
+                                   void *ctx) {
+    upload_ring(x, src, n, unit, consume, ctx, NULL);
 }
 
 extern "C" void cuda_load_end(Exec *x) {
@@ -139,13 +147,10 @@ static void to_bf16(Exec *x, const float *chunk, size_t first, size_t count, voi
     LAUNCH_CHECK(x, "float32 to bfloat16 upload");
 }
 
-static void as_float32(Exec *x, const float *chunk, size_t first, size_t count, void *dst) {
-    cuda_copy_device(x, (float *)dst + first, chunk, count * sizeof(float));
-}
-
 extern "C" void cuda_upload(Exec *x, void *dst, const float *src, size_t n, int bf16) {
     if (n == 0) return;
-    cuda_upload_staged(x, src, n, 1, bf16 ? to_bf16 : as_float32, dst);
+    if (bf16) upload_ring(x, src, n, 1, to_bf16, dst, NULL);
+    else upload_ring(x, src, n, 1, NULL, NULL, (float *)dst);
 }
 
 extern "C" void cuda_upload_act(Exec *x, void *dst, const float *src, size_t n) {
