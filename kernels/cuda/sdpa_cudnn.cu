@@ -25,10 +25,11 @@
 // The bias and cuDNN's attention run one after the other, and their sum is the floor of this
 // design here: making chunk i + 1's bias on a second stream while cuDNN ran chunk i (two bias
 // buffers, one-image chunks) gained nothing, because cuDNN's kernel holds every SM (one
-// register-limited block each), and its heuristics offer no engine for any SM-count target
-// (CUDNN_ATTR_ENGINEHEUR_SM_COUNT_TARGET 120 down to 80 on the H200's 132: 0 configurations) that
-// would leave SMs to the bias (session 19 call 1, tests/gpu/logs/h200-2026-12-02-f, the diff
-// there; vit_b global 2.696 ms against 2.610-2.642 without).
+// register-limited block each), and its heuristics offered no engine for vit_b's global plan at
+// any SM-count target tried (CUDNN_ATTR_ENGINEHEUR_SM_COUNT_TARGET 120 down to 80 on the H200's
+// 132: 0 configurations) that would leave SMs to the bias (session 19 call 1,
+// tests/gpu/logs/h200-2026-12-02-f, the diff there; vit_b global 2.696 ms against 2.610-2.642
+// without).
 //
 // The cuDNN graph is the one cuDNN's C++ frontend lowers its SDPA node to (cudnn-frontend
 // include/cudnn_frontend/node/scaled_dot_product_flash_attention.h, softmax.h) for cuDNN before
