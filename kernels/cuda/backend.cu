@@ -61,7 +61,7 @@ extern "C" void cuda_backend_close(CudaBackend *b) {
     cudaCheck(cudaDeviceSynchronize());
     cuda_upload_release(b);
     if (b->load_report)
-        fprintf(stderr, "sam: cuBLASLt plans: %d made in %.3f s of host time\n", b->lt_plans_made, b->lt_plan_s);
+        fprintf(stderr, "sam: cuBLASLt plans: %d made in %.3f s of host time\n", b->n_lt_plans, b->lt_plan_s);
     if (b->sdpa_release) b->sdpa_release(b);
     for (int i = 1; i < b->n_lanes; i++) {
         CudaLane *l = &b->lanes[i];

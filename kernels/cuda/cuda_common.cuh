@@ -116,8 +116,7 @@ struct CudaBackend {
     // SAM_LOAD_REPORT=1: the upload ring's line when it closes, and at the backend's close the
     // host time spent making cuBLASLt plans (their heuristic queries, made on first use).
     int load_report;
-    double lt_plan_s;
-    int lt_plans_made;
+    double lt_plan_s;  // (the plans made are n_lt_plans: the list only grows)
 };
 
 static inline CudaBackend *cuda_backend(Exec *x) {

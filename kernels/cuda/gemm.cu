@@ -222,7 +222,7 @@ static int same_product(const LtPlan *p, int m_out, int k, int bf, cublasLtEpilo
            p->beta_one == beta_one && p->align == align;
 }
 
-// A zeroed slot at the end of the plan list (kept there by the caller's n_lt_plans++).
+// A zeroed slot at the end of the plan list (kept there by the caller's lt_plan_keep).
 static LtPlan *lt_plan_slot(CudaBackend *bk) {
     if (bk->n_lt_plans == bk->cap_lt_plans) {
         bk->cap_lt_plans = bk->cap_lt_plans ? 2 * bk->cap_lt_plans : 64;
@@ -231,6 +231,13 @@ static LtPlan *lt_plan_slot(CudaBackend *bk) {
     LtPlan *p = &bk->lt_plans[bk->n_lt_plans];
     memset(p, 0, sizeof *p);
     return p;
+}
+
+// The slot lt_plan_slot gave, filled since t0 (host_seconds): kept in the list, its host time
+// counted for SAM_LOAD_REPORT.
+static void lt_plan_keep(CudaBackend *bk, double t0) {
+    bk->n_lt_plans++;
+    bk->lt_plan_s += host_seconds() - t0;
 }
 
 // A linear layer's product: op(A) = W's transpose, B = x, float32 accumulation (for float32
@@ -315,9 +322,7 @@ static const LtPlan *lt_plan(CudaBackend *bk, int m_out, int n_rows, int k, int 
         p->algo = res.algo;
     }
     cublasCheck(cublasLtMatmulPreferenceDestroy(pref));
-    bk->n_lt_plans++;
-    bk->lt_plans_made++;
-    bk->lt_plan_s += host_seconds() - t0;
+    lt_plan_keep(bk, t0);
     return p;
 }
 
@@ -475,9 +480,7 @@ extern "C" void cuda_linear_table(Exec *x, void *y, const void *in, const Linear
                     "shared (batch stride 0) C, %s, alignment %d", batch, per, k, out, bf ? "bf16" : "fp32", align);
             np->algo = res.algo;
         }
-        bk->n_lt_plans++;
-        bk->lt_plans_made++;
-        bk->lt_plan_s += host_seconds() - t0;
+        lt_plan_keep(bk, t0);
         p = np;
     }
     float alpha = 1.0f, beta = 1.0f;
